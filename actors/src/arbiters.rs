@@ -1,0 +1,51 @@
+//! A fixed set of arbiters (one per core) that connection and entity actors are spread over.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix::{Arbiter, ArbiterHandle};
+
+/// Cheap to clone; all clones share the arbiters.
+#[derive(Clone)]
+pub struct ArbiterPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    handles: Vec<ArbiterHandle>,
+    next: AtomicUsize,
+}
+
+impl ArbiterPool {
+    /// Starts `n` arbiters (at least one), each a thread with its own event loop.
+    pub fn start(n: usize) -> Self {
+        let handles = (0..n.max(1)).map(|_| Arbiter::new().handle()).collect();
+        Self { inner: Arc::new(Inner { handles, next: AtomicUsize::new(0) }) }
+    }
+
+    /// One arbiter per available core.
+    pub fn per_core() -> Self {
+        Self::start(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// Round robin, for connections.
+    pub fn next(&self) -> &ArbiterHandle {
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.handles.len();
+        &self.inner.handles[i]
+    }
+
+    /// Stable placement by key, for entities.
+    pub fn for_key(&self, key: impl Hash) -> &ArbiterHandle {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.inner.handles[(h.finish() % self.inner.handles.len() as u64) as usize]
+    }
+
+    /// Asks every arbiter to stop.
+    pub fn stop(&self) {
+        for h in &self.inner.handles {
+            h.stop();
+        }
+    }
+}

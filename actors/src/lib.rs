@@ -1,0 +1,8 @@
+//! urbanstream actors: one per device connection and per entity, the aggregators, and the
+//! wire codecs they own.
+
+pub mod arbiters;
+pub mod metrics;
+pub mod registry;
+pub mod teltonika;
+pub mod vehicle;

@@ -1,0 +1,10 @@
+//! The device registry: who may log in, and the entity actors it starts on demand and
+//! supervises.
+
+mod actor;
+mod messages;
+
+pub use actor::{DeviceEntry, DeviceRegistryActor, RegistrySettings};
+pub use messages::{
+    AuthorizeDevice, DeviceGrant, GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded,
+};

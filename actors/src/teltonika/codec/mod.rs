@@ -1,0 +1,44 @@
+//! Teltonika wire protocol: IMEI login, AVL frames (Codec 8, 8 Extended, 16) over TCP and
+//! UDP, Codec 12 commands, and the stream framing used by the TCP session.
+//!
+//! Everything here is pure and usable without actix.
+
+mod avl;
+mod command;
+mod crc;
+mod error;
+mod framing;
+mod reader;
+mod udp;
+
+pub use avl::{
+    decode_avl_frame, encode_avl_frame, AvlPacket, AvlRecord, CodecId, GpsElement, IoElement,
+    IoValue, Priority,
+};
+pub use command::{
+    decode_command_frame, encode_command_frame, CommandFrame, CommandKind, MAX_COMMAND_LEN,
+};
+pub use crc::crc16_ibm;
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, RejectReason};
+pub use framing::{
+    decode_login, encode_login, Inbound, Outbound, Rejection, TeltonikaCodec, DEFAULT_MAX_FRAME,
+};
+pub use udp::{decode_udp, encode_udp, encode_udp_ack, UdpPacket};
+
+/// Decodes any complete TCP frame: an AVL packet or a Codec 12 message.
+pub fn decode_tcp_frame(frame: &[u8]) -> Result<TcpFrame, DecodeError> {
+    match frame.get(8).copied() {
+        Some(command::CODEC12) => decode_command_frame(frame).map(TcpFrame::Command),
+        _ => decode_avl_frame(frame).map(TcpFrame::Avl),
+    }
+}
+
+/// A decoded TCP frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TcpFrame {
+    Avl(AvlPacket),
+    Command(CommandFrame),
+}
+
+#[cfg(test)]
+mod tests;

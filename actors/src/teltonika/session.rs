@@ -1,0 +1,332 @@
+//! One actor per tracker TCP connection: AwaitingImei → Streaming → Closed.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::io::{FramedWrite, WriteHandler};
+use actix::prelude::*;
+use chrono::Utc;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
+use urbanstream_schema::Imei;
+
+use super::codec::{
+    AvlPacket, CommandFrame, CommandKind, Inbound, Outbound, RejectReason, Rejection,
+    TeltonikaCodec,
+};
+use super::messages::{CloseReason, CloseSession, CommandError, SendCommand, SessionHandle, SessionId};
+use crate::metrics::*;
+use crate::registry::{AuthorizeDevice, DeviceGrant, SessionEnded};
+use crate::vehicle::{IngestRecords, Transport};
+
+/// Settings every session shares.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub max_frame: usize,
+    pub idle_timeout: Duration,
+    /// How long an ACK may wait for the entity actor (and, later, the durable write).
+    pub ack_timeout: Duration,
+    pub command_timeout: Duration,
+    /// Rejected frames in a row before the peer is disconnected.
+    pub max_bad_frames: u32,
+    /// Commands in flight per device.
+    pub max_pending_commands: usize,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            max_frame: super::codec::DEFAULT_MAX_FRAME,
+            idle_timeout: Duration::from_secs(600),
+            ack_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(30),
+            max_bad_frames: 3,
+            max_pending_commands: 8,
+        }
+    }
+}
+
+enum State {
+    AwaitingImei,
+    Streaming { imei: Imei, grant: DeviceGrant },
+    Closed,
+}
+
+type Writer = FramedWrite<Outbound, OwnedWriteHalf, TeltonikaCodec>;
+
+pub struct TeltonikaSessionActor {
+    id: SessionId,
+    peer: SocketAddr,
+    state: State,
+    writer: Writer,
+    authorize: Recipient<AuthorizeDevice>,
+    ended: Recipient<SessionEnded>,
+    settings: Arc<SessionSettings>,
+    last_activity: Instant,
+    bad_frames: u32,
+    pending_commands: VecDeque<oneshot::Sender<Result<String, CommandError>>>,
+}
+
+impl TeltonikaSessionActor {
+    /// Starts a session for an accepted connection on the current arbiter.
+    pub fn start(
+        stream: TcpStream,
+        peer: SocketAddr,
+        authorize: Recipient<AuthorizeDevice>,
+        ended: Recipient<SessionEnded>,
+        settings: Arc<SessionSettings>,
+    ) -> Addr<Self> {
+        Self::create(move |ctx| {
+            let (read, write) = stream.into_split();
+            ctx.add_stream(FramedRead::new(read, TeltonikaCodec::new(settings.max_frame)));
+            let writer = FramedWrite::new(write, TeltonikaCodec::new(settings.max_frame), ctx);
+            Self {
+                id: SessionId::next(),
+                peer,
+                state: State::AwaitingImei,
+                writer,
+                authorize,
+                ended,
+                settings,
+                last_activity: Instant::now(),
+                bad_frames: 0,
+                pending_commands: VecDeque::new(),
+            }
+        })
+    }
+
+    fn imei(&self) -> Option<Imei> {
+        match &self.state {
+            State::Streaming { imei, .. } => Some(*imei),
+            _ => None,
+        }
+    }
+
+    /// Flushes what is queued, then stops. The read side is ignored from here on.
+    fn close(&mut self, reason: &'static str, ctx: &mut Context<Self>) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        metrics::counter!(TELTONIKA_DISCONNECTS_TOTAL, "reason" => reason).increment(1);
+        tracing::debug!(peer = %self.peer, imei = ?self.imei(), reason, "closing session");
+        self.leave_registry();
+        self.state = State::Closed;
+        self.writer.close();
+        // If the peer does not read, do not wait for the flush forever.
+        ctx.run_later(Duration::from_secs(2), |_, ctx| ctx.stop());
+    }
+
+    fn leave_registry(&mut self) {
+        if let State::Streaming { imei, .. } = self.state {
+            let _ = self.ended.try_send(SessionEnded { imei, session: self.id });
+        }
+    }
+
+    fn on_login(&mut self, imei: Imei, ctx: &mut Context<Self>) {
+        if !matches!(self.state, State::AwaitingImei) {
+            return self.reject(RejectReason::UnexpectedFrame, "second login", true, ctx);
+        }
+        let handle = SessionHandle {
+            id: self.id,
+            close: ctx.address().recipient(),
+            command: ctx.address().recipient(),
+        };
+        let request = self.authorize.send(AuthorizeDevice { imei, session: Some(handle) });
+        ctx.wait(request.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(Ok(grant)) => {
+                metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "accepted").increment(1);
+                tracing::debug!(peer = %act.peer, %imei, "device logged in");
+                act.state = State::Streaming { imei, grant };
+                act.writer.write(Outbound::LoginReply(true));
+            }
+            Ok(Err(refused)) => {
+                metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "rejected").increment(1);
+                tracing::info!(peer = %act.peer, %imei, "login refused: {refused}");
+                act.writer.write(Outbound::LoginReply(false));
+                act.close("login_refused", ctx);
+            }
+            Err(_mailbox) => {
+                tracing::warn!(peer = %act.peer, %imei, "device registry unavailable");
+                act.close("registry_unavailable", ctx);
+            }
+        }));
+    }
+
+    fn on_avl(&mut self, packet: AvlPacket, ctx: &mut Context<Self>) {
+        let (imei, vehicle) = match &self.state {
+            State::Streaming { imei, grant } => (*imei, grant.vehicle.clone()),
+            _ => return self.reject(RejectReason::UnexpectedFrame, "AVL data before login", true, ctx),
+        };
+        self.bad_frames = 0;
+        let codec = packet.codec;
+        let started = Instant::now();
+        let request = vehicle.send(IngestRecords {
+            records: packet.records,
+            received_at: Utc::now(),
+            transport: Transport::Tcp,
+        });
+        let request = tokio::time::timeout(self.settings.ack_timeout, request);
+        // The ACK waits for the entity actor; no further frame is read meanwhile, so ACKs
+        // leave in frame order and a slow consumer slows the device (backpressure).
+        ctx.wait(request.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(Ok(Ok(outcome))) => {
+                act.writer.write(Outbound::Ack(outcome.accepted));
+                metrics::counter!(TELTONIKA_FRAMES_TOTAL, "codec" => codec.name(), "transport" => "tcp").increment(1);
+                metrics::counter!(TELTONIKA_RECORDS_TOTAL).increment(u64::from(outcome.accepted));
+                metrics::histogram!(TELTONIKA_ACK_LATENCY_SECONDS).record(started.elapsed().as_secs_f64());
+            }
+            Ok(Ok(Err(e))) => {
+                tracing::warn!(%imei, "frame not taken: {e}; no ACK");
+                act.close("entity_error", ctx);
+            }
+            Ok(Err(_mailbox)) => {
+                tracing::warn!(%imei, "vehicle actor gone; no ACK");
+                act.close("entity_unavailable", ctx);
+            }
+            Err(_elapsed) => {
+                tracing::warn!(%imei, timeout = ?act.settings.ack_timeout, "ACK timed out; closing so the device resends");
+                act.close("ack_timeout", ctx);
+            }
+        }));
+    }
+
+    fn on_command(&mut self, frame: CommandFrame, ctx: &mut Context<Self>) {
+        if frame.kind != CommandKind::Response {
+            return self.reject(RejectReason::UnexpectedFrame, "Codec 12 command from a device", false, ctx);
+        }
+        self.bad_frames = 0;
+        match self.pending_commands.pop_front() {
+            Some(tx) => {
+                metrics::counter!(TELTONIKA_COMMANDS_TOTAL, "result" => "answered").increment(1);
+                let _ = tx.send(Ok(frame.text()));
+            }
+            None => {
+                metrics::counter!(TELTONIKA_COMMANDS_TOTAL, "result" => "unsolicited").increment(1);
+                tracing::debug!(imei = ?self.imei(), "unsolicited Codec 12 response ignored");
+            }
+        }
+    }
+
+    fn reject(&mut self, reason: RejectReason, detail: &str, fatal: bool, ctx: &mut Context<Self>) {
+        metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => reason.as_str()).increment(1);
+        tracing::warn!(peer = %self.peer, imei = ?self.imei(), %reason, "frame rejected, no ACK: {detail}");
+        self.bad_frames += 1;
+        if fatal || self.bad_frames >= self.settings.max_bad_frames {
+            self.close(if fatal { "protocol_error" } else { "too_many_bad_frames" }, ctx);
+        }
+    }
+
+    fn on_rejected(&mut self, r: Rejection, ctx: &mut Context<Self>) {
+        if matches!(self.state, State::AwaitingImei) && r.reason() == RejectReason::BadImei {
+            self.writer.write(Outbound::LoginReply(false));
+        }
+        self.reject(r.reason(), &r.error.to_string(), r.fatal, ctx);
+    }
+}
+
+impl Actor for TeltonikaSessionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::counter!(TELTONIKA_CONNECTIONS_TOTAL).increment(1);
+        metrics::gauge!(TELTONIKA_SESSIONS_ACTIVE).increment(1.0);
+        let every = (self.settings.idle_timeout / 4).max(Duration::from_millis(50));
+        ctx.run_interval(every, |act, ctx| {
+            if act.last_activity.elapsed() >= act.settings.idle_timeout {
+                tracing::info!(peer = %act.peer, imei = ?act.imei(), "idle timeout");
+                act.close("idle_timeout", ctx);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.leave_registry();
+        metrics::gauge!(TELTONIKA_SESSIONS_ACTIVE).decrement(1.0);
+        for tx in self.pending_commands.drain(..) {
+            let _ = tx.send(Err(CommandError::Disconnected));
+        }
+    }
+}
+
+impl StreamHandler<Result<Inbound, std::io::Error>> for TeltonikaSessionActor {
+    fn handle(&mut self, item: Result<Inbound, std::io::Error>, ctx: &mut Self::Context) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        self.last_activity = Instant::now();
+        match item {
+            Ok(Inbound::Login(imei)) => self.on_login(imei, ctx),
+            Ok(Inbound::KeepAlive) => metrics::counter!(TELTONIKA_KEEPALIVES_TOTAL).increment(1),
+            Ok(Inbound::Avl(packet)) => self.on_avl(packet, ctx),
+            Ok(Inbound::Command(frame)) => self.on_command(frame, ctx),
+            Ok(Inbound::Rejected(r)) => self.on_rejected(r, ctx),
+            Err(e) => {
+                tracing::debug!(peer = %self.peer, "read error: {e}");
+                self.close("io_error", ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        self.close("peer_closed", ctx);
+        ctx.stop();
+    }
+}
+
+impl WriteHandler<std::io::Error> for TeltonikaSessionActor {
+    fn error(&mut self, err: std::io::Error, _ctx: &mut Self::Context) -> Running {
+        tracing::debug!(peer = %self.peer, "write error: {err}");
+        Running::Stop
+    }
+}
+
+impl Handler<CloseSession> for TeltonikaSessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
+        if msg.0 == CloseReason::Replaced {
+            // The newer session already owns the registry entry.
+            self.state = match std::mem::replace(&mut self.state, State::Closed) {
+                State::Streaming { .. } => State::AwaitingImei,
+                other => other,
+            };
+        }
+        self.close(msg.0.as_str(), ctx);
+    }
+}
+
+impl Handler<SendCommand> for TeltonikaSessionActor {
+    type Result = ResponseFuture<Result<String, CommandError>>;
+
+    fn handle(&mut self, msg: SendCommand, _ctx: &mut Self::Context) -> Self::Result {
+        let fail = |e: CommandError| -> Self::Result {
+            metrics::counter!(TELTONIKA_COMMANDS_TOTAL, "result" => e.kind()).increment(1);
+            Box::pin(async move { Err(e) })
+        };
+        if !matches!(self.state, State::Streaming { .. }) {
+            return fail(CommandError::NotConnected);
+        }
+        if msg.text.is_empty() || msg.text.len() > super::codec::MAX_COMMAND_LEN {
+            return fail(CommandError::Invalid("command text must be 1 to 4096 bytes".into()));
+        }
+        if self.pending_commands.len() >= self.settings.max_pending_commands {
+            return fail(CommandError::Busy);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending_commands.push_back(tx);
+        self.writer.write(Outbound::Command(CommandFrame::command(msg.text)));
+        metrics::counter!(TELTONIKA_COMMANDS_TOTAL, "result" => "sent").increment(1);
+        let timeout = self.settings.command_timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_closed)) => Err(CommandError::Disconnected),
+                Err(_elapsed) => Err(CommandError::Timeout),
+            }
+        })
+    }
+}

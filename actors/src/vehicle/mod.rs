@@ -1,0 +1,12 @@
+//! The entity actor of one tracked vehicle: live state, device-time ordering of records.
+
+mod actor;
+pub mod logic;
+mod messages;
+
+pub use actor::{VehicleActor, VehicleSettings};
+pub use logic::LiveState;
+pub use messages::{
+    GetSnapshot, IngestOutcome, IngestRecords, TelemetryAccepted, TelemetryRecord, Transport,
+    VehicleError, VehicleSnapshot,
+};

@@ -1,0 +1,133 @@
+//! Identifier newtypes. IDs never travel as bare strings or integers.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A tracker's IMEI: 15 ASCII digits on the wire (some firmware sends 16 or 17, an IMEISV).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Imei(u64);
+
+/// Why a string is not an IMEI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImeiError {
+    #[error("IMEI must be {min} to {max} digits, got {0}", min = Imei::MIN_DIGITS, max = Imei::MAX_DIGITS)]
+    Length(usize),
+    #[error("IMEI must be ASCII digits, found byte 0x{byte:02X} at position {position}")]
+    NotDigit { position: usize, byte: u8 },
+}
+
+impl Imei {
+    pub const MIN_DIGITS: usize = 15;
+    pub const MAX_DIGITS: usize = 17;
+
+    /// Parses the ASCII digits of an IMEI as sent in a Teltonika login.
+    pub fn from_ascii(bytes: &[u8]) -> Result<Self, ImeiError> {
+        if !(Self::MIN_DIGITS..=Self::MAX_DIGITS).contains(&bytes.len()) {
+            return Err(ImeiError::Length(bytes.len()));
+        }
+        let mut value: u64 = 0;
+        for (position, &byte) in bytes.iter().enumerate() {
+            if !byte.is_ascii_digit() {
+                return Err(ImeiError::NotDigit { position, byte });
+            }
+            // 17 digits < 10^17 < u64::MAX: no overflow possible.
+            value = value * 10 + u64::from(byte - b'0');
+        }
+        // Keep the digit count: a leading zero is significant on the wire.
+        Ok(Self(value | ((bytes.len() as u64) << 57)))
+    }
+
+    /// Number of digits as received.
+    pub fn digits(self) -> usize {
+        (self.0 >> 57) as usize
+    }
+
+    fn number(self) -> u64 {
+        self.0 & ((1 << 57) - 1)
+    }
+
+    /// The IMEI as ASCII digits, the way a device sends it.
+    pub fn to_ascii(self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+
+    /// Builds the IMEI with the given 15-digit number (used by the simulator and tests).
+    pub fn from_number(n: u64) -> Result<Self, ImeiError> {
+        Self::from_str(&format!("{n:015}"))
+    }
+}
+
+impl fmt::Display for Imei {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:0width$}", self.number(), width = self.digits())
+    }
+}
+
+impl fmt::Debug for Imei {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Imei({self})")
+    }
+}
+
+impl FromStr for Imei {
+    type Err = ImeiError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_ascii(s.as_bytes())
+    }
+}
+
+impl Serialize for Imei {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Imei {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Database id of a device row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeviceId(pub i64);
+
+/// Database id of a vehicle row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VehicleId(pub i64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imei_round_trips_with_leading_zeros() {
+        for s in ["356307042441013", "000000000000001", "35630704244101399"] {
+            let imei: Imei = s.parse().unwrap();
+            assert_eq!(imei.to_string(), s);
+            assert_eq!(imei.to_ascii(), s.as_bytes());
+        }
+    }
+
+    #[test]
+    fn imei_rejects_bad_input() {
+        assert_eq!("12345".parse::<Imei>(), Err(ImeiError::Length(5)));
+        assert_eq!(
+            "35630704244101A".parse::<Imei>(),
+            Err(ImeiError::NotDigit { position: 14, byte: b'A' })
+        );
+        assert_eq!("123456789012345678".parse::<Imei>(), Err(ImeiError::Length(18)));
+    }
+
+    #[test]
+    fn imeis_with_different_digit_counts_differ() {
+        let a: Imei = "012345678901234".parse().unwrap();
+        let b: Imei = "0012345678901234".parse().unwrap();
+        assert_ne!(a, b);
+    }
+}

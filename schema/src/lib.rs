@@ -1,0 +1,8 @@
+//! Database schema, models and the domain types shared by every urbanstream crate.
+//!
+//! This crate knows nothing of actix: it can be used by tools, workers and tests alike.
+
+pub mod ids;
+pub mod schema;
+
+pub use ids::{DeviceId, Imei, ImeiError, VehicleId};
