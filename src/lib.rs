@@ -1,0 +1,12 @@
+//! urbanstream: a real-time operations backend for a smart city.
+//!
+//! The binary's composition root: configuration, logging, metrics, the HTTP server, and the
+//! `decode` and `simulate` tools. Actors and codecs live in `urbanstream-actors`.
+
+pub mod config;
+pub mod decode;
+pub mod http;
+pub mod metrics;
+pub mod server;
+pub mod simulate;
+pub mod telemetry;

@@ -1,1 +1,242 @@
-fn main() {}
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use urbanstream::config::{load_standard, Settings};
+use urbanstream::server::ServerBuilder;
+use urbanstream::simulate;
+use urbanstream_actors::teltonika::codec::CodecId;
+
+/// urbanstream: live telemetry from a city's vehicles, cameras and robots.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file layered over the defaults (see config/default.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Decode a Teltonika login, TCP frame(s) or UDP datagram given in hex, and print JSON.
+    Decode(DecodeArgs),
+    /// Drive simulated devices against a running server.
+    Simulate {
+        #[command(subcommand)]
+        source: SimulateSource,
+    },
+}
+
+#[derive(Args)]
+struct DecodeArgs {
+    /// The bytes as hex (spaces allowed).
+    #[arg(long, conflicts_with = "file")]
+    hex: Option<String>,
+    /// A file holding the bytes: raw binary, or hex text.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// IO profile naming the IO elements (default: teltonika.default_profile).
+    #[arg(long)]
+    profile: Option<String>,
+    /// `-` reads hex from standard input (also the default when neither --hex nor --file is given).
+    #[arg(value_name = "-")]
+    stdin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum SimulateSource {
+    /// Teltonika trackers on buses around Banja Luka, over real TCP.
+    Teltonika(SimTeltonika),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CodecArg {
+    #[value(name = "8")]
+    C8,
+    #[value(name = "8e")]
+    C8e,
+    #[value(name = "16")]
+    C16,
+}
+
+#[derive(Args)]
+struct SimTeltonika {
+    /// Number of devices, each on its own TCP connection.
+    #[arg(long, default_value_t = 10)]
+    devices: usize,
+    /// Records per second per device.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// How long to generate records, e.g. 30s, 5m.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    target: String,
+    #[arg(long, value_enum, default_value = "8e")]
+    codec: CodecArg,
+    /// IMEI of the first device; the others follow.
+    #[arg(long, default_value_t = 350_000_000_000_000)]
+    imei_base: u64,
+    /// How often each device sends what it has buffered.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    send_interval: Duration,
+    /// Most records in one frame.
+    #[arg(long, default_value_t = 50)]
+    max_records_per_frame: usize,
+    /// How long a device waits for an ACK before it reconnects and resends.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    ack_timeout: Duration,
+    /// Print the summary as one JSON object on the last line of stdout.
+    #[arg(long)]
+    json: bool,
+    /// No live progress on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config),
+        Command::Decode(args) => return decode(args, cli.config),
+        Command::Simulate { source: SimulateSource::Teltonika(args) } => simulate_teltonika(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings = load_standard(config.as_deref())?;
+    urbanstream::telemetry::init(&settings.log);
+    actix_rt::System::new().block_on(async move {
+        let server = ServerBuilder::new(settings).start().await?;
+        tracing::info!(
+            http = %server.http_addr,
+            teltonika = %server.teltonika_addr,
+            "urbanstream serving; Ctrl-C or SIGTERM stops it"
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        server.stop().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("SIGTERM handler not installed: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn decode(args: DecodeArgs, config: Option<PathBuf>) -> std::process::ExitCode {
+    match run_decode(args, config) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_decode(args: DecodeArgs, config: Option<PathBuf>) -> anyhow::Result<Vec<String>> {
+    let bytes = if let Some(h) = args.hex {
+        urbanstream::decode::parse_hex(&h).map_err(anyhow::Error::msg)?
+    } else if let Some(f) = args.file {
+        let raw = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+        match std::str::from_utf8(&raw) {
+            Ok(text) if !text.trim().is_empty() && text.trim().chars().all(|c| c.is_ascii_hexdigit() || c.is_whitespace()) => {
+                urbanstream::decode::parse_hex(text).map_err(anyhow::Error::msg)?
+            }
+            _ => raw,
+        }
+    } else {
+        if args.stdin.as_deref().is_some_and(|s| s != "-") {
+            anyhow::bail!("unexpected argument {:?}; use --hex, --file or -", args.stdin.unwrap_or_default());
+        }
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        urbanstream::decode::parse_hex(&text).map_err(anyhow::Error::msg)?
+    };
+    let settings = match config {
+        Some(_) => load_standard(config.as_deref())?,
+        None => Settings::defaults_with(&[])?,
+    };
+    let profiles = settings.io_profiles()?;
+    let profile = match args.profile {
+        Some(name) => profiles.by_name(&name).with_context(|| format!("no IO profile named {name:?}"))?,
+        None => profiles.default_profile(),
+    };
+    let values = urbanstream::decode::decode_all(&bytes, &profile)?;
+    Ok(values.iter().map(|v| v.to_string()).collect())
+}
+
+fn simulate_teltonika(a: SimTeltonika) -> anyhow::Result<()> {
+    use std::net::ToSocketAddrs;
+    let target = a
+        .target
+        .to_socket_addrs()
+        .with_context(|| format!("resolving --target {}", a.target))?
+        .next()
+        .with_context(|| format!("--target {} resolves to no address", a.target))?;
+    let opts = simulate::Options {
+        devices: a.devices,
+        rate: a.rate,
+        duration: a.duration,
+        target,
+        codec: match a.codec {
+            CodecArg::C8 => CodecId::Codec8,
+            CodecArg::C8e => CodecId::Codec8Ext,
+            CodecArg::C16 => CodecId::Codec16,
+        },
+        imei_base: a.imei_base,
+        send_interval: a.send_interval,
+        max_records_per_frame: a.max_records_per_frame,
+        ack_timeout: a.ack_timeout,
+        progress: !a.quiet,
+        ..simulate::Options::new(target)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(simulate::run(opts))?;
+    let s = &report.summary;
+    eprintln!(
+        "devices {} | sent {} | acknowledged {} | resent {} | {:.0} records/s | ACK p50 {:.2} ms p99 {:.2} ms max {:.2} ms | rejected logins {} | errors {}",
+        s.devices, s.sent, s.acked, s.resent, s.records_per_s, s.ack_p50_ms, s.ack_p99_ms, s.ack_max_ms, s.login_rejected, s.errors
+    );
+    if a.json {
+        println!("{}", serde_json::to_string(s)?);
+    }
+    Ok(())
+}

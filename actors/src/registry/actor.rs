@@ -7,6 +7,7 @@ use urbanstream_schema::Imei;
 
 use super::messages::{
     AuthorizeDevice, DeviceGrant, GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded,
+    Shutdown,
 };
 use crate::arbiters::ArbiterPool;
 use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
@@ -142,5 +143,13 @@ impl Handler<GetVehicleSnapshot> for DeviceRegistryActor {
                 None => None,
             }
         })
+    }
+}
+
+impl Handler<Shutdown> for DeviceRegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }

@@ -50,3 +50,8 @@ pub struct SendDeviceCommand {
 pub struct GetVehicleSnapshot {
     pub imei: Imei,
 }
+
+/// Stops the registry; it tells every open session to close.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;

@@ -7,4 +7,5 @@ mod messages;
 pub use actor::{DeviceEntry, DeviceRegistryActor, RegistrySettings};
 pub use messages::{
     AuthorizeDevice, DeviceGrant, GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded,
+    Shutdown,
 };

@@ -1,0 +1,287 @@
+//! Settings: typed, layered (built-in defaults, environment overlay, local file, --config,
+//! environment variables), unknown keys refused with the key named, validated at start.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use urbanstream_actors::registry::DeviceEntry;
+use urbanstream_actors::teltonika::io_profile::{IoElementDef, IoProfiles, ProfileError};
+use urbanstream_actors::teltonika::SessionSettings;
+
+/// The defaults, built into the binary.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// Prefix of environment overrides: `URBANSTREAM__SECTION__KEY`.
+pub const ENV_PREFIX: &str = "URBANSTREAM";
+/// Selects the overlay `config/<name>.toml`.
+pub const ENV_SELECTOR: &str = "URBANSTREAM_ENV";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub log: LogSettings,
+    pub http: HttpSettings,
+    pub teltonika: TeltonikaSettings,
+    pub vehicle: VehicleSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub filter: String,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeltonikaSettings {
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub udp_listen: Option<SocketAddr>,
+    pub register_unknown: bool,
+    pub default_model: String,
+    pub max_frame_bytes: usize,
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    #[serde(with = "duration")]
+    pub ack_timeout: Duration,
+    #[serde(with = "duration")]
+    pub command_timeout: Duration,
+    #[serde(with = "duration")]
+    pub tcp_keepalive: Duration,
+    pub max_bad_frames: u32,
+    pub default_profile: String,
+    pub devices: Vec<DeviceEntry>,
+    pub models: HashMap<String, String>,
+    pub io_profiles: HashMap<String, Vec<IoElementDef>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleSection {
+    pub mailbox: usize,
+}
+
+/// Where settings come from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Directory holding the overlays (`<env>.toml`, `local.toml`); skipped when absent.
+    pub config_dir: Option<PathBuf>,
+    /// Overlay name; `development` when unset.
+    pub env: Option<String>,
+    /// The file given with `--config`; must exist.
+    pub file: Option<PathBuf>,
+    /// Environment variables to read overrides from; the process environment when `None`.
+    pub vars: Option<HashMap<String, String>>,
+}
+
+impl Sources {
+    /// The usual sources: `./config`, `URBANSTREAM_ENV`, the process environment.
+    pub fn standard(file: Option<PathBuf>) -> Self {
+        Self {
+            config_dir: Some(PathBuf::from("config")),
+            env: std::env::var(ENV_SELECTOR).ok(),
+            file,
+            vars: None,
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{path}`: {message}")]
+    Key { path: String, message: String },
+    #[error("configuration: {0}")]
+    Profile(#[from] ProfileError),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Settings {
+    /// Loads and validates settings from `sources`.
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(dir) = &sources.config_dir {
+            let env = sources.env.as_deref().unwrap_or("development");
+            builder = builder
+                .add_source(File::from(dir.join(format!("{env}.toml"))).required(false))
+                .add_source(File::from(dir.join("local.toml")).required(false));
+        }
+        if let Some(file) = &sources.file {
+            builder = builder.add_source(File::from(file.as_path()).required(true));
+        }
+        let env = Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(sources.vars.clone());
+        let raw = builder.add_source(env).build()?;
+        let settings: Settings = serde_path_to_error::deserialize(raw).map_err(|e| ConfigError::Key {
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Settings from the built-in defaults only, plus explicit overrides (`section.key`,
+    /// value): for tests and tools.
+    pub fn defaults_with(overrides: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let vars = overrides
+            .iter()
+            .map(|(k, v)| (format!("{ENV_PREFIX}__{}", k.replace('.', "__").to_uppercase()), (*v).to_owned()))
+            .collect();
+        Self::load(&Sources { vars: Some(vars), ..Sources::default() })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let t = &self.teltonika;
+        if !(64..=1 << 20).contains(&t.max_frame_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "teltonika.max_frame_bytes",
+                message: format!("{} is outside 64..=1048576", t.max_frame_bytes),
+            });
+        }
+        for (key, d) in [
+            ("teltonika.idle_timeout", t.idle_timeout),
+            ("teltonika.ack_timeout", t.ack_timeout),
+            ("teltonika.command_timeout", t.command_timeout),
+            ("teltonika.tcp_keepalive", t.tcp_keepalive),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::Invalid { key, message: "must be more than zero".into() });
+            }
+        }
+        if t.max_bad_frames == 0 {
+            return Err(ConfigError::Invalid { key: "teltonika.max_bad_frames", message: "must be at least 1".into() });
+        }
+        if self.vehicle.mailbox == 0 {
+            return Err(ConfigError::Invalid { key: "vehicle.mailbox", message: "must be at least 1".into() });
+        }
+        self.io_profiles()?;
+        Ok(())
+    }
+
+    /// The compiled IO profiles.
+    pub fn io_profiles(&self) -> Result<Arc<IoProfiles>, ProfileError> {
+        let t = &self.teltonika;
+        IoProfiles::new(&t.io_profiles, &t.models, &t.default_profile).map(Arc::new)
+    }
+
+    /// What each Teltonika session needs.
+    pub fn session_settings(&self) -> SessionSettings {
+        let t = &self.teltonika;
+        SessionSettings {
+            max_frame: t.max_frame_bytes,
+            idle_timeout: t.idle_timeout,
+            ack_timeout: t.ack_timeout,
+            command_timeout: t.command_timeout,
+            max_bad_frames: t.max_bad_frames,
+            ..SessionSettings::default()
+        }
+    }
+}
+
+/// Loads settings the way `serve` does, from the current directory.
+pub fn load_standard(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    Settings::load(&Sources::standard(file.map(Path::to_path_buf)))
+}
+
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("`{s}`: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let s = Settings::defaults_with(&[]).unwrap();
+        assert_eq!(s.http.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(s.teltonika.listen, "0.0.0.0:5000".parse().unwrap());
+        assert_eq!(s.teltonika.udp_listen, None);
+        assert!(!s.teltonika.register_unknown);
+        assert_eq!(s.teltonika.idle_timeout, Duration::from_secs(600));
+        assert_eq!(s.teltonika.max_frame_bytes, 16 * 1024);
+        let profiles = s.io_profiles().unwrap();
+        assert_eq!(profiles.for_model("FMC125").name(), "fmc125");
+        assert_eq!(profiles.for_model("FMC125-CAN-ALT").name(), "fmc125_can_alt");
+    }
+
+    #[test]
+    fn environment_overrides_any_key() {
+        let s = Settings::defaults_with(&[
+            ("http.listen", "127.0.0.1:9999"),
+            ("teltonika.register_unknown", "true"),
+            ("teltonika.udp_listen", "127.0.0.1:5001"),
+            ("teltonika.ack_timeout", "250ms"),
+        ])
+        .unwrap();
+        assert_eq!(s.http.listen, "127.0.0.1:9999".parse().unwrap());
+        assert!(s.teltonika.register_unknown);
+        assert_eq!(s.teltonika.udp_listen, Some("127.0.0.1:5001".parse().unwrap()));
+        assert_eq!(s.teltonika.ack_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Settings::defaults_with(&[("teltonika.listen_port", "5000")]).unwrap_err().to_string();
+        assert!(err.contains("listen_port"), "{err}");
+        assert!(err.contains("teltonika"), "{err}");
+        let err = Settings::defaults_with(&[("nosuchsection.key", "1")]).unwrap_err().to_string();
+        assert!(err.contains("nosuchsection"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Settings::defaults_with(&[("teltonika.idle_timeout", "soon")]).unwrap_err().to_string();
+        assert!(err.contains("teltonika.idle_timeout"), "{err}");
+        let err = Settings::defaults_with(&[("teltonika.max_frame_bytes", "10")]).unwrap_err().to_string();
+        assert!(err.contains("teltonika.max_frame_bytes"), "{err}");
+        let err = Settings::defaults_with(&[("teltonika.default_profile", "nope")]).unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn file_layers_over_defaults() {
+        let dir = std::env::temp_dir().join(format!("urbanstream-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("site.toml");
+        std::fs::write(
+            &file,
+            "[teltonika]\nregister_unknown = true\n[[teltonika.devices]]\nimei = \"356307042441013\"\nmodel = \"FMC125\"\nname = \"Bus 12\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(&Sources { file: Some(file.clone()), vars: Some(HashMap::new()), ..Sources::default() }).unwrap();
+        assert!(s.teltonika.register_unknown);
+        assert_eq!(s.teltonika.devices.len(), 1);
+        assert_eq!(s.teltonika.devices[0].name.as_deref(), Some("Bus 12"));
+        std::fs::write(&file, "[teltonika]\nregister_unknwn = true\n").unwrap();
+        let err = Settings::load(&Sources { file: Some(file), vars: Some(HashMap::new()), ..Sources::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("register_unknwn"), "{err}");
+    }
+}

@@ -1,0 +1,146 @@
+//! The composition root of `serve`: actors, listeners and the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+use urbanstream_actors::arbiters::ArbiterPool;
+use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown};
+use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
+use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
+
+use crate::config::Settings;
+use crate::http::{self, HttpState};
+
+/// Builds a server; `downstream` recipients receive every accepted frame.
+pub struct ServerBuilder {
+    settings: Settings,
+    downstream: Vec<Recipient<TelemetryAccepted>>,
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::stop`].
+pub struct Server {
+    pub http_addr: SocketAddr,
+    pub teltonika_addr: SocketAddr,
+    pub udp_addr: Option<SocketAddr>,
+    pub registry: Addr<DeviceRegistryActor>,
+    http: actix_web::dev::ServerHandle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    pool: ArbiterPool,
+}
+
+impl ServerBuilder {
+    pub fn new(settings: Settings) -> Self {
+        Self { settings, downstream: Vec::new() }
+    }
+
+    pub fn downstream(mut self, r: Recipient<TelemetryAccepted>) -> Self {
+        self.downstream.push(r);
+        self
+    }
+
+    /// Binds every listener and starts the actors. Must run inside an actix system.
+    pub async fn start(self) -> anyhow::Result<Server> {
+        let s = self.settings;
+        let prometheus = crate::metrics::install()?;
+        let profiles = s.io_profiles()?;
+        let pool = ArbiterPool::per_core();
+
+        let registry = DeviceRegistryActor::new(RegistrySettings {
+            register_unknown: s.teltonika.register_unknown,
+            default_model: s.teltonika.default_model.clone(),
+            devices: s.teltonika.devices.clone(),
+            profiles,
+            vehicle: VehicleSettings { mailbox: s.vehicle.mailbox, downstream: self.downstream.into() },
+            pool: pool.clone(),
+        })
+        .start();
+
+        let mut tasks = Vec::new();
+        let tcp = tokio::net::TcpListener::bind(s.teltonika.listen)
+            .await
+            .with_context(|| format!("binding teltonika.listen {}", s.teltonika.listen))?;
+        let teltonika_addr = tcp.local_addr()?;
+        let cx = ListenerContext {
+            authorize: registry.clone().recipient(),
+            ended: registry.clone().recipient(),
+            settings: Arc::new(s.session_settings()),
+            pool: pool.clone(),
+            keepalive: s.teltonika.tcp_keepalive,
+        };
+        tasks.push(actix_rt::spawn(run_tcp_listener(tcp, cx)));
+        tracing::info!(%teltonika_addr, "Teltonika TCP listening");
+
+        let udp_addr = match s.teltonika.udp_listen {
+            Some(addr) => {
+                let sock = tokio::net::UdpSocket::bind(addr)
+                    .await
+                    .with_context(|| format!("binding teltonika.udp_listen {addr}"))?;
+                let local = sock.local_addr()?;
+                tasks.push(actix_rt::spawn(run_udp_listener(
+                    sock,
+                    registry.clone().recipient(),
+                    s.teltonika.ack_timeout,
+                )));
+                tracing::info!(udp_addr = %local, "Teltonika UDP listening");
+                Some(local)
+            }
+            None => None,
+        };
+
+        let upkeep = prometheus.clone();
+        tasks.push(actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                upkeep.run_upkeep();
+            }
+        }));
+
+        let state = web::Data::new(HttpState { prometheus });
+        let workers = if s.http.workers == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            s.http.workers
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .configure(http::routes)
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .bind(s.http.listen)
+        .with_context(|| format!("binding http.listen {}", s.http.listen))?;
+        let http_addr = server.addrs().first().copied().context("HTTP server bound no address")?;
+        let server = server.run();
+        let http = server.handle();
+        tasks.push(actix_rt::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!("HTTP server failed: {e}");
+            }
+        }));
+        tracing::info!(%http_addr, "HTTP listening");
+
+        Ok(Server { http_addr, teltonika_addr, udp_addr, registry, http, tasks, pool })
+    }
+}
+
+impl Server {
+    /// Stops accepting, closes sessions, stops the HTTP server and the arbiters.
+    pub async fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.http.stop(true).await;
+        // Sessions are told to close as the registry stops.
+        self.registry.do_send(Shutdown);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.pool.stop();
+    }
+}

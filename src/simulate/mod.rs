@@ -1,0 +1,193 @@
+//! `urbanstream simulate teltonika`: real TCP trackers on bus lines around Banja Luka, with
+//! realistic IO, ACK handling and resends, live progress and a closing summary.
+
+mod device;
+pub mod route;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use urbanstream_actors::teltonika::codec::CodecId;
+use urbanstream_schema::Imei;
+
+pub use device::DeviceReport;
+use device::DeviceSpec;
+use route::{Bus, LINES};
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub devices: usize,
+    /// Records per second per device.
+    pub rate: f64,
+    pub duration: Duration,
+    pub target: SocketAddr,
+    pub codec: CodecId,
+    pub imei_base: u64,
+    /// How often a device sends what it has buffered.
+    pub send_interval: Duration,
+    pub max_records_per_frame: usize,
+    pub ack_timeout: Duration,
+    /// Device buffer; generation pauses while it is full.
+    pub buffer_records: usize,
+    /// After `duration`, how long devices keep trying to get their buffer acknowledged.
+    pub drain: Duration,
+    /// Print progress to stderr every second.
+    pub progress: bool,
+}
+
+impl Options {
+    pub fn new(target: SocketAddr) -> Self {
+        Self {
+            devices: 10,
+            rate: 1.0,
+            duration: Duration::from_secs(10),
+            target,
+            codec: CodecId::Codec8Ext,
+            imei_base: 350_000_000_000_000,
+            send_interval: Duration::from_secs(1),
+            max_records_per_frame: 50,
+            ack_timeout: Duration::from_secs(30),
+            buffer_records: 10_000,
+            drain: Duration::from_secs(10),
+            progress: false,
+        }
+    }
+}
+
+/// Live counters shared by the devices.
+#[derive(Default)]
+pub struct Progress {
+    pub connected: AtomicI64,
+    pub sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub resent: AtomicU64,
+    pub rejected: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// The closing summary (`--json` prints it as the last line of stdout).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub devices: usize,
+    pub sent: u64,
+    pub acked: u64,
+    pub resent: u64,
+    pub frames: u64,
+    pub records_per_s: f64,
+    pub ack_p50_ms: f64,
+    pub ack_p99_ms: f64,
+    pub ack_max_ms: f64,
+    pub elapsed_s: f64,
+    pub login_rejected: u64,
+    pub errors: u64,
+}
+
+/// The summary and each device's report.
+pub struct Report {
+    pub summary: Summary,
+    pub devices: Vec<DeviceReport>,
+}
+
+fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
+    f64::from(sorted_us[rank.clamp(1, sorted_us.len()) - 1]) / 1000.0
+}
+
+/// Runs the simulation on the current tokio runtime.
+pub async fn run(opts: Options) -> anyhow::Result<Report> {
+    anyhow::ensure!(opts.devices > 0, "--devices must be at least 1");
+    anyhow::ensure!(opts.rate > 0.0 && opts.rate.is_finite(), "--rate must be a positive number");
+    anyhow::ensure!((1..=255).contains(&opts.max_records_per_frame), "records per frame must be 1..=255");
+    let opts = Arc::new(opts);
+    let progress = Arc::new(Progress::default());
+    let buses: Vec<Arc<Bus>> = LINES.iter().map(|l| Arc::new(Bus::new(l, 32.0, 20.0))).collect();
+    let started = Instant::now();
+    let deadline = started + opts.duration;
+    let drain_deadline = deadline + opts.drain;
+
+    let mut handles = Vec::with_capacity(opts.devices);
+    for i in 0..opts.devices {
+        let imei = Imei::from_number(opts.imei_base + i as u64)?;
+        let spec = DeviceSpec {
+            imei,
+            bus: buses[i % buses.len()].clone(),
+            offset_s: (i / buses.len()) as f64 * 97.0,
+            fuel_start_l: 150.0 + (i % 50) as f64,
+        };
+        handles.push(tokio::spawn(device::run(spec, opts.clone(), progress.clone(), deadline, drain_deadline)));
+    }
+
+    let printer = opts.progress.then(|| {
+        let progress = progress.clone();
+        let devices = opts.devices;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            let mut last = 0;
+            loop {
+                tick.tick().await;
+                let acked = progress.acked.load(Ordering::Relaxed);
+                eprintln!(
+                    "[{:>5.1}s] connected {}/{} sent {} acked {} ({}/s) resent {} errors {}",
+                    started.elapsed().as_secs_f64(),
+                    progress.connected.load(Ordering::Relaxed),
+                    devices,
+                    progress.sent.load(Ordering::Relaxed),
+                    acked,
+                    acked - last,
+                    progress.resent.load(Ordering::Relaxed),
+                    progress.errors.load(Ordering::Relaxed),
+                );
+                last = acked;
+            }
+        })
+    });
+
+    let mut devices = Vec::with_capacity(handles.len());
+    for h in handles {
+        devices.push(h.await?);
+    }
+    if let Some(p) = printer {
+        p.abort();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<u32> = devices.iter().flat_map(|d| d.latencies_us.iter().copied()).collect();
+    latencies.sort_unstable();
+    let acked: u64 = devices.iter().map(|d| d.acked).sum();
+    let summary = Summary {
+        devices: devices.len(),
+        sent: devices.iter().map(|d| d.sent).sum(),
+        acked,
+        resent: devices.iter().map(|d| d.resent).sum(),
+        frames: devices.iter().map(|d| d.frames).sum(),
+        records_per_s: acked as f64 / elapsed.max(1e-9),
+        ack_p50_ms: percentile_ms(&latencies, 50.0),
+        ack_p99_ms: percentile_ms(&latencies, 99.0),
+        ack_max_ms: latencies.last().map_or(0.0, |&v| f64::from(v) / 1000.0),
+        elapsed_s: elapsed,
+        login_rejected: devices.iter().filter(|d| d.login_rejected).count() as u64,
+        errors: devices.iter().map(|d| d.errors).sum(),
+    };
+    Ok(Report { summary, devices })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let v: Vec<u32> = (1..=100).map(|x| x * 1000).collect();
+        assert_eq!(percentile_ms(&v, 50.0), 50.0);
+        assert_eq!(percentile_ms(&v, 99.0), 99.0);
+        assert_eq!(percentile_ms(&[], 99.0), 0.0);
+        assert_eq!(percentile_ms(&[7000], 50.0), 7.0);
+    }
+}
