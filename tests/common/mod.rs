@@ -1,0 +1,158 @@
+//! Test harness: a real server on ephemeral ports, a collector of accepted telemetry, and a
+//! raw TCP tracker for protocol edge cases.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use urbanstream::config::Settings;
+use urbanstream::server::{Server, ServerBuilder};
+use urbanstream_actors::registry::DeviceEntry;
+use urbanstream_actors::teltonika::codec::encode_login;
+use urbanstream_actors::vehicle::TelemetryAccepted;
+use urbanstream_schema::Imei;
+
+/// Records a vehicle emitted, per device: (device time, late).
+#[derive(Default)]
+pub struct Collector {
+    pub seen: HashMap<Imei, Vec<(u64, bool)>>,
+}
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1_000_000);
+    }
+}
+
+impl Handler<TelemetryAccepted> for Collector {
+    type Result = ();
+    fn handle(&mut self, msg: TelemetryAccepted, _ctx: &mut Self::Context) {
+        let v = self.seen.entry(msg.imei).or_default();
+        v.extend(msg.records.iter().map(|r| (r.record.timestamp_ms, r.late)));
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "HashMap<Imei, Vec<(u64, bool)>>")]
+pub struct Take;
+
+impl Handler<Take> for Collector {
+    type Result = MessageResult<Take>;
+    fn handle(&mut self, _msg: Take, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(std::mem::take(&mut self.seen))
+    }
+}
+
+pub struct TestApp {
+    pub server: Server,
+    pub collector: Addr<Collector>,
+}
+
+pub fn imei(n: u64) -> Imei {
+    Imei::from_number(n).unwrap()
+}
+
+/// Settings on loopback with ephemeral ports; `edit` adjusts them.
+pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
+    let mut s = Settings::defaults_with(&[
+        ("http.listen", "127.0.0.1:0"),
+        ("http.workers", "1"),
+        ("teltonika.listen", "127.0.0.1:0"),
+    ])
+    .unwrap();
+    s.teltonika.devices = (0..5)
+        .map(|i| DeviceEntry { imei: imei(356_307_042_441_000 + i), model: "FMC125".into(), name: None })
+        .collect();
+    edit(&mut s);
+    s
+}
+
+impl TestApp {
+    pub async fn start(settings: Settings) -> Self {
+        let collector = Collector::default().start();
+        let server = ServerBuilder::new(settings)
+            .downstream(collector.clone().recipient())
+            .start()
+            .await
+            .unwrap();
+        Self { server, collector }
+    }
+
+    pub async fn device(&self) -> RawDevice {
+        RawDevice::connect(self.server.teltonika_addr).await
+    }
+
+    pub async fn take(&self) -> HashMap<Imei, Vec<(u64, bool)>> {
+        self.collector.send(Take).await.unwrap()
+    }
+
+    /// Plain HTTP/1.1 GET; returns status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(self.server.http_addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).await.unwrap();
+        let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    /// Current value of one series in /metrics (0 when absent).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+}
+
+/// A tracker speaking raw bytes.
+pub struct RawDevice {
+    pub stream: TcpStream,
+}
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+impl RawDevice {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        Self { stream: TcpStream::connect(addr).await.unwrap() }
+    }
+
+    /// Sends the login and returns the server's reply byte.
+    pub async fn login(&mut self, imei: Imei) -> u8 {
+        self.stream.write_all(&encode_login(imei)).await.unwrap();
+        tokio::time::timeout(WAIT, self.stream.read_u8()).await.unwrap().unwrap()
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// The next 4-byte ACK, or None when nothing arrives within `wait`.
+    pub async fn ack(&mut self, wait: Duration) -> Option<u32> {
+        match tokio::time::timeout(wait, self.stream.read_u32()).await {
+            Ok(Ok(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// True when the server closes the connection within `wait`.
+    pub async fn closed_within(&mut self, wait: Duration) -> bool {
+        let mut buf = [0u8; 64];
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}
