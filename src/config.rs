@@ -114,7 +114,8 @@ pub enum ConfigError {
 impl Settings {
     /// Loads and validates settings from `sources`.
     pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
         if let Some(dir) = &sources.config_dir {
             let env = sources.env.as_deref().unwrap_or("development");
             builder = builder
@@ -130,10 +131,11 @@ impl Settings {
             .try_parsing(true)
             .source(sources.vars.clone());
         let raw = builder.add_source(env).build()?;
-        let settings: Settings = serde_path_to_error::deserialize(raw).map_err(|e| ConfigError::Key {
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
+        let settings: Settings =
+            serde_path_to_error::deserialize(raw).map_err(|e| ConfigError::Key {
+                path: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
         settings.validate()?;
         Ok(settings)
     }
@@ -143,9 +145,17 @@ impl Settings {
     pub fn defaults_with(overrides: &[(&str, &str)]) -> Result<Self, ConfigError> {
         let vars = overrides
             .iter()
-            .map(|(k, v)| (format!("{ENV_PREFIX}__{}", k.replace('.', "__").to_uppercase()), (*v).to_owned()))
+            .map(|(k, v)| {
+                (
+                    format!("{ENV_PREFIX}__{}", k.replace('.', "__").to_uppercase()),
+                    (*v).to_owned(),
+                )
+            })
             .collect();
-        Self::load(&Sources { vars: Some(vars), ..Sources::default() })
+        Self::load(&Sources {
+            vars: Some(vars),
+            ..Sources::default()
+        })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -163,14 +173,23 @@ impl Settings {
             ("teltonika.tcp_keepalive", t.tcp_keepalive),
         ] {
             if d.is_zero() {
-                return Err(ConfigError::Invalid { key, message: "must be more than zero".into() });
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be more than zero".into(),
+                });
             }
         }
         if t.max_bad_frames == 0 {
-            return Err(ConfigError::Invalid { key: "teltonika.max_bad_frames", message: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                key: "teltonika.max_bad_frames",
+                message: "must be at least 1".into(),
+            });
         }
         if self.vehicle.mailbox == 0 {
-            return Err(ConfigError::Invalid { key: "vehicle.mailbox", message: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                key: "vehicle.mailbox",
+                message: "must be at least 1".into(),
+            });
         }
         self.io_profiles()?;
         Ok(())
@@ -227,7 +246,10 @@ mod tests {
         assert_eq!(s.teltonika.max_frame_bytes, 16 * 1024);
         let profiles = s.io_profiles().unwrap();
         assert_eq!(profiles.for_model("FMC125").name(), "fmc125");
-        assert_eq!(profiles.for_model("FMC125-CAN-ALT").name(), "fmc125_can_alt");
+        assert_eq!(
+            profiles.for_model("FMC125-CAN-ALT").name(),
+            "fmc125_can_alt"
+        );
     }
 
     #[test]
@@ -241,26 +263,39 @@ mod tests {
         .unwrap();
         assert_eq!(s.http.listen, "127.0.0.1:9999".parse().unwrap());
         assert!(s.teltonika.register_unknown);
-        assert_eq!(s.teltonika.udp_listen, Some("127.0.0.1:5001".parse().unwrap()));
+        assert_eq!(
+            s.teltonika.udp_listen,
+            Some("127.0.0.1:5001".parse().unwrap())
+        );
         assert_eq!(s.teltonika.ack_timeout, Duration::from_millis(250));
     }
 
     #[test]
     fn unknown_keys_are_refused_by_name() {
-        let err = Settings::defaults_with(&[("teltonika.listen_port", "5000")]).unwrap_err().to_string();
+        let err = Settings::defaults_with(&[("teltonika.listen_port", "5000")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen_port"), "{err}");
         assert!(err.contains("teltonika"), "{err}");
-        let err = Settings::defaults_with(&[("nosuchsection.key", "1")]).unwrap_err().to_string();
+        let err = Settings::defaults_with(&[("nosuchsection.key", "1")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nosuchsection"), "{err}");
     }
 
     #[test]
     fn bad_values_name_the_key() {
-        let err = Settings::defaults_with(&[("teltonika.idle_timeout", "soon")]).unwrap_err().to_string();
+        let err = Settings::defaults_with(&[("teltonika.idle_timeout", "soon")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("teltonika.idle_timeout"), "{err}");
-        let err = Settings::defaults_with(&[("teltonika.max_frame_bytes", "10")]).unwrap_err().to_string();
+        let err = Settings::defaults_with(&[("teltonika.max_frame_bytes", "10")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("teltonika.max_frame_bytes"), "{err}");
-        let err = Settings::defaults_with(&[("teltonika.default_profile", "nope")]).unwrap_err().to_string();
+        let err = Settings::defaults_with(&[("teltonika.default_profile", "nope")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope"), "{err}");
     }
 
@@ -274,14 +309,23 @@ mod tests {
             "[teltonika]\nregister_unknown = true\n[[teltonika.devices]]\nimei = \"356307042441013\"\nmodel = \"FMC125\"\nname = \"Bus 12\"\n",
         )
         .unwrap();
-        let s = Settings::load(&Sources { file: Some(file.clone()), vars: Some(HashMap::new()), ..Sources::default() }).unwrap();
+        let s = Settings::load(&Sources {
+            file: Some(file.clone()),
+            vars: Some(HashMap::new()),
+            ..Sources::default()
+        })
+        .unwrap();
         assert!(s.teltonika.register_unknown);
         assert_eq!(s.teltonika.devices.len(), 1);
         assert_eq!(s.teltonika.devices[0].name.as_deref(), Some("Bus 12"));
         std::fs::write(&file, "[teltonika]\nregister_unknwn = true\n").unwrap();
-        let err = Settings::load(&Sources { file: Some(file), vars: Some(HashMap::new()), ..Sources::default() })
-            .unwrap_err()
-            .to_string();
+        let err = Settings::load(&Sources {
+            file: Some(file),
+            vars: Some(HashMap::new()),
+            ..Sources::default()
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("register_unknwn"), "{err}");
     }
 }

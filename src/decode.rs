@@ -31,7 +31,10 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
 /// or one UDP datagram) to one JSON value each. Fails on the first bad byte.
 pub fn decode_all(input: &[u8], profile: &IoProfile) -> Result<Vec<Value>, DecodeError> {
     if input.is_empty() {
-        return Err(DecodeError::new(0, DecodeErrorKind::Truncated("input (it is empty)")));
+        return Err(DecodeError::new(
+            0,
+            DecodeErrorKind::Truncated("input (it is empty)"),
+        ));
     }
     if let Some(v) = try_udp(input, profile) {
         return Ok(vec![v]);
@@ -55,7 +58,8 @@ pub fn decode_all(input: &[u8], profile: &IoProfile) -> Result<Vec<Value>, Decod
             continue;
         }
         let len = if rest.len() >= 8 {
-            12usize.saturating_add(u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize)
+            12usize
+                .saturating_add(u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize)
         } else {
             rest.len()
         };
@@ -126,7 +130,11 @@ mod tests {
     use super::*;
 
     fn profile() -> std::sync::Arc<IoProfile> {
-        crate::config::Settings::defaults_with(&[]).unwrap().io_profiles().unwrap().default_profile()
+        crate::config::Settings::defaults_with(&[])
+            .unwrap()
+            .io_profiles()
+            .unwrap()
+            .default_profile()
     }
 
     #[test]
@@ -153,7 +161,10 @@ mod tests {
         let v = decode_all(&bytes, &profile()).unwrap();
         assert_eq!(v[0], json!({"type": "login", "imei": "356307042441013"}));
         assert_eq!(v[1]["type"], "keepalive");
-        assert_eq!(v[2], json!({"type": "command", "kind": "command", "text": "getinfo"}));
+        assert_eq!(
+            v[2],
+            json!({"type": "command", "kind": "command", "text": "getinfo"})
+        );
 
         let udp = parse_hex("003DCAFE0105000F33353230393330383634303336353508010000016B4F815B30010000000000000000000000000000000103021503010101425DBC000001").unwrap();
         let v = decode_all(&udp, &profile()).unwrap();
@@ -168,7 +179,10 @@ mod tests {
         let frame = parse_hex("000000000000002808010000016B40D9AD80010000000000000000000000000000000103021503010101425E100000010000F22B").unwrap();
         bytes.extend(frame);
         let err = decode_all(&bytes, &profile()).unwrap_err();
-        assert_eq!(err.to_string(), "byte 65: CRC mismatch: declared 0x0000F22B, computed 0xF22A");
+        assert_eq!(
+            err.to_string(),
+            "byte 65: CRC mismatch: declared 0x0000F22B, computed 0xF22A"
+        );
         assert!(parse_hex("00zz").unwrap_err().contains("character 2"));
     }
 }

@@ -106,7 +106,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
         Command::Decode(args) => return decode(args, cli.config),
-        Command::Simulate { source: SimulateSource::Teltonika(args) } => simulate_teltonika(args),
+        Command::Simulate {
+            source: SimulateSource::Teltonika(args),
+        } => simulate_teltonika(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -137,14 +139,15 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("SIGTERM handler not installed: {e}");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("SIGTERM handler not installed: {e}");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -177,17 +180,28 @@ fn run_decode(args: DecodeArgs, config: Option<PathBuf>) -> anyhow::Result<Vec<S
     } else if let Some(f) = args.file {
         let raw = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
         match std::str::from_utf8(&raw) {
-            Ok(text) if !text.trim().is_empty() && text.trim().chars().all(|c| c.is_ascii_hexdigit() || c.is_whitespace()) => {
+            Ok(text)
+                if !text.trim().is_empty()
+                    && text
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || c.is_whitespace()) =>
+            {
                 urbanstream::decode::parse_hex(text).map_err(anyhow::Error::msg)?
             }
             _ => raw,
         }
     } else {
         if args.stdin.as_deref().is_some_and(|s| s != "-") {
-            anyhow::bail!("unexpected argument {:?}; use --hex, --file or -", args.stdin.unwrap_or_default());
+            anyhow::bail!(
+                "unexpected argument {:?}; use --hex, --file or -",
+                args.stdin.unwrap_or_default()
+            );
         }
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
         urbanstream::decode::parse_hex(&text).map_err(anyhow::Error::msg)?
     };
     let settings = match config {
@@ -196,7 +210,9 @@ fn run_decode(args: DecodeArgs, config: Option<PathBuf>) -> anyhow::Result<Vec<S
     };
     let profiles = settings.io_profiles()?;
     let profile = match args.profile {
-        Some(name) => profiles.by_name(&name).with_context(|| format!("no IO profile named {name:?}"))?,
+        Some(name) => profiles
+            .by_name(&name)
+            .with_context(|| format!("no IO profile named {name:?}"))?,
         None => profiles.default_profile(),
     };
     let values = urbanstream::decode::decode_all(&bytes, &profile)?;
@@ -228,7 +244,9 @@ fn simulate_teltonika(a: SimTeltonika) -> anyhow::Result<()> {
         progress: !a.quiet,
         ..simulate::Options::new(target)
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let report = runtime.block_on(simulate::run(opts))?;
     let s = &report.summary;
     eprintln!(

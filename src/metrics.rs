@@ -13,12 +13,17 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full(TELTONIKA_ACK_LATENCY_SECONDS.to_owned()),
-                &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0],
+                &[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 5.0,
+                ],
             )
             .map_err(|e| e.to_string())?;
         let handle = builder.install_recorder().map_err(|e| e.to_string())?;
         describe();
         Ok(handle)
     });
-    handle.clone().map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))
+    handle
+        .clone()
+        .map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))
 }

@@ -34,7 +34,10 @@ pub struct Server {
 
 impl ServerBuilder {
     pub fn new(settings: Settings) -> Self {
-        Self { settings, downstream: Vec::new() }
+        Self {
+            settings,
+            downstream: Vec::new(),
+        }
     }
 
     pub fn downstream(mut self, r: Recipient<TelemetryAccepted>) -> Self {
@@ -54,7 +57,10 @@ impl ServerBuilder {
             default_model: s.teltonika.default_model.clone(),
             devices: s.teltonika.devices.clone(),
             profiles,
-            vehicle: VehicleSettings { mailbox: s.vehicle.mailbox, downstream: self.downstream.into() },
+            vehicle: VehicleSettings {
+                mailbox: s.vehicle.mailbox,
+                downstream: self.downstream.into(),
+            },
             pool: pool.clone(),
         })
         .start();
@@ -117,7 +123,11 @@ impl ServerBuilder {
         .shutdown_timeout(5)
         .bind(s.http.listen)
         .with_context(|| format!("binding http.listen {}", s.http.listen))?;
-        let http_addr = server.addrs().first().copied().context("HTTP server bound no address")?;
+        let http_addr = server
+            .addrs()
+            .first()
+            .copied()
+            .context("HTTP server bound no address")?;
         let server = server.run();
         let http = server.handle();
         tasks.push(actix_rt::spawn(async move {
@@ -127,7 +137,15 @@ impl ServerBuilder {
         }));
         tracing::info!(%http_addr, "HTTP listening");
 
-        Ok(Server { http_addr, teltonika_addr, udp_addr, registry, http, tasks, pool })
+        Ok(Server {
+            http_addr,
+            teltonika_addr,
+            udp_addr,
+            registry,
+            http,
+            tasks,
+            pool,
+        })
     }
 }
 

@@ -1,4 +1,5 @@
 //! Teltonika ingest over real TCP and UDP, against a running server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
 
@@ -30,14 +31,23 @@ fn record(ts: u64, lat: f64, lon: f64) -> AvlRecord {
         event_io_id: 0,
         generation_type: None,
         io: vec![
-            IoElement { id: 239, value: IoValue::U8(1) },
-            IoElement { id: 84, value: IoValue::U16(1234) },
+            IoElement {
+                id: 239,
+                value: IoValue::U8(1),
+            },
+            IoElement {
+                id: 84,
+                value: IoValue::U16(1234),
+            },
         ],
     }
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 #[actix_rt::test]
@@ -51,7 +61,11 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
     opts.ack_timeout = Duration::from_secs(20);
     opts.imei_base = 351_000_000_000_000;
     let report = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(simulate::run(opts))
     })
     .await
@@ -60,7 +74,10 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
 
     let s = &report.summary;
     assert_eq!(s.devices, 300);
-    assert!(s.sent > 300 * 20, "each device sent a few seconds of records: {s:?}");
+    assert!(
+        s.sent > 300 * 20,
+        "each device sent a few seconds of records: {s:?}"
+    );
     assert_eq!(s.acked, s.sent, "every record acknowledged: {s:?}");
     assert_eq!(s.resent, 0, "{s:?}");
     assert_eq!(s.login_rejected, 0);
@@ -71,19 +88,41 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
     for d in &report.devices {
         let imei = d.imei.unwrap();
         let got = &seen[&imei];
-        assert_eq!(got.len() as u64, d.acked, "device {imei}: each acknowledged record reached its actor once");
-        assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "device {imei}: in device-time order");
+        assert_eq!(
+            got.len() as u64,
+            d.acked,
+            "device {imei}: each acknowledged record reached its actor once"
+        );
+        assert!(
+            got.windows(2).all(|w| w[0].0 < w[1].0),
+            "device {imei}: in device-time order"
+        );
         assert!(got.iter().all(|(_, late)| !late));
         assert_eq!(got.first().map(|x| x.0), d.first_ts);
         assert_eq!(got.last().map(|x| x.0), d.last_ts);
         total += got.len() as u64;
-        let snap = app.server.registry.send(GetVehicleSnapshot { imei }).await.unwrap().unwrap();
+        let snap = app
+            .server
+            .registry
+            .send(GetVehicleSnapshot { imei })
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(snap.records_total, d.acked);
         let live = snap.live.unwrap();
-        assert_eq!(live.device_time.timestamp_millis() as u64, d.last_ts.unwrap());
+        assert_eq!(
+            live.device_time.timestamp_millis() as u64,
+            d.last_ts.unwrap()
+        );
         let pos = live.position.unwrap();
-        assert!((44.7..44.8).contains(&pos.lat) && (17.1..17.3).contains(&pos.lon), "{pos:?}");
-        assert_eq!(live.values.get("ignition").and_then(|v| v.as_bool()), Some(true));
+        assert!(
+            (44.7..44.8).contains(&pos.lat) && (17.1..17.3).contains(&pos.lon),
+            "{pos:?}"
+        );
+        assert_eq!(
+            live.values.get("ignition").and_then(|v| v.as_bool()),
+            Some(true)
+        );
     }
     assert_eq!(total, s.acked);
     app.server.stop().await;
@@ -92,15 +131,23 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
 #[actix_rt::test]
 async fn unknown_imei_gets_00_and_is_disconnected() {
     let app = TestApp::start(settings(|_| {})).await;
-    let before = app.metric("urbanstream_teltonika_logins_total{result=\"rejected\"}").await;
+    let before = app
+        .metric("urbanstream_teltonika_logins_total{result=\"rejected\"}")
+        .await;
     let mut dev = app.device().await;
     assert_eq!(dev.login(imei(490_154_203_237_518)).await, 0x00);
     assert!(dev.closed_within(WAIT).await);
-    let after = app.metric("urbanstream_teltonika_logins_total{result=\"rejected\"}").await;
+    let after = app
+        .metric("urbanstream_teltonika_logins_total{result=\"rejected\"}")
+        .await;
     assert!(after >= before + 1.0);
 
     let mut dev = app.device().await;
-    assert_eq!(dev.login(imei(REGISTERED)).await, 0x01, "a registered IMEI is accepted");
+    assert_eq!(
+        dev.login(imei(REGISTERED)).await,
+        0x01,
+        "a registered IMEI is accepted"
+    );
     app.server.stop().await;
 }
 
@@ -110,7 +157,9 @@ async fn malformed_login_gets_00() {
     let mut dev = app.device().await;
     dev.send(b"\x00\x0F35630704244101A").await;
     let mut reply = [0u8; 1];
-    tokio::io::AsyncReadExt::read_exact(&mut dev.stream, &mut reply).await.unwrap();
+    tokio::io::AsyncReadExt::read_exact(&mut dev.stream, &mut reply)
+        .await
+        .unwrap();
     assert_eq!(reply[0], 0);
     assert!(dev.closed_within(WAIT).await);
     app.server.stop().await;
@@ -119,7 +168,9 @@ async fn malformed_login_gets_00() {
 #[actix_rt::test]
 async fn bad_crc_gets_no_ack_and_is_counted_and_stream_goes_on() {
     let app = TestApp::start(settings(|_| {})).await;
-    let before = app.metric("urbanstream_teltonika_frames_rejected_total{reason=\"crc\"}").await;
+    let before = app
+        .metric("urbanstream_teltonika_frames_rejected_total{reason=\"crc\"}")
+        .await;
     let mut dev = app.device().await;
     assert_eq!(dev.login(imei(REGISTERED + 1)).await, 1);
     let t = now_ms();
@@ -127,16 +178,31 @@ async fn bad_crc_gets_no_ack_and_is_counted_and_stream_goes_on() {
     let n = bad.len();
     bad[n - 1] ^= 0xFF;
     dev.send(&bad).await;
-    assert_eq!(dev.ack(Duration::from_millis(300)).await, None, "no ACK for a corrupt frame");
+    assert_eq!(
+        dev.ack(Duration::from_millis(300)).await,
+        None,
+        "no ACK for a corrupt frame"
+    );
     // The device resends it intact, after a keep-alive byte.
     dev.send(&[0xFF]).await;
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t, 44.77, 17.19), record(t + 1000, 44.78, 17.19)]).unwrap())
-        .await;
+    dev.send(
+        &encode_avl_frame(
+            CodecId::Codec8Ext,
+            &[record(t, 44.77, 17.19), record(t + 1000, 44.78, 17.19)],
+        )
+        .unwrap(),
+    )
+    .await;
     assert_eq!(dev.ack(WAIT).await, Some(2));
-    let after = app.metric("urbanstream_teltonika_frames_rejected_total{reason=\"crc\"}").await;
+    let after = app
+        .metric("urbanstream_teltonika_frames_rejected_total{reason=\"crc\"}")
+        .await;
     assert!(after >= before + 1.0);
     let seen = app.take().await;
-    assert_eq!(seen[&imei(REGISTERED + 1)], vec![(t, false), (t + 1000, false)]);
+    assert_eq!(
+        seen[&imei(REGISTERED + 1)],
+        vec![(t, false), (t + 1000, false)]
+    );
     app.server.stop().await;
 }
 
@@ -163,7 +229,9 @@ async fn a_peer_that_keeps_sending_garbage_is_disconnected() {
     assert_eq!(dev.login(imei(REGISTERED + 2)).await, 1);
     dev.send(&[0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF, 0x08]).await;
     assert!(dev.closed_within(WAIT).await);
-    let oversize = app.metric("urbanstream_teltonika_frames_rejected_total{reason=\"oversize\"}").await;
+    let oversize = app
+        .metric("urbanstream_teltonika_frames_rejected_total{reason=\"oversize\"}")
+        .await;
     assert!(oversize >= 1.0);
     app.server.stop().await;
 }
@@ -175,22 +243,52 @@ async fn late_records_are_flagged_and_do_not_move_the_position_back() {
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
     let t = now_ms();
-    dev.send(&encode_avl_frame(CodecId::Codec16, &[AvlRecord { generation_type: Some(7), ..record(t, 44.7722, 17.1910) }]).unwrap()).await;
+    dev.send(
+        &encode_avl_frame(
+            CodecId::Codec16,
+            &[AvlRecord {
+                generation_type: Some(7),
+                ..record(t, 44.7722, 17.1910)
+            }],
+        )
+        .unwrap(),
+    )
+    .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     // The buffer flushed after an outage: older records, one of them out of order.
     let old = [
-        AvlRecord { generation_type: Some(7), ..record(t - 60_000, 44.70, 17.10) },
-        AvlRecord { generation_type: Some(7), ..record(t - 120_000, 44.71, 17.11) },
+        AvlRecord {
+            generation_type: Some(7),
+            ..record(t - 60_000, 44.70, 17.10)
+        },
+        AvlRecord {
+            generation_type: Some(7),
+            ..record(t - 120_000, 44.71, 17.11)
+        },
     ];
-    dev.send(&encode_avl_frame(CodecId::Codec16, &old).unwrap()).await;
-    assert_eq!(dev.ack(WAIT).await, Some(2), "late records are still accepted");
-    let snap = app.server.registry.send(GetVehicleSnapshot { imei: id }).await.unwrap().unwrap();
+    dev.send(&encode_avl_frame(CodecId::Codec16, &old).unwrap())
+        .await;
+    assert_eq!(
+        dev.ack(WAIT).await,
+        Some(2),
+        "late records are still accepted"
+    );
+    let snap = app
+        .server
+        .registry
+        .send(GetVehicleSnapshot { imei: id })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(snap.late_total, 2);
     let live = snap.live.unwrap();
     assert_eq!(live.device_time.timestamp_millis() as u64, t);
     assert!((live.position.unwrap().lat - 44.7722).abs() < 1e-6);
     let seen = app.take().await;
-    assert_eq!(seen[&id], vec![(t, false), (t - 120_000, true), (t - 60_000, true)]);
+    assert_eq!(
+        seen[&id],
+        vec![(t, false), (t - 120_000, true), (t - 60_000, true)]
+    );
     app.server.stop().await;
 }
 
@@ -202,37 +300,69 @@ async fn a_reconnect_with_the_same_imei_replaces_the_older_session() {
     assert_eq!(first.login(id).await, 1);
     let mut second = app.device().await;
     assert_eq!(second.login(id).await, 1);
-    assert!(first.closed_within(WAIT).await, "the older connection is closed");
-    second.send(&encode_avl_frame(CodecId::Codec8, &[record(now_ms(), 44.77, 17.19)]).unwrap()).await;
+    assert!(
+        first.closed_within(WAIT).await,
+        "the older connection is closed"
+    );
+    second
+        .send(&encode_avl_frame(CodecId::Codec8, &[record(now_ms(), 44.77, 17.19)]).unwrap())
+        .await;
     assert_eq!(second.ack(WAIT).await, Some(1));
 
     // Commands go to the newer session; its answer resolves the request.
     let registry = app.server.registry.clone();
     let pending = actix_rt::spawn(async move {
-        registry.send(SendDeviceCommand { imei: id, text: "getinfo".into() }).await.unwrap()
+        registry
+            .send(SendDeviceCommand {
+                imei: id,
+                text: "getinfo".into(),
+            })
+            .await
+            .unwrap()
     });
     let expected = encode_command_frame(&CommandFrame::command("getinfo")).unwrap();
     let mut got = vec![0u8; expected.len()];
-    tokio::time::timeout(WAIT, tokio::io::AsyncReadExt::read_exact(&mut second.stream, &mut got))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(
+        WAIT,
+        tokio::io::AsyncReadExt::read_exact(&mut second.stream, &mut got),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(got, expected, "Codec 12 command byte-exact on the wire");
     assert_eq!(decode_command_frame(&got).unwrap().text(), "getinfo");
-    second.send(&encode_command_frame(&CommandFrame::response("RTC:2026/11/25 GPS:1 SAT:9")).unwrap()).await;
-    assert_eq!(pending.await.unwrap(), Ok("RTC:2026/11/25 GPS:1 SAT:9".to_owned()));
+    second
+        .send(&encode_command_frame(&CommandFrame::response("RTC:2026/11/25 GPS:1 SAT:9")).unwrap())
+        .await;
+    assert_eq!(
+        pending.await.unwrap(),
+        Ok("RTC:2026/11/25 GPS:1 SAT:9".to_owned())
+    );
     // No record-count ACK follows a Codec 12 response: the next 4 bytes are the next frame's ACK.
-    second.send(&encode_avl_frame(CodecId::Codec8, &[record(now_ms() + 5, 44.77, 17.19)]).unwrap()).await;
+    second
+        .send(&encode_avl_frame(CodecId::Codec8, &[record(now_ms() + 5, 44.77, 17.19)]).unwrap())
+        .await;
     assert_eq!(second.ack(WAIT).await, Some(1));
 
-    let offline = app.server.registry.send(SendDeviceCommand { imei: imei(REGISTERED), text: "getinfo".into() }).await.unwrap();
+    let offline = app
+        .server
+        .registry
+        .send(SendDeviceCommand {
+            imei: imei(REGISTERED),
+            text: "getinfo".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!(offline, Err(CommandError::NotConnected));
     app.server.stop().await;
 }
 
 #[actix_rt::test]
 async fn idle_sessions_are_closed() {
-    let app = TestApp::start(settings(|s| s.teltonika.idle_timeout = Duration::from_millis(300))).await;
+    let app = TestApp::start(settings(|s| {
+        s.teltonika.idle_timeout = Duration::from_millis(300)
+    }))
+    .await;
     let mut dev = app.device().await;
     assert_eq!(dev.login(imei(REGISTERED)).await, 1);
     assert!(dev.closed_within(Duration::from_secs(3)).await);
@@ -241,7 +371,10 @@ async fn idle_sessions_are_closed() {
 
 #[actix_rt::test]
 async fn udp_datagrams_are_acknowledged_after_the_vehicle_takes_them() {
-    let app = TestApp::start(settings(|s| s.teltonika.udp_listen = Some("127.0.0.1:0".parse().unwrap()))).await;
+    let app = TestApp::start(settings(|s| {
+        s.teltonika.udp_listen = Some("127.0.0.1:0".parse().unwrap())
+    }))
+    .await;
     let server = app.server.udp_addr.unwrap();
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let id = imei(REGISTERED + 2);
@@ -249,15 +382,29 @@ async fn udp_datagrams_are_acknowledged_after_the_vehicle_takes_them() {
     let dgram = encode_udp(0xCAFE, 5, id, CodecId::Codec8, &[record(t, 44.77, 17.19)]).unwrap();
     sock.send_to(&dgram, server).await.unwrap();
     let mut buf = [0u8; 16];
-    let (n, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    let (n, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&buf[..n], &[0x00, 0x05, 0xCA, 0xFE, 0x01, 0x05, 0x01]);
     // A corrupt datagram gets no answer; an unknown IMEI neither.
     let mut bad = dgram.clone();
     bad[4] = 0x02;
     sock.send_to(&bad, server).await.unwrap();
-    let unknown = encode_udp(0xBEEF, 6, imei(490_154_203_237_518), CodecId::Codec8, &[record(t, 44.77, 17.19)]).unwrap();
+    let unknown = encode_udp(
+        0xBEEF,
+        6,
+        imei(490_154_203_237_518),
+        CodecId::Codec8,
+        &[record(t, 44.77, 17.19)],
+    )
+    .unwrap();
     sock.send_to(&unknown, server).await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(300), sock.recv_from(&mut buf)).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), sock.recv_from(&mut buf))
+            .await
+            .is_err()
+    );
     assert_eq!(app.take().await[&id], vec![(t, false)]);
     app.server.stop().await;
 }
@@ -270,13 +417,23 @@ async fn health_and_metrics_are_served() {
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     let mut dev = app.device().await;
     assert_eq!(dev.login(imei(REGISTERED)).await, 1);
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77, 17.19)]).unwrap()).await;
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77, 17.19)]).unwrap())
+        .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     let (status, body) = app.get("/metrics").await;
     assert_eq!(status, 200);
-    assert!(body.contains("urbanstream_teltonika_records_total"), "{body}");
-    assert!(body.contains("urbanstream_teltonika_ack_latency_seconds_bucket"), "{body}");
-    assert!(body.contains("# HELP urbanstream_teltonika_frames_rejected_total"), "{body}");
+    assert!(
+        body.contains("urbanstream_teltonika_records_total"),
+        "{body}"
+    );
+    assert!(
+        body.contains("urbanstream_teltonika_ack_latency_seconds_bucket"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# HELP urbanstream_teltonika_frames_rejected_total"),
+        "{body}"
+    );
     assert_eq!(app.get("/nope").await.0, 404);
     app.server.stop().await;
 }

@@ -21,7 +21,12 @@ impl ArbiterPool {
     /// Starts `n` arbiters (at least one), each a thread with its own event loop.
     pub fn start(n: usize) -> Self {
         let handles = (0..n.max(1)).map(|_| Arbiter::new().handle()).collect();
-        Self { inner: Arc::new(Inner { handles, next: AtomicUsize::new(0) }) }
+        Self {
+            inner: Arc::new(Inner {
+                handles,
+                next: AtomicUsize::new(0),
+            }),
+        }
     }
 
     /// One arbiter per available core.

@@ -22,20 +22,84 @@ pub const ACTOR_MAILBOX_FULL_TOTAL: &str = "urbanstream_actor_mailbox_full_total
 
 /// Registers units and help texts with the installed recorder. Call once at start.
 pub fn describe() {
-    describe_counter!(TELTONIKA_CONNECTIONS_TOTAL, Unit::Count, "TCP connections accepted on the Teltonika listener");
-    describe_gauge!(TELTONIKA_SESSIONS_ACTIVE, Unit::Count, "Teltonika TCP sessions open now");
-    describe_counter!(TELTONIKA_LOGINS_TOTAL, Unit::Count, "IMEI logins by result (accepted, rejected)");
-    describe_counter!(TELTONIKA_FRAMES_TOTAL, Unit::Count, "AVL frames accepted, by codec and transport");
-    describe_counter!(TELTONIKA_RECORDS_TOTAL, Unit::Count, "AVL records accepted and acknowledged");
-    describe_counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, Unit::Count, "Frames refused without ACK, by reason");
-    describe_counter!(TELTONIKA_KEEPALIVES_TOTAL, Unit::Count, "Single 0xFF keep-alive bytes received");
-    describe_counter!(TELTONIKA_DISCONNECTS_TOTAL, Unit::Count, "Sessions closed, by reason");
-    describe_histogram!(TELTONIKA_ACK_LATENCY_SECONDS, Unit::Seconds, "Time from a complete AVL frame to its ACK");
-    describe_counter!(TELTONIKA_COMMANDS_TOTAL, Unit::Count, "Codec 12 commands, by result");
-    describe_counter!(TELTONIKA_ACCEPT_ERRORS_TOTAL, Unit::Count, "Errors accepting TCP connections");
-    describe_counter!(VEHICLE_RECORDS_LATE_TOTAL, Unit::Count, "Records older than the device's latest (buffer flush after an outage)");
-    describe_gauge!(REGISTRY_ENTITIES_ACTIVE, Unit::Count, "Entity actors running, by kind");
-    describe_counter!(REGISTRY_DEVICES_REGISTERED_TOTAL, Unit::Count, "Unknown devices registered on first contact");
-    describe_counter!(ACTOR_RESTARTS_TOTAL, Unit::Count, "Actor restarts by their supervisor, by actor");
-    describe_counter!(ACTOR_MAILBOX_FULL_TOTAL, Unit::Count, "Messages dropped because a mailbox was full, by actor");
+    describe_counter!(
+        TELTONIKA_CONNECTIONS_TOTAL,
+        Unit::Count,
+        "TCP connections accepted on the Teltonika listener"
+    );
+    describe_gauge!(
+        TELTONIKA_SESSIONS_ACTIVE,
+        Unit::Count,
+        "Teltonika TCP sessions open now"
+    );
+    describe_counter!(
+        TELTONIKA_LOGINS_TOTAL,
+        Unit::Count,
+        "IMEI logins by result (accepted, rejected)"
+    );
+    describe_counter!(
+        TELTONIKA_FRAMES_TOTAL,
+        Unit::Count,
+        "AVL frames accepted, by codec and transport"
+    );
+    describe_counter!(
+        TELTONIKA_RECORDS_TOTAL,
+        Unit::Count,
+        "AVL records accepted and acknowledged"
+    );
+    describe_counter!(
+        TELTONIKA_FRAMES_REJECTED_TOTAL,
+        Unit::Count,
+        "Frames refused without ACK, by reason"
+    );
+    describe_counter!(
+        TELTONIKA_KEEPALIVES_TOTAL,
+        Unit::Count,
+        "Single 0xFF keep-alive bytes received"
+    );
+    describe_counter!(
+        TELTONIKA_DISCONNECTS_TOTAL,
+        Unit::Count,
+        "Sessions closed, by reason"
+    );
+    describe_histogram!(
+        TELTONIKA_ACK_LATENCY_SECONDS,
+        Unit::Seconds,
+        "Time from a complete AVL frame to its ACK"
+    );
+    describe_counter!(
+        TELTONIKA_COMMANDS_TOTAL,
+        Unit::Count,
+        "Codec 12 commands, by result"
+    );
+    describe_counter!(
+        TELTONIKA_ACCEPT_ERRORS_TOTAL,
+        Unit::Count,
+        "Errors accepting TCP connections"
+    );
+    describe_counter!(
+        VEHICLE_RECORDS_LATE_TOTAL,
+        Unit::Count,
+        "Records older than the device's latest (buffer flush after an outage)"
+    );
+    describe_gauge!(
+        REGISTRY_ENTITIES_ACTIVE,
+        Unit::Count,
+        "Entity actors running, by kind"
+    );
+    describe_counter!(
+        REGISTRY_DEVICES_REGISTERED_TOTAL,
+        Unit::Count,
+        "Unknown devices registered on first contact"
+    );
+    describe_counter!(
+        ACTOR_RESTARTS_TOTAL,
+        Unit::Count,
+        "Actor restarts by their supervisor, by actor"
+    );
+    describe_counter!(
+        ACTOR_MAILBOX_FULL_TOTAL,
+        Unit::Count,
+        "Messages dropped because a mailbox was full, by actor"
+    );
 }

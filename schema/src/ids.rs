@@ -119,9 +119,15 @@ mod tests {
         assert_eq!("12345".parse::<Imei>(), Err(ImeiError::Length(5)));
         assert_eq!(
             "35630704244101A".parse::<Imei>(),
-            Err(ImeiError::NotDigit { position: 14, byte: b'A' })
+            Err(ImeiError::NotDigit {
+                position: 14,
+                byte: b'A'
+            })
         );
-        assert_eq!("123456789012345678".parse::<Imei>(), Err(ImeiError::Length(18)));
+        assert_eq!(
+            "123456789012345678".parse::<Imei>(),
+            Err(ImeiError::Length(18))
+        );
     }
 
     #[test]

@@ -58,7 +58,10 @@ async fn connect(target: SocketAddr, imei: Imei, timeout: Duration) -> Result<Co
     let fut = async {
         let mut stream = TcpStream::connect(target).await.map_err(ConnectError::Io)?;
         stream.set_nodelay(true).map_err(ConnectError::Io)?;
-        stream.write_all(&encode_login(imei)).await.map_err(ConnectError::Io)?;
+        stream
+            .write_all(&encode_login(imei))
+            .await
+            .map_err(ConnectError::Io)?;
         let reply = stream.read_u8().await.map_err(ConnectError::Io)?;
         if reply == 1 {
             Ok(Conn { stream })
@@ -73,7 +76,9 @@ async fn connect(target: SocketAddr, imei: Imei, timeout: Duration) -> Result<Co
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The record a bus's tracker writes for a moment.
@@ -81,25 +86,80 @@ pub fn record_at(spec: &DeviceSpec, state: &BusState, ts: u64, codec: CodecId) -
     let moving = state.speed_kmh > 0.5;
     let consumed_l = state.distance_m / 1000.0 * 0.35;
     let fuel_l = (spec.fuel_start_l - consumed_l).max(0.0);
-    let rpm = if moving { 900.0 + state.speed_kmh * 22.0 } else { 700.0 };
+    let rpm = if moving {
+        900.0 + state.speed_kmh * 22.0
+    } else {
+        700.0
+    };
     let io = vec![
-        IoElement { id: 239, value: IoValue::U8(1) },
-        IoElement { id: 240, value: IoValue::U8(u8::from(moving)) },
-        IoElement { id: 21, value: IoValue::U8(4) },
-        IoElement { id: 81, value: IoValue::U8(state.speed_kmh.round() as u8) },
-        IoElement { id: 82, value: IoValue::U8(if moving { 30 } else { 0 }) },
-        IoElement { id: 89, value: IoValue::U8((fuel_l / spec.fuel_start_l * 100.0).round() as u8) },
-        IoElement { id: 90, value: IoValue::U8(if state.doors_open { 0b11 } else { 0 }) },
-        IoElement { id: 66, value: IoValue::U16(27_600) },
-        IoElement { id: 67, value: IoValue::U16(4_100) },
-        IoElement { id: 182, value: IoValue::U16(8) },
-        IoElement { id: 24, value: IoValue::U16(state.speed_kmh.round() as u16) },
-        IoElement { id: 84, value: IoValue::U16((fuel_l * 10.0).round() as u16) },
-        IoElement { id: 85, value: IoValue::U16(rpm.round() as u16) },
-        IoElement { id: 115, value: IoValue::U16(880) },
-        IoElement { id: 16, value: IoValue::U32(state.distance_m.round() as u32) },
-        IoElement { id: 83, value: IoValue::U32((consumed_l * 10.0).round() as u32) },
-        IoElement { id: 87, value: IoValue::U32(120_000_000 + state.distance_m.round() as u32) },
+        IoElement {
+            id: 239,
+            value: IoValue::U8(1),
+        },
+        IoElement {
+            id: 240,
+            value: IoValue::U8(u8::from(moving)),
+        },
+        IoElement {
+            id: 21,
+            value: IoValue::U8(4),
+        },
+        IoElement {
+            id: 81,
+            value: IoValue::U8(state.speed_kmh.round() as u8),
+        },
+        IoElement {
+            id: 82,
+            value: IoValue::U8(if moving { 30 } else { 0 }),
+        },
+        IoElement {
+            id: 89,
+            value: IoValue::U8((fuel_l / spec.fuel_start_l * 100.0).round() as u8),
+        },
+        IoElement {
+            id: 90,
+            value: IoValue::U8(if state.doors_open { 0b11 } else { 0 }),
+        },
+        IoElement {
+            id: 66,
+            value: IoValue::U16(27_600),
+        },
+        IoElement {
+            id: 67,
+            value: IoValue::U16(4_100),
+        },
+        IoElement {
+            id: 182,
+            value: IoValue::U16(8),
+        },
+        IoElement {
+            id: 24,
+            value: IoValue::U16(state.speed_kmh.round() as u16),
+        },
+        IoElement {
+            id: 84,
+            value: IoValue::U16((fuel_l * 10.0).round() as u16),
+        },
+        IoElement {
+            id: 85,
+            value: IoValue::U16(rpm.round() as u16),
+        },
+        IoElement {
+            id: 115,
+            value: IoValue::U16(880),
+        },
+        IoElement {
+            id: 16,
+            value: IoValue::U32(state.distance_m.round() as u32),
+        },
+        IoElement {
+            id: 83,
+            value: IoValue::U32((consumed_l * 10.0).round() as u32),
+        },
+        IoElement {
+            id: 87,
+            value: IoValue::U32(120_000_000 + state.distance_m.round() as u32),
+        },
     ];
     AvlRecord {
         timestamp_ms: ts,
@@ -113,17 +173,31 @@ pub fn record_at(spec: &DeviceSpec, state: &BusState, ts: u64, codec: CodecId) -
             speed: state.speed_kmh.round() as u16,
         },
         event_io_id: if state.doors_open { 90 } else { 0 },
-        generation_type: (codec == CodecId::Codec16).then_some(if state.doors_open { 5 } else { 7 }),
+        generation_type: (codec == CodecId::Codec16).then_some(if state.doors_open {
+            5
+        } else {
+            7
+        }),
         io,
     }
 }
 
 /// Runs one device until `deadline`, then tries to get its buffer acknowledged until
 /// `drain_deadline`.
-pub async fn run(spec: DeviceSpec, opts: Arc<Options>, progress: Arc<Progress>, deadline: Instant, drain_deadline: Instant) -> DeviceReport {
-    let mut report = DeviceReport { imei: Some(spec.imei), ..DeviceReport::default() };
+pub async fn run(
+    spec: DeviceSpec,
+    opts: Arc<Options>,
+    progress: Arc<Progress>,
+    deadline: Instant,
+    drain_deadline: Instant,
+) -> DeviceReport {
+    let mut report = DeviceReport {
+        imei: Some(spec.imei),
+        ..DeviceReport::default()
+    };
     let interval = opts.send_interval;
-    let stagger = Duration::from_secs_f64(rand::rng().random_range(0.0..interval.as_secs_f64().max(0.001)));
+    let stagger =
+        Duration::from_secs_f64(rand::rng().random_range(0.0..interval.as_secs_f64().max(0.001)));
     tokio::time::sleep(stagger).await;
 
     let start = Instant::now();
@@ -232,7 +306,11 @@ pub async fn run(spec: DeviceSpec, opts: Arc<Options>, progress: Arc<Progress>, 
         if next_tick < now {
             next_tick = now;
         }
-        let wake = if now < deadline { next_tick.min(deadline) } else { next_tick };
+        let wake = if now < deadline {
+            next_tick.min(deadline)
+        } else {
+            next_tick
+        };
         tokio::time::sleep_until(wake.into()).await;
     }
     if conn.take().is_some() {

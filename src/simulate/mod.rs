@@ -103,11 +103,20 @@ fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
 /// Runs the simulation on the current tokio runtime.
 pub async fn run(opts: Options) -> anyhow::Result<Report> {
     anyhow::ensure!(opts.devices > 0, "--devices must be at least 1");
-    anyhow::ensure!(opts.rate > 0.0 && opts.rate.is_finite(), "--rate must be a positive number");
-    anyhow::ensure!((1..=255).contains(&opts.max_records_per_frame), "records per frame must be 1..=255");
+    anyhow::ensure!(
+        opts.rate > 0.0 && opts.rate.is_finite(),
+        "--rate must be a positive number"
+    );
+    anyhow::ensure!(
+        (1..=255).contains(&opts.max_records_per_frame),
+        "records per frame must be 1..=255"
+    );
     let opts = Arc::new(opts);
     let progress = Arc::new(Progress::default());
-    let buses: Vec<Arc<Bus>> = LINES.iter().map(|l| Arc::new(Bus::new(l, 32.0, 20.0))).collect();
+    let buses: Vec<Arc<Bus>> = LINES
+        .iter()
+        .map(|l| Arc::new(Bus::new(l, 32.0, 20.0)))
+        .collect();
     let started = Instant::now();
     let deadline = started + opts.duration;
     let drain_deadline = deadline + opts.drain;
@@ -121,7 +130,13 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             offset_s: (i / buses.len()) as f64 * 97.0,
             fuel_start_l: 150.0 + (i % 50) as f64,
         };
-        handles.push(tokio::spawn(device::run(spec, opts.clone(), progress.clone(), deadline, drain_deadline)));
+        handles.push(tokio::spawn(device::run(
+            spec,
+            opts.clone(),
+            progress.clone(),
+            deadline,
+            drain_deadline,
+        )));
     }
 
     let printer = opts.progress.then(|| {
@@ -158,7 +173,10 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         p.abort();
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let mut latencies: Vec<u32> = devices.iter().flat_map(|d| d.latencies_us.iter().copied()).collect();
+    let mut latencies: Vec<u32> = devices
+        .iter()
+        .flat_map(|d| d.latencies_us.iter().copied())
+        .collect();
     latencies.sort_unstable();
     let acked: u64 = devices.iter().map(|d| d.acked).sum();
     let summary = Summary {

@@ -12,15 +12,33 @@ pub struct Line {
 pub const LINES: &[Line] = &[
     Line {
         name: "1 Centar - Starcevica",
-        stops: &[(44.7758, 17.1856), (44.7722, 17.1910), (44.7680, 17.1950), (44.7630, 17.2010), (44.7585, 17.2065)],
+        stops: &[
+            (44.7758, 17.1856),
+            (44.7722, 17.1910),
+            (44.7680, 17.1950),
+            (44.7630, 17.2010),
+            (44.7585, 17.2065),
+        ],
     },
     Line {
         name: "2 Borik - Laus",
-        stops: &[(44.7790, 17.2050), (44.7760, 17.1960), (44.7722, 17.1910), (44.7770, 17.1800), (44.7840, 17.1700)],
+        stops: &[
+            (44.7790, 17.2050),
+            (44.7760, 17.1960),
+            (44.7722, 17.1910),
+            (44.7770, 17.1800),
+            (44.7840, 17.1700),
+        ],
     },
     Line {
         name: "3 Obilicevo - Rosulje",
-        stops: &[(44.7930, 17.1990), (44.7850, 17.1950), (44.7722, 17.1910), (44.7650, 17.1830), (44.7560, 17.1760)],
+        stops: &[
+            (44.7930, 17.1990),
+            (44.7850, 17.1950),
+            (44.7722, 17.1910),
+            (44.7650, 17.1830),
+            (44.7560, 17.1760),
+        ],
     },
 ];
 
@@ -28,8 +46,14 @@ const EARTH_RADIUS_M: f64 = 6_371_000.0;
 
 /// Great-circle distance in metres.
 pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
-    let h = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_M * h.sqrt().asin()
 }
 
@@ -79,12 +103,22 @@ impl Bus {
             .windows(2)
             .map(|w| {
                 let length_m = haversine_m(w[0], w[1]);
-                Leg { from: w[0], to: w[1], length_m, drive_s: length_m / v }
+                Leg {
+                    from: w[0],
+                    to: w[1],
+                    length_m,
+                    drive_s: length_m / v,
+                }
             })
             .collect();
         let cycle_s = legs.iter().map(|l| l.drive_s + dwell_s).sum();
         let cycle_m = legs.iter().map(|l| l.length_m).sum();
-        Self { legs, dwell_s, cycle_s, cycle_m }
+        Self {
+            legs,
+            dwell_s,
+            cycle_s,
+            cycle_m,
+        }
     }
 
     /// The bus `t` seconds after it set off.
@@ -121,7 +155,14 @@ impl Bus {
             rem -= self.dwell_s;
         }
         let last = self.legs.last().map_or((0.0, 0.0), |l| l.to);
-        BusState { lat: last.0, lon: last.1, speed_kmh: 0.0, heading: 0.0, doors_open: true, distance_m: distance }
+        BusState {
+            lat: last.0,
+            lon: last.1,
+            speed_kmh: 0.0,
+            heading: 0.0,
+            doors_open: true,
+            distance_m: distance,
+        }
     }
 }
 

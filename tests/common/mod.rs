@@ -66,7 +66,11 @@ pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
     ])
     .unwrap();
     s.teltonika.devices = (0..5)
-        .map(|i| DeviceEntry { imei: imei(356_307_042_441_000 + i), model: "FMC125".into(), name: None })
+        .map(|i| DeviceEntry {
+            imei: imei(356_307_042_441_000 + i),
+            model: "FMC125".into(),
+            name: None,
+        })
         .collect();
     edit(&mut s);
     s
@@ -94,13 +98,18 @@ impl TestApp {
     /// Plain HTTP/1.1 GET; returns status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let mut s = TcpStream::connect(self.server.http_addr).await.unwrap();
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).await.unwrap();
         let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = raw.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default();
+        let body = raw
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_owned())
+            .unwrap_or_default();
         (status, body)
     }
 
@@ -108,7 +117,10 @@ impl TestApp {
     pub async fn metric(&self, series: &str) -> f64 {
         let (_, body) = self.get("/metrics").await;
         body.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
             .map_or(0.0, |v| v.trim().parse().unwrap())
     }
 }
@@ -122,13 +134,18 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 impl RawDevice {
     pub async fn connect(addr: SocketAddr) -> Self {
-        Self { stream: TcpStream::connect(addr).await.unwrap() }
+        Self {
+            stream: TcpStream::connect(addr).await.unwrap(),
+        }
     }
 
     /// Sends the login and returns the server's reply byte.
     pub async fn login(&mut self, imei: Imei) -> u8 {
         self.stream.write_all(&encode_login(imei)).await.unwrap();
-        tokio::time::timeout(WAIT, self.stream.read_u8()).await.unwrap().unwrap()
+        tokio::time::timeout(WAIT, self.stream.read_u8())
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use urbanstream_schema::Imei;
 
 use super::messages::{
-    AuthorizeDevice, DeviceGrant, GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded,
-    Shutdown,
+    AuthorizeDevice, DeviceGrant, GetVehicleSnapshot, LoginRefused, SendDeviceCommand,
+    SessionEnded, Shutdown,
 };
 use crate::arbiters::ArbiterPool;
 use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
@@ -46,8 +46,17 @@ pub struct DeviceRegistryActor {
 
 impl DeviceRegistryActor {
     pub fn new(settings: RegistrySettings) -> Self {
-        let devices = settings.devices.iter().map(|d| (d.imei, d.clone())).collect();
-        Self { settings, devices, vehicles: HashMap::new(), sessions: HashMap::new() }
+        let devices = settings
+            .devices
+            .iter()
+            .map(|d| (d.imei, d.clone()))
+            .collect();
+        Self {
+            settings,
+            devices,
+            vehicles: HashMap::new(),
+            sessions: HashMap::new(),
+        }
     }
 
     fn vehicle(&mut self, imei: Imei) -> Option<Addr<VehicleActor>> {
@@ -64,7 +73,8 @@ impl DeviceRegistryActor {
             VehicleActor::new(imei, profile, settings)
         });
         self.vehicles.insert(imei, addr.clone());
-        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle").set(self.vehicles.len() as f64);
+        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
+            .set(self.vehicles.len() as f64);
         Some(addr)
     }
 }
@@ -95,7 +105,11 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
             }
             tracing::info!(%imei, model = %self.settings.default_model, "registered unknown device on first contact");
             metrics::counter!(REGISTRY_DEVICES_REGISTERED_TOTAL).increment(1);
-            let entry = DeviceEntry { imei, model: self.settings.default_model.clone(), name: None };
+            let entry = DeviceEntry {
+                imei,
+                model: self.settings.default_model.clone(),
+                name: None,
+            };
             self.devices.insert(imei, entry);
         }
         let vehicle = self.vehicle(imei).ok_or(LoginRefused::Unknown(imei))?;
@@ -106,7 +120,10 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
             }
         }
         let profile = self.settings.profiles.for_model(&self.devices[&imei].model);
-        Ok(DeviceGrant { vehicle: vehicle.recipient(), profile })
+        Ok(DeviceGrant {
+            vehicle: vehicle.recipient(),
+            profile,
+        })
     }
 }
 
@@ -114,7 +131,11 @@ impl Handler<SessionEnded> for DeviceRegistryActor {
     type Result = ();
 
     fn handle(&mut self, msg: SessionEnded, _ctx: &mut Self::Context) {
-        if self.sessions.get(&msg.imei).is_some_and(|s| s.id == msg.session) {
+        if self
+            .sessions
+            .get(&msg.imei)
+            .is_some_and(|s| s.id == msg.session)
+        {
             self.sessions.remove(&msg.imei);
         }
     }

@@ -113,14 +113,27 @@ impl IoProfile {
         let mut by_id = HashMap::with_capacity(defs.len());
         for d in defs {
             if !d.scale.is_finite() || d.scale == 0.0 {
-                return Err(ProfileError::BadScale { profile: name.into(), id: d.id });
+                return Err(ProfileError::BadScale {
+                    profile: name.into(),
+                    id: d.id,
+                });
             }
-            let entry = Entry { name: Arc::from(d.name.as_str()), kind: d.kind, scale: d.scale };
+            let entry = Entry {
+                name: Arc::from(d.name.as_str()),
+                kind: d.kind,
+                scale: d.scale,
+            };
             if by_id.insert(d.id, entry).is_some() {
-                return Err(ProfileError::DuplicateId { profile: name.into(), id: d.id });
+                return Err(ProfileError::DuplicateId {
+                    profile: name.into(),
+                    id: d.id,
+                });
             }
         }
-        Ok(Self { name: name.into(), by_id })
+        Ok(Self {
+            name: name.into(),
+            by_id,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -172,7 +185,10 @@ fn interpret(entry: &Entry, value: &IoValue) -> Option<NamedValue> {
 }
 
 fn ascii(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).trim_matches(char::from(0)).trim().to_owned()
+    String::from_utf8_lossy(b)
+        .trim_matches(char::from(0))
+        .trim()
+        .to_owned()
 }
 
 /// Every profile, and which device model uses which.
@@ -200,13 +216,20 @@ impl IoProfiles {
             .ok_or_else(|| ProfileError::NoDefault(default.into()))?;
         let mut by_model = HashMap::with_capacity(models.len());
         for (model, profile) in models {
-            let p = profiles.get(profile).cloned().ok_or_else(|| ProfileError::UnknownProfile {
-                model: model.clone(),
-                profile: profile.clone(),
-            })?;
+            let p = profiles
+                .get(profile)
+                .cloned()
+                .ok_or_else(|| ProfileError::UnknownProfile {
+                    model: model.clone(),
+                    profile: profile.clone(),
+                })?;
             by_model.insert(model.to_ascii_lowercase(), p);
         }
-        Ok(Self { profiles, models: by_model, default })
+        Ok(Self {
+            profiles,
+            models: by_model,
+            default,
+        })
     }
 
     /// The profile of a device model (case-insensitive), or the default one.
@@ -227,12 +250,28 @@ impl IoProfiles {
     }
 }
 
+/// Serializes named values as a JSON object.
+pub fn serialize_named<S: serde::Serializer>(named: &NamedValues, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(named.len()))?;
+    for (k, v) in named {
+        map.serialize_entry(&**k, v)?;
+    }
+    map.end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn def(id: u16, name: &str, kind: IoKind, scale: f64) -> IoElementDef {
-        IoElementDef { id, name: name.into(), kind, scale, unit: None }
+        IoElementDef {
+            id,
+            name: name.into(),
+            kind,
+            scale,
+            unit: None,
+        }
     }
 
     #[test]
@@ -249,31 +288,69 @@ mod tests {
         )
         .unwrap();
         let io = vec![
-            IoElement { id: 239, value: IoValue::U8(1) },
-            IoElement { id: 66, value: IoValue::U16(24079) },
-            IoElement { id: 85, value: IoValue::U16(1500) },
-            IoElement { id: 115, value: IoValue::U16((-55i16) as u16) },
-            IoElement { id: 281, value: IoValue::Bytes(b"P0420,P0171".to_vec()) },
-            IoElement { id: 999, value: IoValue::U8(7) },
+            IoElement {
+                id: 239,
+                value: IoValue::U8(1),
+            },
+            IoElement {
+                id: 66,
+                value: IoValue::U16(24079),
+            },
+            IoElement {
+                id: 85,
+                value: IoValue::U16(1500),
+            },
+            IoElement {
+                id: 115,
+                value: IoValue::U16((-55i16) as u16),
+            },
+            IoElement {
+                id: 281,
+                value: IoValue::Bytes(b"P0420,P0171".to_vec()),
+            },
+            IoElement {
+                id: 999,
+                value: IoValue::U8(7),
+            },
         ];
         let named = p.named(&io);
-        let get = |n: &str| named.iter().find(|(k, _)| &**k == n).map(|(_, v)| v.clone());
+        let get = |n: &str| {
+            named
+                .iter()
+                .find(|(k, _)| &**k == n)
+                .map(|(_, v)| v.clone())
+        };
         assert_eq!(get("ignition"), Some(NamedValue::Bool(true)));
         assert!((get("external_voltage_v").unwrap().as_f64().unwrap() - 24.079).abs() < 1e-9);
         assert_eq!(get("engine_rpm"), Some(NamedValue::Integer(1500)));
         assert!((get("engine_temp_c").unwrap().as_f64().unwrap() + 5.5).abs() < 1e-9);
-        assert_eq!(get("dtc"), Some(NamedValue::Codes(vec!["P0420".into(), "P0171".into()])));
+        assert_eq!(
+            get("dtc"),
+            Some(NamedValue::Codes(vec!["P0420".into(), "P0171".into()]))
+        );
         assert_eq!(named.len(), 5);
     }
 
     #[test]
     fn rejects_duplicate_ids_and_unknown_profiles() {
-        let dup = IoProfile::new("x", &[def(1, "a", IoKind::Number, 1.0), def(1, "b", IoKind::Number, 1.0)]);
+        let dup = IoProfile::new(
+            "x",
+            &[
+                def(1, "a", IoKind::Number, 1.0),
+                def(1, "b", IoKind::Number, 1.0),
+            ],
+        );
         assert!(matches!(dup, Err(ProfileError::DuplicateId { id: 1, .. })));
         let tables = HashMap::from([("a".to_string(), vec![def(1, "a", IoKind::Number, 1.0)])]);
         let models = HashMap::from([("FMC125".to_string(), "missing".to_string())]);
-        assert!(matches!(IoProfiles::new(&tables, &models, "a"), Err(ProfileError::UnknownProfile { .. })));
-        assert!(matches!(IoProfiles::new(&tables, &HashMap::new(), "zzz"), Err(ProfileError::NoDefault(_))));
+        assert!(matches!(
+            IoProfiles::new(&tables, &models, "a"),
+            Err(ProfileError::UnknownProfile { .. })
+        ));
+        assert!(matches!(
+            IoProfiles::new(&tables, &HashMap::new(), "zzz"),
+            Err(ProfileError::NoDefault(_))
+        ));
     }
 
     #[test]
@@ -287,14 +364,4 @@ mod tests {
         assert_eq!(set.for_model("fmc125").name(), "b");
         assert_eq!(set.for_model("unknown-model").name(), "a");
     }
-}
-
-/// Serializes named values as a JSON object.
-pub fn serialize_named<S: serde::Serializer>(named: &NamedValues, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(named.len()))?;
-    for (k, v) in named {
-        map.serialize_entry(&**k, v)?;
-    }
-    map.end()
 }

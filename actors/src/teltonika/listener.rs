@@ -46,7 +46,10 @@ pub async fn run_tcp_listener(listener: TcpListener, cx: ListenerContext) {
             .with_time(cx.keepalive)
             .with_interval((cx.keepalive / 3).max(Duration::from_secs(1)));
         let sock = SockRef::from(&stream);
-        if let Err(e) = sock.set_tcp_keepalive(&keepalive).and_then(|()| sock.set_tcp_nodelay(true)) {
+        if let Err(e) = sock
+            .set_tcp_keepalive(&keepalive)
+            .and_then(|()| sock.set_tcp_nodelay(true))
+        {
             tracing::debug!(%peer, "socket options not set: {e}");
         }
         let std_stream = match stream.into_std() {
@@ -61,7 +64,13 @@ pub async fn run_tcp_listener(listener: TcpListener, cx: ListenerContext) {
         let spawned = cx.pool.next().spawn(async move {
             match tokio::net::TcpStream::from_std(std_stream) {
                 Ok(stream) => {
-                    TeltonikaSessionActor::start(stream, peer, cx2.authorize, cx2.ended, cx2.settings);
+                    TeltonikaSessionActor::start(
+                        stream,
+                        peer,
+                        cx2.authorize,
+                        cx2.ended,
+                        cx2.settings,
+                    );
                 }
                 Err(e) => tracing::warn!(%peer, "could not register connection: {e}"),
             }

@@ -8,6 +8,8 @@ mod session;
 mod udp_listener;
 
 pub use listener::{run_tcp_listener, ListenerContext};
-pub use messages::{CloseReason, CloseSession, CommandError, SendCommand, SessionHandle, SessionId};
+pub use messages::{
+    CloseReason, CloseSession, CommandError, SendCommand, SessionHandle, SessionId,
+};
 pub use session::{SessionSettings, TeltonikaSessionActor};
 pub use udp_listener::run_udp_listener;

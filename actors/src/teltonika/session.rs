@@ -18,7 +18,9 @@ use super::codec::{
     AvlPacket, CommandFrame, CommandKind, Inbound, Outbound, RejectReason, Rejection,
     TeltonikaCodec,
 };
-use super::messages::{CloseReason, CloseSession, CommandError, SendCommand, SessionHandle, SessionId};
+use super::messages::{
+    CloseReason, CloseSession, CommandError, SendCommand, SessionHandle, SessionId,
+};
 use crate::metrics::*;
 use crate::registry::{AuthorizeDevice, DeviceGrant, SessionEnded};
 use crate::vehicle::{IngestRecords, Transport};
@@ -82,7 +84,10 @@ impl TeltonikaSessionActor {
     ) -> Addr<Self> {
         Self::create(move |ctx| {
             let (read, write) = stream.into_split();
-            ctx.add_stream(FramedRead::new(read, TeltonikaCodec::new(settings.max_frame)));
+            ctx.add_stream(FramedRead::new(
+                read,
+                TeltonikaCodec::new(settings.max_frame),
+            ));
             let writer = FramedWrite::new(write, TeltonikaCodec::new(settings.max_frame), ctx);
             Self {
                 id: SessionId::next(),
@@ -122,7 +127,10 @@ impl TeltonikaSessionActor {
 
     fn leave_registry(&mut self) {
         if let State::Streaming { imei, .. } = self.state {
-            let _ = self.ended.try_send(SessionEnded { imei, session: self.id });
+            let _ = self.ended.try_send(SessionEnded {
+                imei,
+                session: self.id,
+            });
         }
     }
 
@@ -135,31 +143,47 @@ impl TeltonikaSessionActor {
             close: ctx.address().recipient(),
             command: ctx.address().recipient(),
         };
-        let request = self.authorize.send(AuthorizeDevice { imei, session: Some(handle) });
-        ctx.wait(request.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(Ok(grant)) => {
-                metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "accepted").increment(1);
-                tracing::debug!(peer = %act.peer, %imei, "device logged in");
-                act.state = State::Streaming { imei, grant };
-                act.writer.write(Outbound::LoginReply(true));
-            }
-            Ok(Err(refused)) => {
-                metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "rejected").increment(1);
-                tracing::info!(peer = %act.peer, %imei, "login refused: {refused}");
-                act.writer.write(Outbound::LoginReply(false));
-                act.close("login_refused", ctx);
-            }
-            Err(_mailbox) => {
-                tracing::warn!(peer = %act.peer, %imei, "device registry unavailable");
-                act.close("registry_unavailable", ctx);
-            }
-        }));
+        let request = self.authorize.send(AuthorizeDevice {
+            imei,
+            session: Some(handle),
+        });
+        ctx.wait(
+            request
+                .into_actor(self)
+                .map(move |res, act, ctx| match res {
+                    Ok(Ok(grant)) => {
+                        metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "accepted")
+                            .increment(1);
+                        tracing::debug!(peer = %act.peer, %imei, "device logged in");
+                        act.state = State::Streaming { imei, grant };
+                        act.writer.write(Outbound::LoginReply(true));
+                    }
+                    Ok(Err(refused)) => {
+                        metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "rejected")
+                            .increment(1);
+                        tracing::info!(peer = %act.peer, %imei, "login refused: {refused}");
+                        act.writer.write(Outbound::LoginReply(false));
+                        act.close("login_refused", ctx);
+                    }
+                    Err(_mailbox) => {
+                        tracing::warn!(peer = %act.peer, %imei, "device registry unavailable");
+                        act.close("registry_unavailable", ctx);
+                    }
+                }),
+        );
     }
 
     fn on_avl(&mut self, packet: AvlPacket, ctx: &mut Context<Self>) {
         let (imei, vehicle) = match &self.state {
             State::Streaming { imei, grant } => (*imei, grant.vehicle.clone()),
-            _ => return self.reject(RejectReason::UnexpectedFrame, "AVL data before login", true, ctx),
+            _ => {
+                return self.reject(
+                    RejectReason::UnexpectedFrame,
+                    "AVL data before login",
+                    true,
+                    ctx,
+                )
+            }
         };
         self.bad_frames = 0;
         let codec = packet.codec;
@@ -196,7 +220,12 @@ impl TeltonikaSessionActor {
 
     fn on_command(&mut self, frame: CommandFrame, ctx: &mut Context<Self>) {
         if frame.kind != CommandKind::Response {
-            return self.reject(RejectReason::UnexpectedFrame, "Codec 12 command from a device", false, ctx);
+            return self.reject(
+                RejectReason::UnexpectedFrame,
+                "Codec 12 command from a device",
+                false,
+                ctx,
+            );
         }
         self.bad_frames = 0;
         match self.pending_commands.pop_front() {
@@ -212,11 +241,19 @@ impl TeltonikaSessionActor {
     }
 
     fn reject(&mut self, reason: RejectReason, detail: &str, fatal: bool, ctx: &mut Context<Self>) {
-        metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => reason.as_str()).increment(1);
+        metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => reason.as_str())
+            .increment(1);
         tracing::warn!(peer = %self.peer, imei = ?self.imei(), %reason, "frame rejected, no ACK: {detail}");
         self.bad_frames += 1;
         if fatal || self.bad_frames >= self.settings.max_bad_frames {
-            self.close(if fatal { "protocol_error" } else { "too_many_bad_frames" }, ctx);
+            self.close(
+                if fatal {
+                    "protocol_error"
+                } else {
+                    "too_many_bad_frames"
+                },
+                ctx,
+            );
         }
     }
 
@@ -311,14 +348,17 @@ impl Handler<SendCommand> for TeltonikaSessionActor {
             return fail(CommandError::NotConnected);
         }
         if msg.text.is_empty() || msg.text.len() > super::codec::MAX_COMMAND_LEN {
-            return fail(CommandError::Invalid("command text must be 1 to 4096 bytes".into()));
+            return fail(CommandError::Invalid(
+                "command text must be 1 to 4096 bytes".into(),
+            ));
         }
         if self.pending_commands.len() >= self.settings.max_pending_commands {
             return fail(CommandError::Busy);
         }
         let (tx, rx) = oneshot::channel();
         self.pending_commands.push_back(tx);
-        self.writer.write(Outbound::Command(CommandFrame::command(msg.text)));
+        self.writer
+            .write(Outbound::Command(CommandFrame::command(msg.text)));
         metrics::counter!(TELTONIKA_COMMANDS_TOTAL, "result" => "sent").increment(1);
         let timeout = self.settings.command_timeout;
         Box::pin(async move {

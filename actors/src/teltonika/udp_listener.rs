@@ -14,7 +14,11 @@ use crate::registry::AuthorizeDevice;
 use crate::vehicle::{IngestRecords, Transport};
 
 /// Serves the UDP socket until the task is dropped.
-pub async fn run_udp_listener(socket: UdpSocket, authorize: Recipient<AuthorizeDevice>, ack_timeout: Duration) {
+pub async fn run_udp_listener(
+    socket: UdpSocket,
+    authorize: Recipient<AuthorizeDevice>,
+    ack_timeout: Duration,
+) {
     let socket = Arc::new(socket);
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -28,7 +32,8 @@ pub async fn run_udp_listener(socket: UdpSocket, authorize: Recipient<AuthorizeD
         let packet = match decode_udp(&buf[..n]) {
             Ok(p) => p,
             Err(e) => {
-                metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => e.reason().as_str()).increment(1);
+                metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => e.reason().as_str())
+                    .increment(1);
                 tracing::warn!(%peer, reason = %e.reason(), "UDP datagram rejected, no ACK: {e}");
                 continue;
             }
@@ -38,7 +43,13 @@ pub async fn run_udp_listener(socket: UdpSocket, authorize: Recipient<AuthorizeD
         actix::spawn(async move {
             let started = Instant::now();
             let imei = packet.imei;
-            let grant = match authorize.send(AuthorizeDevice { imei, session: None }).await {
+            let grant = match authorize
+                .send(AuthorizeDevice {
+                    imei,
+                    session: None,
+                })
+                .await
+            {
                 Ok(Ok(g)) => g,
                 Ok(Err(refused)) => {
                     metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "rejected").increment(1);
@@ -62,8 +73,10 @@ pub async fn run_udp_listener(socket: UdpSocket, authorize: Recipient<AuthorizeD
                         return;
                     }
                     metrics::counter!(TELTONIKA_FRAMES_TOTAL, "codec" => codec.name(), "transport" => "udp").increment(1);
-                    metrics::counter!(TELTONIKA_RECORDS_TOTAL).increment(u64::from(outcome.accepted));
-                    metrics::histogram!(TELTONIKA_ACK_LATENCY_SECONDS).record(started.elapsed().as_secs_f64());
+                    metrics::counter!(TELTONIKA_RECORDS_TOTAL)
+                        .increment(u64::from(outcome.accepted));
+                    metrics::histogram!(TELTONIKA_ACK_LATENCY_SECONDS)
+                        .record(started.elapsed().as_secs_f64());
                 }
                 _ => tracing::warn!(%peer, %imei, "UDP records not taken in time; no ACK"),
             }

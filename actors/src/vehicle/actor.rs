@@ -32,7 +32,15 @@ pub struct VehicleActor {
 
 impl VehicleActor {
     pub fn new(imei: Imei, profile: Arc<IoProfile>, settings: VehicleSettings) -> Self {
-        Self { imei, profile, settings, latest_ts: None, live: None, records_total: 0, late_total: 0 }
+        Self {
+            imei,
+            profile,
+            settings,
+            latest_ts: None,
+            live: None,
+            records_total: 0,
+            late_total: 0,
+        }
     }
 }
 
@@ -68,7 +76,12 @@ impl Handler<IngestRecords> for VehicleActor {
             } else {
                 apply_live(&mut self.live, &o.record, &named, msg.received_at);
             }
-            out.push(TelemetryRecord { record: o.record, named, late: o.late, received_at: msg.received_at });
+            out.push(TelemetryRecord {
+                record: o.record,
+                named,
+                late: o.late,
+                received_at: msg.received_at,
+            });
         }
         self.records_total += u64::from(accepted);
         if late > 0 {
@@ -77,10 +90,14 @@ impl Handler<IngestRecords> for VehicleActor {
             tracing::debug!(imei = %self.imei, late, "late records stored, live state kept");
         }
         if !self.settings.downstream.is_empty() {
-            let event = TelemetryAccepted { imei: self.imei, records: Arc::from(out) };
+            let event = TelemetryAccepted {
+                imei: self.imei,
+                records: Arc::from(out),
+            };
             for r in self.settings.downstream.iter() {
                 if r.try_send(event.clone()).is_err() {
-                    metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "vehicle_downstream").increment(1);
+                    metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "vehicle_downstream")
+                        .increment(1);
                 }
             }
         }
@@ -101,4 +118,3 @@ impl Handler<GetSnapshot> for VehicleActor {
         })
     }
 }
-

@@ -18,7 +18,10 @@ pub struct Ordered {
 
 /// Puts a frame's records in device-time order and flags those not newer than `latest`
 /// (a device emptying its buffer after an outage, or a retransmit). Returns the new latest.
-pub fn order_records(latest: Option<u64>, mut records: Vec<AvlRecord>) -> (Vec<Ordered>, Option<u64>) {
+pub fn order_records(
+    latest: Option<u64>,
+    mut records: Vec<AvlRecord>,
+) -> (Vec<Ordered>, Option<u64>) {
     records.sort_by_key(|r| r.timestamp_ms);
     let mut newest = latest;
     let ordered = records
@@ -116,7 +119,12 @@ mod tests {
         AvlRecord {
             timestamp_ms: ts,
             priority: Priority::Low,
-            gps: GpsElement { latitude: lat, longitude: 171_900_000, satellites: sats, ..Default::default() },
+            gps: GpsElement {
+                latitude: lat,
+                longitude: 171_900_000,
+                satellites: sats,
+                ..Default::default()
+            },
             event_io_id: 0,
             generation_type: None,
             io: vec![],
@@ -125,12 +133,26 @@ mod tests {
 
     #[test]
     fn orders_by_device_time_and_flags_late() {
-        let (o, latest) = order_records(Some(100), vec![rec(300, 0, 5), rec(50, 0, 5), rec(200, 0, 5), rec(100, 0, 5)]);
+        let (o, latest) = order_records(
+            Some(100),
+            vec![
+                rec(300, 0, 5),
+                rec(50, 0, 5),
+                rec(200, 0, 5),
+                rec(100, 0, 5),
+            ],
+        );
         let got: Vec<(u64, bool)> = o.iter().map(|x| (x.record.timestamp_ms, x.late)).collect();
-        assert_eq!(got, vec![(50, true), (100, true), (200, false), (300, false)]);
+        assert_eq!(
+            got,
+            vec![(50, true), (100, true), (200, false), (300, false)]
+        );
         assert_eq!(latest, Some(300));
         let (o, latest) = order_records(None, vec![rec(5, 0, 5), rec(5, 0, 5)]);
-        assert_eq!(o.iter().map(|x| x.late).collect::<Vec<_>>(), vec![false, true]);
+        assert_eq!(
+            o.iter().map(|x| x.late).collect::<Vec<_>>(),
+            vec![false, true]
+        );
         assert_eq!(latest, Some(5));
         let (o, latest) = order_records(Some(9), vec![]);
         assert!(o.is_empty());
@@ -143,7 +165,12 @@ mod tests {
         let now = Utc::now();
         let named: NamedValues = vec![(Arc::from("ignition"), NamedValue::Bool(true))];
         apply_live(&mut live, &rec(1_000, 447_700_000, 7), &named, now);
-        apply_live(&mut live, &rec(2_000, 0, 0), &vec![(Arc::from("engine_rpm"), NamedValue::Integer(900))], now);
+        apply_live(
+            &mut live,
+            &rec(2_000, 0, 0),
+            &vec![(Arc::from("engine_rpm"), NamedValue::Integer(900))],
+            now,
+        );
         let s = live.unwrap();
         assert!(!s.fix);
         assert_eq!(s.device_time, device_time(2_000));

@@ -212,30 +212,13 @@ struct Layout {
 impl Layout {
     fn of(codec: CodecId) -> Self {
         match codec {
-            CodecId::Codec8 => Self {
-                wide_ids: false,
-                wide_counts: false,
-                wide_event: false,
-                generation_type: false,
-                nx: false,
-            },
-            CodecId::Codec8Ext => Self {
-                wide_ids: true,
-                wide_counts: true,
-                wide_event: true,
-                generation_type: false,
-                nx: true,
-            },
-            CodecId::Codec16 => Self {
-                wide_ids: true,
-                wide_counts: false,
-                wide_event: true,
-                generation_type: true,
-                nx: false,
-            },
+            CodecId::Codec8 => Wire8::LAYOUT,
+            CodecId::Codec8Ext => Wire8Ext::LAYOUT,
+            CodecId::Codec16 => Wire16::LAYOUT,
         }
     }
 
+    #[inline(always)]
     fn count(self, r: &mut Reader<'_>, what: &'static str) -> Result<usize, DecodeError> {
         if self.wide_counts {
             r.u16(what).map(usize::from)
@@ -244,6 +227,7 @@ impl Layout {
         }
     }
 
+    #[inline(always)]
     fn id(self, r: &mut Reader<'_>) -> Result<u16, DecodeError> {
         if self.wide_ids {
             r.u16("IO id")
@@ -251,6 +235,46 @@ impl Layout {
             r.u8("IO id").map(u16::from)
         }
     }
+}
+
+/// A codec's layout as a type, so that the record decoder is compiled once per codec with
+/// every width known at compile time.
+trait Wire {
+    const LAYOUT: Layout;
+}
+
+struct Wire8;
+struct Wire8Ext;
+struct Wire16;
+
+impl Wire for Wire8 {
+    const LAYOUT: Layout = Layout {
+        wide_ids: false,
+        wide_counts: false,
+        wide_event: false,
+        generation_type: false,
+        nx: false,
+    };
+}
+
+impl Wire for Wire8Ext {
+    const LAYOUT: Layout = Layout {
+        wide_ids: true,
+        wide_counts: true,
+        wide_event: true,
+        generation_type: false,
+        nx: true,
+    };
+}
+
+impl Wire for Wire16 {
+    const LAYOUT: Layout = Layout {
+        wide_ids: true,
+        wide_counts: false,
+        wide_event: true,
+        generation_type: true,
+        nx: false,
+    };
 }
 
 /// Smallest record on the wire (codec 8, no IO): 8+1+15+1+1+4 counts.
@@ -266,12 +290,15 @@ pub(crate) fn decode_avl_data(r: &mut Reader<'_>) -> Result<AvlPacket, DecodeErr
     let codec_byte = r.u8("codec id")?;
     let codec = CodecId::from_id(codec_byte)
         .ok_or_else(|| DecodeError::new(codec_offset, DecodeErrorKind::UnknownCodec(codec_byte)))?;
-    let layout = Layout::of(codec);
     let first = r.u8("record count")?;
     // Bounded by the bytes present, whatever the count says.
     let mut records = Vec::with_capacity(usize::from(first).min(r.remaining() / MIN_RECORD_LEN));
     for _ in 0..first {
-        records.push(decode_record(r, layout)?);
+        records.push(match codec {
+            CodecId::Codec8 => decode_record::<Wire8>(r)?,
+            CodecId::Codec8Ext => decode_record::<Wire8Ext>(r)?,
+            CodecId::Codec16 => decode_record::<Wire16>(r)?,
+        });
     }
     let second_offset = r.offset();
     let second = r.u8("second record count")?;
@@ -284,7 +311,8 @@ pub(crate) fn decode_avl_data(r: &mut Reader<'_>) -> Result<AvlPacket, DecodeErr
     Ok(AvlPacket { codec, records })
 }
 
-fn decode_record(r: &mut Reader<'_>, layout: Layout) -> Result<AvlRecord, DecodeError> {
+fn decode_record<W: Wire>(r: &mut Reader<'_>) -> Result<AvlRecord, DecodeError> {
+    let layout = W::LAYOUT;
     let timestamp_ms = r.u64("timestamp")?;
     let priority_offset = r.offset();
     let priority_byte = r.u8("priority")?;
@@ -306,7 +334,8 @@ fn decode_record(r: &mut Reader<'_>, layout: Layout) -> Result<AvlRecord, Decode
         satellites: r.u8("satellites")?,
         speed: r.u16("speed")?,
     };
-    if !(-MAX_LON..=MAX_LON).contains(&gps.longitude) || !(-MAX_LAT..=MAX_LAT).contains(&gps.latitude)
+    if !(-MAX_LON..=MAX_LON).contains(&gps.longitude)
+        || !(-MAX_LAT..=MAX_LAT).contains(&gps.latitude)
     {
         return Err(DecodeError::new(
             gps_offset,
@@ -330,20 +359,35 @@ fn decode_record(r: &mut Reader<'_>, layout: Layout) -> Result<AvlRecord, Decode
     let total = layout.count(r, "IO count")?;
     let mut io = Vec::with_capacity(total.min(r.remaining() / 2));
     let mut seen = 0usize;
-    for group in 0..4 {
-        let n = layout.count(r, "IO group count")?;
-        seen += n;
-        for _ in 0..n {
-            let id = layout.id(r)?;
-            let value = match group {
-                0 => IoValue::U8(r.u8("IO value")?),
-                1 => IoValue::U16(r.u16("IO value")?),
-                2 => IoValue::U32(r.u32("IO value")?),
-                _ => IoValue::U64(r.u64("IO value")?),
-            };
-            io.push(IoElement { id, value });
-        }
+    // One pass per width over a slice checked once for the whole group: the stride is a
+    // constant per codec, so the element reads need no further bounds checks.
+    let id_len = if layout.wide_ids { 2 } else { 1 };
+    macro_rules! group {
+        ($variant:ident, $ty:ty) => {{
+            let n = layout.count(r, "IO group count")?;
+            seen += n;
+            const WIDTH: usize = std::mem::size_of::<$ty>();
+            let stride = id_len + WIDTH;
+            let chunk = r.bytes(n * stride, "IO elements")?;
+            for e in chunk.chunks_exact(stride) {
+                let id = if layout.wide_ids {
+                    u16::from_be_bytes([e[0], e[1]])
+                } else {
+                    u16::from(e[0])
+                };
+                let mut v = [0u8; WIDTH];
+                v.copy_from_slice(&e[id_len..]);
+                io.push(IoElement {
+                    id,
+                    value: IoValue::$variant(<$ty>::from_be_bytes(v)),
+                });
+            }
+        }};
     }
+    group!(U8, u8);
+    group!(U16, u16);
+    group!(U32, u32);
+    group!(U64, u64);
     if layout.nx {
         let n = layout.count(r, "NX count")?;
         seen += n;
@@ -351,7 +395,10 @@ fn decode_record(r: &mut Reader<'_>, layout: Layout) -> Result<AvlRecord, Decode
             let id = layout.id(r)?;
             let len = usize::from(r.u16("NX length")?);
             let value = r.bytes(len, "NX value")?.to_vec();
-            io.push(IoElement { id, value: IoValue::Bytes(value) });
+            io.push(IoElement {
+                id,
+                value: IoValue::Bytes(value),
+            });
         }
     }
     if seen != total {
@@ -363,14 +410,24 @@ fn decode_record(r: &mut Reader<'_>, layout: Layout) -> Result<AvlRecord, Decode
             },
         ));
     }
-    Ok(AvlRecord { timestamp_ms, priority, gps, event_io_id, generation_type, io })
+    Ok(AvlRecord {
+        timestamp_ms,
+        priority,
+        gps,
+        event_io_id,
+        generation_type,
+        io,
+    })
 }
 
 /// Checks the TCP envelope (preamble, length, CRC) of a complete frame and returns its data
 /// field. Shared by AVL and Codec 12 frames.
 pub(crate) fn open_envelope(frame: &[u8]) -> Result<&[u8], DecodeError> {
     if frame.len() < 12 {
-        return Err(DecodeError::new(frame.len(), DecodeErrorKind::Truncated("frame envelope")));
+        return Err(DecodeError::new(
+            frame.len(),
+            DecodeErrorKind::Truncated("frame envelope"),
+        ));
     }
     let mut r = Reader::new(frame, 0);
     let preamble = r.u32("preamble")?;
@@ -380,10 +437,16 @@ pub(crate) fn open_envelope(frame: &[u8]) -> Result<&[u8], DecodeError> {
     let length = r.u32("data field length")? as usize;
     let present = frame.len().saturating_sub(12);
     if length > present {
-        return Err(DecodeError::new(frame.len(), DecodeErrorKind::Truncated("data field")));
+        return Err(DecodeError::new(
+            frame.len(),
+            DecodeErrorKind::Truncated("data field"),
+        ));
     }
     if length < present {
-        return Err(DecodeError::new(8 + length + 4, DecodeErrorKind::Trailing(present - length)));
+        return Err(DecodeError::new(
+            8 + length + 4,
+            DecodeErrorKind::Trailing(present - length),
+        ));
     }
     let data = &frame[8..8 + length];
     let declared_bytes = &frame[8 + length..];
@@ -395,7 +458,10 @@ pub(crate) fn open_envelope(frame: &[u8]) -> Result<&[u8], DecodeError> {
     ]);
     let computed = crc16_ibm(data);
     if declared != u32::from(computed) {
-        return Err(DecodeError::new(8 + length, DecodeErrorKind::Crc { declared, computed }));
+        return Err(DecodeError::new(
+            8 + length,
+            DecodeErrorKind::Crc { declared, computed },
+        ));
     }
     Ok(data)
 }
@@ -412,7 +478,10 @@ pub fn decode_avl_frame(frame: &[u8]) -> Result<AvlPacket, DecodeError> {
 }
 
 fn unrepresentable(codec: CodecId, what: String) -> EncodeError {
-    EncodeError::Unrepresentable { codec: codec.name(), what }
+    EncodeError::Unrepresentable {
+        codec: codec.name(),
+        what,
+    }
 }
 
 /// Appends the AVL data field (codec id .. second count) for `records`.
@@ -421,7 +490,7 @@ pub(crate) fn encode_avl_data(
     records: &[AvlRecord],
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    let count = u8::try_from(records.len()).map_err(|_| EncodeError::TooMany("records"))?;
+    let count = u8::try_from(records.len()).map_err(|_overflow| EncodeError::TooMany("records"))?;
     let layout = Layout::of(codec);
     out.push(codec.id());
     out.push(count);
@@ -432,13 +501,18 @@ pub(crate) fn encode_avl_data(
     Ok(())
 }
 
-fn put_count(layout: Layout, codec: CodecId, n: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+fn put_count(
+    layout: Layout,
+    codec: CodecId,
+    n: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     if layout.wide_counts {
-        let n = u16::try_from(n).map_err(|_| EncodeError::TooMany("IO elements"))?;
+        let n = u16::try_from(n).map_err(|_overflow| EncodeError::TooMany("IO elements"))?;
         out.extend_from_slice(&n.to_be_bytes());
     } else {
         let n = u8::try_from(n)
-            .map_err(|_| unrepresentable(codec, format!("{n} IO elements in one group")))?;
+            .map_err(|_overflow| unrepresentable(codec, format!("{n} IO elements in one group")))?;
         out.push(n);
     }
     Ok(())
@@ -448,7 +522,8 @@ fn put_id(layout: Layout, codec: CodecId, id: u16, out: &mut Vec<u8>) -> Result<
     if layout.wide_ids {
         out.extend_from_slice(&id.to_be_bytes());
     } else {
-        let id = u8::try_from(id).map_err(|_| unrepresentable(codec, format!("IO id {id}")))?;
+        let id =
+            u8::try_from(id).map_err(|_overflow| unrepresentable(codec, format!("IO id {id}")))?;
         out.push(id);
     }
     Ok(())
@@ -472,8 +547,9 @@ fn encode_record(
     if layout.wide_event {
         out.extend_from_slice(&rec.event_io_id.to_be_bytes());
     } else {
-        let id = u8::try_from(rec.event_io_id)
-            .map_err(|_| unrepresentable(codec, format!("event IO id {}", rec.event_io_id)))?;
+        let id = u8::try_from(rec.event_io_id).map_err(|_overflow| {
+            unrepresentable(codec, format!("event IO id {}", rec.event_io_id))
+        })?;
         out.push(id);
     }
     if layout.generation_type {
@@ -485,7 +561,11 @@ fn encode_record(
     }
     put_count(layout, codec, rec.io.len(), out)?;
     for group in 0..groups {
-        let members = || rec.io.iter().filter(move |e| e.value.width_group() == group);
+        let members = || {
+            rec.io
+                .iter()
+                .filter(move |e| e.value.width_group() == group)
+        };
         put_count(layout, codec, members().count(), out)?;
         for e in members() {
             put_id(layout, codec, e.id, out)?;
@@ -495,7 +575,8 @@ fn encode_record(
                 IoValue::U32(v) => out.extend_from_slice(&v.to_be_bytes()),
                 IoValue::U64(v) => out.extend_from_slice(&v.to_be_bytes()),
                 IoValue::Bytes(b) => {
-                    let len = u16::try_from(b.len()).map_err(|_| EncodeError::TooMany("NX bytes"))?;
+                    let len = u16::try_from(b.len())
+                        .map_err(|_overflow| EncodeError::TooMany("NX bytes"))?;
                     out.extend_from_slice(&len.to_be_bytes());
                     out.extend_from_slice(b);
                 }

@@ -44,11 +44,17 @@ fn lossy_text<S: serde::Serializer>(payload: &[u8], s: S) -> Result<S::Ok, S::Er
 
 impl CommandFrame {
     pub fn command(text: impl Into<Vec<u8>>) -> Self {
-        Self { kind: CommandKind::Command, payload: text.into() }
+        Self {
+            kind: CommandKind::Command,
+            payload: text.into(),
+        }
     }
 
     pub fn response(text: impl Into<Vec<u8>>) -> Self {
-        Self { kind: CommandKind::Response, payload: text.into() }
+        Self {
+            kind: CommandKind::Response,
+            payload: text.into(),
+        }
     }
 
     /// The payload as text (devices answer in ASCII).
@@ -69,7 +75,10 @@ pub fn decode_command_frame(frame: &[u8]) -> Result<CommandFrame, DecodeError> {
     if first != 1 {
         return Err(DecodeError::new(
             9,
-            DecodeErrorKind::Invalid { field: "command quantity", detail: format!("{first}, expected 1") },
+            DecodeErrorKind::Invalid {
+                field: "command quantity",
+                detail: format!("{first}, expected 1"),
+            },
         ));
     }
     let type_offset = r.offset();
@@ -91,7 +100,10 @@ pub fn decode_command_frame(frame: &[u8]) -> Result<CommandFrame, DecodeError> {
     let second_offset = r.offset();
     let second = r.u8("second command quantity")?;
     if second != first {
-        return Err(DecodeError::new(second_offset, DecodeErrorKind::CountMismatch { first, second }));
+        return Err(DecodeError::new(
+            second_offset,
+            DecodeErrorKind::CountMismatch { first, second },
+        ));
     }
     if r.remaining() != 0 {
         return Err(r.err(DecodeErrorKind::Trailing(r.remaining())));

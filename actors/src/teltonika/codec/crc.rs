@@ -25,7 +25,11 @@ mod tests {
         for &b in &data {
             crc ^= u16::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xA001 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xA001
+                } else {
+                    crc >> 1
+                };
             }
         }
         assert_eq!(crc16_ibm(&data), crc);

@@ -57,7 +57,10 @@ pub enum Outbound {
 /// Parses a complete login message: 2-byte length and ASCII IMEI.
 pub fn decode_login(bytes: &[u8]) -> Result<Imei, DecodeError> {
     if bytes.len() < 2 {
-        return Err(DecodeError::new(bytes.len(), DecodeErrorKind::Truncated("IMEI length")));
+        return Err(DecodeError::new(
+            bytes.len(),
+            DecodeErrorKind::Truncated("IMEI length"),
+        ));
     }
     let len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
     if bytes.len() - 2 != len {
@@ -68,7 +71,8 @@ pub fn decode_login(bytes: &[u8]) -> Result<Imei, DecodeError> {
         };
         return Err(DecodeError::new(bytes.len().min(2 + len), kind));
     }
-    Imei::from_ascii(&bytes[2..]).map_err(|e| DecodeError::new(2, DecodeErrorKind::Imei(e.to_string())))
+    Imei::from_ascii(&bytes[2..])
+        .map_err(|e| DecodeError::new(2, DecodeErrorKind::Imei(e.to_string())))
 }
 
 /// Encodes a login message as a device sends it.
@@ -93,12 +97,19 @@ pub struct TeltonikaCodec {
 impl TeltonikaCodec {
     /// A codec for a new connection, which starts with the IMEI login.
     pub fn new(max_frame: usize) -> Self {
-        Self { max_frame: max_frame.max(MIN_FRAME), awaiting_login: true, poisoned: false }
+        Self {
+            max_frame: max_frame.max(MIN_FRAME),
+            awaiting_login: true,
+            poisoned: false,
+        }
     }
 
     /// A codec past the login, for tests and tools that feed frames only.
     pub fn streaming(max_frame: usize) -> Self {
-        Self { awaiting_login: false, ..Self::new(max_frame) }
+        Self {
+            awaiting_login: false,
+            ..Self::new(max_frame)
+        }
     }
 
     fn fatal(&mut self, src: &mut BytesMut, error: DecodeError) -> Option<Inbound> {
@@ -167,14 +178,20 @@ impl Decoder for TeltonikaCodec {
         }
         let preamble = u32::from_be_bytes([src[0], src[1], src[2], src[3]]);
         if preamble != 0 {
-            return Ok(self.fatal(src, DecodeError::new(0, DecodeErrorKind::Preamble(preamble))));
+            return Ok(self.fatal(
+                src,
+                DecodeError::new(0, DecodeErrorKind::Preamble(preamble)),
+            ));
         }
         let length = u32::from_be_bytes([src[4], src[5], src[6], src[7]]) as usize;
         let total = length.saturating_add(12);
         if total > self.max_frame {
             let error = DecodeError::new(
                 4,
-                DecodeErrorKind::Oversize { length, max: self.max_frame - 12 },
+                DecodeErrorKind::Oversize {
+                    length,
+                    max: self.max_frame - 12,
+                },
             );
             return Ok(self.fatal(src, error));
         }
@@ -190,7 +207,10 @@ impl Decoder for TeltonikaCodec {
             Ok(TcpFrame::Avl(packet)) => Inbound::Avl(packet),
             Ok(TcpFrame::Command(cmd)) => Inbound::Command(cmd),
             // The frame's extent is known, so the stream stays in step.
-            Err(error) => Inbound::Rejected(Rejection { error, fatal: false }),
+            Err(error) => Inbound::Rejected(Rejection {
+                error,
+                fatal: false,
+            }),
         }))
     }
 

@@ -34,7 +34,10 @@ const H1: &str = "000000000000005F8E010000015FBA40B620000F0DCDE420959D30008A0000
 fn login_example() {
     let imei = decode_login(&hex("000F333536333037303432343431303133")).unwrap();
     assert_eq!(imei.to_string(), "356307042441013");
-    assert_eq!(encode_login(imei), hex("000F333536333037303432343431303133"));
+    assert_eq!(
+        encode_login(imei),
+        hex("000F333536333037303432343431303133")
+    );
 }
 
 #[test]
@@ -123,7 +126,10 @@ fn codec8_extended_historical_example_with_nx() {
     assert_eq!(r.priority, Priority::Low);
     assert!((r.gps.longitude_deg() - 25.256_291_6).abs() < 1e-9);
     assert!((r.gps.latitude_deg() - 54.667_601_6).abs() < 1e-9);
-    assert_eq!((r.gps.altitude, r.gps.angle, r.gps.satellites, r.gps.speed), (138, 0, 6, 0));
+    assert_eq!(
+        (r.gps.altitude, r.gps.angle, r.gps.satellites, r.gps.speed),
+        (138, 0, 6, 0)
+    );
     assert_eq!(r.event_io_id, 0);
     assert_eq!(io(r, 239), &IoValue::U8(0));
     assert_eq!(io(r, 17), &IoValue::U16(30));
@@ -142,8 +148,17 @@ fn udp_examples_and_acks() {
     assert_eq!(p.imei.to_string(), "352093086403655");
     assert_eq!(p.packet.records[0].timestamp_ms, 1_560_407_006_000);
     assert_eq!(io(&p.packet.records[0], 66), &IoValue::U16(23996));
-    assert_eq!(encode_udp_ack(p.packet_id, p.avl_packet_id, 1).to_vec(), hex("0005CAFE010501"));
-    let again = encode_udp(p.packet_id, p.avl_packet_id, p.imei, p.packet.codec, &p.packet.records);
+    assert_eq!(
+        encode_udp_ack(p.packet_id, p.avl_packet_id, 1).to_vec(),
+        hex("0005CAFE010501")
+    );
+    let again = encode_udp(
+        p.packet_id,
+        p.avl_packet_id,
+        p.imei,
+        p.packet.codec,
+        &p.packet.records,
+    );
     assert_eq!(again.unwrap(), hex(F1));
 
     let p = decode_udp(&hex(F2)).unwrap();
@@ -151,14 +166,23 @@ fn udp_examples_and_acks() {
     assert_eq!(p.avl_packet_id, 7);
     assert_eq!(p.packet.records[0].timestamp_ms, 1_560_407_121_000);
     assert_eq!(io(&p.packet.records[0], 17), &IoValue::U16(157));
-    assert_eq!(encode_udp_ack(p.packet_id, p.avl_packet_id, 1).to_vec(), hex("0005CAFE010701"));
+    assert_eq!(
+        encode_udp_ack(p.packet_id, p.avl_packet_id, 1).to_vec(),
+        hex("0005CAFE010701")
+    );
 }
 
 #[test]
 fn codec12_encodes_byte_exact() {
     for (text, frame) in [("getinfo", G), ("getio", G3_CMD), ("getver", GETVER)] {
-        assert_eq!(encode_command_frame(&CommandFrame::command(text)).unwrap(), hex(frame));
-        assert_eq!(decode_command_frame(&hex(frame)).unwrap(), CommandFrame::command(text));
+        assert_eq!(
+            encode_command_frame(&CommandFrame::command(text)).unwrap(),
+            hex(frame)
+        );
+        assert_eq!(
+            decode_command_frame(&hex(frame)).unwrap(),
+            CommandFrame::command(text)
+        );
     }
 }
 
@@ -180,7 +204,10 @@ fn strict_checks_name_the_byte() {
     let err = decode_avl_frame(&bad).unwrap_err();
     assert_eq!(err.reason(), RejectReason::Crc);
     assert_eq!(err.offset, 8 + 54);
-    assert_eq!(err.to_string(), "byte 62: CRC mismatch: declared 0x0000C7CE, computed 0xC7CF");
+    assert_eq!(
+        err.to_string(),
+        "byte 62: CRC mismatch: declared 0x0000C7CE, computed 0xC7CF"
+    );
 
     // NOD2 changed to 2, CRC recomputed: count mismatch.
     let mut data = hex(A)[8..8 + 54].to_vec();
@@ -203,8 +230,14 @@ fn strict_checks_name_the_byte() {
     // Declared length shorter than the frame.
     let mut frame = hex(A);
     frame[7] = 0x35;
-    assert_eq!(decode_avl_frame(&frame).unwrap_err().reason(), RejectReason::LengthMismatch);
-    assert_eq!(decode_avl_frame(&hex(A)[..20]).unwrap_err().reason(), RejectReason::LengthMismatch);
+    assert_eq!(
+        decode_avl_frame(&frame).unwrap_err().reason(),
+        RejectReason::LengthMismatch
+    );
+    assert_eq!(
+        decode_avl_frame(&hex(A)[..20]).unwrap_err().reason(),
+        RejectReason::LengthMismatch
+    );
 }
 
 fn decode_all(codec: &mut TeltonikaCodec, buf: &mut BytesMut) -> Vec<Inbound> {
@@ -243,7 +276,9 @@ fn framing_rejects_bad_crc_and_stays_in_step() {
     stream.extend(hex(B));
     let mut codec = TeltonikaCodec::streaming(DEFAULT_MAX_FRAME);
     let items = decode_all(&mut codec, &mut BytesMut::from(&stream[..]));
-    assert!(matches!(&items[0], Inbound::Rejected(r) if !r.fatal && r.reason() == RejectReason::Crc));
+    assert!(
+        matches!(&items[0], Inbound::Rejected(r) if !r.fatal && r.reason() == RejectReason::Crc)
+    );
     assert!(matches!(&items[1], Inbound::Avl(_)));
 }
 
@@ -252,7 +287,9 @@ fn framing_rejects_oversize_without_buffering_it() {
     let mut codec = TeltonikaCodec::streaming(1024);
     let mut buf = BytesMut::from(&hex("00000000FFFFFFF0")[..]);
     let items = decode_all(&mut codec, &mut buf);
-    assert!(matches!(&items[0], Inbound::Rejected(r) if r.fatal && r.reason() == RejectReason::Oversize));
+    assert!(
+        matches!(&items[0], Inbound::Rejected(r) if r.fatal && r.reason() == RejectReason::Oversize)
+    );
     assert!(buf.capacity() < 1024);
     // Poisoned: the rest of the stream is ignored.
     let mut more = BytesMut::from(&hex(A)[..]);
@@ -263,13 +300,20 @@ fn framing_rejects_oversize_without_buffering_it() {
 fn framing_rejects_garbage_preamble_and_bad_login() {
     let mut codec = TeltonikaCodec::streaming(DEFAULT_MAX_FRAME);
     let items = decode_all(&mut codec, &mut BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]));
-    assert!(matches!(&items[0], Inbound::Rejected(r) if r.fatal && r.reason() == RejectReason::Preamble));
+    assert!(
+        matches!(&items[0], Inbound::Rejected(r) if r.fatal && r.reason() == RejectReason::Preamble)
+    );
 
     let mut codec = TeltonikaCodec::new(DEFAULT_MAX_FRAME);
     let items = decode_all(&mut codec, &mut BytesMut::from(&b"\x00\x0F3563"[..]));
     assert!(items.is_empty(), "a partial login waits for more bytes");
-    let items = decode_all(&mut codec, &mut BytesMut::from(&b"\x00\x0F35630704244101A"[..]));
-    assert!(matches!(&items[0], Inbound::Rejected(r) if r.fatal && r.reason() == RejectReason::BadImei));
+    let items = decode_all(
+        &mut codec,
+        &mut BytesMut::from(&b"\x00\x0F35630704244101A"[..]),
+    );
+    assert!(
+        matches!(&items[0], Inbound::Rejected(r) if r.fatal && r.reason() == RejectReason::BadImei)
+    );
 }
 
 #[test]
@@ -279,7 +323,12 @@ fn encoder_writes_replies_and_commands() {
     codec.encode(Outbound::LoginReply(true), &mut dst).unwrap();
     codec.encode(Outbound::LoginReply(false), &mut dst).unwrap();
     codec.encode(Outbound::Ack(2), &mut dst).unwrap();
-    codec.encode(Outbound::Command(CommandFrame::command("getinfo")), &mut dst).unwrap();
+    codec
+        .encode(
+            Outbound::Command(CommandFrame::command("getinfo")),
+            &mut dst,
+        )
+        .unwrap();
     let mut expected = hex("010000000002");
     expected.extend(hex(G));
     assert_eq!(&dst[..], &expected[..]);
@@ -303,9 +352,16 @@ fn arb_value(codec: CodecId) -> impl Strategy<Value = IoValue> {
 }
 
 fn arb_record(codec: CodecId) -> impl Strategy<Value = AvlRecord> {
-    let id_max: u16 = if codec == CodecId::Codec8 { 255 } else { u16::MAX };
+    let id_max: u16 = if codec == CodecId::Codec8 {
+        255
+    } else {
+        u16::MAX
+    };
     let io = proptest::collection::vec((0..=id_max, arb_value(codec)), 0..20).prop_map(|v| {
-        let mut io: Vec<IoElement> = v.into_iter().map(|(id, value)| IoElement { id, value }).collect();
+        let mut io: Vec<IoElement> = v
+            .into_iter()
+            .map(|(id, value)| IoElement { id, value })
+            .collect();
         // Wire order: grouped by width.
         io.sort_by_key(|e| e.value.width_group());
         io
@@ -313,29 +369,44 @@ fn arb_record(codec: CodecId) -> impl Strategy<Value = AvlRecord> {
     (
         any::<u64>(),
         0u8..3,
-        (-1_800_000_000i32..=1_800_000_000, -900_000_000i32..=900_000_000),
+        (
+            -1_800_000_000i32..=1_800_000_000,
+            -900_000_000i32..=900_000_000,
+        ),
         (any::<i16>(), 0u16..360, any::<u8>(), any::<u16>()),
         0..=id_max,
         0u8..8,
         io,
     )
-        .prop_map(move |(ts, pri, (lon, lat), (alt, angle, sats, speed), event, gen, io)| AvlRecord {
-            timestamp_ms: ts,
-            priority: Priority::from_byte(pri).unwrap(),
-            gps: GpsElement { longitude: lon, latitude: lat, altitude: alt, angle, satellites: sats, speed },
-            event_io_id: event,
-            generation_type: (codec == CodecId::Codec16).then_some(gen),
-            io,
-        })
+        .prop_map(
+            move |(ts, pri, (lon, lat), (alt, angle, sats, speed), event, gen, io)| AvlRecord {
+                timestamp_ms: ts,
+                priority: Priority::from_byte(pri).unwrap(),
+                gps: GpsElement {
+                    longitude: lon,
+                    latitude: lat,
+                    altitude: alt,
+                    angle,
+                    satellites: sats,
+                    speed,
+                },
+                event_io_id: event,
+                generation_type: (codec == CodecId::Codec16).then_some(gen),
+                io,
+            },
+        )
 }
 
 fn arb_packet() -> impl Strategy<Value = AvlPacket> {
-    prop_oneof![Just(CodecId::Codec8), Just(CodecId::Codec8Ext), Just(CodecId::Codec16)].prop_flat_map(
-        |codec| {
-            proptest::collection::vec(arb_record(codec), 1..8)
-                .prop_map(move |records| AvlPacket { codec, records })
-        },
-    )
+    prop_oneof![
+        Just(CodecId::Codec8),
+        Just(CodecId::Codec8Ext),
+        Just(CodecId::Codec16)
+    ]
+    .prop_flat_map(|codec| {
+        proptest::collection::vec(arb_record(codec), 1..8)
+            .prop_map(move |records| AvlPacket { codec, records })
+    })
 }
 
 proptest! {

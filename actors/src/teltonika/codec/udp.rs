@@ -35,7 +35,10 @@ pub fn decode_udp(datagram: &[u8]) -> Result<UdpPacket, DecodeError> {
     if marker != 0x01 {
         return Err(DecodeError::new(
             marker_offset,
-            DecodeErrorKind::Invalid { field: "not-usable byte", detail: format!("0x{marker:02X}, expected 0x01") },
+            DecodeErrorKind::Invalid {
+                field: "not-usable byte",
+                detail: format!("0x{marker:02X}, expected 0x01"),
+            },
         ));
     }
     let avl_packet_id = r.u8("AVL packet id")?;
@@ -48,7 +51,12 @@ pub fn decode_udp(datagram: &[u8]) -> Result<UdpPacket, DecodeError> {
     if r.remaining() != 0 {
         return Err(r.err(DecodeErrorKind::Trailing(r.remaining())));
     }
-    Ok(UdpPacket { packet_id, avl_packet_id, imei, packet })
+    Ok(UdpPacket {
+        packet_id,
+        avl_packet_id,
+        imei,
+        packet,
+    })
 }
 
 /// Encodes a UDP datagram as a device sends it.
@@ -67,7 +75,8 @@ pub fn encode_udp(
     body.extend_from_slice(&(imei.len() as u16).to_be_bytes());
     body.extend_from_slice(&imei);
     encode_avl_data(codec, records, &mut body)?;
-    let len = u16::try_from(body.len()).map_err(|_| EncodeError::TooMany("bytes for one datagram"))?;
+    let len = u16::try_from(body.len())
+        .map_err(|_overflow| EncodeError::TooMany("bytes for one datagram"))?;
     let mut out = Vec::with_capacity(body.len() + 2);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&body);
