@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Ingest benchmark: `simulate` against `serve` on this machine.
+#   scripts/bench-ingest.sh DEVICES RATE DURATION
+# Prints the simulator's JSON summary and the server's resident memory per connected device.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+devices="${1:-1000}"
+rate="${2:-10}"
+duration="${3:-30s}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/urbanstream-target}"
+cargo build --release --locked --bin urbanstream >&2
+bin="$CARGO_TARGET_DIR/release/urbanstream"
+ulimit -n "$(ulimit -Hn)"
+
+http=127.0.0.1:18080
+tcp=127.0.0.1:15000
+URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM__TELTONIKA__LISTEN=$tcp \
+  URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN=true URBANSTREAM__LOG__FILTER=warn \
+  "$bin" serve >/tmp/urbanstream-bench-serve.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -fs "http://$http/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
+idle=$(rss_kb)
+
+"$bin" simulate teltonika --devices "$devices" --rate "$rate" --duration "$duration" \
+  --target "$tcp" --json --quiet > /tmp/urbanstream-bench-sim.json &
+sim=$!
+# Sample the server's memory while every device is connected.
+peak=$idle
+while kill -0 $sim 2>/dev/null; do
+  now=$(rss_kb)
+  (( now > peak )) && peak=$now
+  sleep 0.5
+done
+wait $sim
+tail -n 1 /tmp/urbanstream-bench-sim.json
+echo "server RSS: idle ${idle} KiB, peak ${peak} KiB, $(( (peak - idle) * 1024 / devices )) bytes per device"
