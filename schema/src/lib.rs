@@ -1,8 +1,10 @@
-//! Database schema, models and the domain types shared by every urbanstream crate.
+//! Database schema, models, queries and the domain types shared by every urbanstream crate.
 //!
 //! This crate knows nothing of actix: it can be used by tools, workers and tests alike.
 
 pub mod ids;
+pub mod models;
 pub mod schema;
+pub mod store;
 
 pub use ids::{DeviceId, Imei, ImeiError, VehicleId};

@@ -1,4 +1,5 @@
-// Diesel table definitions; kept in step with `migrations/` (target of diesel.toml).
+// Diesel table definitions, valid for both backends (PostgreSQL and SQLite): times are
+// BIGINT milliseconds since the epoch. Kept in step with `migrations/`.
 
 diesel::table! {
     vehicles (id) {
@@ -20,10 +21,33 @@ diesel::table! {
         model -> Text,
         vehicle_id -> Nullable<BigInt>,
         online -> Bool,
-        last_seen -> Nullable<Timestamp>,
+        last_seen_ms -> Nullable<BigInt>,
         firmware -> Nullable<Text>,
     }
 }
 
+diesel::table! {
+    telemetry (device_id, device_time_ms) {
+        device_id -> BigInt,
+        device_time_ms -> BigInt,
+        server_time_ms -> BigInt,
+        lat -> Double,
+        lon -> Double,
+        altitude -> Integer,
+        speed_kmh -> Integer,
+        heading -> Integer,
+        satellites -> Integer,
+        fix -> Bool,
+        hdop -> Nullable<Double>,
+        ignition -> Nullable<Bool>,
+        movement -> Nullable<Bool>,
+        external_voltage_v -> Nullable<Double>,
+        battery_voltage_v -> Nullable<Double>,
+        gsm_signal -> Nullable<Integer>,
+        distance_m -> Double,
+        late -> Bool,
+        io -> Text,
+    }
+}
+
 diesel::joinable!(devices -> vehicles (vehicle_id));
-diesel::allow_tables_to_appear_in_same_query!(devices, vehicles);

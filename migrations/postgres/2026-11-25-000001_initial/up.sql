@@ -1,0 +1,48 @@
+-- Vehicles, the trackers riding in them, and their telemetry history.
+-- Times are milliseconds since 1970-01-01 UTC (BIGINT), the same on every backend.
+
+CREATE TABLE vehicles (
+    id BIGSERIAL PRIMARY KEY,
+    registration TEXT NOT NULL UNIQUE,
+    vehicle_type TEXT NOT NULL DEFAULT 'bus',
+    make TEXT,
+    model TEXT,
+    year INTEGER,
+    capacity INTEGER
+);
+
+CREATE TABLE devices (
+    id BIGSERIAL PRIMARY KEY,
+    imei TEXT NOT NULL UNIQUE,
+    name TEXT,
+    model TEXT NOT NULL,
+    vehicle_id BIGINT REFERENCES vehicles (id) ON DELETE SET NULL,
+    online BOOLEAN NOT NULL DEFAULT FALSE,
+    last_seen_ms BIGINT,
+    firmware TEXT
+);
+
+-- Range-partitioned by device time, one partition per UTC day, created on demand by the
+-- writer; retention drops whole partitions.
+CREATE TABLE telemetry (
+    device_id BIGINT NOT NULL,
+    device_time_ms BIGINT NOT NULL,
+    server_time_ms BIGINT NOT NULL,
+    lat DOUBLE PRECISION NOT NULL,
+    lon DOUBLE PRECISION NOT NULL,
+    altitude INTEGER NOT NULL,
+    speed_kmh INTEGER NOT NULL,
+    heading INTEGER NOT NULL,
+    satellites INTEGER NOT NULL,
+    fix BOOLEAN NOT NULL,
+    hdop DOUBLE PRECISION,
+    ignition BOOLEAN,
+    movement BOOLEAN,
+    external_voltage_v DOUBLE PRECISION,
+    battery_voltage_v DOUBLE PRECISION,
+    gsm_signal INTEGER,
+    distance_m DOUBLE PRECISION NOT NULL,
+    late BOOLEAN NOT NULL,
+    io TEXT NOT NULL,
+    PRIMARY KEY (device_id, device_time_ms)
+) PARTITION BY RANGE (device_time_ms);

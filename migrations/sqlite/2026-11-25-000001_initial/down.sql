@@ -1,0 +1,3 @@
+DROP TABLE telemetry;
+DROP TABLE devices;
+DROP TABLE vehicles;

@@ -1,0 +1,47 @@
+-- Vehicles, the trackers riding in them, and their telemetry history.
+-- Times are milliseconds since 1970-01-01 UTC (INTEGER), the same on every backend.
+
+CREATE TABLE vehicles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    registration TEXT NOT NULL UNIQUE,
+    vehicle_type TEXT NOT NULL DEFAULT 'bus',
+    make TEXT,
+    model TEXT,
+    year INTEGER,
+    capacity INTEGER
+);
+
+CREATE TABLE devices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    imei TEXT NOT NULL UNIQUE,
+    name TEXT,
+    model TEXT NOT NULL,
+    vehicle_id INTEGER REFERENCES vehicles (id) ON DELETE SET NULL,
+    online BOOLEAN NOT NULL DEFAULT FALSE,
+    last_seen_ms BIGINT,
+    firmware TEXT
+);
+
+-- SQLite has no partitions: retention deletes by time range on the primary key.
+CREATE TABLE telemetry (
+    device_id BIGINT NOT NULL,
+    device_time_ms BIGINT NOT NULL,
+    server_time_ms BIGINT NOT NULL,
+    lat DOUBLE NOT NULL,
+    lon DOUBLE NOT NULL,
+    altitude INTEGER NOT NULL,
+    speed_kmh INTEGER NOT NULL,
+    heading INTEGER NOT NULL,
+    satellites INTEGER NOT NULL,
+    fix BOOLEAN NOT NULL,
+    hdop DOUBLE,
+    ignition BOOLEAN,
+    movement BOOLEAN,
+    external_voltage_v DOUBLE,
+    battery_voltage_v DOUBLE,
+    gsm_signal INTEGER,
+    distance_m DOUBLE NOT NULL,
+    late BOOLEAN NOT NULL,
+    io TEXT NOT NULL,
+    PRIMARY KEY (device_id, device_time_ms)
+) WITHOUT ROWID;

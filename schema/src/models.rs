@@ -1,0 +1,54 @@
+//! Rows as diesel reads and writes them.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::schema::{devices, telemetry};
+
+/// One telemetry record, as stored.
+#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, Serialize)]
+#[diesel(table_name = telemetry)]
+pub struct TelemetryRow {
+    pub device_id: i64,
+    pub device_time_ms: i64,
+    pub server_time_ms: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub altitude: i32,
+    pub speed_kmh: i32,
+    pub heading: i32,
+    pub satellites: i32,
+    pub fix: bool,
+    pub hdop: Option<f64>,
+    pub ignition: Option<bool>,
+    pub movement: Option<bool>,
+    pub external_voltage_v: Option<f64>,
+    pub battery_voltage_v: Option<f64>,
+    pub gsm_signal: Option<i32>,
+    pub distance_m: f64,
+    pub late: bool,
+    /// Every IO element, raw by id and named by profile, as JSON.
+    pub io: String,
+}
+
+/// A registered device.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = devices)]
+pub struct DeviceRow {
+    pub id: i64,
+    pub imei: String,
+    pub name: Option<String>,
+    pub model: String,
+    pub vehicle_id: Option<i64>,
+    pub online: bool,
+    pub last_seen_ms: Option<i64>,
+    pub firmware: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = devices)]
+pub struct NewDevice<'a> {
+    pub imei: &'a str,
+    pub name: Option<&'a str>,
+    pub model: &'a str,
+}

@@ -1,0 +1,176 @@
+//! The database: PostgreSQL (diesel-async over a bb8 pool) or an embedded SQLite file,
+//! chosen by one URL. Both run the same migrations' meaning and answer the same queries.
+
+mod postgres;
+mod sqlite;
+
+use std::path::PathBuf;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::models::{DeviceRow, TelemetryRow};
+
+/// A database failure; `kind()` is a bounded label for logs and metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database URL `{0}` is neither postgres://… nor sqlite://…")]
+    BadUrl(String),
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("connection pool: {0}")]
+    Pool(String),
+    #[error("migrations: {0}")]
+    Migration(String),
+    #[error("query: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database worker stopped")]
+    Closed,
+}
+
+impl DbError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadUrl(_) => "bad_url",
+            Self::Connect(_) => "connect",
+            Self::Pool(_) => "pool",
+            Self::Migration(_) => "migration",
+            Self::Query(_) => "query",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DbError::BadUrl(url.to_owned()));
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(DbError::BadUrl(url.to_owned()))
+        }
+    }
+}
+
+/// Rows per INSERT statement: PostgreSQL allows 65,535 bind parameters (19 per row).
+pub(crate) const PG_ROWS_PER_INSERT: usize = 3_000;
+
+/// The store behind `database.url`. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Connects and runs pending migrations.
+    pub async fn open(url: &str, pool_size: u32) -> Result<Self, DbError> {
+        match DbUrl::parse(url)? {
+            DbUrl::Postgres(u) => PgStore::open(&u, pool_size).await.map(Self::Postgres),
+            DbUrl::Sqlite(p) => SqliteStore::open(p).await.map(Self::Sqlite),
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Writes rows in one transaction. A row whose (device, device time) is already stored
+    /// is skipped, so a retransmit is stored once. Returns the rows newly written.
+    pub async fn insert_telemetry(&self, rows: Vec<TelemetryRow>) -> Result<usize, DbError> {
+        match self {
+            Self::Postgres(s) => s.insert_telemetry(rows).await,
+            Self::Sqlite(s) => s.insert_telemetry(rows).await,
+        }
+    }
+
+    /// The device row of `imei`, inserted with `model` and `name` when absent.
+    pub async fn ensure_device(
+        &self,
+        imei: &str,
+        model: &str,
+        name: Option<&str>,
+    ) -> Result<DeviceRow, DbError> {
+        match self {
+            Self::Postgres(s) => s.ensure_device(imei, model, name).await,
+            Self::Sqlite(s) => {
+                s.ensure_device(imei.to_owned(), model.to_owned(), name.map(str::to_owned))
+                    .await
+            }
+        }
+    }
+
+    pub async fn devices(&self) -> Result<Vec<DeviceRow>, DbError> {
+        match self {
+            Self::Postgres(s) => s.devices().await,
+            Self::Sqlite(s) => s.devices().await,
+        }
+    }
+
+    /// A device's records with `from_ms <= device time < to_ms`, oldest first.
+    pub async fn history(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<TelemetryRow>, DbError> {
+        match self {
+            Self::Postgres(s) => s.history(device_id, from_ms, to_ms, limit).await,
+            Self::Sqlite(s) => s.history(device_id, from_ms, to_ms, limit).await,
+        }
+    }
+
+    /// Removes telemetry older than `cutoff_ms`: whole daily partitions on PostgreSQL.
+    /// Returns what was dropped (partitions or rows).
+    pub async fn drop_telemetry_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
+        match self {
+            Self::Postgres(s) => s.drop_partitions_before(cutoff_ms).await,
+            Self::Sqlite(s) => s.delete_before(cutoff_ms).await,
+        }
+    }
+
+    /// A trivial round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(s) => s.ping().await,
+            Self::Sqlite(s) => s.ping().await,
+        }
+    }
+}
+
+/// Milliseconds in a day; telemetry partitions are whole UTC days.
+pub const DAY_MS: i64 = 86_400_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert_eq!(
+            DbUrl::parse("postgres://localhost/x").unwrap(),
+            DbUrl::Postgres("postgres://localhost/x".into())
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite://data/u.db").unwrap(),
+            DbUrl::Sqlite("data/u.db".into())
+        );
+        assert!(matches!(DbUrl::parse("mysql://x"), Err(DbError::BadUrl(_))));
+        assert!(matches!(DbUrl::parse("sqlite://"), Err(DbError::BadUrl(_))));
+    }
+}

@@ -1,0 +1,260 @@
+//! PostgreSQL through diesel-async and a bb8 pool. Telemetry lives in daily range
+//! partitions, created on demand before a batch is written and dropped whole by retention.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::{DbError, DAY_MS, PG_ROWS_PER_INSERT};
+use crate::models::{DeviceRow, NewDevice, TelemetryRow};
+use crate::schema::{devices, telemetry};
+
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+type PgPool = Pool<AsyncPgConnection>;
+
+/// Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Days whose partition is known to exist.
+    partitions: Arc<Mutex<HashSet<i64>>>,
+}
+
+/// The partition table of a UTC day.
+pub fn partition_name(day: i64) -> String {
+    // 719,163 days from 0001-01-01 (CE day 1) to 1970-01-01.
+    match i32::try_from(day + 719_163)
+        .ok()
+        .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+    {
+        Some(date) => format!("telemetry_{}", date.format("%Y%m%d")),
+        None if day < 0 => format!("telemetry_dm{}", day.unsigned_abs()),
+        None => format!("telemetry_d{day}"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct PartitionBound {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    bound: String,
+}
+
+/// Upper bound of `FOR VALUES FROM ('a') TO ('b')`.
+fn upper_bound(expr: &str) -> Option<i64> {
+    let to = expr.split("TO (").nth(1)?;
+    to.trim_end_matches(')')
+        .trim_matches(|c| c == '\'' || c == ' ' || c == ')')
+        .parse()
+        .ok()
+}
+
+impl PgStore {
+    pub async fn open(url: &str, pool_size: u32) -> Result<Self, DbError> {
+        let migrate_url = url.to_owned();
+        tokio::task::spawn_blocking(move || -> Result<(), DbError> {
+            let mut conn =
+                <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(
+                    &migrate_url,
+                )
+                .map_err(|e| DbError::Connect(e.to_string()))?;
+            conn.run_pending_migrations(PG_MIGRATIONS)
+                .map_err(|e| DbError::Migration(e.to_string()))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| DbError::Migration(e.to_string()))??;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .build(manager)
+            .await
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Self {
+            pool,
+            partitions: Arc::new(Mutex::new(HashSet::new())),
+        })
+    }
+
+    async fn conn(
+        &self,
+    ) -> Result<bb8::PooledConnection<'_, AsyncDieselConnectionManager<AsyncPgConnection>>, DbError>
+    {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    fn known(&self, day: i64) -> bool {
+        self.partitions
+            .lock()
+            .map(|p| p.contains(&day))
+            .unwrap_or(false)
+    }
+
+    async fn ensure_partitions(
+        &self,
+        conn: &mut AsyncPgConnection,
+        rows: &[TelemetryRow],
+    ) -> Result<(), DbError> {
+        let days: BTreeSet<i64> = rows
+            .iter()
+            .map(|r| r.device_time_ms.div_euclid(DAY_MS))
+            .collect();
+        for day in days {
+            if self.known(day) {
+                continue;
+            }
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {} PARTITION OF telemetry FOR VALUES FROM ({}) TO ({})",
+                partition_name(day),
+                day * DAY_MS,
+                (day + 1) * DAY_MS
+            );
+            if let Err(e) = diesel::sql_query(&sql).execute(conn).await {
+                // Another node may have created it at the same moment: check once more.
+                tracing::debug!("creating partition for day {day}: {e}; retrying");
+                diesel::sql_query(&sql).execute(conn).await?;
+            }
+            if let Ok(mut p) = self.partitions.lock() {
+                p.insert(day);
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn insert_telemetry(&self, rows: Vec<TelemetryRow>) -> Result<usize, DbError> {
+        let mut conn = self.conn().await?;
+        self.ensure_partitions(&mut conn, &rows).await?;
+        let written = conn
+            .transaction(async move |c| -> Result<usize, diesel::result::Error> {
+                let mut written = 0;
+                for chunk in rows.chunks(PG_ROWS_PER_INSERT) {
+                    written += diesel::insert_into(telemetry::table)
+                        .values(chunk)
+                        .on_conflict_do_nothing()
+                        .execute(c)
+                        .await?;
+                }
+                Ok(written)
+            })
+            .await?;
+        Ok(written)
+    }
+
+    pub async fn ensure_device(
+        &self,
+        imei: &str,
+        model: &str,
+        name: Option<&str>,
+    ) -> Result<DeviceRow, DbError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(devices::table)
+            .values(NewDevice { imei, name, model })
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await?;
+        Ok(devices::table
+            .filter(devices::imei.eq(imei))
+            .select(DeviceRow::as_select())
+            .first(&mut conn)
+            .await?)
+    }
+
+    pub async fn devices(&self) -> Result<Vec<DeviceRow>, DbError> {
+        let mut conn = self.conn().await?;
+        Ok(devices::table
+            .order(devices::id)
+            .select(DeviceRow::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    pub async fn history(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<TelemetryRow>, DbError> {
+        let mut conn = self.conn().await?;
+        Ok(telemetry::table
+            .filter(telemetry::device_id.eq(device_id))
+            .filter(telemetry::device_time_ms.ge(from_ms))
+            .filter(telemetry::device_time_ms.lt(to_ms))
+            .order(telemetry::device_time_ms)
+            .limit(limit)
+            .select(TelemetryRow::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    /// Drops every daily partition that ends at or before `cutoff_ms`.
+    pub async fn drop_partitions_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
+        let mut conn = self.conn().await?;
+        let parts: Vec<PartitionBound> = diesel::sql_query(
+            "SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound \
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
+             WHERE p.relname = 'telemetry' AND p.relnamespace = to_regnamespace(current_schema())::oid",
+        )
+        .load(&mut conn)
+        .await?;
+        let mut dropped = 0;
+        for p in parts {
+            if upper_bound(&p.bound).is_some_and(|upper| upper <= cutoff_ms) {
+                diesel::sql_query(format!(
+                    "DROP TABLE IF EXISTS \"{}\"",
+                    p.name.replace('"', "")
+                ))
+                .execute(&mut conn)
+                .await?;
+                if let Ok(mut known) = self.partitions.lock() {
+                    known.retain(|d| (d + 1) * DAY_MS > cutoff_ms);
+                }
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_and_bounds() {
+        assert_eq!(partition_name(0), "telemetry_19700101");
+        assert_eq!(
+            partition_name(1_764_028_800_000 / DAY_MS),
+            "telemetry_20251125"
+        );
+        assert_eq!(partition_name(-1), "telemetry_19691231");
+        assert_eq!(
+            upper_bound("FOR VALUES FROM ('0') TO ('86400000')"),
+            Some(86_400_000)
+        );
+        assert_eq!(
+            upper_bound("FOR VALUES FROM (0) TO (86400000)"),
+            Some(86_400_000)
+        );
+        assert_eq!(upper_bound("DEFAULT"), None);
+    }
+}

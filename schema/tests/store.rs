@@ -1,0 +1,160 @@
+//! The store against a real PostgreSQL and a real SQLite file: the same answers on both.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use urbanstream_schema::models::TelemetryRow;
+use urbanstream_schema::store::{Store, DAY_MS};
+
+/// Server of the tests' databases (trust auth on this machine).
+fn pg_base() -> String {
+    std::env::var("URBANSTREAM_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh, empty PostgreSQL database for one test.
+async fn fresh_pg() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "us_store_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_base()))
+        .await
+        .unwrap();
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    format!("{}/{name}", pg_base())
+}
+
+fn fresh_sqlite() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "us-store-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    format!("sqlite://{}/urbanstream.db", dir.display())
+}
+
+fn row(device_id: i64, t: i64) -> TelemetryRow {
+    TelemetryRow {
+        device_id,
+        device_time_ms: t,
+        server_time_ms: t + 5,
+        lat: 44.77,
+        lon: 17.19,
+        altitude: 160,
+        speed_kmh: 30,
+        heading: 90,
+        satellites: 9,
+        fix: true,
+        hdop: Some(0.8),
+        ignition: Some(true),
+        movement: Some(true),
+        external_voltage_v: Some(27.6),
+        battery_voltage_v: None,
+        gsm_signal: Some(4),
+        distance_m: 12.5,
+        late: false,
+        io: r#"{"raw":{"239":1}}"#.into(),
+    }
+}
+
+async fn same_answers(store: Store) {
+    let d1 = store
+        .ensure_device("356307042441013", "FMC125", Some("Bus 12"))
+        .await
+        .unwrap();
+    let again = store
+        .ensure_device("356307042441013", "FMC130", None)
+        .await
+        .unwrap();
+    assert_eq!(d1, again, "ensure_device keeps the first registration");
+    let d2 = store
+        .ensure_device("356307042441014", "FMC125", None)
+        .await
+        .unwrap();
+    assert_ne!(d1.id, d2.id);
+    assert_eq!(store.devices().await.unwrap().len(), 2);
+
+    // Three days of records for one device, one for the other.
+    let day0 = 1_764_028_800_000; // 2025-11-25T00:00:00Z
+    let rows: Vec<TelemetryRow> = (0..30)
+        .map(|i| row(d1.id, day0 + i * 3 * 3_600_000))
+        .chain([row(d2.id, day0)])
+        .collect();
+    assert_eq!(store.insert_telemetry(rows.clone()).await.unwrap(), 31);
+    // A retransmit of the same records is stored once.
+    assert_eq!(
+        store.insert_telemetry(rows[..10].to_vec()).await.unwrap(),
+        0
+    );
+    let mut mixed = rows[25..].to_vec();
+    mixed.push(row(d1.id, day0 + 31 * 3 * 3_600_000));
+    assert_eq!(store.insert_telemetry(mixed).await.unwrap(), 1);
+
+    let all = store.history(d1.id, 0, i64::MAX, 1000).await.unwrap();
+    assert_eq!(all.len(), 31);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0].device_time_ms < w[1].device_time_ms));
+    assert_eq!(all[0], rows[0]);
+    let window = store
+        .history(d1.id, day0 + DAY_MS, day0 + 2 * DAY_MS, 1000)
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 8);
+    assert_eq!(store.history(d1.id, 0, i64::MAX, 5).await.unwrap().len(), 5);
+
+    // Retention: everything before the third day goes.
+    let dropped = store
+        .drop_telemetry_before(day0 + 2 * DAY_MS)
+        .await
+        .unwrap();
+    assert!(dropped > 0);
+    let left = store.history(d1.id, 0, i64::MAX, 1000).await.unwrap();
+    assert!(left.iter().all(|r| r.device_time_ms >= day0 + 2 * DAY_MS));
+    assert_eq!(left.len(), 31 - 16);
+    assert!(store
+        .history(d2.id, 0, i64::MAX, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_store() {
+    let store = Store::open(&fresh_pg().await, 4).await.unwrap();
+    assert_eq!(store.backend(), "postgres");
+    same_answers(store.clone()).await;
+    // Retention dropped whole partitions, not rows.
+    assert_eq!(
+        store
+            .drop_telemetry_before(1_764_028_800_000 + 2 * DAY_MS)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn sqlite_store() {
+    let url = fresh_sqlite();
+    let store = Store::open(&url, 1).await.unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    same_answers(store).await;
+    // Reopening runs no migration twice and keeps the data.
+    let again = Store::open(&url, 1).await.unwrap();
+    assert_eq!(again.devices().await.unwrap().len(), 2);
+}
