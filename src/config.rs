@@ -25,8 +25,36 @@ pub const ENV_SELECTOR: &str = "URBANSTREAM_ENV";
 pub struct Settings {
     pub log: LogSettings,
     pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub db: BatchSettings,
+    pub retention: RetentionSettings,
     pub teltonika: TeltonikaSettings,
     pub vehicle: VehicleSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSettings {
+    pub batch_rows: usize,
+    #[serde(with = "duration")]
+    pub batch_interval: Duration,
+    pub max_pending_rows: usize,
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub telemetry_days: u32,
+    #[serde(with = "duration")]
+    pub check_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +213,27 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
+        if let Err(e) = urbanstream_schema::store::DbUrl::parse(&self.database.url) {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                message: e.to_string(),
+            });
+        }
+        if self.db.batch_rows == 0
+            || self.db.max_in_flight == 0
+            || self.db.max_pending_rows < self.db.batch_rows
+        {
+            return Err(ConfigError::Invalid {
+                key: "db.batch_rows",
+                message: "batch_rows and max_in_flight must be at least 1, max_pending_rows at least batch_rows".into(),
+            });
+        }
+        if self.retention.check_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "retention.check_interval",
+                message: "must be more than zero".into(),
+            });
+        }
         if self.vehicle.mailbox == 0 {
             return Err(ConfigError::Invalid {
                 key: "vehicle.mailbox",
@@ -199,6 +248,17 @@ impl Settings {
     pub fn io_profiles(&self) -> Result<Arc<IoProfiles>, ProfileError> {
         let t = &self.teltonika;
         IoProfiles::new(&t.io_profiles, &t.models, &t.default_profile).map(Arc::new)
+    }
+
+    /// The batcher's settings.
+    pub fn batcher_settings(&self) -> urbanstream_actors::db_batcher::BatcherSettings {
+        urbanstream_actors::db_batcher::BatcherSettings {
+            batch_rows: self.db.batch_rows,
+            batch_interval: self.db.batch_interval,
+            max_pending_rows: self.db.max_pending_rows,
+            max_in_flight: self.db.max_in_flight,
+            ..Default::default()
+        }
     }
 
     /// What each Teltonika session needs.
@@ -244,6 +304,11 @@ mod tests {
         assert!(!s.teltonika.register_unknown);
         assert_eq!(s.teltonika.idle_timeout, Duration::from_secs(600));
         assert_eq!(s.teltonika.max_frame_bytes, 16 * 1024);
+        assert_eq!(s.database.url, "sqlite://data/urbanstream.db");
+        let err = Settings::defaults_with(&[("database.url", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
         let profiles = s.io_profiles().unwrap();
         assert_eq!(profiles.for_model("FMC125").name(), "fmc125");
         assert_eq!(

@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the service (the default).
     Serve,
+    /// Create or update the database schema (`database.url`) and exit.
+    Migrate,
     /// Decode a Teltonika login, TCP frame(s) or UDP datagram given in hex, and print JSON.
     Decode(DecodeArgs),
     /// Drive simulated devices against a running server.
@@ -105,6 +107,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
+        Command::Migrate => migrate(cli.config),
         Command::Decode(args) => return decode(args, cli.config),
         Command::Simulate {
             source: SimulateSource::Teltonika(args),
@@ -134,6 +137,26 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         server.stop().await;
         Ok(())
     })
+}
+
+fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings = load_standard(config.as_deref())?;
+    urbanstream::telemetry::init(&settings.log);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let store = runtime
+        .block_on(urbanstream_schema::store::Store::open(
+            &settings.database.url,
+            1,
+        ))
+        .with_context(|| format!("migrating {}", settings.database.url))?;
+    eprintln!(
+        "database {} ({}) is up to date",
+        settings.database.url,
+        store.backend()
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {

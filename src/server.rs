@@ -8,9 +8,11 @@ use actix::prelude::*;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use urbanstream_actors::arbiters::ArbiterPool;
+use urbanstream_actors::db_batcher::DbBatcherActor;
 use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
 use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
+use urbanstream_schema::store::{Store, DAY_MS};
 
 use crate::config::Settings;
 use crate::http::{self, HttpState};
@@ -27,6 +29,7 @@ pub struct Server {
     pub teltonika_addr: SocketAddr,
     pub udp_addr: Option<SocketAddr>,
     pub registry: Addr<DeviceRegistryActor>,
+    pub store: Store,
     http: actix_web::dev::ServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     pool: ArbiterPool,
@@ -50,9 +53,21 @@ impl ServerBuilder {
         let s = self.settings;
         let prometheus = crate::metrics::install()?;
         let profiles = s.io_profiles()?;
+        let store = Store::open(&s.database.url, s.database.pool_size)
+            .await
+            .with_context(|| format!("opening database.url {}", s.database.url))?;
+        tracing::info!(
+            backend = store.backend(),
+            "database ready, migrations applied"
+        );
         let pool = ArbiterPool::per_core();
 
-        let registry = DeviceRegistryActor::new(RegistrySettings {
+        let batcher_store = store.clone();
+        let batcher_settings = s.batcher_settings();
+        let batcher =
+            Supervisor::start(move |_| DbBatcherActor::new(batcher_store, batcher_settings));
+
+        let registry = DeviceRegistryActor::load(RegistrySettings {
             register_unknown: s.teltonika.register_unknown,
             default_model: s.teltonika.default_model.clone(),
             devices: s.teltonika.devices.clone(),
@@ -60,12 +75,23 @@ impl ServerBuilder {
             vehicle: VehicleSettings {
                 mailbox: s.vehicle.mailbox,
                 downstream: self.downstream.into(),
+                persist: batcher.recipient(),
             },
             pool: pool.clone(),
+            store: store.clone(),
         })
+        .await
+        .context("loading the device registry")?
         .start();
 
         let mut tasks = Vec::new();
+        if s.retention.telemetry_days > 0 {
+            tasks.push(actix_rt::spawn(run_retention(
+                store.clone(),
+                s.retention.telemetry_days,
+                s.retention.check_interval,
+            )));
+        }
         let tcp = tokio::net::TcpListener::bind(s.teltonika.listen)
             .await
             .with_context(|| format!("binding teltonika.listen {}", s.teltonika.listen))?;
@@ -142,6 +168,7 @@ impl ServerBuilder {
             teltonika_addr,
             udp_addr,
             registry,
+            store,
             http,
             tasks,
             pool,
@@ -160,5 +187,19 @@ impl Server {
         self.registry.do_send(Shutdown);
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.pool.stop();
+    }
+}
+
+/// Drops telemetry older than `days`, every `every`.
+async fn run_retention(store: Store, days: u32, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(days) * DAY_MS;
+        match store.drop_telemetry_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(dropped = n, days, "telemetry retention applied"),
+            Err(e) => tracing::warn!("telemetry retention failed: {e}"),
+        }
     }
 }

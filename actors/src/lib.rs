@@ -2,6 +2,7 @@
 //! wire codecs they own.
 
 pub mod arbiters;
+pub mod db_batcher;
 pub mod metrics;
 pub mod registry;
 pub mod teltonika;

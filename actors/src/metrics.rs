@@ -17,6 +17,13 @@ pub const TELTONIKA_ACCEPT_ERRORS_TOTAL: &str = "urbanstream_teltonika_accept_er
 pub const VEHICLE_RECORDS_LATE_TOTAL: &str = "urbanstream_vehicle_records_late_total";
 pub const REGISTRY_ENTITIES_ACTIVE: &str = "urbanstream_registry_entities_active";
 pub const REGISTRY_DEVICES_REGISTERED_TOTAL: &str = "urbanstream_registry_devices_registered_total";
+pub const DB_ROWS_WRITTEN_TOTAL: &str = "urbanstream_db_rows_written_total";
+pub const DB_ROWS_DUPLICATE_TOTAL: &str = "urbanstream_db_rows_duplicate_total";
+pub const DB_BATCH_ROWS: &str = "urbanstream_db_batch_rows";
+pub const DB_FLUSH_SECONDS: &str = "urbanstream_db_flush_seconds";
+pub const DB_QUEUE_ROWS: &str = "urbanstream_db_queue_rows";
+pub const DB_FLUSH_FAILURES_TOTAL: &str = "urbanstream_db_flush_failures_total";
+pub const DB_REJECTED_TOTAL: &str = "urbanstream_db_rejected_total";
 pub const ACTOR_RESTARTS_TOTAL: &str = "urbanstream_actor_restarts_total";
 pub const ACTOR_MAILBOX_FULL_TOTAL: &str = "urbanstream_actor_mailbox_full_total";
 

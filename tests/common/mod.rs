@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -57,7 +58,48 @@ pub fn imei(n: u64) -> Imei {
     Imei::from_number(n).unwrap()
 }
 
-/// Settings on loopback with ephemeral ports; `edit` adjusts them.
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// A new SQLite file URL for one test.
+pub fn fresh_sqlite_url() -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "urbanstream-test-{}-{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    format!("sqlite://{}/urbanstream.db", dir.display())
+}
+
+/// Server of the tests' PostgreSQL databases (trust auth on this machine).
+pub fn pg_base() -> String {
+    std::env::var("URBANSTREAM_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Runs one statement on the `postgres` maintenance database.
+pub async fn pg_admin(sql: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_base()))
+        .await
+        .unwrap();
+    diesel::sql_query(sql).execute(&mut admin).await.unwrap();
+}
+
+/// A new, empty PostgreSQL database for one test; returns (name, url).
+pub async fn fresh_pg() -> (String, String) {
+    let name = format!(
+        "us_it_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    );
+    pg_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    pg_admin(&format!("CREATE DATABASE {name}")).await;
+    let url = format!("{}/{name}", pg_base());
+    (name, url)
+}
+
+/// Settings on loopback with ephemeral ports and a fresh SQLite file; `edit` adjusts them.
 pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
     let mut s = Settings::defaults_with(&[
         ("http.listen", "127.0.0.1:0"),
@@ -65,6 +107,7 @@ pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
         ("teltonika.listen", "127.0.0.1:0"),
     ])
     .unwrap();
+    s.database.url = fresh_sqlite_url();
     s.teltonika.devices = (0..5)
         .map(|i| DeviceEntry {
             imei: imei(356_307_042_441_000 + i),

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
+use urbanstream_schema::store::{DbError, Store};
 use urbanstream_schema::Imei;
 
 use super::messages::{
@@ -30,52 +31,103 @@ pub struct RegistrySettings {
     pub register_unknown: bool,
     /// Model given to devices registered on first contact.
     pub default_model: String,
+    /// Devices from configuration; added to the database at start.
     pub devices: Vec<DeviceEntry>,
     pub profiles: Arc<IoProfiles>,
     pub vehicle: VehicleSettings,
     pub pool: ArbiterPool,
+    pub store: Store,
+}
+
+/// A device the database knows.
+#[derive(Debug, Clone)]
+struct KnownDevice {
+    id: i64,
+    model: String,
 }
 
 /// Owns the device list, the live sessions by IMEI and the entity actors.
 pub struct DeviceRegistryActor {
     settings: RegistrySettings,
-    devices: HashMap<Imei, DeviceEntry>,
+    devices: HashMap<Imei, KnownDevice>,
     vehicles: HashMap<Imei, Addr<VehicleActor>>,
     sessions: HashMap<Imei, SessionHandle>,
 }
 
 impl DeviceRegistryActor {
-    pub fn new(settings: RegistrySettings) -> Self {
-        let devices = settings
-            .devices
-            .iter()
-            .map(|d| (d.imei, d.clone()))
-            .collect();
-        Self {
+    /// Registers the configured devices in the database and loads every registered one.
+    pub async fn load(settings: RegistrySettings) -> Result<Self, DbError> {
+        for d in &settings.devices {
+            settings
+                .store
+                .ensure_device(&d.imei.to_string(), &d.model, d.name.as_deref())
+                .await?;
+        }
+        let mut devices = HashMap::new();
+        for row in settings.store.devices().await? {
+            match row.imei.parse::<Imei>() {
+                Ok(imei) => {
+                    devices.insert(
+                        imei,
+                        KnownDevice {
+                            id: row.id,
+                            model: row.model,
+                        },
+                    );
+                }
+                Err(e) => tracing::warn!(imei = %row.imei, "device row skipped: {e}"),
+            }
+        }
+        tracing::info!(devices = devices.len(), "device registry loaded");
+        Ok(Self {
             settings,
             devices,
             vehicles: HashMap::new(),
             sessions: HashMap::new(),
-        }
+        })
     }
 
     fn vehicle(&mut self, imei: Imei) -> Option<Addr<VehicleActor>> {
-        let model = self.devices.get(&imei)?.model.clone();
+        let known = self.devices.get(&imei)?.clone();
         if let Some(addr) = self.vehicles.get(&imei) {
             if addr.connected() {
                 return Some(addr.clone());
             }
         }
-        let profile = self.settings.profiles.for_model(&model);
+        let profile = self.settings.profiles.for_model(&known.model);
         let settings = self.settings.vehicle.clone();
         let arbiter = self.settings.pool.for_key(imei);
         let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
-            VehicleActor::new(imei, profile, settings)
+            VehicleActor::new(imei, known.id, profile, settings)
         });
         self.vehicles.insert(imei, addr.clone());
         metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
             .set(self.vehicles.len() as f64);
         Some(addr)
+    }
+
+    fn grant(
+        &mut self,
+        imei: Imei,
+        session: Option<SessionHandle>,
+    ) -> Result<DeviceGrant, LoginRefused> {
+        let vehicle = self.vehicle(imei).ok_or(LoginRefused::Unknown(imei))?;
+        if let Some(session) = session {
+            if let Some(old) = self.sessions.insert(imei, session) {
+                tracing::info!(%imei, "newer connection replaces the open session");
+                let _ = old.close.try_send(CloseSession(CloseReason::Replaced));
+            }
+        }
+        let model = self
+            .devices
+            .get(&imei)
+            .map(|d| d.model.as_str())
+            .unwrap_or_default();
+        let profile = self.settings.profiles.for_model(model);
+        Ok(DeviceGrant {
+            vehicle: vehicle.recipient(),
+            profile,
+        })
     }
 }
 
@@ -95,35 +147,48 @@ impl Actor for DeviceRegistryActor {
 }
 
 impl Handler<AuthorizeDevice> for DeviceRegistryActor {
-    type Result = Result<DeviceGrant, LoginRefused>;
+    type Result = ResponseActFuture<Self, Result<DeviceGrant, LoginRefused>>;
 
     fn handle(&mut self, msg: AuthorizeDevice, _ctx: &mut Self::Context) -> Self::Result {
         let imei = msg.imei;
-        if !self.devices.contains_key(&imei) {
-            if !self.settings.register_unknown {
-                return Err(LoginRefused::Unknown(imei));
-            }
-            tracing::info!(%imei, model = %self.settings.default_model, "registered unknown device on first contact");
-            metrics::counter!(REGISTRY_DEVICES_REGISTERED_TOTAL).increment(1);
-            let entry = DeviceEntry {
-                imei,
-                model: self.settings.default_model.clone(),
-                name: None,
-            };
-            self.devices.insert(imei, entry);
+        if self.devices.contains_key(&imei) {
+            let granted = self.grant(imei, msg.session);
+            return Box::pin(actix::fut::ready(granted));
         }
-        let vehicle = self.vehicle(imei).ok_or(LoginRefused::Unknown(imei))?;
-        if let Some(session) = msg.session {
-            if let Some(old) = self.sessions.insert(imei, session) {
-                tracing::info!(%imei, "newer connection replaces the open session");
-                let _ = old.close.try_send(CloseSession(CloseReason::Replaced));
-            }
+        if !self.settings.register_unknown {
+            return Box::pin(actix::fut::ready(Err(LoginRefused::Unknown(imei))));
         }
-        let profile = self.settings.profiles.for_model(&self.devices[&imei].model);
-        Ok(DeviceGrant {
-            vehicle: vehicle.recipient(),
-            profile,
-        })
+        let store = self.settings.store.clone();
+        let model = self.settings.default_model.clone();
+        Box::pin(
+            async move {
+                store
+                    .ensure_device(&imei.to_string(), &model, None)
+                    .await
+                    .map(|row| (row, model))
+            }
+            .into_actor(self)
+            .map(move |res, act, _ctx| match res {
+                Ok((row, model)) => {
+                    if !act.devices.contains_key(&imei) {
+                        tracing::info!(%imei, %model, "registered unknown device on first contact");
+                        metrics::counter!(REGISTRY_DEVICES_REGISTERED_TOTAL).increment(1);
+                        act.devices.insert(
+                            imei,
+                            KnownDevice {
+                                id: row.id,
+                                model: row.model,
+                            },
+                        );
+                    }
+                    act.grant(imei, msg.session)
+                }
+                Err(e) => {
+                    tracing::warn!(%imei, "device not registered: {e}");
+                    Err(LoginRefused::Storage(e.to_string()))
+                }
+            }),
+        )
     }
 }
 

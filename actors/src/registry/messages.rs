@@ -26,6 +26,8 @@ pub struct DeviceGrant {
 pub enum LoginRefused {
     #[error("IMEI {0} is not registered")]
     Unknown(Imei),
+    #[error("registration not stored: {0}")]
+    Storage(String),
 }
 
 /// A session closed.

@@ -3,11 +3,12 @@ use std::sync::Arc;
 use actix::prelude::*;
 use urbanstream_schema::Imei;
 
-use super::logic::{apply_live, order_records, LiveState};
+use super::logic::{apply_live, order_records, to_row, LiveState};
 use super::messages::{
     GetSnapshot, IngestOutcome, IngestRecords, TelemetryAccepted, TelemetryRecord, VehicleError,
     VehicleSnapshot,
 };
+use crate::db_batcher::PersistTelemetry;
 use crate::metrics::{ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, VEHICLE_RECORDS_LATE_TOTAL};
 use crate::teltonika::io_profile::IoProfile;
 
@@ -17,11 +18,14 @@ pub struct VehicleSettings {
     pub mailbox: usize,
     /// Where accepted telemetry goes next (hub, database batcher, rules).
     pub downstream: Arc<[Recipient<TelemetryAccepted>]>,
+    /// The database batcher: a frame is acknowledged once its rows are committed.
+    pub persist: Recipient<PersistTelemetry>,
 }
 
 /// One per tracked vehicle: the owner of its live state.
 pub struct VehicleActor {
     imei: Imei,
+    device_id: i64,
     profile: Arc<IoProfile>,
     settings: VehicleSettings,
     latest_ts: Option<u64>,
@@ -31,9 +35,15 @@ pub struct VehicleActor {
 }
 
 impl VehicleActor {
-    pub fn new(imei: Imei, profile: Arc<IoProfile>, settings: VehicleSettings) -> Self {
+    pub fn new(
+        imei: Imei,
+        device_id: i64,
+        profile: Arc<IoProfile>,
+        settings: VehicleSettings,
+    ) -> Self {
         Self {
             imei,
+            device_id,
             profile,
             settings,
             latest_ts: None,
@@ -61,7 +71,7 @@ impl Supervised for VehicleActor {
 }
 
 impl Handler<IngestRecords> for VehicleActor {
-    type Result = Result<IngestOutcome, VehicleError>;
+    type Result = ResponseFuture<Result<IngestOutcome, VehicleError>>;
 
     fn handle(&mut self, msg: IngestRecords, _ctx: &mut Self::Context) -> Self::Result {
         let accepted = msg.records.len() as u32;
@@ -69,13 +79,23 @@ impl Handler<IngestRecords> for VehicleActor {
         self.latest_ts = latest;
         let mut late = 0u32;
         let mut out = Vec::with_capacity(ordered.len());
+        let mut rows = Vec::with_capacity(ordered.len());
         for o in ordered {
             let named = self.profile.named(&o.record.io);
-            if o.late {
+            let distance = if o.late {
                 late += 1;
+                0.0
             } else {
-                apply_live(&mut self.live, &o.record, &named, msg.received_at);
-            }
+                apply_live(&mut self.live, &o.record, &named, msg.received_at)
+            };
+            rows.push(to_row(
+                self.device_id,
+                &o.record,
+                &named,
+                o.late,
+                distance,
+                msg.received_at,
+            ));
             out.push(TelemetryRecord {
                 record: o.record,
                 named,
@@ -89,6 +109,7 @@ impl Handler<IngestRecords> for VehicleActor {
             metrics::counter!(VEHICLE_RECORDS_LATE_TOTAL).increment(u64::from(late));
             tracing::debug!(imei = %self.imei, late, "late records stored, live state kept");
         }
+        // Live pushes first: the hot path never waits on the database.
         if !self.settings.downstream.is_empty() {
             let event = TelemetryAccepted {
                 imei: self.imei,
@@ -101,7 +122,18 @@ impl Handler<IngestRecords> for VehicleActor {
                 }
             }
         }
-        Ok(IngestOutcome { accepted, late })
+        let persist = self.settings.persist.send(PersistTelemetry { rows });
+        let imei = self.imei;
+        Box::pin(async move {
+            match persist.await {
+                Ok(Ok(())) => Ok(IngestOutcome { accepted, late }),
+                Ok(Err(e)) => {
+                    tracing::warn!(%imei, "records not stored: {e}");
+                    Err(VehicleError::Storage(e.to_string()))
+                }
+                Err(_mailbox) => Err(VehicleError::Unavailable),
+            }
+        })
     }
 }
 

@@ -6,8 +6,25 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use urbanstream_schema::models::TelemetryRow;
+
 use crate::teltonika::codec::{AvlRecord, GpsElement};
-use crate::teltonika::io_profile::{NamedValue, NamedValues};
+use crate::teltonika::io_profile::{serialize_named, NamedValue, NamedValues};
+
+const EARTH_RADIUS_M: f64 = 6_371_000.0;
+
+/// Great-circle distance in metres between two (lat, lon) points in degrees.
+pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
 
 /// A record and whether it is late (not newer than what the vehicle already had).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,13 +99,14 @@ impl Position {
     }
 }
 
-/// Moves the live state forward with a live record.
+/// Moves the live state forward with a live record. Returns the distance in metres from the
+/// previous fix (0 without two fixes).
 pub fn apply_live(
     live: &mut Option<LiveState>,
     record: &AvlRecord,
     named: &NamedValues,
     received_at: DateTime<Utc>,
-) {
+) -> f64 {
     let at = device_time(record.timestamp_ms);
     let state = live.get_or_insert_with(|| LiveState {
         device_time: at,
@@ -102,11 +120,77 @@ pub fn apply_live(
     state.received_at = received_at;
     state.fix = record.gps.valid();
     state.speed_kmh = record.gps.speed;
+    let mut distance = 0.0;
     if state.fix {
-        state.position = Some(Position::from_gps(&record.gps, at));
+        let next = Position::from_gps(&record.gps, at);
+        if let Some(prev) = state.position {
+            distance = haversine_m((prev.lat, prev.lon), (next.lat, next.lon));
+        }
+        state.position = Some(next);
     }
     for (k, v) in named {
         state.values.insert(k.clone(), v.clone());
+    }
+    distance
+}
+
+fn named_f64(named: &NamedValues, key: &str) -> Option<f64> {
+    named
+        .iter()
+        .find(|(k, _)| &**k == key)
+        .and_then(|(_, v)| v.as_f64())
+}
+
+fn named_bool(named: &NamedValues, key: &str) -> Option<bool> {
+    named
+        .iter()
+        .find(|(k, _)| &**k == key)
+        .and_then(|(_, v)| v.as_bool())
+}
+
+/// The stored form of a record: fixed columns for what every query needs, and the whole IO
+/// (raw by id, and named by profile) as JSON.
+pub fn to_row(
+    device_id: i64,
+    record: &AvlRecord,
+    named: &NamedValues,
+    late: bool,
+    distance_m: f64,
+    received_at: DateTime<Utc>,
+) -> TelemetryRow {
+    let raw: serde_json::Map<String, serde_json::Value> = record
+        .io
+        .iter()
+        .map(|e| {
+            (
+                e.id.to_string(),
+                serde_json::to_value(&e.value).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let named_json = serialize_named(named, serde_json::value::Serializer).unwrap_or_default();
+    let io = serde_json::json!({ "raw": raw, "named": named_json }).to_string();
+    let g = &record.gps;
+    TelemetryRow {
+        device_id,
+        device_time_ms: i64::try_from(record.timestamp_ms).unwrap_or(i64::MAX),
+        server_time_ms: received_at.timestamp_millis(),
+        lat: g.latitude_deg(),
+        lon: g.longitude_deg(),
+        altitude: i32::from(g.altitude),
+        speed_kmh: i32::from(g.speed),
+        heading: i32::from(g.angle),
+        satellites: i32::from(g.satellites),
+        fix: g.valid(),
+        hdop: named_f64(named, "hdop"),
+        ignition: named_bool(named, "ignition"),
+        movement: named_bool(named, "movement"),
+        external_voltage_v: named_f64(named, "external_voltage_v"),
+        battery_voltage_v: named_f64(named, "battery_voltage_v"),
+        gsm_signal: named_f64(named, "gsm_signal").map(|v| v as i32),
+        distance_m,
+        late,
+        io,
     }
 }
 
@@ -175,8 +259,59 @@ mod tests {
         assert!(!s.fix);
         assert_eq!(s.device_time, device_time(2_000));
         let p = s.position.unwrap();
-        assert!((p.lat - 44.77).abs() < 1e-9);
-        assert_eq!(p.device_time, device_time(1_000));
+        assert!((p.lat - 44.771).abs() < 1e-9);
+        assert_eq!(p.device_time, device_time(1_500));
         assert_eq!(s.values.len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+    use crate::teltonika::codec::{IoElement, IoValue, Priority};
+
+    #[test]
+    fn rows_carry_columns_and_io_json() {
+        let rec = AvlRecord {
+            timestamp_ms: 1_764_000_000_000,
+            priority: Priority::High,
+            gps: GpsElement {
+                latitude: 447_722_000,
+                longitude: 171_910_000,
+                satellites: 9,
+                speed: 31,
+                angle: 270,
+                altitude: 163,
+            },
+            event_io_id: 0,
+            generation_type: None,
+            io: vec![
+                IoElement {
+                    id: 239,
+                    value: IoValue::U8(1),
+                },
+                IoElement {
+                    id: 9999,
+                    value: IoValue::U16(5),
+                },
+            ],
+        };
+        let named: NamedValues = vec![
+            (Arc::from("ignition"), NamedValue::Bool(true)),
+            (Arc::from("external_voltage_v"), NamedValue::Number(27.6)),
+        ];
+        let at = device_time(1_764_000_000_100);
+        let row = to_row(7, &rec, &named, false, 12.5, at);
+        assert_eq!(row.device_id, 7);
+        assert_eq!(row.device_time_ms, 1_764_000_000_000);
+        assert_eq!(row.server_time_ms, 1_764_000_000_100);
+        assert_eq!((row.speed_kmh, row.heading, row.satellites), (31, 270, 9));
+        assert!(row.fix);
+        assert_eq!(row.ignition, Some(true));
+        assert_eq!(row.external_voltage_v, Some(27.6));
+        assert_eq!(row.hdop, None);
+        let io: serde_json::Value = serde_json::from_str(&row.io).unwrap();
+        assert_eq!(io["raw"]["9999"], 5);
+        assert_eq!(io["named"]["ignition"], true);
     }
 }

@@ -46,6 +46,8 @@ pub struct IngestOutcome {
 pub enum VehicleError {
     #[error("vehicle actor is unavailable")]
     Unavailable,
+    #[error("records not stored: {0}")]
+    Storage(String),
 }
 
 /// Asks for the vehicle's current state.

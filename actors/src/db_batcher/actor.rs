@@ -1,0 +1,198 @@
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+use urbanstream_schema::models::TelemetryRow;
+use urbanstream_schema::store::Store;
+
+use super::messages::{PersistError, PersistTelemetry};
+use crate::metrics::*;
+
+#[derive(Debug, Clone)]
+pub struct BatcherSettings {
+    /// Flush as soon as this many rows wait.
+    pub batch_rows: usize,
+    /// Flush rows that waited this long, however few.
+    pub batch_interval: Duration,
+    /// Rows waiting or being written, at most; beyond, callers get `Overloaded`.
+    pub max_pending_rows: usize,
+    /// Transactions in flight at once.
+    pub max_in_flight: usize,
+    /// First retry delay after a failed flush; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for BatcherSettings {
+    fn default() -> Self {
+        Self {
+            batch_rows: 2_000,
+            batch_interval: Duration::from_millis(5),
+            max_pending_rows: 200_000,
+            max_in_flight: 2,
+            min_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+type Waiter = oneshot::Sender<Result<(), PersistError>>;
+
+#[derive(Default)]
+struct Batch {
+    rows: Vec<TelemetryRow>,
+    waiters: Vec<Waiter>,
+}
+
+/// One per process: buffers rows, writes them in batches, retries with backoff.
+pub struct DbBatcherActor {
+    store: Store,
+    settings: BatcherSettings,
+    pending: Batch,
+    timer: Option<SpawnHandle>,
+    in_flight: usize,
+    in_flight_rows: usize,
+}
+
+impl DbBatcherActor {
+    pub fn new(store: Store, settings: BatcherSettings) -> Self {
+        Self {
+            store,
+            settings,
+            pending: Batch::default(),
+            timer: None,
+            in_flight: 0,
+            in_flight_rows: 0,
+        }
+    }
+
+    fn queued_rows(&self) -> usize {
+        self.pending.rows.len() + self.in_flight_rows
+    }
+
+    fn maybe_flush(&mut self, ctx: &mut Context<Self>) {
+        if self.pending.rows.is_empty() {
+            return;
+        }
+        if self.pending.rows.len() >= self.settings.batch_rows
+            && self.in_flight < self.settings.max_in_flight
+        {
+            self.flush(ctx);
+        } else if self.timer.is_none() {
+            self.timer = Some(ctx.run_later(self.settings.batch_interval, |act, ctx| {
+                act.timer = None;
+                if act.in_flight < act.settings.max_in_flight {
+                    act.flush(ctx);
+                } else {
+                    // Everything in flight: try again once a flush finishes.
+                    act.maybe_flush(ctx);
+                }
+            }));
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if let Some(t) = self.timer.take() {
+            ctx.cancel_future(t);
+        }
+        let batch = std::mem::take(&mut self.pending);
+        if batch.rows.is_empty() {
+            return;
+        }
+        self.in_flight += 1;
+        self.in_flight_rows += batch.rows.len();
+        self.write(batch, self.settings.min_backoff, ctx);
+    }
+
+    fn write(&mut self, mut batch: Batch, backoff: Duration, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let rows = batch.rows.clone();
+        let n = rows.len();
+        let started = Instant::now();
+        ctx.spawn(
+            async move { store.insert_telemetry(rows).await }
+                .into_actor(self)
+                .map(move |res, act, ctx| match res {
+                    Ok(written) => {
+                        metrics::counter!(DB_ROWS_WRITTEN_TOTAL, "table" => "telemetry")
+                            .increment(written as u64);
+                        metrics::counter!(DB_ROWS_DUPLICATE_TOTAL, "table" => "telemetry")
+                            .increment((n - written) as u64);
+                        metrics::histogram!(DB_BATCH_ROWS).record(n as f64);
+                        metrics::histogram!(DB_FLUSH_SECONDS)
+                            .record(started.elapsed().as_secs_f64());
+                        for w in batch.waiters.drain(..) {
+                            let _ = w.send(Ok(()));
+                        }
+                        act.in_flight -= 1;
+                        act.in_flight_rows -= n;
+                        metrics::gauge!(DB_QUEUE_ROWS).set(act.queued_rows() as f64);
+                        act.maybe_flush(ctx);
+                    }
+                    Err(e) => {
+                        metrics::counter!(DB_FLUSH_FAILURES_TOTAL, "error_kind" => e.kind())
+                            .increment(1);
+                        batch.waiters.retain(|w| !w.is_closed());
+                        if batch.waiters.is_empty() {
+                            // Nobody waits any more: those sessions closed without an ACK and
+                            // their devices will send the records again.
+                            tracing::warn!(
+                                rows = n,
+                                "database write failed ({e}); batch abandoned, unacknowledged"
+                            );
+                            act.in_flight -= 1;
+                            act.in_flight_rows -= n;
+                            act.maybe_flush(ctx);
+                            return;
+                        }
+                        tracing::warn!(rows = n, retry_in = ?backoff, "database write failed: {e}");
+                        let next = (backoff * 2).min(act.settings.max_backoff);
+                        ctx.run_later(backoff, move |act, ctx| act.write(batch, next, ctx));
+                    }
+                }),
+        );
+    }
+}
+
+impl Actor for DbBatcherActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(65_536);
+    }
+}
+
+impl Supervised for DbBatcherActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        metrics::counter!(ACTOR_RESTARTS_TOTAL, "actor" => "db_batcher").increment(1);
+        // Waiters of the lost batches see their channel closed and answer with an error;
+        // their devices resend.
+        self.pending = Batch::default();
+        self.timer = None;
+        self.in_flight = 0;
+        self.in_flight_rows = 0;
+    }
+}
+
+impl Handler<PersistTelemetry> for DbBatcherActor {
+    type Result = ResponseFuture<Result<(), PersistError>>;
+
+    fn handle(&mut self, msg: PersistTelemetry, ctx: &mut Self::Context) -> Self::Result {
+        if msg.rows.is_empty() {
+            return Box::pin(async { Ok(()) });
+        }
+        if self.queued_rows() + msg.rows.len() > self.settings.max_pending_rows {
+            metrics::counter!(DB_REJECTED_TOTAL, "reason" => "overloaded").increment(1);
+            return Box::pin(async { Err(PersistError::Overloaded) });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending.rows.extend(msg.rows);
+        self.pending.waiters.push(tx);
+        metrics::gauge!(DB_QUEUE_ROWS).set(self.queued_rows() as f64);
+        self.maybe_flush(ctx);
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_dropped| Err(PersistError::Failed("batch lost".into())))
+        })
+    }
+}

@@ -1,0 +1,17 @@
+use actix::Message;
+use urbanstream_schema::models::TelemetryRow;
+
+/// Rows to store; the reply comes once they are committed.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), PersistError>")]
+pub struct PersistTelemetry {
+    pub rows: Vec<TelemetryRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PersistError {
+    #[error("the write queue is full")]
+    Overloaded,
+    #[error("the database did not take the rows: {0}")]
+    Failed(String),
+}
