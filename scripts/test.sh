@@ -18,6 +18,32 @@ for component in rustfmt clippy; do
   fi
 done
 
+# PostgreSQL for the storage tests (127.0.0.1:5432, user postgres, trust auth). Start it
+# when it is installed but stopped; install and configure it when it is missing.
+ensure_postgres() {
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
+    return
+  fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "== installing PostgreSQL"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    for hba in /etc/postgresql/*/main/pg_hba.conf; do
+      printf 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' | cat - "$hba" > "$hba.new" && mv "$hba.new" "$hba"
+    done
+  fi
+  echo "== starting PostgreSQL"
+  for version in $(ls /etc/postgresql); do
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  done
+  for _ in $(seq 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return
+    sleep 1
+  done
+  echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2
+  exit 1
+}
+ensure_postgres
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -156,6 +156,15 @@ impl TestApp {
         (status, body)
     }
 
+    /// Sum of every series of a metric (all label values).
+    pub async fn metric_sum(&self, name: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum()
+    }
+
     /// Current value of one series in /metrics (0 when absent).
     pub async fn metric(&self, series: &str) -> f64 {
         let (_, body) = self.get("/metrics").await;

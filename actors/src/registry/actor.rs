@@ -170,16 +170,13 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
             .into_actor(self)
             .map(move |res, act, _ctx| match res {
                 Ok((row, model)) => {
-                    if !act.devices.contains_key(&imei) {
+                    if let std::collections::hash_map::Entry::Vacant(e) = act.devices.entry(imei) {
                         tracing::info!(%imei, %model, "registered unknown device on first contact");
                         metrics::counter!(REGISTRY_DEVICES_REGISTERED_TOTAL).increment(1);
-                        act.devices.insert(
-                            imei,
-                            KnownDevice {
-                                id: row.id,
-                                model: row.model,
-                            },
-                        );
+                        e.insert(KnownDevice {
+                            id: row.id,
+                            model: row.model,
+                        });
                     }
                     act.grant(imei, msg.session)
                 }

@@ -151,7 +151,7 @@ impl SqliteStore {
     }
 }
 
-fn connect(path: &PathBuf) -> Result<SqliteConnection, DbError> {
+fn connect(path: &std::path::Path) -> Result<SqliteConnection, DbError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| DbError::Connect(format!("creating {}: {e}", dir.display())))?;
