@@ -2,6 +2,8 @@
 
 use std::f64::consts::PI;
 
+pub use urbanstream_actors::vehicle::logic::haversine_m;
+
 /// A bus line: stops in order (lat, lon). Buses drive it out and back.
 pub struct Line {
     pub name: &'static str,
@@ -41,21 +43,6 @@ pub const LINES: &[Line] = &[
         ],
     },
 ];
-
-const EARTH_RADIUS_M: f64 = 6_371_000.0;
-
-/// Great-circle distance in metres.
-pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * h.sqrt().asin()
-}
 
 /// Initial bearing from `a` to `b`, degrees 0..360.
 pub fn bearing_deg(a: (f64, f64), b: (f64, f64)) -> f64 {

@@ -248,7 +248,15 @@ mod tests {
         let mut live = None;
         let now = Utc::now();
         let named: NamedValues = vec![(Arc::from("ignition"), NamedValue::Bool(true))];
-        apply_live(&mut live, &rec(1_000, 447_700_000, 7), &named, now);
+        assert_eq!(
+            apply_live(&mut live, &rec(1_000, 447_700_000, 7), &named, now),
+            0.0
+        );
+        let d = apply_live(&mut live, &rec(1_500, 447_710_000, 7), &named, now);
+        assert!(
+            (d - 111.2).abs() < 0.5,
+            "0.001 degree of latitude is about 111 m: {d}"
+        );
         apply_live(
             &mut live,
             &rec(2_000, 0, 0),
