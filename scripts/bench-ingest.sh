@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest benchmark: `simulate` against `serve` on this machine.
-#   scripts/bench-ingest.sh DEVICES RATE DURATION
+#   [DATABASE_URL=postgres://...|sqlite://...] scripts/bench-ingest.sh DEVICES RATE DURATION
 # Prints the simulator's JSON summary and the server's resident memory per connected device.
+# Records are acknowledged after their database commit (default: a fresh SQLite file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 devices="${1:-1000}"
@@ -14,7 +15,8 @@ ulimit -n "$(ulimit -Hn)"
 
 http=127.0.0.1:18080
 tcp=127.0.0.1:15000
-URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM__TELTONIKA__LISTEN=$tcp \
+db_url="${DATABASE_URL:-sqlite:///tmp/urbanstream-bench-$$/urbanstream.db}"
+URBANSTREAM__DATABASE__URL="$db_url" URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM__TELTONIKA__LISTEN=$tcp \
   URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN=true URBANSTREAM__LOG__FILTER=warn \
   "$bin" serve >/tmp/urbanstream-bench-serve.log 2>&1 &
 server=$!
@@ -38,4 +40,5 @@ while kill -0 $sim 2>/dev/null; do
 done
 wait $sim
 tail -n 1 /tmp/urbanstream-bench-sim.json
+curl -fs "http://$http/metrics" | grep -E '^urbanstream_db_(rows_written_total|flush_failures_total|rejected_total)|^urbanstream_db_batch_rows_(sum|count)|^urbanstream_db_flush_seconds_(sum|count)' || true
 echo "server RSS: idle ${idle} KiB, peak ${peak} KiB, $(( (peak - idle) * 1024 / devices )) bytes per device"

@@ -22,7 +22,7 @@ use super::messages::{
     CloseReason, CloseSession, CommandError, SendCommand, SessionHandle, SessionId,
 };
 use crate::metrics::*;
-use crate::registry::{AuthorizeDevice, DeviceGrant, SessionEnded};
+use crate::registry::{AuthorizeDevice, DeviceGrant, LoginRefused, SessionEnded};
 use crate::vehicle::{IngestRecords, Transport};
 
 /// Settings every session shares.
@@ -157,6 +157,13 @@ impl TeltonikaSessionActor {
                         tracing::debug!(peer = %act.peer, %imei, "device logged in");
                         act.state = State::Streaming { imei, grant };
                         act.writer.write(Outbound::LoginReply(true));
+                    }
+                    Ok(Err(LoginRefused::Storage(e))) => {
+                        // Not a verdict on the device: close without a reply so that it
+                        // reconnects, instead of the reject byte that tells it to stop.
+                        metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "error").increment(1);
+                        tracing::warn!(peer = %act.peer, %imei, "login not decided: {e}");
+                        act.close("registry_error", ctx);
                     }
                     Ok(Err(refused)) => {
                         metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "rejected")

@@ -24,6 +24,8 @@ pub enum DbError {
     Migration(String),
     #[error("query: {0}")]
     Query(#[from] diesel::result::Error),
+    #[error("copy: {0}")]
+    Copy(String),
     #[error("database worker stopped")]
     Closed,
 }
@@ -36,6 +38,7 @@ impl DbError {
             Self::Pool(_) => "pool",
             Self::Migration(_) => "migration",
             Self::Query(_) => "query",
+            Self::Copy(_) => "copy",
             Self::Closed => "closed",
         }
     }

@@ -162,7 +162,7 @@ fn connect(path: &std::path::Path) -> Result<SqliteConnection, DbError> {
     // WAL for concurrent readers; FULL so that a committed batch survives power loss, since
     // its records are acknowledged to devices right after.
     conn.batch_execute(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )?;
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .map_err(|e| DbError::Migration(e.to_string()))?;
