@@ -148,7 +148,21 @@ impl PgStore {
             self.ensure_partitions(&mut conn, &rows).await?;
         }
         let mut client = self.copy_client().await?;
-        let result = copy_rows(&mut client, &rows).await;
+        // Fast path: COPY straight into the table. Retransmits (rows already stored) make it
+        // fail as a whole on the primary key; then the staging path skips them. Batches with
+        // late rows, where retransmits are, take the staging path at once.
+        let result = if rows.iter().any(|r| r.late) {
+            copy_rows(&mut client, &rows, Target::Staging).await
+        } else {
+            match copy_rows(&mut client, &rows, Target::Direct).await {
+                Err(CopyError::Duplicate) => copy_rows(&mut client, &rows, Target::Staging).await,
+                other => other,
+            }
+        }
+        .map_err(|e| match e {
+            CopyError::Duplicate => DbError::Copy("duplicate key in staging path".into()),
+            CopyError::Db(e) => e,
+        });
         match result {
             Ok(n) => {
                 self.copy_clients.lock().await.push(client);
@@ -298,20 +312,44 @@ fn pg_err(e: tokio_postgres::Error) -> DbError {
 const COPY_COLUMNS: &str = "device_id, device_time_ms, server_time_ms, lat, lon, altitude, speed_kmh, heading, \
     satellites, fix, hdop, ignition, movement, external_voltage_v, battery_voltage_v, gsm_signal, distance_m, late, io";
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Direct,
+    Staging,
+}
+
+enum CopyError {
+    Duplicate,
+    Db(DbError),
+}
+
+impl From<tokio_postgres::Error> for CopyError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            Self::Duplicate
+        } else {
+            Self::Db(pg_err(e))
+        }
+    }
+}
+
 async fn copy_rows(
     client: &mut tokio_postgres::Client,
     rows: &[TelemetryRow],
-) -> Result<usize, DbError> {
+    target: Target,
+) -> Result<usize, CopyError> {
     use tokio_postgres::binary_copy::BinaryCopyInWriter;
     use tokio_postgres::types::{ToSql, Type};
 
-    let tx = client.transaction().await.map_err(pg_err)?;
+    let tx = client.transaction().await?;
+    let table = if target == Target::Direct {
+        "telemetry"
+    } else {
+        "telemetry_stage"
+    };
     let sink = tx
-        .copy_in(&format!(
-            "COPY telemetry_stage ({COPY_COLUMNS}) FROM STDIN BINARY"
-        ))
-        .await
-        .map_err(pg_err)?;
+        .copy_in(&format!("COPY {table} ({COPY_COLUMNS}) FROM STDIN BINARY"))
+        .await?;
     let types = [
         Type::INT8,
         Type::INT8,
@@ -357,9 +395,13 @@ async fn copy_rows(
             &r.late,
             &r.io,
         ];
-        writer.as_mut().write(&values).await.map_err(pg_err)?;
+        writer.as_mut().write(&values).await?;
     }
-    writer.finish().await.map_err(pg_err)?;
+    let copied = writer.finish().await?;
+    if target == Target::Direct {
+        tx.commit().await?;
+        return Ok(copied as usize);
+    }
     let written = tokio_postgres::Transaction::execute(
             &tx,
             &format!(
@@ -367,9 +409,8 @@ async fn copy_rows(
             ),
             &[],
         )
-    .await
-    .map_err(pg_err)?;
-    tx.commit().await.map_err(pg_err)?;
+    .await?;
+    tx.commit().await?;
     Ok(written as usize)
 }
 
