@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod server;
 pub mod simulate;
 pub mod telemetry;
+pub mod ws;

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use urbanstream_actors::arbiters::ArbiterPool;
 use urbanstream_actors::db_batcher::DbBatcherActor;
+use urbanstream_actors::hub::{HubActor, HubSettings};
 use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
 use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
@@ -67,6 +68,10 @@ impl ServerBuilder {
         let batcher =
             Supervisor::start(move |_| DbBatcherActor::new(batcher_store, batcher_settings));
 
+        let hub = Supervisor::start(|_| HubActor::new(HubSettings::default()));
+        let mut downstream = self.downstream;
+        downstream.push(hub.clone().recipient());
+
         let registry = DeviceRegistryActor::load(RegistrySettings {
             register_unknown: s.teltonika.register_unknown,
             default_model: s.teltonika.default_model.clone(),
@@ -74,7 +79,7 @@ impl ServerBuilder {
             profiles,
             vehicle: VehicleSettings {
                 mailbox: s.vehicle.mailbox,
-                downstream: self.downstream.into(),
+                downstream: downstream.into(),
                 persist: batcher.recipient(),
             },
             pool: pool.clone(),
@@ -132,7 +137,12 @@ impl ServerBuilder {
             }
         }));
 
-        let state = web::Data::new(HttpState { prometheus });
+        let state = web::Data::new(HttpState {
+            prometheus,
+            store: store.clone(),
+            hub,
+            registry: registry.clone(),
+        });
         let workers = if s.http.workers == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
         } else {

@@ -3,6 +3,7 @@
 
 pub mod arbiters;
 pub mod db_batcher;
+pub mod hub;
 pub mod metrics;
 pub mod registry;
 pub mod teltonika;

@@ -24,6 +24,11 @@ pub const DB_FLUSH_SECONDS: &str = "urbanstream_db_flush_seconds";
 pub const DB_QUEUE_ROWS: &str = "urbanstream_db_queue_rows";
 pub const DB_FLUSH_FAILURES_TOTAL: &str = "urbanstream_db_flush_failures_total";
 pub const DB_REJECTED_TOTAL: &str = "urbanstream_db_rejected_total";
+pub const HUB_PUSHED_TOTAL: &str = "urbanstream_hub_pushed_total";
+pub const HUB_COALESCED_TOTAL: &str = "urbanstream_hub_coalesced_total";
+pub const HUB_SUBSCRIBERS: &str = "urbanstream_hub_subscribers";
+pub const WS_SESSIONS_ACTIVE: &str = "urbanstream_ws_sessions_active";
+pub const WS_MESSAGES_REJECTED_TOTAL: &str = "urbanstream_ws_messages_rejected_total";
 pub const ACTOR_RESTARTS_TOTAL: &str = "urbanstream_actor_restarts_total";
 pub const ACTOR_MAILBOX_FULL_TOTAL: &str = "urbanstream_actor_mailbox_full_total";
 

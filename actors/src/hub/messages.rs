@@ -1,0 +1,57 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::{Message, Recipient};
+use urbanstream_schema::Imei;
+
+use super::topic::Topic;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubscriberId(pub u64);
+
+impl SubscriberId {
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushKind {
+    Telemetry,
+    Event,
+    Status,
+}
+
+/// One update for a subscriber: the JSON text to send, already framed with its topic.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Push {
+    pub topic: Topic,
+    pub kind: PushKind,
+    /// The entity the update is about: a slow subscriber keeps only the latest per entity.
+    pub entity: Option<Imei>,
+    pub json: Arc<str>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub id: SubscriberId,
+    pub topics: Vec<Topic>,
+    pub recipient: Recipient<Push>,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub id: SubscriberId,
+    pub topics: Vec<Topic>,
+}
+
+/// The subscriber is gone.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub id: SubscriberId,
+}

@@ -1,0 +1,11 @@
+//! The hub: topic pub/sub between entity actors and live subscribers (WebSocket sessions).
+//! Each subscriber has a bounded mailbox; when it is full, updates are coalesced to the
+//! latest per entity and topic, so a slow client costs bounded memory and stalls nobody.
+
+mod actor;
+mod messages;
+mod topic;
+
+pub use actor::{HubActor, HubSettings};
+pub use messages::{Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe};
+pub use topic::{Topic, TopicError};

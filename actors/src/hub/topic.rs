@@ -1,0 +1,75 @@
+use std::fmt;
+use std::str::FromStr;
+
+use urbanstream_schema::Imei;
+
+/// What a client can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Every vehicle's live updates.
+    Fleet,
+    /// One device's updates.
+    Device(Imei),
+    /// Events (trips, online/offline, alerts) of every entity.
+    Events,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicError {
+    #[error("unknown topic `{0}`; expected fleet, events or device:{{imei}}")]
+    Unknown(String),
+    #[error("topic `{topic}`: {reason}")]
+    BadId { topic: String, reason: String },
+}
+
+impl FromStr for Topic {
+    type Err = TopicError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fleet" => Ok(Self::Fleet),
+            "events" => Ok(Self::Events),
+            _ => match s.split_once(':') {
+                Some(("device", id)) => {
+                    id.parse()
+                        .map(Self::Device)
+                        .map_err(|e: urbanstream_schema::ImeiError| TopicError::BadId {
+                            topic: s.into(),
+                            reason: e.to_string(),
+                        })
+                }
+                _ => Err(TopicError::Unknown(s.into())),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fleet => f.write_str("fleet"),
+            Self::Events => f.write_str("events"),
+            Self::Device(imei) => write!(f, "device:{imei}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_parse_and_print() {
+        for t in ["fleet", "events", "device:356307042441013"] {
+            assert_eq!(t.parse::<Topic>().unwrap().to_string(), t);
+        }
+        assert!(matches!(
+            "trains".parse::<Topic>(),
+            Err(TopicError::Unknown(_))
+        ));
+        assert!(matches!(
+            "device:12".parse::<Topic>(),
+            Err(TopicError::BadId { .. })
+        ));
+    }
+}

@@ -1,0 +1,24 @@
+use actix_web::{web, HttpResponse};
+use urbanstream_actors::registry::GetVehicleSnapshot;
+
+use super::parse_imei;
+use crate::http::{ApiError, HttpState};
+
+/// `GET /api/v1/devices/{imei}/latest`: the live state held by the device's actor.
+pub async fn latest(
+    state: web::Data<HttpState>,
+    imei: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let imei = parse_imei(&imei)?;
+    let snapshot = state
+        .registry
+        .send(GetVehicleSnapshot { imei })
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("device registry: {e}")))?;
+    match snapshot {
+        Some(s) if s.live.is_some() => Ok(HttpResponse::Ok().json(s)),
+        _ => Err(ApiError::NotFound(format!(
+            "no live state for device {imei}"
+        ))),
+    }
+}

@@ -1,0 +1,12 @@
+pub mod history;
+pub mod latest;
+pub mod list;
+
+use urbanstream_schema::Imei;
+
+use super::ApiError;
+
+pub(crate) fn parse_imei(s: &str) -> Result<Imei, ApiError> {
+    s.parse()
+        .map_err(|e| ApiError::BadRequest(format!("`{s}` is not an IMEI: {e}")))
+}

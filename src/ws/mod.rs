@@ -1,0 +1,5 @@
+//! WebSocket: one thin actor per connection, holding its subscriptions.
+
+mod session;
+
+pub use session::WsSessionActor;

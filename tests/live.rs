@@ -1,0 +1,279 @@
+//! The live path and the REST API: devices → server → a real WebSocket client, and the same
+//! records over REST.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{imei, settings, TestApp, WAIT};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+use urbanstream_actors::teltonika::codec::{
+    encode_avl_frame, AvlRecord, CodecId, GpsElement, IoElement, IoValue, Priority,
+};
+
+const REGISTERED: u64 = 356_307_042_441_000;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn record(ts: u64, lat: f64) -> AvlRecord {
+    AvlRecord {
+        timestamp_ms: ts,
+        priority: Priority::Low,
+        gps: GpsElement {
+            latitude: (lat * 1e7) as i32,
+            longitude: 171_910_000,
+            altitude: 160,
+            angle: 45,
+            satellites: 9,
+            speed: 33,
+        },
+        event_io_id: 0,
+        generation_type: None,
+        io: vec![
+            IoElement {
+                id: 239,
+                value: IoValue::U8(1),
+            },
+            IoElement {
+                id: 84,
+                value: IoValue::U16(1234),
+            },
+        ],
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+async fn ws_connect(app: &TestApp) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", app.server.http_addr))
+        .await
+        .unwrap();
+    ws
+}
+
+/// The next JSON text frame (pings and pongs skipped).
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn websocket_clients_receive_each_update_and_latest_state_first() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let id = imei(REGISTERED);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    let t0 = now_ms();
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0, 44.7700)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+
+    let mut fleet = ws_connect(&app).await;
+    send(&mut fleet, json!({"op": "subscribe", "topics": ["fleet"]})).await;
+    assert_eq!(
+        next_json(&mut fleet).await["data"]["subscribed"],
+        json!(["fleet"])
+    );
+
+    let mut one = ws_connect(&app).await;
+    let topic = format!("device:{id}");
+    send(&mut one, json!({"op": "subscribe", "topics": [topic]})).await;
+    assert_eq!(next_json(&mut one).await["type"], "status");
+    let latest = next_json(&mut one).await;
+    assert_eq!(latest["type"], "status");
+    assert_eq!(latest["topic"], topic);
+    assert!(
+        (latest["data"]["live"]["position"]["lat"].as_f64().unwrap() - 44.77).abs() < 1e-6,
+        "{latest}"
+    );
+
+    for i in 1..=5u64 {
+        let t = t0 + i * 1000;
+        dev.send(
+            &encode_avl_frame(CodecId::Codec8Ext, &[record(t, 44.77 + i as f64 * 0.001)]).unwrap(),
+        )
+        .await;
+        assert_eq!(dev.ack(WAIT).await, Some(1));
+        for (ws, topic) in [
+            (&mut fleet, "fleet".to_string()),
+            (&mut one, format!("device:{id}")),
+        ] {
+            let m = next_json(ws).await;
+            assert_eq!(m["type"], "telemetry", "{m}");
+            assert_eq!(m["topic"], topic);
+            assert_eq!(m["data"]["imei"], id.to_string());
+            let device_time =
+                chrono::DateTime::parse_from_rfc3339(m["data"]["device_time"].as_str().unwrap())
+                    .unwrap();
+            assert_eq!(device_time.timestamp_millis() as u64, t);
+            assert_eq!(m["data"]["values"]["ignition"], true);
+            assert_eq!(m["data"]["speed_kmh"], 33);
+        }
+    }
+    // A late record (older than the latest) is stored but not pushed as the live position.
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 - 60_000, 44.0)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 + 10_000, 44.8)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    let m = next_json(&mut fleet).await;
+    assert!(
+        (m["data"]["lat"].as_f64().unwrap() - 44.8).abs() < 1e-6,
+        "the next push is the newer record: {m}"
+    );
+
+    // Unsubscribed: nothing more for that topic.
+    send(
+        &mut fleet,
+        json!({"op": "unsubscribe", "topics": ["fleet"]}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut fleet).await["data"]["unsubscribed"],
+        json!(["fleet"])
+    );
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 + 11_000, 44.8)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), fleet.next())
+            .await
+            .is_err()
+    );
+    app.server.stop().await;
+}
+
+#[actix_rt::test]
+async fn bad_websocket_messages_get_an_error_frame_not_a_disconnect() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let before = app
+        .metric_sum("urbanstream_ws_messages_rejected_total")
+        .await;
+    let mut ws = ws_connect(&app).await;
+    ws.send(Message::Text("{not json".into())).await.unwrap();
+    let e = next_json(&mut ws).await;
+    assert_eq!(e["type"], "error");
+    assert_eq!(e["error"]["code"], "bad_request");
+    send(
+        &mut ws,
+        json!({"op": "subscribe", "topics": ["trains", "device:12"]}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["error"]["code"], "bad_topic");
+    assert_eq!(next_json(&mut ws).await["error"]["code"], "bad_topic");
+    send(&mut ws, json!({"op": "launch"})).await;
+    assert_eq!(next_json(&mut ws).await["error"]["code"], "bad_request");
+    // Still open and working.
+    send(&mut ws, json!({"op": "subscribe", "topics": ["events"]})).await;
+    assert_eq!(
+        next_json(&mut ws).await["data"]["subscribed"],
+        json!(["events"])
+    );
+    assert!(
+        app.metric_sum("urbanstream_ws_messages_rejected_total")
+            .await
+            >= before + 4.0
+    );
+    app.server.stop().await;
+}
+
+#[actix_rt::test]
+async fn rest_devices_latest_and_history() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let id = imei(REGISTERED + 1);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    let t0 = now_ms() - 10_000;
+    let recs: Vec<AvlRecord> = (0..5).map(|i| record(t0 + i * 1000, 44.77)).collect();
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &recs).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(5));
+
+    let (status, body) = app.get("/api/v1/devices?limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_i64().unwrap();
+    let (_, body) = app
+        .get(&format!("/api/v1/devices?limit=100&cursor={cursor}"))
+        .await;
+    let rest: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        rest["items"].as_array().unwrap().len(),
+        3,
+        "5 configured devices in all"
+    );
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    let (status, body) = app.get(&format!("/api/v1/devices/{id}/latest")).await;
+    assert_eq!(status, 200, "{body}");
+    let latest: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(latest["records_total"], 5);
+
+    let (status, body) = app.get(&format!("/api/v1/devices/{id}/history")).await;
+    assert_eq!(status, 200, "{body}");
+    let h: Value = serde_json::from_str(&body).unwrap();
+    let items = h["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[0]["device_time_ms"].as_u64().unwrap(), t0);
+    assert_eq!(items[0]["io"]["named"]["ignition"], true);
+    assert_eq!(items[4]["io"]["raw"]["84"], 1234);
+
+    for (path, code, status) in [
+        ("/api/v1/devices/12345/latest", "bad_request", 400),
+        (
+            &*format!("/api/v1/devices/{}/latest", imei(REGISTERED + 4)),
+            "not_found",
+            404,
+        ),
+        ("/api/v1/devices?limit=0", "bad_request", 400),
+        ("/api/v1/devices?colour=red", "bad_request", 400),
+        (
+            &*format!("/api/v1/devices/{id}/history?from=yesterday"),
+            "bad_request",
+            400,
+        ),
+        (
+            &*format!(
+                "/api/v1/devices/{id}/history?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"
+            ),
+            "bad_request",
+            400,
+        ),
+        ("/api/v1/nothing-here", "not_found", 404),
+    ] {
+        let (s, body) = app.get(path).await;
+        assert_eq!(s, status, "{path}: {body}");
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|_| panic!("{path}: JSON error body, got {body}"));
+        assert_eq!(v["error"]["code"], code, "{path}: {body}");
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    let (status, body) = app.get("/ready").await;
+    assert_eq!(status, 200, "{body}");
+    app.server.stop().await;
+}
