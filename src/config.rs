@@ -99,6 +99,11 @@ pub struct TeltonikaSettings {
 #[serde(deny_unknown_fields)]
 pub struct VehicleSection {
     pub mailbox: usize,
+    #[serde(with = "duration")]
+    pub offline_after: Duration,
+    pub moving_speed_kmh: f64,
+    #[serde(with = "duration")]
+    pub trip_stop_after: Duration,
 }
 
 /// Where settings come from.
@@ -234,6 +239,18 @@ impl Settings {
                 message: "must be more than zero".into(),
             });
         }
+        if self.vehicle.offline_after.is_zero() || self.vehicle.trip_stop_after.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "vehicle.offline_after",
+                message: "durations must be more than zero".into(),
+            });
+        }
+        if !(self.vehicle.moving_speed_kmh > 0.0 && self.vehicle.moving_speed_kmh.is_finite()) {
+            return Err(ConfigError::Invalid {
+                key: "vehicle.moving_speed_kmh",
+                message: "must be a positive number".into(),
+            });
+        }
         if self.vehicle.mailbox == 0 {
             return Err(ConfigError::Invalid {
                 key: "vehicle.mailbox",
@@ -257,6 +274,15 @@ impl Settings {
             batch_interval: self.db.batch_interval,
             max_pending_rows: self.db.max_pending_rows,
             max_in_flight: self.db.max_in_flight,
+            ..Default::default()
+        }
+    }
+
+    /// The motion state machine's thresholds.
+    pub fn motion_settings(&self) -> urbanstream_actors::vehicle::MotionSettings {
+        urbanstream_actors::vehicle::MotionSettings {
+            moving_kmh: self.vehicle.moving_speed_kmh,
+            trip_stop_after: self.vehicle.trip_stop_after,
             ..Default::default()
         }
     }

@@ -81,6 +81,8 @@ impl ServerBuilder {
                 mailbox: s.vehicle.mailbox,
                 downstream: downstream.into(),
                 persist: batcher.recipient(),
+                offline_after: s.vehicle.offline_after,
+                motion: s.motion_settings(),
             },
             pool: pool.clone(),
             store: store.clone(),

@@ -277,3 +277,90 @@ async fn rest_devices_latest_and_history() {
     assert_eq!(status, 200, "{body}");
     app.server.stop().await;
 }
+
+#[actix_rt::test]
+async fn trips_and_offline_are_events_pushed_and_stored() {
+    let app = TestApp::start(settings(|s| {
+        s.vehicle.offline_after = Duration::from_millis(600)
+    }))
+    .await;
+    let id = imei(REGISTERED + 2);
+    let mut ws = ws_connect(&app).await;
+    send(&mut ws, json!({"op": "subscribe", "topics": ["events"]})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "status");
+
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    let t0 = now_ms() - 60_000;
+    let mut parked = record(t0, 44.77);
+    parked.gps.speed = 0;
+    parked.io[0].value = IoValue::U8(0);
+    let moving = record(t0 + 1000, 44.771);
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[parked, moving]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(2));
+    let mut kinds = Vec::new();
+    while kinds.len() < 6 {
+        let m = match tokio::time::timeout(WAIT, next_json(&mut ws)).await {
+            Ok(m) => m,
+            Err(_) => panic!("only {kinds:?}"),
+        };
+        assert_eq!(m["type"], "event", "{m}");
+        assert_eq!(m["data"]["imei"], id.to_string());
+        kinds.push(m["data"]["event"]["kind"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        kinds,
+        [
+            "went_online",
+            "motion_changed",
+            "motion_changed",
+            "trip_started",
+            "trip_ended",
+            "went_offline"
+        ]
+    );
+
+    let device = app
+        .server
+        .store
+        .devices()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.imei == id.to_string())
+        .unwrap();
+    let mut stored = Vec::new();
+    for _ in 0..50 {
+        stored = app
+            .server
+            .store
+            .events(device.id, 0, i64::MAX, 100)
+            .await
+            .unwrap();
+        if stored.len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored_kinds: Vec<&str> = stored.iter().map(|e| e.kind.as_str()).collect();
+    assert!(
+        stored_kinds.starts_with(&[
+            "went_online",
+            "motion_changed",
+            "motion_changed",
+            "trip_started"
+        ]),
+        "{stored_kinds:?}"
+    );
+    assert!(
+        stored_kinds.contains(&"trip_ended") && stored_kinds.contains(&"went_offline"),
+        "{stored_kinds:?}"
+    );
+    let (_, body) = app.get(&format!("/api/v1/devices/{id}/latest")).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["motion"],
+        "offline"
+    );
+    app.server.stop().await;
+}

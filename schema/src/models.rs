@@ -52,3 +52,25 @@ pub struct NewDevice<'a> {
     pub name: Option<&'a str>,
     pub model: &'a str,
 }
+
+/// A vehicle event to store (trip start/stop, online/offline, motion change).
+#[derive(Debug, Clone, PartialEq, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::events)]
+pub struct NewEvent {
+    pub device_id: i64,
+    pub time_ms: i64,
+    pub kind: String,
+    /// Event details as JSON.
+    pub data: String,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = crate::schema::events)]
+pub struct EventRow {
+    pub id: i64,
+    pub device_id: i64,
+    pub time_ms: i64,
+    pub kind: String,
+    pub data: String,
+}

@@ -51,3 +51,13 @@ diesel::table! {
 }
 
 diesel::joinable!(devices -> vehicles (vehicle_id));
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        device_id -> BigInt,
+        time_ms -> BigInt,
+        kind -> Text,
+        data -> Text,
+    }
+}

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use urbanstream_schema::models::TelemetryRow;
+use urbanstream_schema::models::{NewEvent, TelemetryRow};
 use urbanstream_schema::store::{Store, DAY_MS};
 
 /// Server of the tests' databases (trust auth on this machine).
@@ -93,15 +93,36 @@ async fn same_answers(store: Store) {
         .map(|i| row(d1.id, day0 + i * 3 * 3_600_000))
         .chain([row(d2.id, day0)])
         .collect();
-    assert_eq!(store.insert_telemetry(rows.clone()).await.unwrap(), 31);
+    let trip = |t: i64| NewEvent {
+        device_id: d1.id,
+        time_ms: t,
+        kind: "trip_started".into(),
+        data: "{}".into(),
+    };
+    assert_eq!(
+        store
+            .insert_telemetry(rows.clone(), vec![trip(day0), trip(day0 + 3_600_000)])
+            .await
+            .unwrap(),
+        31
+    );
     // A retransmit of the same records is stored once.
     assert_eq!(
-        store.insert_telemetry(rows[..10].to_vec()).await.unwrap(),
+        store
+            .insert_telemetry(rows[..10].to_vec(), vec![trip(day0)])
+            .await
+            .unwrap(),
         0
     );
     let mut mixed = rows[25..].to_vec();
     mixed.push(row(d1.id, day0 + 31 * 3 * 3_600_000));
-    assert_eq!(store.insert_telemetry(mixed).await.unwrap(), 1);
+    assert_eq!(store.insert_telemetry(mixed, vec![]).await.unwrap(), 1);
+    let evs = store.events(d1.id, 0, i64::MAX, 10).await.unwrap();
+    assert_eq!(
+        evs.iter().map(|e| e.time_ms).collect::<Vec<_>>(),
+        vec![day0, day0 + 3_600_000],
+        "events stored once"
+    );
 
     let all = store.history(d1.id, 0, i64::MAX, 1000).await.unwrap();
     assert_eq!(all.len(), 31);

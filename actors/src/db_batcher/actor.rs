@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
-use urbanstream_schema::models::TelemetryRow;
+use urbanstream_schema::models::{NewEvent, TelemetryRow};
 use urbanstream_schema::store::Store;
 
 use super::messages::{PersistError, PersistTelemetry};
@@ -41,6 +41,7 @@ type Waiter = oneshot::Sender<Result<(), PersistError>>;
 #[derive(Default)]
 struct Batch {
     rows: Vec<TelemetryRow>,
+    events: Vec<NewEvent>,
     waiters: Vec<Waiter>,
 }
 
@@ -71,7 +72,7 @@ impl DbBatcherActor {
     }
 
     fn maybe_flush(&mut self, ctx: &mut Context<Self>) {
-        if self.pending.rows.is_empty() {
+        if self.pending.rows.is_empty() && self.pending.events.is_empty() {
             return;
         }
         if self.pending.rows.len() >= self.settings.batch_rows
@@ -96,7 +97,7 @@ impl DbBatcherActor {
             ctx.cancel_future(t);
         }
         let batch = std::mem::take(&mut self.pending);
-        if batch.rows.is_empty() {
+        if batch.rows.is_empty() && batch.events.is_empty() {
             return;
         }
         self.in_flight += 1;
@@ -107,10 +108,11 @@ impl DbBatcherActor {
     fn write(&mut self, mut batch: Batch, backoff: Duration, ctx: &mut Context<Self>) {
         let store = self.store.clone();
         let rows = batch.rows.clone();
+        let events = batch.events.clone();
         let n = rows.len();
         let started = Instant::now();
         ctx.spawn(
-            async move { store.insert_telemetry(rows).await }
+            async move { store.insert_telemetry(rows, events).await }
                 .into_actor(self)
                 .map(move |res, act, ctx| match res {
                     Ok(written) => {
@@ -178,7 +180,7 @@ impl Handler<PersistTelemetry> for DbBatcherActor {
     type Result = ResponseFuture<Result<(), PersistError>>;
 
     fn handle(&mut self, msg: PersistTelemetry, ctx: &mut Self::Context) -> Self::Result {
-        if msg.rows.is_empty() {
+        if msg.rows.is_empty() && msg.events.is_empty() {
             return Box::pin(async { Ok(()) });
         }
         if self.queued_rows() + msg.rows.len() > self.settings.max_pending_rows {
@@ -187,6 +189,7 @@ impl Handler<PersistTelemetry> for DbBatcherActor {
         }
         let (tx, rx) = oneshot::channel();
         self.pending.rows.extend(msg.rows);
+        self.pending.events.extend(msg.events);
         self.pending.waiters.push(tx);
         metrics::gauge!(DB_QUEUE_ROWS).set(self.queued_rows() as f64);
         self.maybe_flush(ctx);

@@ -1,11 +1,12 @@
 use actix::Message;
-use urbanstream_schema::models::TelemetryRow;
+use urbanstream_schema::models::{NewEvent, TelemetryRow};
 
-/// Rows to store; the reply comes once they are committed.
+/// Rows and events to store; the reply comes once they are committed.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), PersistError>")]
 pub struct PersistTelemetry {
     pub rows: Vec<TelemetryRow>,
+    pub events: Vec<NewEvent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,12 @@ struct Subscriber {
     /// Updates that did not fit the mailbox: the latest per (topic, entity). Bounded by the
     /// number of entities, whatever the rate.
     backlog: HashMap<(Topic, Option<Imei>), Push>,
+    /// Events (no entity key) for a slow subscriber, oldest first, at most `MAX_EVENT_BACKLOG`.
+    event_backlog: VecDeque<Push>,
 }
+
+/// Events kept for one slow subscriber; older ones are dropped and counted.
+const MAX_EVENT_BACKLOG: usize = 1024;
 
 /// One per process: routes live updates to subscribers.
 pub struct HubActor {
@@ -58,7 +63,7 @@ impl HubActor {
             let Some(sub) = self.subscribers.get_mut(id) else {
                 continue;
             };
-            if !sub.backlog.is_empty() {
+            if !sub.backlog.is_empty() || !sub.event_backlog.is_empty() {
                 // Keep order per entity: once coalescing, everything for it goes through the backlog.
                 coalesce(sub, push.clone());
                 continue;
@@ -77,6 +82,22 @@ impl HubActor {
     fn drain_backlogs(&mut self) {
         let mut gone = Vec::new();
         for (id, sub) in &mut self.subscribers {
+            while let Some(push) = sub.event_backlog.pop_front() {
+                match sub.recipient.try_send(push) {
+                    Ok(()) => metrics::counter!(HUB_PUSHED_TOTAL).increment(1),
+                    Err(SendError::Full(p)) => {
+                        sub.event_backlog.push_front(p);
+                        break;
+                    }
+                    Err(SendError::Closed(_)) => {
+                        gone.push(*id);
+                        break;
+                    }
+                }
+            }
+            if !sub.event_backlog.is_empty() {
+                continue;
+            }
             let keys: Vec<_> = sub.backlog.keys().copied().collect();
             for key in keys {
                 let Some(push) = sub.backlog.remove(&key) else {
@@ -116,6 +137,14 @@ impl HubActor {
 }
 
 fn coalesce(sub: &mut Subscriber, push: Push) {
+    if push.entity.is_none() {
+        if sub.event_backlog.len() >= MAX_EVENT_BACKLOG {
+            sub.event_backlog.pop_front();
+            metrics::counter!(HUB_DROPPED_TOTAL).increment(1);
+        }
+        sub.event_backlog.push_back(push);
+        return;
+    }
     if sub
         .backlog
         .insert((push.topic, push.entity), push)
@@ -152,6 +181,7 @@ impl Handler<Subscribe> for HubActor {
                 recipient: msg.recipient,
                 topics: HashSet::new(),
                 backlog: HashMap::new(),
+                event_backlog: VecDeque::new(),
             });
         for t in msg.topics {
             sub.topics.insert(t);
@@ -190,6 +220,24 @@ impl Handler<TelemetryAccepted> for HubActor {
     type Result = ();
 
     fn handle(&mut self, msg: TelemetryAccepted, _ctx: &mut Self::Context) {
+        for event in msg.events.iter() {
+            for topic in [Topic::Events, Topic::Device(msg.imei)] {
+                if !self.by_topic.contains_key(&topic) {
+                    continue;
+                }
+                let json = serde_json::json!({
+                    "type": "event",
+                    "topic": topic.to_string(),
+                    "data": { "imei": msg.imei.to_string(), "event": event },
+                });
+                self.publish(Push {
+                    topic,
+                    kind: PushKind::Event,
+                    entity: None,
+                    json: Arc::from(json.to_string()),
+                });
+            }
+        }
         let Some(rec) = msg.records.iter().rev().find(|r| !r.late) else {
             return;
         };
@@ -293,6 +341,7 @@ mod tests {
                 late: false,
                 received_at: Utc::now(),
             }]),
+            events: Arc::from(vec![]),
         }
     }
 

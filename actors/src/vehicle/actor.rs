@@ -1,6 +1,9 @@
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use chrono::Utc;
+use urbanstream_schema::models::NewEvent;
 use urbanstream_schema::Imei;
 
 use super::logic::{apply_live, order_records, to_row, LiveState};
@@ -8,18 +11,25 @@ use super::messages::{
     GetSnapshot, IngestOutcome, IngestRecords, TelemetryAccepted, TelemetryRecord, VehicleError,
     VehicleSnapshot,
 };
+use super::motion::{MotionSettings, MotionTracker, Observation, VehicleEvent};
 use crate::db_batcher::PersistTelemetry;
-use crate::metrics::{ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, VEHICLE_RECORDS_LATE_TOTAL};
+use crate::metrics::{
+    ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, VEHICLE_EVENTS_TOTAL,
+    VEHICLE_RECORDS_LATE_TOTAL,
+};
 use crate::teltonika::io_profile::IoProfile;
 
 /// What every vehicle actor shares.
 #[derive(Clone)]
 pub struct VehicleSettings {
     pub mailbox: usize,
-    /// Where accepted telemetry goes next (hub, database batcher, rules).
+    /// Where accepted telemetry and events go next (hub, rules).
     pub downstream: Arc<[Recipient<TelemetryAccepted>]>,
     /// The database batcher: a frame is acknowledged once its rows are committed.
     pub persist: Recipient<PersistTelemetry>,
+    /// No data for this long: the vehicle goes offline.
+    pub offline_after: Duration,
+    pub motion: MotionSettings,
 }
 
 /// One per tracked vehicle: the owner of its live state.
@@ -30,6 +40,8 @@ pub struct VehicleActor {
     settings: VehicleSettings,
     latest_ts: Option<u64>,
     live: Option<LiveState>,
+    motion: MotionTracker,
+    last_received: Option<(Instant, chrono::DateTime<Utc>)>,
     records_total: u64,
     late_total: u64,
 }
@@ -48,9 +60,71 @@ impl VehicleActor {
             settings,
             latest_ts: None,
             live: None,
+            motion: MotionTracker::default(),
+            last_received: None,
             records_total: 0,
             late_total: 0,
         }
+    }
+
+    fn event_rows(&self, events: &[VehicleEvent]) -> Vec<NewEvent> {
+        events
+            .iter()
+            .map(|e| NewEvent {
+                device_id: self.device_id,
+                time_ms: e.at().timestamp_millis(),
+                kind: e.kind().to_owned(),
+                data: serde_json::to_string(e).unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Live pushes: the hot path never waits on the database.
+    fn emit(&self, records: Vec<TelemetryRecord>, events: Vec<VehicleEvent>) {
+        for e in &events {
+            metrics::counter!(VEHICLE_EVENTS_TOTAL, "kind" => e.kind()).increment(1);
+        }
+        if self.settings.downstream.is_empty() || (records.is_empty() && events.is_empty()) {
+            return;
+        }
+        let msg = TelemetryAccepted {
+            imei: self.imei,
+            records: Arc::from(records),
+            events: Arc::from(events),
+        };
+        for r in self.settings.downstream.iter() {
+            if r.try_send(msg.clone()).is_err() {
+                metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "vehicle_downstream")
+                    .increment(1);
+            }
+        }
+    }
+
+    fn check_offline(&mut self) {
+        let Some((instant, at)) = self.last_received else {
+            return;
+        };
+        if instant.elapsed() < self.settings.offline_after {
+            return;
+        }
+        let events = self.motion.silence(Utc::now(), at);
+        if events.is_empty() {
+            return;
+        }
+        tracing::info!(imei = %self.imei, "vehicle offline: no data for {:?}", self.settings.offline_after);
+        let rows = self.event_rows(&events);
+        if self
+            .settings
+            .persist
+            .try_send(PersistTelemetry {
+                rows: vec![],
+                events: rows,
+            })
+            .is_err()
+        {
+            metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "vehicle_events").increment(1);
+        }
+        self.emit(Vec::new(), events);
     }
 }
 
@@ -59,6 +133,9 @@ impl Actor for VehicleActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.settings.mailbox);
+        let every = (self.settings.offline_after / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(30));
+        ctx.run_interval(every, |act, _| act.check_offline());
     }
 }
 
@@ -75,18 +152,37 @@ impl Handler<IngestRecords> for VehicleActor {
 
     fn handle(&mut self, msg: IngestRecords, _ctx: &mut Self::Context) -> Self::Result {
         let accepted = msg.records.len() as u32;
+        self.last_received = Some((Instant::now(), msg.received_at));
         let (ordered, latest) = order_records(self.latest_ts, msg.records);
         self.latest_ts = latest;
         let mut late = 0u32;
         let mut out = Vec::with_capacity(ordered.len());
         let mut rows = Vec::with_capacity(ordered.len());
+        let mut events = Vec::new();
         for o in ordered {
             let named = self.profile.named(&o.record.io);
             let distance = if o.late {
                 late += 1;
                 0.0
             } else {
-                apply_live(&mut self.live, &o.record, &named, msg.received_at)
+                let distance = apply_live(&mut self.live, &o.record, &named, msg.received_at);
+                let g = &o.record.gps;
+                events.extend(
+                    self.motion.observe(
+                        Observation {
+                            at: super::logic::device_time(o.record.timestamp_ms),
+                            speed_kmh: f64::from(g.speed),
+                            ignition: named
+                                .iter()
+                                .find(|(k, _)| &**k == "ignition")
+                                .and_then(|(_, v)| v.as_bool()),
+                            position: g.valid().then(|| (g.latitude_deg(), g.longitude_deg())),
+                            distance_m: distance,
+                        },
+                        &self.settings.motion,
+                    ),
+                );
+                distance
             };
             rows.push(to_row(
                 self.device_id,
@@ -103,26 +199,22 @@ impl Handler<IngestRecords> for VehicleActor {
                 received_at: msg.received_at,
             });
         }
+        if let Some(live) = &mut self.live {
+            live.motion = self.motion.motion;
+            live.engine_hours_h = self.motion.engine_seconds / 3600.0;
+        }
         self.records_total += u64::from(accepted);
         if late > 0 {
             self.late_total += u64::from(late);
             metrics::counter!(VEHICLE_RECORDS_LATE_TOTAL).increment(u64::from(late));
             tracing::debug!(imei = %self.imei, late, "late records stored, live state kept");
         }
-        // Live pushes first: the hot path never waits on the database.
-        if !self.settings.downstream.is_empty() {
-            let event = TelemetryAccepted {
-                imei: self.imei,
-                records: Arc::from(out),
-            };
-            for r in self.settings.downstream.iter() {
-                if r.try_send(event.clone()).is_err() {
-                    metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "vehicle_downstream")
-                        .increment(1);
-                }
-            }
-        }
-        let persist = self.settings.persist.send(PersistTelemetry { rows });
+        let event_rows = self.event_rows(&events);
+        self.emit(out, events);
+        let persist = self.settings.persist.send(PersistTelemetry {
+            rows,
+            events: event_rows,
+        });
         let imei = self.imei;
         Box::pin(async move {
             match persist.await {
@@ -144,6 +236,7 @@ impl Handler<GetSnapshot> for VehicleActor {
         MessageResult(VehicleSnapshot {
             imei: self.imei,
             profile: self.profile.name().to_owned(),
+            motion: self.motion.motion,
             live: self.live.clone(),
             records_total: self.records_total,
             late_total: self.late_total,

@@ -74,6 +74,9 @@ pub struct LiveState {
     pub speed_kmh: u16,
     /// Latest value of every named IO field seen so far.
     pub values: BTreeMap<Arc<str>, NamedValue>,
+    pub motion: super::motion::Motion,
+    /// Time with the ignition on, from the records seen since start.
+    pub engine_hours_h: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -115,6 +118,8 @@ pub fn apply_live(
         fix: false,
         speed_kmh: 0,
         values: BTreeMap::new(),
+        motion: super::motion::Motion::Offline,
+        engine_hours_h: 0.0,
     });
     state.device_time = at;
     state.received_at = received_at;

@@ -59,6 +59,7 @@ pub struct GetSnapshot;
 pub struct VehicleSnapshot {
     pub imei: Imei,
     pub profile: String,
+    pub motion: super::motion::Motion,
     pub live: Option<LiveState>,
     pub records_total: u64,
     pub late_total: u64,
@@ -75,10 +76,12 @@ pub struct TelemetryRecord {
     pub received_at: DateTime<Utc>,
 }
 
-/// Emitted by a vehicle for every frame it accepted, in device-time order.
+/// Emitted by a vehicle for every frame it accepted (records in device-time order) and for
+/// the events it raised, with or without records (going offline has none).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct TelemetryAccepted {
     pub imei: Imei,
     pub records: Arc<[TelemetryRecord]>,
+    pub events: Arc<[super::motion::VehicleEvent]>,
 }

@@ -3,6 +3,7 @@
 mod actor;
 pub mod logic;
 mod messages;
+pub mod motion;
 
 pub use actor::{VehicleActor, VehicleSettings};
 pub use logic::LiveState;
@@ -10,3 +11,4 @@ pub use messages::{
     GetSnapshot, IngestOutcome, IngestRecords, TelemetryAccepted, TelemetryRecord, Transport,
     VehicleError, VehicleSnapshot,
 };
+pub use motion::{Motion, MotionSettings, VehicleEvent};

@@ -1,3 +1,4 @@
+DROP TABLE events;
 DROP TABLE telemetry;
 DROP TABLE devices;
 DROP TABLE vehicles;

@@ -45,3 +45,15 @@ CREATE TABLE telemetry (
     io TEXT NOT NULL,
     PRIMARY KEY (device_id, device_time_ms)
 ) WITHOUT ROWID;
+
+-- What happened to a vehicle: trip start/stop, online/offline, motion changes. A frame's
+-- events are committed with its records; the unique key makes a retransmit harmless.
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id BIGINT NOT NULL,
+    time_ms BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (device_id, time_ms, kind)
+);
+CREATE INDEX events_time ON events (time_ms);

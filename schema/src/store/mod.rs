@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::models::{DeviceRow, TelemetryRow};
+use crate::models::{DeviceRow, EventRow, NewEvent, TelemetryRow};
 
 /// A database failure; `kind()` is a bounded label for logs and metrics.
 #[derive(Debug, thiserror::Error)]
@@ -66,9 +66,6 @@ impl DbUrl {
     }
 }
 
-/// Rows per INSERT statement: PostgreSQL allows 65,535 bind parameters (19 per row).
-pub(crate) const PG_ROWS_PER_INSERT: usize = 3_000;
-
 /// The store behind `database.url`. Cheap to clone.
 #[derive(Clone)]
 pub enum Store {
@@ -92,12 +89,31 @@ impl Store {
         }
     }
 
-    /// Writes rows in one transaction. A row whose (device, device time) is already stored
-    /// is skipped, so a retransmit is stored once. Returns the rows newly written.
-    pub async fn insert_telemetry(&self, rows: Vec<TelemetryRow>) -> Result<usize, DbError> {
+    /// Writes rows and events in one transaction. A row whose (device, device time) is
+    /// already stored is skipped, and so is an event already stored, so a retransmit is
+    /// stored once. Returns the telemetry rows newly written.
+    pub async fn insert_telemetry(
+        &self,
+        rows: Vec<TelemetryRow>,
+        events: Vec<NewEvent>,
+    ) -> Result<usize, DbError> {
         match self {
-            Self::Postgres(s) => s.insert_telemetry(rows).await,
-            Self::Sqlite(s) => s.insert_telemetry(rows).await,
+            Self::Postgres(s) => s.insert_telemetry(rows, events).await,
+            Self::Sqlite(s) => s.insert_telemetry(rows, events).await,
+        }
+    }
+
+    /// A device's events with `from_ms <= time < to_ms`, oldest first.
+    pub async fn events(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, DbError> {
+        match self {
+            Self::Postgres(s) => s.events(device_id, from_ms, to_ms, limit).await,
+            Self::Sqlite(s) => s.events(device_id, from_ms, to_ms, limit).await,
         }
     }
 

@@ -9,12 +9,12 @@ use diesel::sql_types::Text;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use super::{DbError, DAY_MS, PG_ROWS_PER_INSERT};
-use crate::models::{DeviceRow, NewDevice, TelemetryRow};
-use crate::schema::{devices, telemetry};
+use super::{DbError, DAY_MS};
+use crate::models::{DeviceRow, EventRow, NewDevice, NewEvent, TelemetryRow};
+use crate::schema::{devices, events, telemetry};
 
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
@@ -142,7 +142,11 @@ impl PgStore {
     /// Writes rows with binary COPY into a session-local staging table, then moves them
     /// with `INSERT … SELECT … ON CONFLICT DO NOTHING`, all in one transaction: COPY's speed
     /// with an idempotent result.
-    pub async fn insert_telemetry(&self, rows: Vec<TelemetryRow>) -> Result<usize, DbError> {
+    pub async fn insert_telemetry(
+        &self,
+        rows: Vec<TelemetryRow>,
+        events: Vec<NewEvent>,
+    ) -> Result<usize, DbError> {
         {
             let mut conn = self.conn().await?;
             self.ensure_partitions(&mut conn, &rows).await?;
@@ -152,10 +156,12 @@ impl PgStore {
         // fail as a whole on the primary key; then the staging path skips them. Batches with
         // late rows, where retransmits are, take the staging path at once.
         let result = if rows.iter().any(|r| r.late) {
-            copy_rows(&mut client, &rows, Target::Staging).await
+            copy_rows(&mut client, &rows, &events, Target::Staging).await
         } else {
-            match copy_rows(&mut client, &rows, Target::Direct).await {
-                Err(CopyError::Duplicate) => copy_rows(&mut client, &rows, Target::Staging).await,
+            match copy_rows(&mut client, &rows, &events, Target::Direct).await {
+                Err(CopyError::Duplicate) => {
+                    copy_rows(&mut client, &rows, &events, Target::Staging).await
+                }
                 other => other,
             }
         }
@@ -171,29 +177,6 @@ impl PgStore {
             // The connection may be broken: drop it rather than reuse it.
             Err(e) => Err(e),
         }
-    }
-
-    /// Multi-row INSERT through diesel-async, for comparison with COPY.
-    pub async fn insert_telemetry_multirow(
-        &self,
-        rows: Vec<TelemetryRow>,
-    ) -> Result<usize, DbError> {
-        let mut conn = self.conn().await?;
-        self.ensure_partitions(&mut conn, &rows).await?;
-        let written = conn
-            .transaction(async move |c| -> Result<usize, diesel::result::Error> {
-                let mut written = 0;
-                for chunk in rows.chunks(PG_ROWS_PER_INSERT) {
-                    written += diesel::insert_into(telemetry::table)
-                        .values(chunk)
-                        .on_conflict_do_nothing()
-                        .execute(c)
-                        .await?;
-                }
-                Ok(written)
-            })
-            .await?;
-        Ok(written)
     }
 
     async fn copy_client(&self) -> Result<tokio_postgres::Client, DbError> {
@@ -270,6 +253,25 @@ impl PgStore {
             .await?)
     }
 
+    pub async fn events(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, DbError> {
+        let mut conn = self.conn().await?;
+        Ok(events::table
+            .filter(events::device_id.eq(device_id))
+            .filter(events::time_ms.ge(from_ms))
+            .filter(events::time_ms.lt(to_ms))
+            .order((events::time_ms, events::id))
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
     /// Drops every daily partition that ends at or before `cutoff_ms`.
     pub async fn drop_partitions_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
         let mut conn = self.conn().await?;
@@ -336,6 +338,7 @@ impl From<tokio_postgres::Error> for CopyError {
 async fn copy_rows(
     client: &mut tokio_postgres::Client,
     rows: &[TelemetryRow],
+    events: &[NewEvent],
     target: Target,
 ) -> Result<usize, CopyError> {
     use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -398,6 +401,14 @@ async fn copy_rows(
         writer.as_mut().write(&values).await?;
     }
     let copied = writer.finish().await?;
+    for e in events {
+        tokio_postgres::Transaction::execute(
+            &tx,
+            "INSERT INTO events (device_id, time_ms, kind, data) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&e.device_id, &e.time_ms, &e.kind, &e.data],
+        )
+        .await?;
+    }
     if target == Target::Direct {
         tx.commit().await?;
         return Ok(copied as usize);

@@ -10,8 +10,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tokio::sync::{mpsc, oneshot};
 
 use super::DbError;
-use crate::models::{DeviceRow, NewDevice, TelemetryRow};
-use crate::schema::{devices, telemetry};
+use crate::models::{DeviceRow, EventRow, NewDevice, NewEvent, TelemetryRow};
+use crate::schema::{devices, events, telemetry};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
@@ -65,7 +65,11 @@ impl SqliteStore {
         rx.await.map_err(|_closed| DbError::Closed)?
     }
 
-    pub async fn insert_telemetry(&self, rows: Vec<TelemetryRow>) -> Result<usize, DbError> {
+    pub async fn insert_telemetry(
+        &self,
+        rows: Vec<TelemetryRow>,
+        new_events: Vec<NewEvent>,
+    ) -> Result<usize, DbError> {
         self.run(move |conn| {
             conn.immediate_transaction(|c| {
                 // One prepared statement, executed per row inside one transaction: SQLite
@@ -75,6 +79,11 @@ impl SqliteStore {
                 for row in &rows {
                     written += diesel::insert_or_ignore_into(telemetry::table)
                         .values(row)
+                        .execute(c)?;
+                }
+                for e in &new_events {
+                    diesel::insert_or_ignore_into(events::table)
+                        .values(e)
                         .execute(c)?;
                 }
                 Ok(written)
@@ -131,6 +140,26 @@ impl SqliteStore {
                 .order(telemetry::device_time_ms)
                 .limit(limit)
                 .select(TelemetryRow::as_select())
+                .load(conn)?)
+        })
+        .await
+    }
+
+    pub async fn events(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, DbError> {
+        self.run(move |conn| {
+            Ok(events::table
+                .filter(events::device_id.eq(device_id))
+                .filter(events::time_ms.ge(from_ms))
+                .filter(events::time_ms.lt(to_ms))
+                .order((events::time_ms, events::id))
+                .limit(limit)
+                .select(EventRow::as_select())
                 .load(conn)?)
         })
         .await

@@ -1,0 +1,319 @@
+//! The motion state machine of a vehicle: Offline → Parked / Idling / Moving, with trip
+//! start and stop, engine hours. Pure: fed device times, it returns the events.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Motion {
+    Offline,
+    Parked,
+    Idling,
+    Moving,
+}
+
+/// What happened to a vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VehicleEvent {
+    WentOnline {
+        at: DateTime<Utc>,
+    },
+    WentOffline {
+        at: DateTime<Utc>,
+        last_seen: DateTime<Utc>,
+    },
+    MotionChanged {
+        at: DateTime<Utc>,
+        from: Motion,
+        to: Motion,
+    },
+    TripStarted {
+        at: DateTime<Utc>,
+        lat: Option<f64>,
+        lon: Option<f64>,
+    },
+    TripEnded {
+        at: DateTime<Utc>,
+        started_at: DateTime<Utc>,
+        distance_m: f64,
+        duration_s: i64,
+        lat: Option<f64>,
+        lon: Option<f64>,
+    },
+}
+
+impl VehicleEvent {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::WentOnline { at }
+            | Self::WentOffline { at, .. }
+            | Self::MotionChanged { at, .. }
+            | Self::TripStarted { at, .. }
+            | Self::TripEnded { at, .. } => *at,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::WentOnline { .. } => "went_online",
+            Self::WentOffline { .. } => "went_offline",
+            Self::MotionChanged { .. } => "motion_changed",
+            Self::TripStarted { .. } => "trip_started",
+            Self::TripEnded { .. } => "trip_ended",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MotionSettings {
+    /// At or above this speed a vehicle with its ignition on is moving.
+    pub moving_kmh: f64,
+    /// A trip ends when the vehicle has not moved for this long (or its ignition goes off).
+    pub trip_stop_after: Duration,
+    /// Gaps between records longer than this do not count towards engine hours.
+    pub max_gap: Duration,
+}
+
+impl Default for MotionSettings {
+    fn default() -> Self {
+        Self {
+            moving_kmh: 5.0,
+            trip_stop_after: Duration::from_secs(300),
+            max_gap: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Trip {
+    started_at: DateTime<Utc>,
+    distance_m: f64,
+}
+
+/// One live record's facts, as the state machine needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    pub at: DateTime<Utc>,
+    pub speed_kmh: f64,
+    pub ignition: Option<bool>,
+    pub position: Option<(f64, f64)>,
+    /// Metres from the previous fix.
+    pub distance_m: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct MotionTracker {
+    pub motion: Motion,
+    trip: Option<Trip>,
+    stopped_since: Option<DateTime<Utc>>,
+    last: Option<(DateTime<Utc>, bool)>,
+    pub engine_seconds: f64,
+}
+
+impl Default for MotionTracker {
+    fn default() -> Self {
+        Self {
+            motion: Motion::Offline,
+            trip: None,
+            stopped_since: None,
+            last: None,
+            engine_seconds: 0.0,
+        }
+    }
+}
+
+impl MotionTracker {
+    /// Feeds one live record (in device-time order) and returns what it caused.
+    pub fn observe(&mut self, o: Observation, s: &MotionSettings) -> Vec<VehicleEvent> {
+        let mut events = Vec::new();
+        let (lat, lon) = o.position.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+        let moving_now = o.speed_kmh >= s.moving_kmh;
+        let ignition = o.ignition.unwrap_or(moving_now);
+        let next = match (ignition, moving_now) {
+            (false, _) => Motion::Parked,
+            (true, true) => Motion::Moving,
+            (true, false) => Motion::Idling,
+        };
+        if let Some((last_at, last_ignition)) = self.last {
+            let gap = (o.at - last_at).to_std().unwrap_or_default();
+            if last_ignition && gap <= s.max_gap {
+                self.engine_seconds += gap.as_secs_f64();
+            }
+        }
+        self.last = Some((o.at, ignition));
+        if self.motion == Motion::Offline {
+            events.push(VehicleEvent::WentOnline { at: o.at });
+        }
+        if next != self.motion {
+            events.push(VehicleEvent::MotionChanged {
+                at: o.at,
+                from: self.motion,
+                to: next,
+            });
+            self.motion = next;
+        }
+        if let Some(trip) = &mut self.trip {
+            trip.distance_m += o.distance_m;
+        }
+        if next == Motion::Moving {
+            self.stopped_since = None;
+            if self.trip.is_none() {
+                self.trip = Some(Trip {
+                    started_at: o.at,
+                    distance_m: 0.0,
+                });
+                events.push(VehicleEvent::TripStarted { at: o.at, lat, lon });
+            }
+        } else if let Some(trip) = &self.trip {
+            let stopped = *self.stopped_since.get_or_insert(o.at);
+            let still_long_enough =
+                (o.at - stopped).to_std().unwrap_or_default() >= s.trip_stop_after;
+            if next == Motion::Parked || still_long_enough {
+                events.push(VehicleEvent::TripEnded {
+                    at: stopped,
+                    started_at: trip.started_at,
+                    distance_m: trip.distance_m,
+                    duration_s: (stopped - trip.started_at).num_seconds(),
+                    lat,
+                    lon,
+                });
+                self.trip = None;
+                self.stopped_since = None;
+            }
+        }
+        events
+    }
+
+    /// No data since `last_seen`: the vehicle goes offline, closing an open trip.
+    pub fn silence(&mut self, now: DateTime<Utc>, last_seen: DateTime<Utc>) -> Vec<VehicleEvent> {
+        if self.motion == Motion::Offline {
+            return Vec::new();
+        }
+        let mut events = Vec::new();
+        if let Some(trip) = self.trip.take() {
+            let end = self.stopped_since.unwrap_or(last_seen);
+            events.push(VehicleEvent::TripEnded {
+                at: end,
+                started_at: trip.started_at,
+                distance_m: trip.distance_m,
+                duration_s: (end - trip.started_at).num_seconds(),
+                lat: None,
+                lon: None,
+            });
+        }
+        self.stopped_since = None;
+        events.push(VehicleEvent::WentOffline { at: now, last_seen });
+        self.motion = Motion::Offline;
+        events
+    }
+
+    pub fn trip_open(&self) -> bool {
+        self.trip.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_764_000_000 + s, 0).unwrap()
+    }
+
+    fn obs(s: i64, speed: f64, ignition: Option<bool>, distance: f64) -> Observation {
+        Observation {
+            at: t(s),
+            speed_kmh: speed,
+            ignition,
+            position: Some((44.77, 17.19)),
+            distance_m: distance,
+        }
+    }
+
+    fn kinds(e: &[VehicleEvent]) -> Vec<&'static str> {
+        e.iter().map(VehicleEvent::kind).collect()
+    }
+
+    #[test]
+    fn a_trip_with_a_stop_at_a_bus_stop_and_an_ignition_off() {
+        let s = MotionSettings::default();
+        let mut m = MotionTracker::default();
+        assert_eq!(
+            kinds(&m.observe(obs(0, 0.0, Some(false), 0.0), &s)),
+            ["went_online", "motion_changed"]
+        );
+        assert_eq!(m.motion, Motion::Parked);
+        assert_eq!(
+            kinds(&m.observe(obs(60, 0.0, Some(true), 0.0), &s)),
+            ["motion_changed"]
+        );
+        assert_eq!(m.motion, Motion::Idling);
+        assert_eq!(
+            kinds(&m.observe(obs(70, 30.0, Some(true), 0.0), &s)),
+            ["motion_changed", "trip_started"]
+        );
+        assert!(m.observe(obs(80, 35.0, Some(true), 90.0), &s).is_empty());
+        // A 20 s stop at a bus stop does not end the trip.
+        assert_eq!(
+            kinds(&m.observe(obs(90, 0.0, Some(true), 10.0), &s)),
+            ["motion_changed"]
+        );
+        assert!(m.observe(obs(110, 0.0, Some(true), 0.0), &s).is_empty());
+        assert_eq!(
+            kinds(&m.observe(obs(120, 25.0, Some(true), 5.0), &s)),
+            ["motion_changed"]
+        );
+        assert!(m.trip_open());
+        // Ignition off ends it, at the time the vehicle stopped.
+        m.observe(obs(130, 0.0, Some(true), 80.0), &s);
+        let end = m.observe(obs(150, 0.0, Some(false), 0.0), &s);
+        assert_eq!(kinds(&end), ["motion_changed", "trip_ended"]);
+        match &end[1] {
+            VehicleEvent::TripEnded {
+                at,
+                started_at,
+                distance_m,
+                duration_s,
+                ..
+            } => {
+                assert_eq!((*at, *started_at), (t(130), t(70)));
+                assert_eq!(*duration_s, 60);
+                assert!((distance_m - 185.0).abs() < 1e-9);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Engine hours: ignition on from 60 s to 150 s.
+        assert!(
+            (m.engine_seconds - 90.0).abs() < 1e-9,
+            "{}",
+            m.engine_seconds
+        );
+    }
+
+    #[test]
+    fn a_long_idle_ends_the_trip_and_silence_goes_offline() {
+        let s = MotionSettings::default();
+        let mut m = MotionTracker::default();
+        m.observe(obs(0, 40.0, Some(true), 0.0), &s);
+        assert!(m.trip_open());
+        m.observe(obs(10, 0.0, Some(true), 50.0), &s);
+        assert!(m.observe(obs(200, 0.0, Some(true), 0.0), &s).is_empty());
+        let e = m.observe(obs(310, 0.0, Some(true), 0.0), &s);
+        assert_eq!(kinds(&e), ["trip_ended"]);
+        assert_eq!(e[0].at(), t(10));
+        m.observe(obs(400, 40.0, None, 0.0), &s);
+        assert!(m.trip_open(), "no ignition IO: speed decides");
+        let off = m.silence(t(1000), t(400));
+        assert_eq!(kinds(&off), ["trip_ended", "went_offline"]);
+        assert_eq!(m.motion, Motion::Offline);
+        assert!(m.silence(t(2000), t(400)).is_empty(), "offline once");
+        assert_eq!(
+            kinds(&m.observe(obs(2100, 0.0, Some(false), 0.0), &s)),
+            ["went_online", "motion_changed"]
+        );
+    }
+}
