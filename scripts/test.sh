@@ -44,6 +44,28 @@ ensure_postgres() {
 }
 ensure_postgres
 
+# Redis for the live-path tests (127.0.0.1:6379).
+ensure_redis() {
+  if command -v redis-cli >/dev/null 2>&1 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    return
+  fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "== installing Redis"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  echo "== starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/urbanstream-test.log
+  for _ in $(seq 30); do
+    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return
+    sleep 0.5
+  done
+  echo "Redis did not come up on 127.0.0.1:6379" >&2
+  exit 1
+}
+ensure_redis
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

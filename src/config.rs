@@ -26,6 +26,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
+    pub redis: RedisSection,
     pub db: BatchSettings,
     pub retention: RetentionSettings,
     pub teltonika: TeltonikaSettings,
@@ -37,6 +38,16 @@ pub struct Settings {
 pub struct DatabaseSettings {
     pub url: String,
     pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    #[serde(default)]
+    pub url: Option<String>,
+    pub prefix: String,
+    #[serde(with = "duration")]
+    pub latest_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,7 +9,8 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use urbanstream_actors::arbiters::ArbiterPool;
 use urbanstream_actors::db_batcher::DbBatcherActor;
-use urbanstream_actors::hub::{HubActor, HubSettings};
+use urbanstream_actors::hub::{AttachRedis, HubActor, HubSettings};
+use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
 use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
 use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
@@ -69,6 +70,19 @@ impl ServerBuilder {
             Supervisor::start(move |_| DbBatcherActor::new(batcher_store, batcher_settings));
 
         let hub = Supervisor::start(|_| HubActor::new(HubSettings::default()));
+        if let Some(url) = &s.redis.url {
+            let redis = RedisSettings {
+                url: url.clone(),
+                prefix: s.redis.prefix.clone(),
+                latest_ttl: s.redis.latest_ttl,
+                node_id: format!("{:016x}", rand::random::<u64>()),
+                max_in_flight: 10_000,
+            };
+            tracing::info!(node = %redis.node_id, "live updates shared through Redis");
+            let to_hub = hub.clone().recipient();
+            let bridge = Supervisor::start(move |_| RedisBridgeActor::new(redis, to_hub));
+            hub.do_send(AttachRedis(bridge.recipient()));
+        }
         let mut downstream = self.downstream;
         downstream.push(hub.clone().recipient());
 

@@ -364,3 +364,118 @@ async fn trips_and_offline_are_events_pushed_and_stored() {
     );
     app.server.stop().await;
 }
+
+/// Waits until `n` nodes listen on the shared channel.
+async fn wait_for_subscribers(
+    redis: &mut redis::aio::MultiplexedConnection,
+    channel: &str,
+    n: i64,
+) {
+    for _ in 0..100 {
+        let (_, count): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query_async(redis)
+            .await
+            .unwrap();
+        if count >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} nodes never subscribed to {channel}");
+}
+
+#[actix_rt::test]
+async fn two_nodes_on_one_redis_show_the_same_live_picture_once() {
+    let (_, db) = common::fresh_pg().await;
+    let prefix = format!("test:{}:{}:", std::process::id(), now_ms());
+    let node = || {
+        let (db, prefix) = (db.clone(), prefix.clone());
+        settings(move |s| {
+            s.database.url = db;
+            s.redis.url = Some("redis://127.0.0.1:6379".into());
+            s.redis.prefix = prefix;
+        })
+    };
+    let a = TestApp::start(node()).await;
+    let b = TestApp::start(node()).await;
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    wait_for_subscribers(&mut redis, &format!("{prefix}telemetry:all"), 2).await;
+
+    let mut on_a = ws_connect(&a).await;
+    let mut on_b = ws_connect(&b).await;
+    for ws in [&mut on_a, &mut on_b] {
+        send(ws, json!({"op": "subscribe", "topics": ["fleet"]})).await;
+        assert_eq!(next_json(ws).await["type"], "status");
+    }
+    // The device is connected to node B only.
+    let id = imei(REGISTERED + 3);
+    let mut dev = b.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    let t = now_ms();
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t, 44.7722)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    for ws in [&mut on_a, &mut on_b] {
+        let m = next_json(ws).await;
+        assert_eq!(m["type"], "telemetry");
+        assert_eq!(m["data"]["imei"], id.to_string());
+        // Exactly once: no second copy through Redis.
+        let again = tokio::time::timeout(Duration::from_millis(400), ws.next()).await;
+        assert!(again.is_err(), "a second delivery: {again:?}");
+    }
+    let latest: String = redis::cmd("GET")
+        .arg(format!("{prefix}device:{id}:latest"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let latest: Value = serde_json::from_str(&latest).unwrap();
+    assert_eq!(latest["imei"], id.to_string());
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{prefix}device:{id}:latest"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!((3000..=3600).contains(&ttl), "{ttl}");
+    let near: Vec<String> = redis::cmd("GEOSEARCH")
+        .arg(format!("{prefix}devices:positions"))
+        .arg("FROMLONLAT")
+        .arg(17.191)
+        .arg(44.7722)
+        .arg("BYRADIUS")
+        .arg(500)
+        .arg("m")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(near, vec![id.to_string()]);
+    a.server.stop().await;
+    b.server.stop().await;
+}
+
+#[actix_rt::test]
+async fn with_redis_down_live_updates_stay_local() {
+    // Nothing listens on port 1.
+    let app = TestApp::start(settings(|s| {
+        s.redis.url = Some("redis://127.0.0.1:1".into())
+    }))
+    .await;
+    let mut ws = ws_connect(&app).await;
+    send(&mut ws, json!({"op": "subscribe", "topics": ["fleet"]})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "status");
+    let id = imei(REGISTERED + 4);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77)]).unwrap())
+        .await;
+    assert_eq!(
+        dev.ack(WAIT).await,
+        Some(1),
+        "ingest does not depend on Redis"
+    );
+    assert_eq!(next_json(&mut ws).await["data"]["imei"], id.to_string());
+    assert!(app.metric_sum("urbanstream_redis_errors_total").await >= 1.0);
+    app.server.stop().await;
+}

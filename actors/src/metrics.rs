@@ -1,4 +1,4 @@
-//! Every metric name urbanstream emits, with its description. Names follow
+//! Every metric name urbanstream emits, with its kind, unit and help. Names follow
 //! `urbanstream_<subsystem>_<what>_<unit>[_total]`; labels are bounded (never a device id).
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -33,87 +33,251 @@ pub const WS_SESSIONS_ACTIVE: &str = "urbanstream_ws_sessions_active";
 pub const WS_MESSAGES_REJECTED_TOTAL: &str = "urbanstream_ws_messages_rejected_total";
 pub const ACTOR_RESTARTS_TOTAL: &str = "urbanstream_actor_restarts_total";
 pub const ACTOR_MAILBOX_FULL_TOTAL: &str = "urbanstream_actor_mailbox_full_total";
+pub const REDIS_UP: &str = "urbanstream_redis_up";
+pub const REDIS_ERRORS_TOTAL: &str = "urbanstream_redis_errors_total";
+pub const REDIS_DROPPED_TOTAL: &str = "urbanstream_redis_dropped_total";
+pub const REDIS_RECEIVED_TOTAL: &str = "urbanstream_redis_received_total";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// (name, kind, unit, help) of every metric.
+const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
+    (
+        TELTONIKA_CONNECTIONS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "TCP connections accepted on the Teltonika listener",
+    ),
+    (
+        TELTONIKA_SESSIONS_ACTIVE,
+        Kind::Gauge,
+        Unit::Count,
+        "Teltonika TCP sessions open now",
+    ),
+    (
+        TELTONIKA_LOGINS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "IMEI logins by result (accepted, rejected, error)",
+    ),
+    (
+        TELTONIKA_FRAMES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "AVL frames accepted, by codec and transport",
+    ),
+    (
+        TELTONIKA_RECORDS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "AVL records accepted and acknowledged",
+    ),
+    (
+        TELTONIKA_FRAMES_REJECTED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Frames refused without ACK, by reason",
+    ),
+    (
+        TELTONIKA_KEEPALIVES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Single 0xFF keep-alive bytes received",
+    ),
+    (
+        TELTONIKA_DISCONNECTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Sessions closed, by reason",
+    ),
+    (
+        TELTONIKA_ACK_LATENCY_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time from a complete AVL frame to its ACK (durable write included)",
+    ),
+    (
+        TELTONIKA_COMMANDS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Codec 12 commands, by result",
+    ),
+    (
+        TELTONIKA_ACCEPT_ERRORS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Errors accepting TCP connections",
+    ),
+    (
+        VEHICLE_RECORDS_LATE_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Records older than the device latest (buffer flush after an outage)",
+    ),
+    (
+        VEHICLE_EVENTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Vehicle events raised (trips, motion, online/offline), by kind",
+    ),
+    (
+        REGISTRY_ENTITIES_ACTIVE,
+        Kind::Gauge,
+        Unit::Count,
+        "Entity actors running, by kind",
+    ),
+    (
+        REGISTRY_DEVICES_REGISTERED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Unknown devices registered on first contact",
+    ),
+    (
+        DB_ROWS_WRITTEN_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Rows committed, by table",
+    ),
+    (
+        DB_ROWS_DUPLICATE_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Rows already stored (retransmits), by table",
+    ),
+    (
+        DB_BATCH_ROWS,
+        Kind::Histogram,
+        Unit::Count,
+        "Rows per committed batch",
+    ),
+    (
+        DB_FLUSH_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time to commit one batch",
+    ),
+    (
+        DB_QUEUE_ROWS,
+        Kind::Gauge,
+        Unit::Count,
+        "Rows waiting for or in a database write",
+    ),
+    (
+        DB_FLUSH_FAILURES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Failed batch writes (retried), by error kind",
+    ),
+    (
+        DB_REJECTED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Write requests refused, by reason",
+    ),
+    (
+        HUB_PUSHED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Updates handed to subscribers",
+    ),
+    (
+        HUB_COALESCED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Updates replaced by a newer one for a slow subscriber",
+    ),
+    (
+        HUB_DROPPED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Events dropped for a subscriber too slow to take them",
+    ),
+    (
+        HUB_SUBSCRIBERS,
+        Kind::Gauge,
+        Unit::Count,
+        "Live subscribers",
+    ),
+    (
+        WS_SESSIONS_ACTIVE,
+        Kind::Gauge,
+        Unit::Count,
+        "Open WebSocket sessions",
+    ),
+    (
+        WS_MESSAGES_REJECTED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Client messages answered with an error frame, by reason",
+    ),
+    (
+        ACTOR_RESTARTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Actor restarts by their supervisor, by actor",
+    ),
+    (
+        ACTOR_MAILBOX_FULL_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Messages dropped because a mailbox was full, by actor",
+    ),
+    (
+        REDIS_UP,
+        Kind::Gauge,
+        Unit::Count,
+        "1 while the Redis connection answers, else 0",
+    ),
+    (
+        REDIS_ERRORS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Redis errors, by operation",
+    ),
+    (
+        REDIS_DROPPED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Live updates not published to or delivered from Redis, by stage",
+    ),
+    (
+        REDIS_RECEIVED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Updates received from other nodes through Redis",
+    ),
+];
 
 /// Registers units and help texts with the installed recorder. Call once at start.
 pub fn describe() {
-    describe_counter!(
-        TELTONIKA_CONNECTIONS_TOTAL,
-        Unit::Count,
-        "TCP connections accepted on the Teltonika listener"
-    );
-    describe_gauge!(
-        TELTONIKA_SESSIONS_ACTIVE,
-        Unit::Count,
-        "Teltonika TCP sessions open now"
-    );
-    describe_counter!(
-        TELTONIKA_LOGINS_TOTAL,
-        Unit::Count,
-        "IMEI logins by result (accepted, rejected)"
-    );
-    describe_counter!(
-        TELTONIKA_FRAMES_TOTAL,
-        Unit::Count,
-        "AVL frames accepted, by codec and transport"
-    );
-    describe_counter!(
-        TELTONIKA_RECORDS_TOTAL,
-        Unit::Count,
-        "AVL records accepted and acknowledged"
-    );
-    describe_counter!(
-        TELTONIKA_FRAMES_REJECTED_TOTAL,
-        Unit::Count,
-        "Frames refused without ACK, by reason"
-    );
-    describe_counter!(
-        TELTONIKA_KEEPALIVES_TOTAL,
-        Unit::Count,
-        "Single 0xFF keep-alive bytes received"
-    );
-    describe_counter!(
-        TELTONIKA_DISCONNECTS_TOTAL,
-        Unit::Count,
-        "Sessions closed, by reason"
-    );
-    describe_histogram!(
-        TELTONIKA_ACK_LATENCY_SECONDS,
-        Unit::Seconds,
-        "Time from a complete AVL frame to its ACK"
-    );
-    describe_counter!(
-        TELTONIKA_COMMANDS_TOTAL,
-        Unit::Count,
-        "Codec 12 commands, by result"
-    );
-    describe_counter!(
-        TELTONIKA_ACCEPT_ERRORS_TOTAL,
-        Unit::Count,
-        "Errors accepting TCP connections"
-    );
-    describe_counter!(
-        VEHICLE_RECORDS_LATE_TOTAL,
-        Unit::Count,
-        "Records older than the device's latest (buffer flush after an outage)"
-    );
-    describe_gauge!(
-        REGISTRY_ENTITIES_ACTIVE,
-        Unit::Count,
-        "Entity actors running, by kind"
-    );
-    describe_counter!(
-        REGISTRY_DEVICES_REGISTERED_TOTAL,
-        Unit::Count,
-        "Unknown devices registered on first contact"
-    );
-    describe_counter!(
-        ACTOR_RESTARTS_TOTAL,
-        Unit::Count,
-        "Actor restarts by their supervisor, by actor"
-    );
-    describe_counter!(
-        ACTOR_MAILBOX_FULL_TOTAL,
-        Unit::Count,
-        "Messages dropped because a mailbox was full, by actor"
-    );
+    for &(name, kind, unit, help) in CATALOGUE {
+        match kind {
+            Kind::Counter => describe_counter!(name, unit, help),
+            Kind::Gauge => describe_gauge!(name, unit, help),
+            Kind::Histogram => describe_histogram!(name, unit, help),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_convention() {
+        for &(name, kind, _, _) in CATALOGUE {
+            assert!(name.starts_with("urbanstream_"), "{name}");
+            let total = name.ends_with("_total");
+            assert_eq!(
+                total,
+                matches!(kind, Kind::Counter),
+                "{name}: counters, and only counters, end in _total"
+            );
+        }
+    }
 }

@@ -8,6 +8,7 @@ use urbanstream_schema::Imei;
 use super::messages::{Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe};
 use super::topic::Topic;
 use crate::metrics::*;
+use crate::redis_bridge::{PublishToRedis, RemoteKind, RemoteUpdate};
 use crate::vehicle::logic::device_time;
 use crate::vehicle::TelemetryAccepted;
 
@@ -41,6 +42,8 @@ const MAX_EVENT_BACKLOG: usize = 1024;
 /// One per process: routes live updates to subscribers.
 pub struct HubActor {
     settings: HubSettings,
+    /// Where live updates also go for other nodes, when Redis is configured.
+    redis: Option<Recipient<PublishToRedis>>,
     subscribers: HashMap<SubscriberId, Subscriber>,
     by_topic: HashMap<Topic, HashSet<SubscriberId>>,
 }
@@ -49,6 +52,7 @@ impl HubActor {
     pub fn new(settings: HubSettings) -> Self {
         Self {
             settings,
+            redis: None,
             subscribers: HashMap::new(),
             by_topic: HashMap::new(),
         }
@@ -220,23 +224,24 @@ impl Handler<TelemetryAccepted> for HubActor {
     type Result = ();
 
     fn handle(&mut self, msg: TelemetryAccepted, _ctx: &mut Self::Context) {
-        for event in msg.events.iter() {
-            for topic in [Topic::Events, Topic::Device(msg.imei)] {
-                if !self.by_topic.contains_key(&topic) {
-                    continue;
+        if let Some(redis) = &self.redis {
+            for event in msg.events.iter() {
+                let data =
+                    Arc::new(serde_json::json!({ "imei": msg.imei.to_string(), "event": event }));
+                let publish = PublishToRedis {
+                    imei: msg.imei,
+                    kind: RemoteKind::Event,
+                    position: None,
+                    data,
+                };
+                if redis.try_send(publish).is_err() {
+                    metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "from_hub").increment(1);
                 }
-                let json = serde_json::json!({
-                    "type": "event",
-                    "topic": topic.to_string(),
-                    "data": { "imei": msg.imei.to_string(), "event": event },
-                });
-                self.publish(Push {
-                    topic,
-                    kind: PushKind::Event,
-                    entity: None,
-                    json: Arc::from(json.to_string()),
-                });
             }
+        }
+        for event in msg.events.iter() {
+            let data = serde_json::json!({ "imei": msg.imei.to_string(), "event": event });
+            self.publish_event(msg.imei, &data);
         }
         let Some(rec) = msg.records.iter().rev().find(|r| !r.late) else {
             return;
@@ -246,7 +251,7 @@ impl Handler<TelemetryAccepted> for HubActor {
             .into_iter()
             .filter(|t| self.by_topic.contains_key(t))
             .collect::<Vec<_>>();
-        if wanted.is_empty() {
+        if wanted.is_empty() && self.redis.is_none() {
             return;
         }
         let g = &rec.record.gps;
@@ -264,14 +269,78 @@ impl Handler<TelemetryAccepted> for HubActor {
             "values": crate::teltonika::io_profile::serialize_named(&rec.named, serde_json::value::Serializer)
                 .unwrap_or_default(),
         });
-        for topic in wanted {
+        self.publish_telemetry(msg.imei, &wanted, &data);
+        if let Some(redis) = &self.redis {
+            let publish = PublishToRedis {
+                imei: msg.imei,
+                kind: RemoteKind::Telemetry,
+                position: g.valid().then(|| (g.latitude_deg(), g.longitude_deg())),
+                data: Arc::new(data),
+            };
+            if redis.try_send(publish).is_err() {
+                metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "from_hub").increment(1);
+            }
+        }
+    }
+}
+
+impl HubActor {
+    fn publish_telemetry(&mut self, imei: Imei, topics: &[Topic], data: &serde_json::Value) {
+        for &topic in topics {
             let json = serde_json::json!({ "type": "telemetry", "topic": topic.to_string(), "data": data });
             self.publish(Push {
                 topic,
                 kind: PushKind::Telemetry,
-                entity: Some(msg.imei),
+                entity: Some(imei),
                 json: Arc::from(json.to_string()),
             });
+        }
+    }
+
+    fn publish_event(&mut self, imei: Imei, data: &serde_json::Value) {
+        for topic in [Topic::Events, Topic::Device(imei)] {
+            if !self.by_topic.contains_key(&topic) {
+                continue;
+            }
+            let json =
+                serde_json::json!({ "type": "event", "topic": topic.to_string(), "data": data });
+            self.publish(Push {
+                topic,
+                kind: PushKind::Event,
+                entity: None,
+                json: Arc::from(json.to_string()),
+            });
+        }
+    }
+}
+
+/// Connects the hub to the Redis bridge.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachRedis(pub Recipient<PublishToRedis>);
+
+impl Handler<AttachRedis> for HubActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttachRedis, _ctx: &mut Self::Context) {
+        self.redis = Some(msg.0);
+    }
+}
+
+/// Another node's update: delivered to this node's subscribers only.
+impl Handler<RemoteUpdate> for HubActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoteUpdate, _ctx: &mut Self::Context) {
+        match msg.kind {
+            RemoteKind::Telemetry => {
+                let topics: Vec<Topic> = [Topic::Fleet, Topic::Device(msg.imei)]
+                    .into_iter()
+                    .filter(|t| self.by_topic.contains_key(t))
+                    .collect();
+                self.publish_telemetry(msg.imei, &topics, &msg.data);
+            }
+            RemoteKind::Event => self.publish_event(msg.imei, &msg.data),
         }
     }
 }

@@ -1,0 +1,270 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use bb8_redis::RedisConnectionManager;
+use futures_util::StreamExt;
+use rand::Rng;
+use serde_json::Value;
+use urbanstream_schema::Imei;
+
+use crate::metrics::{REDIS_DROPPED_TOTAL, REDIS_ERRORS_TOTAL, REDIS_RECEIVED_TOTAL, REDIS_UP};
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Prefix of every key and channel (several deployments, or tests, on one Redis).
+    pub prefix: String,
+    pub latest_ttl: Duration,
+    /// Identifies this node in what it publishes, so that it skips its own messages.
+    pub node_id: String,
+    /// Publications in flight at most; beyond, updates are dropped and counted.
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteKind {
+    Telemetry,
+    Event,
+}
+
+/// From the hub: one live update or event to publish.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PublishToRedis {
+    pub imei: Imei,
+    pub kind: RemoteKind,
+    /// Position for the geo index.
+    pub position: Option<(f64, f64)>,
+    pub data: Arc<Value>,
+}
+
+/// To the hub: an update another node published.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RemoteUpdate {
+    pub imei: Imei,
+    pub kind: RemoteKind,
+    pub data: Value,
+}
+
+type Pool = bb8::Pool<RedisConnectionManager>;
+
+pub struct RedisBridgeActor {
+    settings: RedisSettings,
+    hub: Recipient<RemoteUpdate>,
+    pool: Option<Pool>,
+    in_flight: usize,
+}
+
+impl RedisBridgeActor {
+    pub fn new(settings: RedisSettings, hub: Recipient<RemoteUpdate>) -> Self {
+        Self {
+            settings,
+            hub,
+            pool: None,
+            in_flight: 0,
+        }
+    }
+
+    fn key(&self, k: &str) -> String {
+        format!("{}{k}", self.settings.prefix)
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>, delay: Duration) {
+        let url = self.settings.url.clone();
+        ctx.run_later(delay, move |act, ctx| {
+            let fut = async move {
+                let manager = RedisConnectionManager::new(url.as_str())?;
+                let pool = bb8::Pool::builder()
+                    .max_size(4)
+                    .connection_timeout(Duration::from_secs(2))
+                    .build(manager)
+                    .await?;
+                // Prove it answers before using it.
+                let mut conn = pool.get().await.map_err(|e| {
+                    redis::RedisError::from((redis::ErrorKind::Io, "pool", e.to_string()))
+                })?;
+                redis::cmd("PING").query_async::<()>(&mut *conn).await?;
+                drop(conn);
+                Ok::<Pool, redis::RedisError>(pool)
+            };
+            ctx.spawn(fut.into_actor(act).map(move |res, act, ctx| match res {
+                Ok(pool) => {
+                    tracing::info!("Redis connected");
+                    metrics::gauge!(REDIS_UP).set(1.0);
+                    act.pool = Some(pool);
+                }
+                Err(e) => {
+                    metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "connect").increment(1);
+                    let next = backoff(delay);
+                    tracing::warn!(
+                        "Redis unavailable ({e}); live updates stay local; retrying in {next:?}"
+                    );
+                    act.connect(ctx, next);
+                }
+            }));
+        });
+    }
+}
+
+/// Doubles up to 30 s, with ±20 % jitter.
+fn backoff(prev: Duration) -> Duration {
+    let base = (prev * 2).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    base.mul_f64(rand::rng().random_range(0.8..1.2))
+}
+
+/// Subscribes to the shared channels and hands other nodes' updates to the hub, for ever,
+/// reconnecting with backoff.
+async fn subscribe_loop(settings: RedisSettings, hub: Recipient<RemoteUpdate>) {
+    let mut delay = Duration::from_millis(200);
+    let telemetry = format!("{}telemetry:all", settings.prefix);
+    let events = format!("{}events:all", settings.prefix);
+    loop {
+        let attempt = async {
+            let client = redis::Client::open(settings.url.as_str())?;
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&telemetry).await?;
+            pubsub.subscribe(&events).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match attempt.await {
+            Ok(mut pubsub) => {
+                delay = Duration::from_millis(200);
+                let mut stream = pubsub.on_message();
+                while let Some(msg) = stream.next().await {
+                    let kind = if msg.get_channel_name() == events {
+                        RemoteKind::Event
+                    } else {
+                        RemoteKind::Telemetry
+                    };
+                    let Ok(v) = serde_json::from_slice::<Value>(msg.get_payload_bytes()) else {
+                        metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "decode").increment(1);
+                        continue;
+                    };
+                    if v["node"].as_str() == Some(settings.node_id.as_str()) {
+                        continue;
+                    }
+                    let Some(imei) = v["imei"].as_str().and_then(|s| s.parse::<Imei>().ok()) else {
+                        metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "decode").increment(1);
+                        continue;
+                    };
+                    metrics::counter!(REDIS_RECEIVED_TOTAL).increment(1);
+                    if hub
+                        .try_send(RemoteUpdate {
+                            imei,
+                            kind,
+                            data: v["data"].clone(),
+                        })
+                        .is_err()
+                    {
+                        metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "to_hub").increment(1);
+                    }
+                }
+                metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "subscribe").increment(1);
+                tracing::warn!("Redis subscription ended; resubscribing");
+            }
+            Err(e) => {
+                metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "subscribe").increment(1);
+                tracing::debug!("Redis subscribe failed: {e}");
+            }
+        }
+        delay = backoff(delay);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+impl Actor for RedisBridgeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(16_384);
+        metrics::gauge!(REDIS_UP).set(0.0);
+        self.connect(ctx, Duration::ZERO);
+        ctx.spawn(actix::fut::wrap_future(subscribe_loop(
+            self.settings.clone(),
+            self.hub.clone(),
+        )));
+    }
+}
+
+impl Supervised for RedisBridgeActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        metrics::counter!(crate::metrics::ACTOR_RESTARTS_TOTAL, "actor" => "redis_bridge")
+            .increment(1);
+        self.pool = None;
+        self.in_flight = 0;
+    }
+}
+
+impl Handler<PublishToRedis> for RedisBridgeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PublishToRedis, ctx: &mut Self::Context) {
+        let Some(pool) = self.pool.clone() else {
+            metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "not_connected").increment(1);
+            return;
+        };
+        if self.in_flight >= self.settings.max_in_flight {
+            metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "backlog").increment(1);
+            return;
+        }
+        let imei = msg.imei.to_string();
+        let payload =
+            serde_json::json!({ "node": self.settings.node_id, "imei": imei, "data": &*msg.data })
+                .to_string();
+        let mut pipe = redis::pipe();
+        match msg.kind {
+            RemoteKind::Telemetry => {
+                pipe.cmd("SET")
+                    .arg(self.key(&format!("device:{imei}:latest")))
+                    .arg(msg.data.to_string())
+                    .arg("EX")
+                    .arg(self.settings.latest_ttl.as_secs().max(1))
+                    .ignore();
+                if let Some((lat, lon)) = msg.position {
+                    pipe.cmd("GEOADD")
+                        .arg(self.key("devices:positions"))
+                        .arg(lon)
+                        .arg(lat)
+                        .arg(&imei)
+                        .ignore();
+                }
+                pipe.cmd("PUBLISH")
+                    .arg(self.key(&format!("telemetry:{imei}")))
+                    .arg(&payload)
+                    .ignore();
+                pipe.cmd("PUBLISH")
+                    .arg(self.key("telemetry:all"))
+                    .arg(&payload)
+                    .ignore();
+            }
+            RemoteKind::Event => {
+                pipe.cmd("PUBLISH")
+                    .arg(self.key("events:all"))
+                    .arg(&payload)
+                    .ignore();
+            }
+        }
+        self.in_flight += 1;
+        let fut = async move {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            pipe.query_async::<()>(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+            act.in_flight -= 1;
+            if let Err(e) = res {
+                metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "publish").increment(1);
+                tracing::debug!("Redis publish failed: {e}");
+                if act.pool.is_some() && e.contains("timed out") {
+                    // Likely down: reconnect in the background; live updates stay local.
+                    metrics::gauge!(REDIS_UP).set(0.0);
+                    act.pool = None;
+                    act.connect(ctx, Duration::from_millis(500));
+                }
+            }
+        }));
+    }
+}
