@@ -74,3 +74,56 @@ pub struct EventRow {
     pub kind: String,
     pub data: String,
 }
+
+/// A vehicle.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = crate::schema::vehicles)]
+pub struct VehicleRow {
+    pub id: i64,
+    pub registration: String,
+    pub vehicle_type: String,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub year: Option<i32>,
+    pub capacity: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, serde::Deserialize)]
+#[diesel(table_name = crate::schema::vehicles)]
+#[serde(deny_unknown_fields)]
+pub struct NewVehicle {
+    pub registration: String,
+    #[serde(default = "default_vehicle_type")]
+    pub vehicle_type: String,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub year: Option<i32>,
+    pub capacity: Option<i32>,
+}
+
+fn default_vehicle_type() -> String {
+    "bus".into()
+}
+
+/// Fields of a vehicle to change; absent ones stay.
+#[derive(Debug, Clone, PartialEq, Default, AsChangeset, serde::Deserialize)]
+#[diesel(table_name = crate::schema::vehicles)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleChanges {
+    pub registration: Option<String>,
+    pub vehicle_type: Option<String>,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub year: Option<i32>,
+    pub capacity: Option<i32>,
+}
+
+/// Fields of a device to change; absent ones stay.
+#[derive(Debug, Clone, PartialEq, Default, AsChangeset, serde::Deserialize)]
+#[diesel(table_name = crate::schema::devices)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceChanges {
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+}

@@ -2,8 +2,10 @@
 
 mod devices;
 mod error;
+mod fleet;
 mod health;
 mod metrics;
+mod vehicles;
 mod ws;
 
 use actix::Addr;
@@ -28,6 +30,7 @@ pub struct HttpState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use web::{delete, get, patch, post};
     cfg.app_data(
         web::JsonConfig::default()
             .limit(MAX_JSON_BYTES)
@@ -35,21 +38,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .app_data(web::PathConfig::default().error_handler(error::path_error))
-    .route("/health", web::get().to(health::health))
-    .route("/ready", web::get().to(health::ready))
-    .route("/metrics", web::get().to(metrics::metrics))
-    .route("/ws", web::get().to(ws::ws))
+    .route("/health", get().to(health::health))
+    .route("/ready", get().to(health::ready))
+    .route("/metrics", get().to(metrics::metrics))
+    .route("/ws", get().to(ws::ws))
     .service(
         web::scope("/api/v1")
-            .route("/devices", web::get().to(devices::list::list))
-            .route(
-                "/devices/{imei}/latest",
-                web::get().to(devices::latest::latest),
-            )
+            .route("/devices", get().to(devices::list::list))
+            .route("/devices", post().to(devices::create::create))
+            .route("/devices/{imei}", get().to(devices::get::get))
+            .route("/devices/{imei}", patch().to(devices::update::update))
+            .route("/devices/{imei}", delete().to(devices::delete::delete))
+            .route("/devices/{imei}/latest", get().to(devices::latest::latest))
             .route(
                 "/devices/{imei}/history",
-                web::get().to(devices::history::history),
+                get().to(devices::history::history),
             )
+            .route("/vehicles", get().to(vehicles::list::list))
+            .route("/vehicles", post().to(vehicles::create::create))
+            .route("/vehicles/{id}", get().to(vehicles::get::get))
+            .route("/vehicles/{id}", patch().to(vehicles::update::update))
+            .route("/vehicles/{id}", delete().to(vehicles::delete::delete))
+            .route(
+                "/vehicles/{id}/location",
+                get().to(vehicles::location::location),
+            )
+            .route(
+                "/vehicles/{id}/assign-device",
+                post().to(vehicles::assign_device::assign_device),
+            )
+            .route("/fleet/summary", get().to(fleet::summary::summary))
+            .route("/fleet/nearby", get().to(fleet::nearby::nearby))
             .default_service(web::to(error::not_found)),
     );
 }

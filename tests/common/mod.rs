@@ -140,12 +140,24 @@ impl TestApp {
 
     /// Plain HTTP/1.1 GET; returns status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, None).await
+    }
+
+    /// Plain HTTP/1.1 request with an optional JSON body; returns status and body.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> (u16, String) {
         let mut s = TcpStream::connect(self.server.http_addr).await.unwrap();
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
+        let body = json.map(|j| j.to_string()).unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(body.as_bytes()).await.unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).await.unwrap();
         let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();

@@ -7,8 +7,8 @@ use urbanstream_schema::store::{DbError, Store};
 use urbanstream_schema::Imei;
 
 use super::messages::{
-    AuthorizeDevice, DeviceGrant, GetVehicleSnapshot, LoginRefused, SendDeviceCommand,
-    SessionEnded, Shutdown,
+    AuthorizeDevice, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot, GetVehicleSnapshot,
+    LoginRefused, SendDeviceCommand, SessionEnded, Shutdown,
 };
 use crate::arbiters::ArbiterPool;
 use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
@@ -234,5 +234,66 @@ impl Handler<Shutdown> for DeviceRegistryActor {
 
     fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) {
         ctx.stop();
+    }
+}
+
+impl Handler<DeviceUpserted> for DeviceRegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceUpserted, _ctx: &mut Self::Context) {
+        let changed_model = self
+            .devices
+            .get(&msg.imei)
+            .is_some_and(|d| d.model != msg.model);
+        self.devices.insert(
+            msg.imei,
+            KnownDevice {
+                id: msg.id,
+                model: msg.model,
+            },
+        );
+        if changed_model {
+            // The vehicle actor starts again with the new IO profile at the next login.
+            self.vehicles.remove(&msg.imei);
+            if let Some(s) = self.sessions.remove(&msg.imei) {
+                let _ = s.close.try_send(CloseSession(CloseReason::Replaced));
+            }
+        }
+    }
+}
+
+impl Handler<DeviceRemoved> for DeviceRegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceRemoved, _ctx: &mut Self::Context) {
+        self.devices.remove(&msg.imei);
+        self.vehicles.remove(&msg.imei);
+        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
+            .set(self.vehicles.len() as f64);
+        if let Some(s) = self.sessions.remove(&msg.imei) {
+            tracing::info!(imei = %msg.imei, "device deleted; closing its session");
+            let _ = s.close.try_send(CloseSession(CloseReason::Replaced));
+        }
+    }
+}
+
+impl Handler<FleetSnapshot> for DeviceRegistryActor {
+    type Result = ResponseFuture<Vec<crate::vehicle::VehicleSnapshot>>;
+
+    fn handle(&mut self, _msg: FleetSnapshot, _ctx: &mut Self::Context) -> Self::Result {
+        let asks: Vec<_> = self
+            .vehicles
+            .values()
+            .map(|a| a.send(GetSnapshot))
+            .collect();
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(asks.len());
+            for ask in asks {
+                if let Ok(s) = ask.await {
+                    out.push(s);
+                }
+            }
+            out
+        })
     }
 }

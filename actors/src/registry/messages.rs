@@ -57,3 +57,24 @@ pub struct GetVehicleSnapshot {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
+
+/// A device was added or changed through the API.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeviceUpserted {
+    pub imei: Imei,
+    pub id: i64,
+    pub model: String,
+}
+
+/// A device was deleted: it may no longer log in; an open session is closed.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeviceRemoved {
+    pub imei: Imei,
+}
+
+/// Every running vehicle's snapshot.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<VehicleSnapshot>")]
+pub struct FleetSnapshot;

@@ -1,11 +1,13 @@
 //! The database: PostgreSQL (diesel-async over a bb8 pool) or an embedded SQLite file,
 //! chosen by one URL. Both run the same migrations' meaning and answer the same queries.
 
+mod crud;
 mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
 
+pub use crud::is_conflict;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 

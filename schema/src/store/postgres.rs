@@ -91,7 +91,7 @@ impl PgStore {
         })
     }
 
-    async fn conn(
+    pub(crate) async fn conn(
         &self,
     ) -> Result<bb8::PooledConnection<'_, AsyncDieselConnectionManager<AsyncPgConnection>>, DbError>
     {

@@ -50,7 +50,7 @@ impl SqliteStore {
         Ok(Self { jobs })
     }
 
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, DbError> {

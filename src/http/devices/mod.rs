@@ -1,6 +1,10 @@
+pub mod create;
+pub mod delete;
+pub mod get;
 pub mod history;
 pub mod latest;
 pub mod list;
+pub mod update;
 
 use urbanstream_schema::Imei;
 

@@ -1,0 +1,196 @@
+//! Registry data (devices, vehicles) and fleet queries, written once for both backends.
+
+use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+
+use super::{DbError, Store};
+use crate::models::{DeviceChanges, DeviceRow, NewDevice, NewVehicle, VehicleChanges, VehicleRow};
+use crate::schema::{devices, telemetry, vehicles};
+
+/// Runs one diesel query on whichever backend: `|c| query.method(c)`. The same expression is
+/// compiled against diesel-async (PostgreSQL) and diesel (SQLite, on its worker thread).
+macro_rules! on_db {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match $store {
+            Store::Postgres(s) => {
+                let mut conn = s.conn().await?;
+                let $c = &mut *conn;
+                #[allow(unused_imports)]
+                use diesel_async::RunQueryDsl;
+                ($body).await.map_err(DbError::from)
+            }
+            Store::Sqlite(s) => {
+                s.run(move |$c| {
+                    #[allow(unused_imports)]
+                    use diesel::RunQueryDsl;
+                    ($body).map_err(DbError::from)
+                })
+                .await
+            }
+        }
+    };
+}
+
+/// `NotFound` becomes `None`.
+fn optional<T>(r: Result<T, DbError>) -> Result<Option<T>, DbError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(DbError::Query(diesel::result::Error::NotFound)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A unique or foreign-key violation, for a 409 or 400 rather than a 500.
+pub fn is_conflict(e: &DbError) -> bool {
+    matches!(
+        e,
+        DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation
+                | diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _
+        ))
+    )
+}
+
+impl Store {
+    pub async fn device(&self, imei: &str) -> Result<Option<DeviceRow>, DbError> {
+        let imei = imei.to_owned();
+        optional(on_db!(self, |c| devices::table
+            .filter(devices::imei.eq(imei))
+            .select(DeviceRow::as_select())
+            .first(c)))
+    }
+
+    /// Inserts a device; a duplicate IMEI is a conflict error.
+    pub async fn create_device(
+        &self,
+        imei: &str,
+        model: &str,
+        name: Option<&str>,
+    ) -> Result<DeviceRow, DbError> {
+        let (imei, model, name) = (imei.to_owned(), model.to_owned(), name.map(str::to_owned));
+        on_db!(self, |c| diesel::insert_into(devices::table)
+            .values(NewDevice {
+                imei: &imei,
+                name: name.as_deref(),
+                model: &model
+            })
+            .returning(DeviceRow::as_returning())
+            .get_result(c))
+    }
+
+    pub async fn update_device(
+        &self,
+        imei: &str,
+        changes: DeviceChanges,
+    ) -> Result<Option<DeviceRow>, DbError> {
+        if changes == DeviceChanges::default() {
+            return self.device(imei).await;
+        }
+        let imei = imei.to_owned();
+        optional(on_db!(self, |c| diesel::update(
+            devices::table.filter(devices::imei.eq(imei))
+        )
+        .set(changes)
+        .returning(DeviceRow::as_returning())
+        .get_result(c)))
+    }
+
+    /// Deletes a device and its history. Returns whether it existed.
+    pub async fn delete_device(&self, imei: &str) -> Result<bool, DbError> {
+        let Some(d) = self.device(imei).await? else {
+            return Ok(false);
+        };
+        let id = d.id;
+        on_db!(self, |c| diesel::delete(
+            telemetry::table.filter(telemetry::device_id.eq(id))
+        )
+        .execute(c))?;
+        let n = on_db!(self, |c| diesel::delete(
+            devices::table.filter(devices::id.eq(id))
+        )
+        .execute(c))?;
+        Ok(n > 0)
+    }
+
+    /// Puts a device in a vehicle (or takes it out with `None`).
+    pub async fn assign_device(
+        &self,
+        imei: &str,
+        vehicle_id: Option<i64>,
+    ) -> Result<Option<DeviceRow>, DbError> {
+        let imei = imei.to_owned();
+        optional(on_db!(self, |c| diesel::update(
+            devices::table.filter(devices::imei.eq(imei))
+        )
+        .set(devices::vehicle_id.eq(vehicle_id))
+        .returning(DeviceRow::as_returning())
+        .get_result(c)))
+    }
+
+    pub async fn devices_of_vehicle(&self, vehicle_id: i64) -> Result<Vec<DeviceRow>, DbError> {
+        on_db!(self, |c| devices::table
+            .filter(devices::vehicle_id.eq(vehicle_id))
+            .order(devices::id)
+            .select(DeviceRow::as_select())
+            .load(c))
+    }
+
+    pub async fn vehicles(&self, after_id: i64, limit: i64) -> Result<Vec<VehicleRow>, DbError> {
+        on_db!(self, |c| vehicles::table
+            .filter(vehicles::id.gt(after_id))
+            .order(vehicles::id)
+            .limit(limit)
+            .select(VehicleRow::as_select())
+            .load(c))
+    }
+
+    pub async fn vehicle(&self, id: i64) -> Result<Option<VehicleRow>, DbError> {
+        optional(on_db!(self, |c| vehicles::table
+            .find(id)
+            .select(VehicleRow::as_select())
+            .first(c)))
+    }
+
+    pub async fn create_vehicle(&self, v: NewVehicle) -> Result<VehicleRow, DbError> {
+        on_db!(self, |c| diesel::insert_into(vehicles::table)
+            .values(v)
+            .returning(VehicleRow::as_returning())
+            .get_result(c))
+    }
+
+    pub async fn update_vehicle(
+        &self,
+        id: i64,
+        changes: VehicleChanges,
+    ) -> Result<Option<VehicleRow>, DbError> {
+        if changes == VehicleChanges::default() {
+            return self.vehicle(id).await;
+        }
+        optional(on_db!(self, |c| diesel::update(vehicles::table.find(id))
+            .set(changes)
+            .returning(VehicleRow::as_returning())
+            .get_result(c)))
+    }
+
+    /// Deletes a vehicle; its devices stay, unassigned.
+    pub async fn delete_vehicle(&self, id: i64) -> Result<bool, DbError> {
+        on_db!(self, |c| diesel::update(
+            devices::table.filter(devices::vehicle_id.eq(id))
+        )
+        .set(devices::vehicle_id.eq(None::<i64>))
+        .execute(c))?;
+        let n = on_db!(self, |c| diesel::delete(vehicles::table.find(id))
+            .execute(c))?;
+        Ok(n > 0)
+    }
+
+    /// Metres driven since `from_ms`, over live records of every device.
+    pub async fn distance_since(&self, from_ms: i64) -> Result<f64, DbError> {
+        let sum: Option<f64> = on_db!(self, |c| telemetry::table
+            .filter(telemetry::device_time_ms.ge(from_ms))
+            .filter(telemetry::late.eq(false))
+            .select(diesel::dsl::sum(telemetry::distance_m))
+            .first(c))?;
+        Ok(sum.unwrap_or(0.0))
+    }
+}

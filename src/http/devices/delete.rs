@@ -1,0 +1,20 @@
+use actix_web::{web, HttpResponse};
+use urbanstream_actors::registry::DeviceRemoved;
+
+use super::parse_imei;
+use crate::http::{ApiError, HttpState};
+
+/// `DELETE /api/v1/devices/{imei}`: the device and its history; an open session is closed.
+pub async fn delete(
+    state: web::Data<HttpState>,
+    imei: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let imei = parse_imei(&imei)?;
+    if !state.store.delete_device(&imei.to_string()).await? {
+        return Err(ApiError::NotFound(format!(
+            "device {imei} is not registered"
+        )));
+    }
+    state.registry.do_send(DeviceRemoved { imei });
+    Ok(HttpResponse::NoContent().finish())
+}

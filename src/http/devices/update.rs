@@ -1,0 +1,35 @@
+use actix_web::{web, HttpResponse};
+use urbanstream_actors::registry::DeviceUpserted;
+use urbanstream_schema::models::DeviceChanges;
+
+use super::parse_imei;
+use crate::http::{ApiError, HttpState};
+
+/// `PATCH /api/v1/devices/{imei}` with any of `name`, `model`, `firmware`.
+pub async fn update(
+    state: web::Data<HttpState>,
+    imei: web::Path<String>,
+    body: web::Json<DeviceChanges>,
+) -> Result<HttpResponse, ApiError> {
+    let imei = parse_imei(&imei)?;
+    if body.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+        return Err(ApiError::BadRequest("model must not be empty".into()));
+    }
+    match state
+        .store
+        .update_device(&imei.to_string(), body.into_inner())
+        .await?
+    {
+        Some(d) => {
+            state.registry.do_send(DeviceUpserted {
+                imei,
+                id: d.id,
+                model: d.model.clone(),
+            });
+            Ok(HttpResponse::Ok().json(d))
+        }
+        None => Err(ApiError::NotFound(format!(
+            "device {imei} is not registered"
+        ))),
+    }
+}

@@ -1,0 +1,2 @@
+pub mod nearby;
+pub mod summary;

@@ -1,0 +1,40 @@
+use actix_web::{web, HttpResponse};
+use chrono::{Timelike, Utc};
+use serde_json::json;
+use urbanstream_actors::registry::FleetSnapshot;
+use urbanstream_actors::vehicle::Motion;
+
+use crate::http::{ApiError, HttpState};
+
+/// `GET /api/v1/fleet/summary`: devices by state, and distance driven today (UTC).
+pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
+    let total = state.store.devices().await?.len();
+    let fleet = state
+        .registry
+        .send(FleetSnapshot)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("device registry: {e}")))?;
+    let count = |m: Motion| fleet.iter().filter(|s| s.motion == m).count();
+    let online = fleet.iter().filter(|s| s.motion != Motion::Offline).count();
+    let now = Utc::now();
+    let midnight = now
+        .with_hour(0)
+        .and_then(|t| t.with_minute(0))
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+    let distance_m = state
+        .store
+        .distance_since(midnight.timestamp_millis())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "total": total,
+        "online": online,
+        "offline": total - online,
+        "moving": count(Motion::Moving),
+        "idling": count(Motion::Idling),
+        "parked": count(Motion::Parked),
+        "distance_today_km": distance_m / 1000.0,
+        "since": midnight,
+    })))
+}

@@ -1,0 +1,33 @@
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::http::devices::parse_imei;
+use crate::http::{ApiError, HttpState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    imei: String,
+}
+
+/// `POST /api/v1/vehicles/{id}/assign-device` with `{"imei"}`: the tracker now rides in it.
+pub async fn assign_device(
+    state: web::Data<HttpState>,
+    id: web::Path<i64>,
+    body: web::Json<AssignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let imei = parse_imei(&body.imei)?;
+    if state.store.vehicle(*id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no vehicle {id}")));
+    }
+    match state
+        .store
+        .assign_device(&imei.to_string(), Some(*id))
+        .await?
+    {
+        Some(d) => Ok(HttpResponse::Ok().json(d)),
+        None => Err(ApiError::NotFound(format!(
+            "device {imei} is not registered"
+        ))),
+    }
+}
