@@ -225,3 +225,111 @@ async fn oversized_bodies_are_refused() {
     assert!(body.contains("\"code\":\"bad_request\""), "{body}");
     app.server.stop().await;
 }
+
+#[actix_rt::test]
+async fn telemetry_history_pages_and_streamed_exports() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let id = imei(356_307_042_441_000).to_string();
+    let device = app.server.store.device(&id).await.unwrap().unwrap();
+    let t0 = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    // More rows than one export page, so the stream takes several round trips.
+    let rows: Vec<_> = (0..12_345i64)
+        .map(|i| urbanstream_schema::models::TelemetryRow {
+            device_id: device.id,
+            device_time_ms: t0 + i * 100,
+            server_time_ms: t0 + i * 100 + 5,
+            lat: 44.77 + i as f64 * 1e-6,
+            lon: 17.19,
+            altitude: 160,
+            speed_kmh: 30,
+            heading: 90,
+            satellites: if i == 7 { 0 } else { 9 },
+            fix: i != 7,
+            hdop: None,
+            ignition: Some(true),
+            movement: None,
+            external_voltage_v: Some(27.6),
+            battery_voltage_v: None,
+            gsm_signal: None,
+            distance_m: 2.5,
+            late: false,
+            io: r#"{"raw":{},"named":{}}"#.into(),
+        })
+        .collect();
+    app.server
+        .store
+        .insert_telemetry(rows, vec![])
+        .await
+        .unwrap();
+
+    let (s, page) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/telemetry/history?imei={id}&limit=5000"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 5000);
+    let cursor = page["next_cursor"].as_i64().unwrap();
+    assert_eq!(cursor, t0 + 4999 * 100);
+    let (_, page2) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/telemetry/history?imei={id}&limit=5000&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        page2["items"][0]["device_time_ms"].as_i64(),
+        Some(t0 + 5000 * 100)
+    );
+
+    let (s, csv) = app
+        .get(&format!("/api/v1/telemetry/export?imei={id}&format=csv"))
+        .await;
+    assert_eq!(s, 200);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 12_345, "header and every row");
+    assert!(lines[0].starts_with("device_time,lat,lon"));
+    assert!(lines[1].ends_with(",2.5,false"), "{}", lines[1]);
+
+    let (s, body) = app
+        .get(&format!("/api/v1/telemetry/export?imei={id}&format=json"))
+        .await;
+    assert_eq!(s, 200);
+    let all: Value = serde_json::from_str(&body).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 12_345);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0]["device_time_ms"].as_i64() < w[1]["device_time_ms"].as_i64()));
+
+    let (s, gpx) = app
+        .get(&format!("/api/v1/telemetry/export?imei={id}&format=gpx"))
+        .await;
+    assert_eq!(s, 200);
+    assert!(gpx.starts_with("<?xml") && gpx.trim_end().ends_with("</gpx>"));
+    assert_eq!(
+        gpx.matches("<trkpt ").count(),
+        12_344,
+        "points without a fix are left out"
+    );
+
+    for (path, status) in [
+        (
+            format!("/api/v1/telemetry/export?imei={id}&format=kml"),
+            400,
+        ),
+        (format!("/api/v1/telemetry/export?imei={id}&limit=5"), 400),
+        (
+            "/api/v1/telemetry/export?imei=490154203237518".to_string(),
+            404,
+        ),
+        ("/api/v1/telemetry/history".to_string(), 400),
+    ] {
+        let (s, body) = app.get(&path).await;
+        assert_eq!(s, status, "{path}: {body}");
+    }
+    app.server.stop().await;
+}

@@ -5,6 +5,7 @@ mod error;
 mod fleet;
 mod health;
 mod metrics;
+mod telemetry;
 mod vehicles;
 mod ws;
 
@@ -67,6 +68,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/vehicles/{id}/assign-device",
                 post().to(vehicles::assign_device::assign_device),
             )
+            .route("/telemetry/history", get().to(telemetry::history::history))
+            .route("/telemetry/export", get().to(telemetry::export::export))
             .route("/fleet/summary", get().to(fleet::summary::summary))
             .route("/fleet/nearby", get().to(fleet::nearby::nearby))
             .default_service(web::to(error::not_found)),

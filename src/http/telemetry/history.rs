@@ -1,0 +1,46 @@
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::{resolve, Window};
+use crate::http::{ApiError, HttpState};
+
+/// `GET /api/v1/telemetry/history?imei&from&to&limit&cursor`: a page of stored records,
+/// oldest first; `next_cursor` continues after the page.
+pub async fn history(
+    state: web::Data<HttpState>,
+    q: web::Query<Window>,
+) -> Result<HttpResponse, ApiError> {
+    if q.format.is_some() {
+        return Err(ApiError::BadRequest(
+            "`format` belongs to /telemetry/export".into(),
+        ));
+    }
+    let r = resolve(&state, &q).await?;
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1..=10000, got {limit}"
+        )));
+    }
+    let from = q.cursor.map_or(r.from_ms, |c| (c + 1).max(r.from_ms));
+    let rows = state
+        .store
+        .history(r.device.id, from, r.to_ms, limit)
+        .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|x| x.device_time_ms))
+        .flatten();
+    let items: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            let io: serde_json::Value = serde_json::from_str(&row.io).unwrap_or_default();
+            let mut v = serde_json::to_value(&row).unwrap_or_default();
+            if let Some(m) = v.as_object_mut() {
+                m.insert("io".into(), io);
+            }
+            v
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({ "imei": r.device.imei, "items": items, "next_cursor": next })))
+}

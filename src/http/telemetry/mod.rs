@@ -1,0 +1,51 @@
+pub mod export;
+pub mod history;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use urbanstream_schema::models::DeviceRow;
+
+use super::devices::parse_imei;
+use super::{ApiError, HttpState};
+
+/// One device's time window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub imei: String,
+    /// RFC 3339; default 24 h before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// RFC 3339, exclusive; default now.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (history only).
+    pub cursor: Option<i64>,
+    /// `csv`, `json` or `gpx` (export only).
+    pub format: Option<String>,
+}
+
+/// Validated window: the device and the time range in milliseconds.
+pub struct Resolved {
+    pub device: DeviceRow,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+pub async fn resolve(state: &HttpState, w: &Window) -> Result<Resolved, ApiError> {
+    let imei = parse_imei(&w.imei)?;
+    let to = w.to.unwrap_or_else(Utc::now);
+    let from = w.from.unwrap_or(to - chrono::Duration::hours(24));
+    if from >= to {
+        return Err(ApiError::BadRequest("`from` must be before `to`".into()));
+    }
+    let device = state
+        .store
+        .device(&imei.to_string())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("device {imei} is not registered")))?;
+    Ok(Resolved {
+        device,
+        from_ms: from.timestamp_millis(),
+        to_ms: to.timestamp_millis(),
+    })
+}
