@@ -32,6 +32,8 @@ pub struct Server {
     pub udp_addr: Option<SocketAddr>,
     pub registry: Addr<DeviceRegistryActor>,
     pub store: Store,
+    pub batcher: Addr<DbBatcherActor>,
+    pub hub: Addr<HubActor>,
     http: actix_web::dev::ServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     pool: ArbiterPool,
@@ -94,7 +96,7 @@ impl ServerBuilder {
             vehicle: VehicleSettings {
                 mailbox: s.vehicle.mailbox,
                 downstream: downstream.into(),
-                persist: batcher.recipient(),
+                persist: batcher.clone().recipient(),
                 offline_after: s.vehicle.offline_after,
                 motion: s.motion_settings(),
             },
@@ -153,6 +155,7 @@ impl ServerBuilder {
             }
         }));
 
+        let hub_addr = hub.clone();
         let state = web::Data::new(HttpState {
             prometheus,
             store: store.clone(),
@@ -195,6 +198,8 @@ impl ServerBuilder {
             udp_addr,
             registry,
             store,
+            batcher,
+            hub: hub_addr,
             http,
             tasks,
             pool,

@@ -201,3 +201,37 @@ async fn no_ack_while_postgres_refuses_and_nothing_lost_after() {
     );
     app.server.stop().await;
 }
+
+#[actix_rt::test]
+async fn the_batcher_restarts_mid_stream_and_the_stream_goes_on() {
+    let app = TestApp::start(settings(|s| s.teltonika.register_unknown = true)).await;
+    let series = "urbanstream_actor_restarts_total{actor=\"db_batcher\"}";
+    let before = app.metric(series).await;
+    let mut opts = simulate::Options::new(app.server.teltonika_addr);
+    opts.devices = 50;
+    opts.rate = 20.0;
+    opts.duration = Duration::from_secs(3);
+    opts.send_interval = Duration::from_millis(100);
+    opts.ack_timeout = Duration::from_secs(2);
+    opts.imei_base = 353_000_000_000_000;
+    let sim = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(simulate::run(opts))
+    });
+    // Stop the aggregator twice while records stream in.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    app.server.batcher.send(urbanstream_actors::db_batcher::RestartActor).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    app.server.batcher.send(urbanstream_actors::db_batcher::RestartActor).await.unwrap();
+    let report = sim.await.unwrap().unwrap();
+
+    assert!(app.metric(series).await >= before + 2.0, "both restarts counted");
+    let s = &report.summary;
+    assert_eq!(s.acked, s.sent, "every record acknowledged in the end: {s:?}");
+    for d in &report.devices {
+        let rows = stored(&app, &d.imei.unwrap().to_string()).await;
+        assert_eq!(rows.len() as u64, d.acked, "stored once each, resends included");
+        assert!(rows.windows(2).all(|w| w[0] < w[1]));
+    }
+    app.server.stop().await;
+}

@@ -199,3 +199,12 @@ impl Handler<PersistTelemetry> for DbBatcherActor {
         })
     }
 }
+
+impl Handler<super::messages::RestartActor> for DbBatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: super::messages::RestartActor, ctx: &mut Self::Context) {
+        tracing::warn!("database batcher told to restart");
+        ctx.stop();
+    }
+}

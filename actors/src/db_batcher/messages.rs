@@ -16,3 +16,9 @@ pub enum PersistError {
     #[error("the database did not take the rows: {0}")]
     Failed(String),
 }
+
+/// Stops the actor; its supervisor starts it again with empty state. Callers whose rows were
+/// waiting get an error (their devices resend). For operations, and for supervision tests.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RestartActor;

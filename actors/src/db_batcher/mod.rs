@@ -6,4 +6,4 @@ mod actor;
 mod messages;
 
 pub use actor::{BatcherSettings, DbBatcherActor};
-pub use messages::{PersistError, PersistTelemetry};
+pub use messages::{PersistError, PersistTelemetry, RestartActor};
