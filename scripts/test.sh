@@ -66,6 +66,14 @@ ensure_redis() {
 }
 ensure_redis
 
+# promtool checks the /metrics exposition (Debian's prometheus package; its service is not
+# started).
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "== installing promtool"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  pkill -x prometheus 2>/dev/null || true
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
