@@ -95,6 +95,10 @@ struct SimTeltonika {
     /// How long a device waits for an ACK before it reconnects and resends.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     ack_timeout: Duration,
+    /// Also measure frame → WebSocket push latency with a client on this URL, e.g.
+    /// ws://127.0.0.1:8080/ws.
+    #[arg(long)]
+    ws: Option<String>,
     /// Print the summary as one JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -265,6 +269,7 @@ fn simulate_teltonika(a: SimTeltonika) -> anyhow::Result<()> {
         max_records_per_frame: a.max_records_per_frame,
         ack_timeout: a.ack_timeout,
         progress: !a.quiet,
+        ws: a.ws.clone(),
         ..simulate::Options::new(target)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -276,6 +281,9 @@ fn simulate_teltonika(a: SimTeltonika) -> anyhow::Result<()> {
         "devices {} | sent {} | acknowledged {} | resent {} | {:.0} records/s | ACK p50 {:.2} ms p99 {:.2} ms max {:.2} ms | rejected logins {} | errors {}",
         s.devices, s.sent, s.acked, s.resent, s.records_per_s, s.ack_p50_ms, s.ack_p99_ms, s.ack_max_ms, s.login_rejected, s.errors
     );
+    if let (Some(n), Some(p50), Some(p99)) = (s.ws_received, s.ws_p50_ms, s.ws_p99_ms) {
+        eprintln!("WebSocket pushes {n} | frame → push p50 {p50:.2} ms p99 {p99:.2} ms");
+    }
     if a.json {
         println!("{}", serde_json::to_string(s)?);
     }

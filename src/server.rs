@@ -68,10 +68,14 @@ impl ServerBuilder {
 
         let batcher_store = store.clone();
         let batcher_settings = s.batcher_settings();
-        let batcher =
-            Supervisor::start(move |_| DbBatcherActor::new(batcher_store, batcher_settings));
+        let batcher = Supervisor::start_in_arbiter(&pool.dedicated(), move |_| {
+            DbBatcherActor::new(batcher_store, batcher_settings)
+        });
 
-        let hub = Supervisor::start(|_| HubActor::new(HubSettings::default()));
+        // The hub gets a thread of its own: every live update crosses it.
+        let hub = Supervisor::start_in_arbiter(&pool.dedicated(), |_| {
+            HubActor::new(HubSettings::default())
+        });
         if let Some(url) = &s.redis.url {
             let redis = RedisSettings {
                 url: url.clone(),
@@ -172,6 +176,13 @@ impl ServerBuilder {
                 .app_data(state.clone())
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .configure(http::routes)
+        })
+        // Live pushes are small frames: without TCP_NODELAY, Nagle's algorithm holds each
+        // behind the client's delayed ACK (tens of milliseconds).
+        .on_connect(|conn, _ext| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
         })
         .workers(workers)
         .disable_signals()

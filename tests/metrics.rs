@@ -7,7 +7,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::{imei, settings, TestApp, WAIT};
-use urbanstream_actors::teltonika::codec::{encode_avl_frame, AvlRecord, CodecId, GpsElement, Priority};
+use urbanstream_actors::teltonika::codec::{
+    encode_avl_frame, AvlRecord, CodecId, GpsElement, Priority,
+};
 
 #[actix_rt::test]
 async fn metrics_pass_promtool() {
@@ -18,12 +20,19 @@ async fn metrics_pass_promtool() {
     let rec = AvlRecord {
         timestamp_ms: chrono::Utc::now().timestamp_millis() as u64,
         priority: Priority::Low,
-        gps: GpsElement { latitude: 447_722_000, longitude: 171_910_000, satellites: 7, speed: 20, ..Default::default() },
+        gps: GpsElement {
+            latitude: 447_722_000,
+            longitude: 171_910_000,
+            satellites: 7,
+            speed: 20,
+            ..Default::default()
+        },
         event_io_id: 0,
         generation_type: None,
         io: vec![],
     };
-    dev.send(&encode_avl_frame(CodecId::Codec8, &[rec]).unwrap()).await;
+    dev.send(&encode_avl_frame(CodecId::Codec8, &[rec]).unwrap())
+        .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     let mut bad = app.device().await;
     assert_eq!(bad.login(imei(490_154_203_237_518)).await, 0);
@@ -40,9 +49,21 @@ async fn metrics_pass_promtool() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool (Debian package prometheus) is installed by scripts/test.sh");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics:\n{report}");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
     app.server.stop().await;
 }

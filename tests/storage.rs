@@ -215,22 +215,44 @@ async fn the_batcher_restarts_mid_stream_and_the_stream_goes_on() {
     opts.ack_timeout = Duration::from_secs(2);
     opts.imei_base = 353_000_000_000_000;
     let sim = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(simulate::run(opts))
     });
     // Stop the aggregator twice while records stream in.
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    app.server.batcher.send(urbanstream_actors::db_batcher::RestartActor).await.unwrap();
+    app.server
+        .batcher
+        .send(urbanstream_actors::db_batcher::RestartActor)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
-    app.server.batcher.send(urbanstream_actors::db_batcher::RestartActor).await.unwrap();
+    app.server
+        .batcher
+        .send(urbanstream_actors::db_batcher::RestartActor)
+        .await
+        .unwrap();
     let report = sim.await.unwrap().unwrap();
 
-    assert!(app.metric(series).await >= before + 2.0, "both restarts counted");
+    assert!(
+        app.metric(series).await >= before + 2.0,
+        "both restarts counted"
+    );
     let s = &report.summary;
-    assert_eq!(s.acked, s.sent, "every record acknowledged in the end: {s:?}");
+    assert_eq!(
+        s.acked, s.sent,
+        "every record acknowledged in the end: {s:?}"
+    );
     for d in &report.devices {
         let rows = stored(&app, &d.imei.unwrap().to_string()).await;
-        assert_eq!(rows.len() as u64, d.acked, "stored once each, resends included");
+        assert_eq!(
+            rows.len() as u64,
+            d.acked,
+            "stored once each, resends included"
+        );
         assert!(rows.windows(2).all(|w| w[0] < w[1]));
     }
     app.server.stop().await;

@@ -1,8 +1,9 @@
-//! A fixed set of arbiters (one per core) that connection and entity actors are spread over.
+//! A fixed set of arbiters (one per core) that connection and entity actors are spread over,
+//! and dedicated arbiters for busy aggregators.
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix::{Arbiter, ArbiterHandle};
 
@@ -15,17 +16,21 @@ pub struct ArbiterPool {
 struct Inner {
     handles: Vec<ArbiterHandle>,
     next: AtomicUsize,
+    /// Arbiters of single aggregators, stopped with the pool.
+    dedicated: Mutex<Vec<ArbiterHandle>>,
 }
 
 impl ArbiterPool {
     /// Starts `n` arbiters (at least one), each a thread with its own event loop.
     pub fn start(n: usize) -> Self {
         let handles = (0..n.max(1)).map(|_| Arbiter::new().handle()).collect();
+        let inner = Inner {
+            handles,
+            next: AtomicUsize::new(0),
+            dedicated: Mutex::new(Vec::new()),
+        };
         Self {
-            inner: Arc::new(Inner {
-                handles,
-                next: AtomicUsize::new(0),
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -47,10 +52,24 @@ impl ArbiterPool {
         &self.inner.handles[(h.finish() % self.inner.handles.len() as u64) as usize]
     }
 
+    /// A new arbiter for one busy actor (an aggregator), stopped with the pool.
+    pub fn dedicated(&self) -> ArbiterHandle {
+        let handle = Arbiter::new().handle();
+        if let Ok(mut d) = self.inner.dedicated.lock() {
+            d.push(handle.clone());
+        }
+        handle
+    }
+
     /// Asks every arbiter to stop.
     pub fn stop(&self) {
         for h in &self.inner.handles {
             h.stop();
+        }
+        if let Ok(d) = self.inner.dedicated.lock() {
+            for h in d.iter() {
+                h.stop();
+            }
         }
     }
 }

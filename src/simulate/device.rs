@@ -190,6 +190,7 @@ pub async fn run(
     progress: Arc<Progress>,
     deadline: Instant,
     drain_deadline: Instant,
+    sent_at: Option<super::SentAt>,
 ) -> DeviceReport {
     let mut report = DeviceReport {
         imei: Some(spec.imei),
@@ -266,14 +267,17 @@ pub async fn run(
             progress.sent.fetch_add(fresh, Ordering::Relaxed);
             progress.resent.fetch_add(again, Ordering::Relaxed);
             sent_before = sent_before.max(n);
-            let sent_at = Instant::now();
+            if let Some(s) = &sent_at {
+                s.record(spec.imei, batch[n - 1].timestamp_ms);
+            }
+            let written_at = Instant::now();
             let result = match conn.as_mut() {
                 Some(c) => exchange(&mut c.stream, &frame, opts.ack_timeout).await,
                 None => Err(std::io::ErrorKind::NotConnected.into()),
             };
             match result {
                 Ok(ack) if ack as usize == n => {
-                    let us = sent_at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                    let us = written_at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                     report.latencies_us.push(us);
                     report.frames += 1;
                     report.acked += n as u64;

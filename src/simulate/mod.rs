@@ -37,6 +37,9 @@ pub struct Options {
     pub drain: Duration,
     /// Print progress to stderr every second.
     pub progress: bool,
+    /// A WebSocket URL (`ws://host:port/ws`): a client subscribed to `fleet` there measures
+    /// the time from each frame's write to its live push.
+    pub ws: Option<String>,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Options {
             buffer_records: 10_000,
             drain: Duration::from_secs(10),
             progress: false,
+            ws: None,
         }
     }
 }
@@ -84,6 +88,13 @@ pub struct Summary {
     pub elapsed_s: f64,
     pub login_rejected: u64,
     pub errors: u64,
+    /// Pushes received by the WebSocket client (with `ws`), and frame → push latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_received: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_p50_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_p99_ms: Option<f64>,
 }
 
 /// The summary and each device's report.
@@ -121,6 +132,15 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     let deadline = started + opts.duration;
     let drain_deadline = deadline + opts.drain;
 
+    let sent_at = SentAt::default();
+    let watcher = opts
+        .ws
+        .as_ref()
+        .map(|url| tokio::spawn(ws_watch(url.clone(), sent_at.clone(), drain_deadline)));
+    if watcher.is_some() {
+        // Let the subscription land before the first frame.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let mut handles = Vec::with_capacity(opts.devices);
     for i in 0..opts.devices {
         let imei = Imei::from_number(opts.imei_base + i as u64)?;
@@ -130,12 +150,14 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             offset_s: (i / buses.len()) as f64 * 97.0,
             fuel_start_l: 150.0 + (i % 50) as f64,
         };
+        let sent_at = opts.ws.is_some().then(|| sent_at.clone());
         handles.push(tokio::spawn(device::run(
             spec,
             opts.clone(),
             progress.clone(),
             deadline,
             drain_deadline,
+            sent_at,
         )));
     }
 
@@ -173,6 +195,26 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         p.abort();
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let ws = match watcher {
+        Some(w) => {
+            // Pushes in flight arrive within moments of the last ACK.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            w.abort();
+            let mut lat = std::mem::take(
+                &mut *sent_at
+                    .latencies
+                    .lock()
+                    .map_err(|_poisoned| anyhow::anyhow!("latency lock"))?,
+            );
+            lat.sort_unstable();
+            Some((
+                lat.len() as u64,
+                percentile_ms(&lat, 50.0),
+                percentile_ms(&lat, 99.0),
+            ))
+        }
+        None => None,
+    };
     let mut latencies: Vec<u32> = devices
         .iter()
         .flat_map(|d| d.latencies_us.iter().copied())
@@ -192,6 +234,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         elapsed_s: elapsed,
         login_rejected: devices.iter().filter(|d| d.login_rejected).count() as u64,
         errors: devices.iter().map(|d| d.errors).sum(),
+        ws_received: ws.map(|w| w.0),
+        ws_p50_ms: ws.map(|w| w.1),
+        ws_p99_ms: ws.map(|w| w.2),
     };
     Ok(Report { summary, devices })
 }
@@ -207,5 +252,65 @@ mod tests {
         assert_eq!(percentile_ms(&v, 99.0), 99.0);
         assert_eq!(percentile_ms(&[], 99.0), 0.0);
         assert_eq!(percentile_ms(&[7000], 50.0), 7.0);
+    }
+}
+
+/// When each frame (device, device time of its newest record) was written, and the measured
+/// frame → push latencies in microseconds.
+#[derive(Clone, Default)]
+pub struct SentAt {
+    pending: Arc<std::sync::Mutex<std::collections::HashMap<(Imei, u64), Instant>>>,
+    latencies: Arc<std::sync::Mutex<Vec<u32>>>,
+}
+
+impl SentAt {
+    pub fn record(&self, imei: Imei, ts: u64) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert((imei, ts), Instant::now());
+        }
+    }
+
+    fn received(&self, imei: Imei, ts: u64) {
+        let sent = self
+            .pending
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&(imei, ts)));
+        if let (Some(at), Ok(mut l)) = (sent, self.latencies.lock()) {
+            l.push(at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        }
+    }
+}
+
+/// A WebSocket client subscribed to `fleet`, timing each push against its frame.
+async fn ws_watch(url: String, sent_at: SentAt, until: Instant) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
+        eprintln!("WebSocket {url} not reachable; no latency figures");
+        return;
+    };
+    let subscribe = serde_json::json!({ "op": "subscribe", "topics": ["fleet"] }).to_string();
+    if ws.send(Message::Text(subscribe.into())).await.is_err() {
+        return;
+    }
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until.into(), ws.next()).await {
+        let Message::Text(text) = msg else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if v["type"] != "telemetry" {
+            continue;
+        }
+        let imei = v["data"]["imei"]
+            .as_str()
+            .and_then(|s| s.parse::<Imei>().ok());
+        let ts = v["data"]["device_time"]
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.timestamp_millis() as u64);
+        if let (Some(imei), Some(ts)) = (imei, ts) {
+            sent_at.received(imei, ts);
+        }
     }
 }
