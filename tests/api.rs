@@ -88,6 +88,21 @@ async fn crud(app: TestApp) {
     dev.send(&encode_avl_frame(CodecId::Codec8, &[rec]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
+    let mut online = Value::Null;
+    for _ in 0..50 {
+        online = call(&app, "GET", &format!("/api/v1/devices/{new_imei}"), None)
+            .await
+            .1;
+        if online["online"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        online["online"], true,
+        "a connected device shows online: {online}"
+    );
+    assert!(online["last_seen_ms"].as_i64().is_some());
 
     // Vehicles.
     let (s, v) = call(

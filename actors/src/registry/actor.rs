@@ -106,6 +106,20 @@ impl DeviceRegistryActor {
         Some(addr)
     }
 
+    /// Records in the database that a device connected or disconnected (in the background).
+    fn presence(&self, imei: Imei, online: bool) {
+        let Some(device) = self.devices.get(&imei) else {
+            return;
+        };
+        let (store, id) = (self.settings.store.clone(), device.id);
+        let now = chrono::Utc::now().timestamp_millis();
+        actix::spawn(async move {
+            if let Err(e) = store.set_presence(id, online, now).await {
+                tracing::debug!(%imei, "presence not stored: {e}");
+            }
+        });
+    }
+
     fn grant(
         &mut self,
         imei: Imei,
@@ -113,6 +127,7 @@ impl DeviceRegistryActor {
     ) -> Result<DeviceGrant, LoginRefused> {
         let vehicle = self.vehicle(imei).ok_or(LoginRefused::Unknown(imei))?;
         if let Some(session) = session {
+            self.presence(imei, true);
             if let Some(old) = self.sessions.insert(imei, session) {
                 tracing::info!(%imei, "newer connection replaces the open session");
                 let _ = old.close.try_send(CloseSession(CloseReason::Replaced));
@@ -199,6 +214,7 @@ impl Handler<SessionEnded> for DeviceRegistryActor {
             .is_some_and(|s| s.id == msg.session)
         {
             self.sessions.remove(&msg.imei);
+            self.presence(msg.imei, false);
         }
     }
 }

@@ -194,3 +194,21 @@ impl Store {
         Ok(sum.unwrap_or(0.0))
     }
 }
+
+impl Store {
+    /// Marks a device connected or not, with the time it was last heard of.
+    pub async fn set_presence(
+        &self,
+        device_id: i64,
+        online: bool,
+        last_seen_ms: i64,
+    ) -> Result<(), DbError> {
+        on_db!(self, |c| diesel::update(devices::table.find(device_id))
+            .set((
+                devices::online.eq(online),
+                devices::last_seen_ms.eq(Some(last_seen_ms))
+            ))
+            .execute(c))?;
+        Ok(())
+    }
+}

@@ -20,6 +20,9 @@ pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/p
 
 type PgPool = Pool<AsyncPgConnection>;
 
+/// Advisory lock key held while migrating.
+const MIGRATION_LOCK: i64 = 0x7572_6261_6e73;
+
 /// Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
@@ -70,9 +73,21 @@ impl PgStore {
                     &migrate_url,
                 )
                 .map_err(|e| DbError::Connect(e.to_string()))?;
-            conn.run_pending_migrations(PG_MIGRATIONS)
-                .map_err(|e| DbError::Migration(e.to_string()))?;
-            Ok(())
+            // Nodes starting together take turns: one migrates, the others then find
+            // nothing pending.
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")),
+                &mut conn,
+            )?;
+            let migrated = conn
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| DbError::Migration(e.to_string()));
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")),
+                &mut conn,
+            )?;
+            migrated
         })
         .await
         .map_err(|e| DbError::Migration(e.to_string()))??;

@@ -1,0 +1,137 @@
+//! Two `urbanstream serve` processes on one PostgreSQL and one Redis: a WebSocket client on
+//! node A sees a device connected to node B, once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{fresh_pg, imei, RawDevice, WAIT};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+use urbanstream_actors::teltonika::codec::{
+    encode_avl_frame, AvlRecord, CodecId, GpsElement, Priority,
+};
+
+/// Kills the process when the test ends, however it ends.
+struct Node {
+    child: Child,
+    http: SocketAddr,
+    teltonika: SocketAddr,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn serve(db: &str, prefix: &str) -> Node {
+    let (http, teltonika) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_urbanstream"))
+        .arg("serve")
+        .env("URBANSTREAM__DATABASE__URL", db)
+        .env("URBANSTREAM__REDIS__URL", "redis://127.0.0.1:6379")
+        .env("URBANSTREAM__REDIS__PREFIX", prefix)
+        .env("URBANSTREAM__HTTP__LISTEN", http.to_string())
+        .env("URBANSTREAM__TELTONIKA__LISTEN", teltonika.to_string())
+        .env("URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN", "true")
+        .env("URBANSTREAM__LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    Node {
+        child,
+        http,
+        teltonika,
+    }
+}
+
+async fn wait_healthy(node: &Node) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(node.http).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("node on {} never answered", node.http);
+}
+
+#[tokio::test]
+async fn a_client_on_node_a_sees_a_device_on_node_b() {
+    let (_, db) = fresh_pg().await;
+    let prefix = format!("cluster:{}:", std::process::id());
+    let a = serve(&db, &prefix);
+    let b = serve(&db, &prefix);
+    wait_healthy(&a).await;
+    wait_healthy(&b).await;
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{prefix}telemetry:all");
+    for _ in 0..200 {
+        let (_, n): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if n >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let id = imei(356_307_042_449_999);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", a.http))
+        .await
+        .unwrap();
+    let sub = json!({"op": "subscribe", "topics": [format!("device:{id}")]}).to_string();
+    ws.send(Message::Text(sub.into())).await.unwrap();
+
+    let mut dev = RawDevice::connect(b.teltonika).await;
+    assert_eq!(dev.login(id).await, 1);
+    let t = chrono::Utc::now().timestamp_millis() as u64;
+    let rec = AvlRecord {
+        timestamp_ms: t,
+        priority: Priority::Low,
+        gps: GpsElement {
+            latitude: 447_722_000,
+            longitude: 171_910_000,
+            satellites: 9,
+            speed: 30,
+            ..Default::default()
+        },
+        event_io_id: 0,
+        generation_type: None,
+        io: vec![],
+    };
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[rec]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+
+    let mut telemetry = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if let Message::Text(text) = msg {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["type"] == "telemetry" {
+                telemetry.push(v);
+            }
+        }
+    }
+    assert_eq!(telemetry.len(), 1, "exactly once: {telemetry:?}");
+    assert_eq!(telemetry[0]["topic"], format!("device:{id}"));
+    assert_eq!(telemetry[0]["data"]["imei"], id.to_string());
+}
