@@ -76,7 +76,7 @@ impl ServerBuilder {
         let hub = Supervisor::start_in_arbiter(&pool.dedicated(), |_| {
             HubActor::new(HubSettings::default())
         });
-        if let Some(url) = &s.redis.url {
+        let redis_bridge = if let Some(url) = &s.redis.url {
             let redis = RedisSettings {
                 url: url.clone(),
                 prefix: s.redis.prefix.clone(),
@@ -87,8 +87,11 @@ impl ServerBuilder {
             tracing::info!(node = %redis.node_id, "live updates shared through Redis");
             let to_hub = hub.clone().recipient();
             let bridge = Supervisor::start(move |_| RedisBridgeActor::new(redis, to_hub));
-            hub.do_send(AttachRedis(bridge.recipient()));
-        }
+            hub.do_send(AttachRedis(bridge.clone().recipient()));
+            Some(bridge)
+        } else {
+            None
+        };
         let mut downstream = self.downstream;
         downstream.push(hub.clone().recipient());
 
@@ -165,6 +168,7 @@ impl ServerBuilder {
             store: store.clone(),
             hub,
             registry: registry.clone(),
+            redis: redis_bridge,
         });
         let workers = if s.http.workers == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)

@@ -451,6 +451,9 @@ async fn two_nodes_on_one_redis_show_the_same_live_picture_once() {
         .await
         .unwrap();
     assert_eq!(near, vec![id.to_string()]);
+    let (status, body) = a.get("/ready").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["redis"], "ok");
     a.server.stop().await;
     b.server.stop().await;
 }
@@ -477,5 +480,10 @@ async fn with_redis_down_live_updates_stay_local() {
     );
     assert_eq!(next_json(&mut ws).await["data"]["imei"], id.to_string());
     assert!(app.metric_sum("urbanstream_redis_errors_total").await >= 1.0);
+    let (status, body) = app.get("/ready").await;
+    assert_eq!(status, 503, "{body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["database"]["status"], "ok");
+    assert_eq!(ready["redis"], "unavailable");
     app.server.stop().await;
 }

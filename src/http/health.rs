@@ -8,16 +8,44 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers, and Redis when it is configured.
 pub async fn ready(state: web::Data<HttpState>) -> HttpResponse {
-    match state.store.ping().await {
-        Ok(()) => {
-            HttpResponse::Ok().json(json!({ "status": "ready", "database": state.store.backend() }))
-        }
+    let database = match state.store.ping().await {
+        Ok(()) => Ok(()),
         Err(e) => {
-            tracing::warn!("not ready: {e}");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({ "status": "unavailable", "database": state.store.backend(), "error": e.kind() }))
+            tracing::warn!("not ready: database: {e}");
+            Err(e.kind().to_owned())
         }
+    };
+    let redis = match &state.redis {
+        None => None,
+        Some(bridge) => Some(
+            match bridge
+                .send(urbanstream_actors::redis_bridge::PingRedis)
+                .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => {
+                    tracing::warn!("not ready: redis: {e}");
+                    Err("unavailable".to_owned())
+                }
+                Err(_mailbox) => Err("bridge stopped".to_owned()),
+            },
+        ),
+    };
+    let status = |r: &Result<(), String>| match r {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.clone(),
+    };
+    let ok = database.is_ok() && redis.as_ref().is_none_or(Result::is_ok);
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "database": { "backend": state.store.backend(), "status": status(&database) },
+        "redis": redis.as_ref().map(status),
+    });
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }

@@ -13,6 +13,7 @@ use actix::Addr;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 use urbanstream_actors::hub::HubActor;
+use urbanstream_actors::redis_bridge::RedisBridgeActor;
 use urbanstream_actors::registry::DeviceRegistryActor;
 use urbanstream_schema::store::Store;
 
@@ -28,6 +29,8 @@ pub struct HttpState {
     pub store: Store,
     pub hub: Addr<HubActor>,
     pub registry: Addr<DeviceRegistryActor>,
+    /// Present when `redis.url` is set.
+    pub redis: Option<Addr<RedisBridgeActor>>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -268,3 +268,24 @@ impl Handler<PublishToRedis> for RedisBridgeActor {
         }));
     }
 }
+
+/// Whether Redis answers now (for readiness).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct PingRedis;
+
+impl Handler<PingRedis> for RedisBridgeActor {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, _msg: PingRedis, _ctx: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let pool = pool.ok_or_else(|| "not connected".to_owned())?;
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            redis::cmd("PING")
+                .query_async::<()>(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -7,4 +7,6 @@
 
 mod actor;
 
-pub use actor::{PublishToRedis, RedisBridgeActor, RedisSettings, RemoteKind, RemoteUpdate};
+pub use actor::{
+    PingRedis, PublishToRedis, RedisBridgeActor, RedisSettings, RemoteKind, RemoteUpdate,
+};
