@@ -70,17 +70,7 @@ async fn fleet_is_stored(app: TestApp) {
     opts.duration = Duration::from_secs(2);
     opts.send_interval = Duration::from_millis(200);
     opts.imei_base = 352_000_000_000_000;
-    let report = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(simulate::run(opts))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let report = common::run_simulation(opts).await;
     assert_eq!(report.summary.acked, report.summary.sent);
     assert!(report.summary.acked >= 1000, "{:?}", report.summary);
     for d in &report.devices {
@@ -214,14 +204,7 @@ async fn the_batcher_restarts_mid_stream_and_the_stream_goes_on() {
     opts.send_interval = Duration::from_millis(100);
     opts.ack_timeout = Duration::from_secs(2);
     opts.imei_base = 353_000_000_000_000;
-    let sim = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(simulate::run(opts))
-    });
+    let sim = actix_rt::spawn(common::run_simulation(opts));
     // Stop the aggregator twice while records stream in.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     app.server
@@ -235,7 +218,7 @@ async fn the_batcher_restarts_mid_stream_and_the_stream_goes_on() {
         .send(urbanstream_actors::db_batcher::RestartActor)
         .await
         .unwrap();
-    let report = sim.await.unwrap().unwrap();
+    let report = sim.await.unwrap();
 
     assert!(
         app.metric(series).await >= before + 2.0,

@@ -60,17 +60,7 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
     opts.send_interval = Duration::from_millis(250);
     opts.ack_timeout = Duration::from_secs(20);
     opts.imei_base = 351_000_000_000_000;
-    let report = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(simulate::run(opts))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let report = common::run_simulation(opts).await;
 
     let s = &report.summary;
     assert_eq!(s.devices, 300);

@@ -5,6 +5,7 @@ mod error;
 mod fleet;
 mod health;
 mod metrics;
+mod page;
 mod telemetry;
 mod vehicles;
 mod ws;

@@ -258,3 +258,18 @@ fn dechunk(mut rest: &str) -> String {
         rest = &after[n + 2..];
     }
 }
+
+/// Runs the simulator on its own multi-threaded runtime, off the test's actix system.
+pub async fn run_simulation(opts: urbanstream::simulate::Options) -> urbanstream::simulate::Report {
+    tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(urbanstream::simulate::run(opts))
+    })
+    .await
+    .unwrap()
+    .unwrap()
+}

@@ -3,8 +3,11 @@
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 
 use super::{DbError, Store};
-use crate::models::{DeviceChanges, DeviceRow, NewDevice, NewVehicle, VehicleChanges, VehicleRow};
-use crate::schema::{devices, telemetry, vehicles};
+use crate::models::{
+    DeviceChanges, DeviceRow, EventRow, NewDevice, NewVehicle, TelemetryRow, VehicleChanges,
+    VehicleRow,
+};
+use crate::schema::{devices, events, telemetry, vehicles};
 
 /// Runs one diesel query on whichever backend: `|c| query.method(c)`. The same expression is
 /// compiled against diesel-async (PostgreSQL) and diesel (SQLite, on its worker thread).
@@ -52,6 +55,71 @@ pub fn is_conflict(e: &DbError) -> bool {
 }
 
 impl Store {
+    /// The device row of `imei`, inserted with `model` and `name` when absent.
+    pub async fn ensure_device(
+        &self,
+        imei: &str,
+        model: &str,
+        name: Option<&str>,
+    ) -> Result<DeviceRow, DbError> {
+        let (i, m, n) = (imei.to_owned(), model.to_owned(), name.map(str::to_owned));
+        on_db!(self, |c| diesel::insert_into(devices::table)
+            .values(NewDevice {
+                imei: &i,
+                name: n.as_deref(),
+                model: &m
+            })
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        self.device(imei)
+            .await?
+            .ok_or(DbError::Query(diesel::result::Error::NotFound))
+    }
+
+    /// Every registered device, by id.
+    pub async fn devices(&self) -> Result<Vec<DeviceRow>, DbError> {
+        on_db!(self, |c| devices::table
+            .order(devices::id)
+            .select(DeviceRow::as_select())
+            .load(c))
+    }
+
+    /// A device's records with `from_ms <= device time < to_ms`, oldest first.
+    pub async fn history(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<TelemetryRow>, DbError> {
+        on_db!(self, |c| telemetry::table
+            .filter(telemetry::device_id.eq(device_id))
+            .filter(telemetry::device_time_ms.ge(from_ms))
+            .filter(telemetry::device_time_ms.lt(to_ms))
+            .order(telemetry::device_time_ms)
+            .limit(limit)
+            .select(TelemetryRow::as_select())
+            .load(c))
+    }
+
+    /// A device's events with `from_ms <= time < to_ms`, oldest first.
+    pub async fn events(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, DbError> {
+        on_db!(self, |c| events::table
+            .filter(events::device_id.eq(device_id))
+            .filter(events::time_ms.ge(from_ms))
+            .filter(events::time_ms.lt(to_ms))
+            .order((events::time_ms, events::id))
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(c))
+    }
+
     pub async fn device(&self, imei: &str) -> Result<Option<DeviceRow>, DbError> {
         let imei = imei.to_owned();
         optional(on_db!(self, |c| devices::table

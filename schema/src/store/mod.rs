@@ -11,7 +11,7 @@ pub use crud::is_conflict;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::models::{DeviceRow, EventRow, NewEvent, TelemetryRow};
+use crate::models::{NewEvent, TelemetryRow};
 
 /// A database failure; `kind()` is a bounded label for logs and metrics.
 #[derive(Debug, thiserror::Error)]
@@ -102,57 +102,6 @@ impl Store {
         match self {
             Self::Postgres(s) => s.insert_telemetry(rows, events).await,
             Self::Sqlite(s) => s.insert_telemetry(rows, events).await,
-        }
-    }
-
-    /// A device's events with `from_ms <= time < to_ms`, oldest first.
-    pub async fn events(
-        &self,
-        device_id: i64,
-        from_ms: i64,
-        to_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<EventRow>, DbError> {
-        match self {
-            Self::Postgres(s) => s.events(device_id, from_ms, to_ms, limit).await,
-            Self::Sqlite(s) => s.events(device_id, from_ms, to_ms, limit).await,
-        }
-    }
-
-    /// The device row of `imei`, inserted with `model` and `name` when absent.
-    pub async fn ensure_device(
-        &self,
-        imei: &str,
-        model: &str,
-        name: Option<&str>,
-    ) -> Result<DeviceRow, DbError> {
-        match self {
-            Self::Postgres(s) => s.ensure_device(imei, model, name).await,
-            Self::Sqlite(s) => {
-                s.ensure_device(imei.to_owned(), model.to_owned(), name.map(str::to_owned))
-                    .await
-            }
-        }
-    }
-
-    pub async fn devices(&self) -> Result<Vec<DeviceRow>, DbError> {
-        match self {
-            Self::Postgres(s) => s.devices().await,
-            Self::Sqlite(s) => s.devices().await,
-        }
-    }
-
-    /// A device's records with `from_ms <= device time < to_ms`, oldest first.
-    pub async fn history(
-        &self,
-        device_id: i64,
-        from_ms: i64,
-        to_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<TelemetryRow>, DbError> {
-        match self {
-            Self::Postgres(s) => s.history(device_id, from_ms, to_ms, limit).await,
-            Self::Sqlite(s) => s.history(device_id, from_ms, to_ms, limit).await,
         }
     }
 

@@ -13,8 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::{DbError, DAY_MS};
-use crate::models::{DeviceRow, EventRow, NewDevice, NewEvent, TelemetryRow};
-use crate::schema::{devices, events, telemetry};
+use crate::models::{NewEvent, TelemetryRow};
 
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
@@ -219,72 +218,6 @@ impl PgStore {
             .await
             .map_err(pg_err)?;
         Ok(client)
-    }
-
-    pub async fn ensure_device(
-        &self,
-        imei: &str,
-        model: &str,
-        name: Option<&str>,
-    ) -> Result<DeviceRow, DbError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(devices::table)
-            .values(NewDevice { imei, name, model })
-            .on_conflict_do_nothing()
-            .execute(&mut conn)
-            .await?;
-        Ok(devices::table
-            .filter(devices::imei.eq(imei))
-            .select(DeviceRow::as_select())
-            .first(&mut conn)
-            .await?)
-    }
-
-    pub async fn devices(&self) -> Result<Vec<DeviceRow>, DbError> {
-        let mut conn = self.conn().await?;
-        Ok(devices::table
-            .order(devices::id)
-            .select(DeviceRow::as_select())
-            .load(&mut conn)
-            .await?)
-    }
-
-    pub async fn history(
-        &self,
-        device_id: i64,
-        from_ms: i64,
-        to_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<TelemetryRow>, DbError> {
-        let mut conn = self.conn().await?;
-        Ok(telemetry::table
-            .filter(telemetry::device_id.eq(device_id))
-            .filter(telemetry::device_time_ms.ge(from_ms))
-            .filter(telemetry::device_time_ms.lt(to_ms))
-            .order(telemetry::device_time_ms)
-            .limit(limit)
-            .select(TelemetryRow::as_select())
-            .load(&mut conn)
-            .await?)
-    }
-
-    pub async fn events(
-        &self,
-        device_id: i64,
-        from_ms: i64,
-        to_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<EventRow>, DbError> {
-        let mut conn = self.conn().await?;
-        Ok(events::table
-            .filter(events::device_id.eq(device_id))
-            .filter(events::time_ms.ge(from_ms))
-            .filter(events::time_ms.lt(to_ms))
-            .order((events::time_ms, events::id))
-            .limit(limit)
-            .select(EventRow::as_select())
-            .load(&mut conn)
-            .await?)
     }
 
     /// Drops every daily partition that ends at or before `cutoff_ms`.

@@ -10,8 +10,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tokio::sync::{mpsc, oneshot};
 
 use super::DbError;
-use crate::models::{DeviceRow, EventRow, NewDevice, NewEvent, TelemetryRow};
-use crate::schema::{devices, events, telemetry};
+use crate::models::{NewEvent, TelemetryRow};
+use crate::schema::{events, telemetry};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
@@ -88,79 +88,6 @@ impl SqliteStore {
                 }
                 Ok(written)
             })
-        })
-        .await
-    }
-
-    pub async fn ensure_device(
-        &self,
-        imei: String,
-        model: String,
-        name: Option<String>,
-    ) -> Result<DeviceRow, DbError> {
-        self.run(move |conn| {
-            diesel::insert_into(devices::table)
-                .values(NewDevice {
-                    imei: &imei,
-                    name: name.as_deref(),
-                    model: &model,
-                })
-                .on_conflict_do_nothing()
-                .execute(conn)?;
-            Ok(devices::table
-                .filter(devices::imei.eq(&imei))
-                .select(DeviceRow::as_select())
-                .first(conn)?)
-        })
-        .await
-    }
-
-    pub async fn devices(&self) -> Result<Vec<DeviceRow>, DbError> {
-        self.run(|conn| {
-            Ok(devices::table
-                .order(devices::id)
-                .select(DeviceRow::as_select())
-                .load(conn)?)
-        })
-        .await
-    }
-
-    pub async fn history(
-        &self,
-        device_id: i64,
-        from_ms: i64,
-        to_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<TelemetryRow>, DbError> {
-        self.run(move |conn| {
-            Ok(telemetry::table
-                .filter(telemetry::device_id.eq(device_id))
-                .filter(telemetry::device_time_ms.ge(from_ms))
-                .filter(telemetry::device_time_ms.lt(to_ms))
-                .order(telemetry::device_time_ms)
-                .limit(limit)
-                .select(TelemetryRow::as_select())
-                .load(conn)?)
-        })
-        .await
-    }
-
-    pub async fn events(
-        &self,
-        device_id: i64,
-        from_ms: i64,
-        to_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<EventRow>, DbError> {
-        self.run(move |conn| {
-            Ok(events::table
-                .filter(events::device_id.eq(device_id))
-                .filter(events::time_ms.ge(from_ms))
-                .filter(events::time_ms.lt(to_ms))
-                .order((events::time_ms, events::id))
-                .limit(limit)
-                .select(EventRow::as_select())
-                .load(conn)?)
         })
         .await
     }

@@ -56,20 +56,6 @@ pub async fn history(
             limit,
         )
         .await?;
-    let items: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|r| {
-            let io: serde_json::Value = serde_json::from_str(&r.io).unwrap_or_default();
-            let mut v = serde_json::to_value(&r).unwrap_or_default();
-            if let Some(m) = v.as_object_mut() {
-                m.insert("io".into(), io);
-                m.insert(
-                    "device_time".into(),
-                    json!(DateTime::<Utc>::from_timestamp_millis(r.device_time_ms)),
-                );
-            }
-            v
-        })
-        .collect();
+    let items: Vec<serde_json::Value> = rows.iter().map(crate::http::telemetry::row_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "imei": imei_s, "from": from, "to": to, "items": items })))
 }

@@ -72,12 +72,7 @@ impl Format {
                 if !first {
                     out.push(',');
                 }
-                let io: serde_json::Value = serde_json::from_str(&r.io).unwrap_or_default();
-                let mut v = serde_json::to_value(r).unwrap_or_default();
-                if let Some(m) = v.as_object_mut() {
-                    m.insert("io".into(), io);
-                    m.insert("device_time".into(), serde_json::Value::String(time));
-                }
+                let v = super::row_json(r);
                 out.push_str(&v.to_string());
             }
             Self::Gpx => {

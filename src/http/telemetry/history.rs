@@ -30,17 +30,7 @@ pub async fn history(
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|x| x.device_time_ms))
         .flatten();
-    let items: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|row| {
-            let io: serde_json::Value = serde_json::from_str(&row.io).unwrap_or_default();
-            let mut v = serde_json::to_value(&row).unwrap_or_default();
-            if let Some(m) = v.as_object_mut() {
-                m.insert("io".into(), io);
-            }
-            v
-        })
-        .collect();
+    let items: Vec<serde_json::Value> = rows.iter().map(super::row_json).collect();
     Ok(HttpResponse::Ok()
         .json(json!({ "imei": r.device.imei, "items": items, "next_cursor": next })))
 }

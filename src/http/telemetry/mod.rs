@@ -49,3 +49,16 @@ pub async fn resolve(state: &HttpState, w: &Window) -> Result<Resolved, ApiError
         to_ms: to.timestamp_millis(),
     })
 }
+
+/// A stored record as the API shows it: columns, `device_time` in RFC 3339, `io` as JSON.
+pub fn row_json(r: &urbanstream_schema::models::TelemetryRow) -> serde_json::Value {
+    let io: serde_json::Value = serde_json::from_str(&r.io).unwrap_or_default();
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("io".into(), io);
+        let time = DateTime::<Utc>::from_timestamp_millis(r.device_time_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        m.insert("device_time".into(), serde_json::json!(time));
+    }
+    v
+}

@@ -1,0 +1,37 @@
+//! Keyset pagination: `?limit&cursor`, where the cursor is the last id of the previous page.
+
+use serde::Deserialize;
+
+use super::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// 1..=1000, default 100.
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<i64>,
+}
+
+impl Page {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if (1..=1000).contains(&limit) {
+            Ok(limit)
+        } else {
+            Err(ApiError::BadRequest(format!(
+                "limit must be 1..=1000, got {limit}"
+            )))
+        }
+    }
+
+    /// Items come after this id.
+    pub fn after(&self) -> i64 {
+        self.cursor.unwrap_or(0)
+    }
+
+    /// The cursor of the page after `ids`, if it was full.
+    pub fn next(&self, limit: i64, last_id: Option<i64>, count: usize) -> Option<i64> {
+        (count as i64 == limit).then_some(last_id).flatten()
+    }
+}
