@@ -487,3 +487,46 @@ async fn with_redis_down_live_updates_stay_local() {
     assert_eq!(ready["redis"], "unavailable");
     app.server.stop().await;
 }
+
+#[actix_rt::test]
+async fn vehicle_topics_follow_device_assignment() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let id = imei(REGISTERED + 2);
+    let (s, v) = app
+        .request(
+            "POST",
+            "/api/v1/vehicles",
+            Some(&json!({"registration": "BL-77"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let vehicle = serde_json::from_str::<Value>(&v).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    let (s, _) = app
+        .request(
+            "POST",
+            &format!("/api/v1/vehicles/{vehicle}/assign-device"),
+            Some(&json!({"imei": id.to_string()})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut ws = ws_connect(&app).await;
+    send(
+        &mut ws,
+        json!({"op": "subscribe", "topics": [format!("vehicle:{vehicle}")]}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "status");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    let m = next_json(&mut ws).await;
+    assert_eq!(m["topic"], format!("vehicle:{vehicle}"));
+    assert_eq!(m["data"]["vehicle_id"], vehicle);
+    assert_eq!(m["data"]["imei"], id.to_string());
+    app.server.stop().await;
+}

@@ -224,39 +224,26 @@ impl Handler<TelemetryAccepted> for HubActor {
     type Result = ();
 
     fn handle(&mut self, msg: TelemetryAccepted, _ctx: &mut Self::Context) {
-        if let Some(redis) = &self.redis {
-            for event in msg.events.iter() {
-                let data =
-                    Arc::new(serde_json::json!({ "imei": msg.imei.to_string(), "event": event }));
-                let publish = PublishToRedis {
-                    imei: msg.imei,
-                    kind: RemoteKind::Event,
-                    position: None,
-                    data,
-                };
-                if redis.try_send(publish).is_err() {
-                    metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "from_hub").increment(1);
-                }
-            }
-        }
         for event in msg.events.iter() {
-            let data = serde_json::json!({ "imei": msg.imei.to_string(), "event": event });
-            self.publish_event(msg.imei, &data);
+            let data = serde_json::json!({
+                "imei": msg.imei.to_string(),
+                "vehicle_id": msg.vehicle_id,
+                "event": event,
+            });
+            self.publish_event(msg.imei, msg.vehicle_id, &data);
+            self.to_redis(msg.imei, RemoteKind::Event, None, data);
         }
         let Some(rec) = msg.records.iter().rev().find(|r| !r.late) else {
             return;
         };
-        let device = Topic::Device(msg.imei);
-        let wanted = [Topic::Fleet, device]
-            .into_iter()
-            .filter(|t| self.by_topic.contains_key(t))
-            .collect::<Vec<_>>();
-        if wanted.is_empty() && self.redis.is_none() {
+        let topics = self.wanted([Topic::Fleet, Topic::Device(msg.imei)], msg.vehicle_id);
+        if topics.is_empty() && self.redis.is_none() {
             return;
         }
         let g = &rec.record.gps;
         let data = serde_json::json!({
             "imei": msg.imei.to_string(),
+            "vehicle_id": msg.vehicle_id,
             "device_time": device_time(rec.record.timestamp_ms),
             "received_at": rec.received_at,
             "lat": g.latitude_deg(),
@@ -269,22 +256,40 @@ impl Handler<TelemetryAccepted> for HubActor {
             "values": crate::teltonika::io_profile::serialize_named(&rec.named, serde_json::value::Serializer)
                 .unwrap_or_default(),
         });
-        self.publish_telemetry(msg.imei, &wanted, &data);
-        if let Some(redis) = &self.redis {
-            let publish = PublishToRedis {
-                imei: msg.imei,
-                kind: RemoteKind::Telemetry,
-                position: g.valid().then(|| (g.latitude_deg(), g.longitude_deg())),
-                data: Arc::new(data),
-            };
-            if redis.try_send(publish).is_err() {
-                metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "from_hub").increment(1);
-            }
-        }
+        self.publish_telemetry(msg.imei, &topics, &data);
+        let position = g.valid().then(|| (g.latitude_deg(), g.longitude_deg()));
+        self.to_redis(msg.imei, RemoteKind::Telemetry, position, data);
     }
 }
 
 impl HubActor {
+    /// The topics, among `base` and the vehicle's, that someone listens to.
+    fn wanted<const N: usize>(&self, base: [Topic; N], vehicle: Option<i64>) -> Vec<Topic> {
+        base.into_iter()
+            .chain(vehicle.map(Topic::Vehicle))
+            .filter(|t| self.by_topic.contains_key(t))
+            .collect()
+    }
+
+    fn to_redis(
+        &self,
+        imei: Imei,
+        kind: RemoteKind,
+        position: Option<(f64, f64)>,
+        data: serde_json::Value,
+    ) {
+        let Some(redis) = &self.redis else { return };
+        let publish = PublishToRedis {
+            imei,
+            kind,
+            position,
+            data: Arc::new(data),
+        };
+        if redis.try_send(publish).is_err() {
+            metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "from_hub").increment(1);
+        }
+    }
+
     fn publish_telemetry(&mut self, imei: Imei, topics: &[Topic], data: &serde_json::Value) {
         for &topic in topics {
             let json = serde_json::json!({ "type": "telemetry", "topic": topic.to_string(), "data": data });
@@ -297,11 +302,8 @@ impl HubActor {
         }
     }
 
-    fn publish_event(&mut self, imei: Imei, data: &serde_json::Value) {
-        for topic in [Topic::Events, Topic::Device(imei)] {
-            if !self.by_topic.contains_key(&topic) {
-                continue;
-            }
+    fn publish_event(&mut self, imei: Imei, vehicle: Option<i64>, data: &serde_json::Value) {
+        for topic in self.wanted([Topic::Events, Topic::Device(imei)], vehicle) {
             let json =
                 serde_json::json!({ "type": "event", "topic": topic.to_string(), "data": data });
             self.publish(Push {
@@ -332,15 +334,13 @@ impl Handler<RemoteUpdate> for HubActor {
     type Result = ();
 
     fn handle(&mut self, msg: RemoteUpdate, _ctx: &mut Self::Context) {
+        let vehicle = msg.data["vehicle_id"].as_i64();
         match msg.kind {
             RemoteKind::Telemetry => {
-                let topics: Vec<Topic> = [Topic::Fleet, Topic::Device(msg.imei)]
-                    .into_iter()
-                    .filter(|t| self.by_topic.contains_key(t))
-                    .collect();
+                let topics = self.wanted([Topic::Fleet, Topic::Device(msg.imei)], vehicle);
                 self.publish_telemetry(msg.imei, &topics, &msg.data);
             }
-            RemoteKind::Event => self.publish_event(msg.imei, &msg.data),
+            RemoteKind::Event => self.publish_event(msg.imei, vehicle, &msg.data),
         }
     }
 }
@@ -411,6 +411,7 @@ mod tests {
                 received_at: Utc::now(),
             }]),
             events: Arc::from(vec![]),
+            vehicle_id: None,
         }
     }
 

@@ -10,13 +10,15 @@ pub enum Topic {
     Fleet,
     /// One device's updates.
     Device(Imei),
+    /// The updates of the devices in one vehicle.
+    Vehicle(i64),
     /// Events (trips, online/offline, alerts) of every entity.
     Events,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
-    #[error("unknown topic `{0}`; expected fleet, events or device:{{imei}}")]
+    #[error("unknown topic `{0}`; expected fleet, events, device:{{imei}} or vehicle:{{id}}")]
     Unknown(String),
     #[error("topic `{topic}`: {reason}")]
     BadId { topic: String, reason: String },
@@ -30,6 +32,14 @@ impl FromStr for Topic {
             "fleet" => Ok(Self::Fleet),
             "events" => Ok(Self::Events),
             _ => match s.split_once(':') {
+                Some(("vehicle", id)) => {
+                    id.parse()
+                        .map(Self::Vehicle)
+                        .map_err(|e: std::num::ParseIntError| TopicError::BadId {
+                            topic: s.into(),
+                            reason: e.to_string(),
+                        })
+                }
                 Some(("device", id)) => {
                     id.parse()
                         .map(Self::Device)
@@ -50,6 +60,7 @@ impl fmt::Display for Topic {
             Self::Fleet => f.write_str("fleet"),
             Self::Events => f.write_str("events"),
             Self::Device(imei) => write!(f, "device:{imei}"),
+            Self::Vehicle(id) => write!(f, "vehicle:{id}"),
         }
     }
 }
@@ -60,7 +71,7 @@ mod tests {
 
     #[test]
     fn topics_parse_and_print() {
-        for t in ["fleet", "events", "device:356307042441013"] {
+        for t in ["fleet", "events", "device:356307042441013", "vehicle:42"] {
             assert_eq!(t.parse::<Topic>().unwrap().to_string(), t);
         }
         assert!(matches!(

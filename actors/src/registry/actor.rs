@@ -7,8 +7,8 @@ use urbanstream_schema::store::{DbError, Store};
 use urbanstream_schema::Imei;
 
 use super::messages::{
-    AuthorizeDevice, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot, GetVehicleSnapshot,
-    LoginRefused, SendDeviceCommand, SessionEnded, Shutdown,
+    AuthorizeDevice, DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot,
+    GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown,
 };
 use crate::arbiters::ArbiterPool;
 use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
@@ -44,6 +44,7 @@ pub struct RegistrySettings {
 struct KnownDevice {
     id: i64,
     model: String,
+    vehicle_id: Option<i64>,
 }
 
 /// Owns the device list, the live sessions by IMEI and the entity actors.
@@ -72,6 +73,7 @@ impl DeviceRegistryActor {
                         KnownDevice {
                             id: row.id,
                             model: row.model,
+                            vehicle_id: row.vehicle_id,
                         },
                     );
                 }
@@ -98,7 +100,7 @@ impl DeviceRegistryActor {
         let settings = self.settings.vehicle.clone();
         let arbiter = self.settings.pool.for_key(imei);
         let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
-            VehicleActor::new(imei, known.id, profile, settings)
+            VehicleActor::new(imei, known.id, known.vehicle_id, profile, settings)
         });
         self.vehicles.insert(imei, addr.clone());
         metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
@@ -191,6 +193,7 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
                         e.insert(KnownDevice {
                             id: row.id,
                             model: row.model,
+                            vehicle_id: row.vehicle_id,
                         });
                     }
                     act.grant(imei, msg.session)
@@ -261,11 +264,13 @@ impl Handler<DeviceUpserted> for DeviceRegistryActor {
             .devices
             .get(&msg.imei)
             .is_some_and(|d| d.model != msg.model);
+        let vehicle_id = self.devices.get(&msg.imei).and_then(|d| d.vehicle_id);
         self.devices.insert(
             msg.imei,
             KnownDevice {
                 id: msg.id,
                 model: msg.model,
+                vehicle_id,
             },
         );
         if changed_model {
@@ -311,5 +316,18 @@ impl Handler<FleetSnapshot> for DeviceRegistryActor {
             }
             out
         })
+    }
+}
+
+impl Handler<DeviceAssigned> for DeviceRegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceAssigned, _ctx: &mut Self::Context) {
+        if let Some(d) = self.devices.get_mut(&msg.imei) {
+            d.vehicle_id = msg.vehicle_id;
+        }
+        if let Some(v) = self.vehicles.get(&msg.imei) {
+            v.do_send(crate::vehicle::SetVehicle(msg.vehicle_id));
+        }
     }
 }

@@ -78,3 +78,11 @@ pub struct DeviceRemoved {
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<VehicleSnapshot>")]
 pub struct FleetSnapshot;
+
+/// A device was put in a vehicle (or taken out, with `None`).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeviceAssigned {
+    pub imei: Imei,
+    pub vehicle_id: Option<i64>,
+}

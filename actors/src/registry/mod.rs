@@ -6,6 +6,6 @@ mod messages;
 
 pub use actor::{DeviceEntry, DeviceRegistryActor, RegistrySettings};
 pub use messages::{
-    AuthorizeDevice, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot, GetVehicleSnapshot,
-    LoginRefused, SendDeviceCommand, SessionEnded, Shutdown,
+    AuthorizeDevice, DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot,
+    GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown,
 };

@@ -8,8 +8,8 @@ use urbanstream_schema::Imei;
 
 use super::logic::{apply_live, order_records, to_row, LiveState};
 use super::messages::{
-    GetSnapshot, IngestOutcome, IngestRecords, TelemetryAccepted, TelemetryRecord, VehicleError,
-    VehicleSnapshot,
+    GetSnapshot, IngestOutcome, IngestRecords, SetVehicle, TelemetryAccepted, TelemetryRecord,
+    VehicleError, VehicleSnapshot,
 };
 use super::motion::{MotionSettings, MotionTracker, Observation, VehicleEvent};
 use crate::db_batcher::PersistTelemetry;
@@ -36,6 +36,7 @@ pub struct VehicleSettings {
 pub struct VehicleActor {
     imei: Imei,
     device_id: i64,
+    vehicle_id: Option<i64>,
     profile: Arc<IoProfile>,
     settings: VehicleSettings,
     latest_ts: Option<u64>,
@@ -50,12 +51,14 @@ impl VehicleActor {
     pub fn new(
         imei: Imei,
         device_id: i64,
+        vehicle_id: Option<i64>,
         profile: Arc<IoProfile>,
         settings: VehicleSettings,
     ) -> Self {
         Self {
             imei,
             device_id,
+            vehicle_id,
             profile,
             settings,
             latest_ts: None,
@@ -89,6 +92,7 @@ impl VehicleActor {
         }
         let msg = TelemetryAccepted {
             imei: self.imei,
+            vehicle_id: self.vehicle_id,
             records: Arc::from(records),
             events: Arc::from(events),
         };
@@ -241,5 +245,13 @@ impl Handler<GetSnapshot> for VehicleActor {
             records_total: self.records_total,
             late_total: self.late_total,
         })
+    }
+}
+
+impl Handler<SetVehicle> for VehicleActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetVehicle, _ctx: &mut Self::Context) {
+        self.vehicle_id = msg.0;
     }
 }

@@ -82,6 +82,13 @@ pub struct TelemetryRecord {
 #[rtype(result = "()")]
 pub struct TelemetryAccepted {
     pub imei: Imei,
+    /// The vehicle the device rides in, when assigned.
+    pub vehicle_id: Option<i64>,
     pub records: Arc<[TelemetryRecord]>,
     pub events: Arc<[super::motion::VehicleEvent]>,
 }
+
+/// The vehicle this device rides in changed.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetVehicle(pub Option<i64>);

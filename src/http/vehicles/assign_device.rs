@@ -1,5 +1,6 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use urbanstream_actors::registry::DeviceAssigned;
 
 use crate::http::devices::parse_imei;
 use crate::http::{ApiError, HttpState};
@@ -25,7 +26,13 @@ pub async fn assign_device(
         .assign_device(&imei.to_string(), Some(*id))
         .await?
     {
-        Some(d) => Ok(HttpResponse::Ok().json(d)),
+        Some(d) => {
+            state.registry.do_send(DeviceAssigned {
+                imei,
+                vehicle_id: Some(*id),
+            });
+            Ok(HttpResponse::Ok().json(d))
+        }
         None => Err(ApiError::NotFound(format!(
             "device {imei} is not registered"
         ))),
