@@ -273,7 +273,7 @@ async fn telemetry_history_pages_and_streamed_exports() {
         .collect();
     app.server
         .store
-        .insert_telemetry(rows, vec![])
+        .insert_telemetry(rows, vec![], vec![])
         .await
         .unwrap();
 

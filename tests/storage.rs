@@ -83,6 +83,25 @@ async fn fleet_is_stored(app: TestApp) {
         assert_eq!(rows.first().map(|&t| t as u64), d.first_ts);
         assert_eq!(rows.last().map(|&t| t as u64), d.last_ts);
     }
+    // The simulated trackers report CAN values (LVCAN200 ids): one can_data row per record.
+    let d = &report.devices[0];
+    let device = app
+        .server
+        .store
+        .device(&d.imei.unwrap().to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let can = app
+        .server
+        .store
+        .can_data(device.id, 0, i64::MAX, 1_000_000)
+        .await
+        .unwrap();
+    assert_eq!(can.len() as u64, d.acked);
+    assert!(can
+        .iter()
+        .all(|c| c.engine_rpm.is_some() && c.fuel_level_l.is_some() && c.odometer_m.is_some()));
     app.server.stop().await;
 }
 

@@ -127,3 +127,26 @@ pub struct DeviceChanges {
     pub model: Option<String>,
     pub firmware: Option<String>,
 }
+
+/// CAN bus values of one record.
+#[derive(Debug, Clone, PartialEq, Default, Insertable, Queryable, Selectable, Serialize)]
+#[diesel(table_name = crate::schema::can_data)]
+pub struct CanRow {
+    pub device_id: i64,
+    pub device_time_ms: i64,
+    pub engine_rpm: Option<i32>,
+    pub engine_hours_h: Option<f64>,
+    pub coolant_temp_c: Option<f64>,
+    pub engine_load_pct: Option<f64>,
+    pub fuel_level_l: Option<f64>,
+    pub fuel_level_pct: Option<f64>,
+    pub fuel_used_l: Option<f64>,
+    pub fuel_rate_lph: Option<f64>,
+    pub vehicle_speed_kmh: Option<f64>,
+    pub odometer_m: Option<f64>,
+    pub accelerator_pct: Option<f64>,
+    /// Trouble codes, comma separated.
+    pub dtc_codes: Option<String>,
+    /// Door bit mask.
+    pub doors: Option<i32>,
+}

@@ -61,3 +61,23 @@ diesel::table! {
         data -> Text,
     }
 }
+
+diesel::table! {
+    can_data (device_id, device_time_ms) {
+        device_id -> BigInt,
+        device_time_ms -> BigInt,
+        engine_rpm -> Nullable<Integer>,
+        engine_hours_h -> Nullable<Double>,
+        coolant_temp_c -> Nullable<Double>,
+        engine_load_pct -> Nullable<Double>,
+        fuel_level_l -> Nullable<Double>,
+        fuel_level_pct -> Nullable<Double>,
+        fuel_used_l -> Nullable<Double>,
+        fuel_rate_lph -> Nullable<Double>,
+        vehicle_speed_kmh -> Nullable<Double>,
+        odometer_m -> Nullable<Double>,
+        accelerator_pct -> Nullable<Double>,
+        dtc_codes -> Nullable<Text>,
+        doors -> Nullable<Integer>,
+    }
+}

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use urbanstream_schema::models::{NewEvent, TelemetryRow};
+use urbanstream_schema::models::{CanRow, NewEvent, TelemetryRow};
 use urbanstream_schema::store::{Store, DAY_MS};
 
 /// Server of the tests' databases (trust auth on this machine).
@@ -93,6 +93,18 @@ async fn same_answers(store: Store) {
         .map(|i| row(d1.id, day0 + i * 3 * 3_600_000))
         .chain([row(d2.id, day0)])
         .collect();
+    let can: Vec<CanRow> = rows
+        .iter()
+        .take(3)
+        .map(|r| CanRow {
+            device_id: r.device_id,
+            device_time_ms: r.device_time_ms,
+            engine_rpm: Some(1200),
+            fuel_level_l: Some(80.5),
+            dtc_codes: Some("P0420".into()),
+            ..CanRow::default()
+        })
+        .collect();
     let trip = |t: i64| NewEvent {
         device_id: d1.id,
         time_ms: t,
@@ -101,7 +113,11 @@ async fn same_answers(store: Store) {
     };
     assert_eq!(
         store
-            .insert_telemetry(rows.clone(), vec![trip(day0), trip(day0 + 3_600_000)])
+            .insert_telemetry(
+                rows.clone(),
+                can.clone(),
+                vec![trip(day0), trip(day0 + 3_600_000)]
+            )
             .await
             .unwrap(),
         31
@@ -109,14 +125,19 @@ async fn same_answers(store: Store) {
     // A retransmit of the same records is stored once.
     assert_eq!(
         store
-            .insert_telemetry(rows[..10].to_vec(), vec![trip(day0)])
+            .insert_telemetry(rows[..10].to_vec(), can.clone(), vec![trip(day0)])
             .await
             .unwrap(),
         0
     );
     let mut mixed = rows[25..].to_vec();
     mixed.push(row(d1.id, day0 + 31 * 3 * 3_600_000));
-    assert_eq!(store.insert_telemetry(mixed, vec![]).await.unwrap(), 1);
+    assert_eq!(
+        store.insert_telemetry(mixed, vec![], vec![]).await.unwrap(),
+        1
+    );
+    let stored_can = store.can_data(d1.id, 0, i64::MAX, 100).await.unwrap();
+    assert_eq!(stored_can, can, "CAN rows stored once, in time order");
     let evs = store.events(d1.id, 0, i64::MAX, 10).await.unwrap();
     assert_eq!(
         evs.iter().map(|e| e.time_ms).collect::<Vec<_>>(),

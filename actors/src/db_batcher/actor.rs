@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
-use urbanstream_schema::models::{NewEvent, TelemetryRow};
+use urbanstream_schema::models::{CanRow, NewEvent, TelemetryRow};
 use urbanstream_schema::store::Store;
 
 use super::messages::{PersistError, PersistTelemetry};
@@ -41,6 +41,7 @@ type Waiter = oneshot::Sender<Result<(), PersistError>>;
 #[derive(Default)]
 struct Batch {
     rows: Vec<TelemetryRow>,
+    can: Vec<CanRow>,
     events: Vec<NewEvent>,
     waiters: Vec<Waiter>,
 }
@@ -109,10 +110,11 @@ impl DbBatcherActor {
         let store = self.store.clone();
         let rows = batch.rows.clone();
         let events = batch.events.clone();
+        let can = batch.can.clone();
         let n = rows.len();
         let started = Instant::now();
         ctx.spawn(
-            async move { store.insert_telemetry(rows, events).await }
+            async move { store.insert_telemetry(rows, can, events).await }
                 .into_actor(self)
                 .map(move |res, act, ctx| match res {
                     Ok(written) => {
@@ -190,6 +192,7 @@ impl Handler<PersistTelemetry> for DbBatcherActor {
         let (tx, rx) = oneshot::channel();
         self.pending.rows.extend(msg.rows);
         self.pending.events.extend(msg.events);
+        self.pending.can.extend(msg.can);
         self.pending.waiters.push(tx);
         metrics::gauge!(DB_QUEUE_ROWS).set(self.queued_rows() as f64);
         self.maybe_flush(ctx);

@@ -1,11 +1,12 @@
 use actix::Message;
-use urbanstream_schema::models::{NewEvent, TelemetryRow};
+use urbanstream_schema::models::{CanRow, NewEvent, TelemetryRow};
 
 /// Rows and events to store; the reply comes once they are committed.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), PersistError>")]
 pub struct PersistTelemetry {
     pub rows: Vec<TelemetryRow>,
+    pub can: Vec<CanRow>,
     pub events: Vec<NewEvent>,
 }
 

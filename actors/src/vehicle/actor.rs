@@ -6,7 +6,7 @@ use chrono::Utc;
 use urbanstream_schema::models::NewEvent;
 use urbanstream_schema::Imei;
 
-use super::logic::{apply_live, order_records, to_row, LiveState};
+use super::logic::{apply_live, order_records, to_can_row, to_row, LiveState};
 use super::messages::{
     GetSnapshot, IngestOutcome, IngestRecords, SetVehicle, TelemetryAccepted, TelemetryRecord,
     VehicleError, VehicleSnapshot,
@@ -122,6 +122,7 @@ impl VehicleActor {
             .persist
             .try_send(PersistTelemetry {
                 rows: vec![],
+                can: vec![],
                 events: rows,
             })
             .is_err()
@@ -162,6 +163,7 @@ impl Handler<IngestRecords> for VehicleActor {
         let mut late = 0u32;
         let mut out = Vec::with_capacity(ordered.len());
         let mut rows = Vec::with_capacity(ordered.len());
+        let mut can = Vec::new();
         let mut events = Vec::new();
         for o in ordered {
             let named = self.profile.named(&o.record.io);
@@ -188,6 +190,7 @@ impl Handler<IngestRecords> for VehicleActor {
                 );
                 distance
             };
+            can.extend(to_can_row(self.device_id, &o.record, &named));
             rows.push(to_row(
                 self.device_id,
                 &o.record,
@@ -217,6 +220,7 @@ impl Handler<IngestRecords> for VehicleActor {
         self.emit(out, events);
         let persist = self.settings.persist.send(PersistTelemetry {
             rows,
+            can,
             events: event_rows,
         });
         let imei = self.imei;

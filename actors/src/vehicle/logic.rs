@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use urbanstream_schema::models::TelemetryRow;
+use urbanstream_schema::models::{CanRow, TelemetryRow};
 
 use crate::teltonika::codec::{AvlRecord, GpsElement};
 use crate::teltonika::io_profile::{serialize_named, NamedValue, NamedValues};
@@ -151,6 +151,41 @@ fn named_bool(named: &NamedValues, key: &str) -> Option<bool> {
         .iter()
         .find(|(k, _)| &**k == key)
         .and_then(|(_, v)| v.as_bool())
+}
+
+/// The CAN bus values of a record, when it carries any (by the profile's canonical names).
+pub fn to_can_row(device_id: i64, record: &AvlRecord, named: &NamedValues) -> Option<CanRow> {
+    let f = |key: &str| named_f64(named, key);
+    let row = CanRow {
+        device_id,
+        device_time_ms: i64::try_from(record.timestamp_ms).unwrap_or(i64::MAX),
+        engine_rpm: f("engine_rpm").map(|v| v as i32),
+        engine_hours_h: f("engine_hours_h"),
+        coolant_temp_c: f("engine_temp_c"),
+        engine_load_pct: f("engine_load_pct"),
+        fuel_level_l: f("fuel_level_l"),
+        fuel_level_pct: f("fuel_level_pct"),
+        fuel_used_l: f("fuel_consumed_l"),
+        fuel_rate_lph: f("fuel_rate_lph"),
+        vehicle_speed_kmh: f("can_speed_kmh"),
+        odometer_m: f("total_mileage_m"),
+        accelerator_pct: f("accelerator_pedal_pct"),
+        dtc_codes: named
+            .iter()
+            .find(|(k, _)| &**k == "dtc")
+            .and_then(|(_, v)| match v {
+                NamedValue::Codes(c) => Some(c.join(",")),
+                NamedValue::Text(t) => Some(t.clone()),
+                _ => None,
+            }),
+        doors: f("door_status").map(|v| v as i32),
+    };
+    let empty = CanRow {
+        device_id,
+        device_time_ms: row.device_time_ms,
+        ..CanRow::default()
+    };
+    (row != empty).then_some(row)
 }
 
 /// The stored form of a record: fixed columns for what every query needs, and the whole IO
@@ -326,5 +361,40 @@ mod row_tests {
         let io: serde_json::Value = serde_json::from_str(&row.io).unwrap();
         assert_eq!(io["raw"]["9999"], 5);
         assert_eq!(io["named"]["ignition"], true);
+    }
+}
+
+#[cfg(test)]
+mod can_tests {
+    use super::*;
+    use crate::teltonika::codec::Priority;
+
+    #[test]
+    fn can_rows_only_for_records_with_can_values() {
+        let rec = AvlRecord {
+            timestamp_ms: 5,
+            priority: Priority::Low,
+            gps: GpsElement::default(),
+            event_io_id: 0,
+            generation_type: None,
+            io: vec![],
+        };
+        let plain: NamedValues = vec![(Arc::from("ignition"), NamedValue::Bool(true))];
+        assert_eq!(to_can_row(1, &rec, &plain), None);
+        let can: NamedValues = vec![
+            (Arc::from("engine_rpm"), NamedValue::Integer(1450)),
+            (Arc::from("fuel_level_l"), NamedValue::Number(123.4)),
+            (
+                Arc::from("dtc"),
+                NamedValue::Codes(vec!["P0420".into(), "P0171".into()]),
+            ),
+            (Arc::from("door_status"), NamedValue::Integer(3)),
+        ];
+        let row = to_can_row(1, &rec, &can).unwrap();
+        assert_eq!(row.engine_rpm, Some(1450));
+        assert_eq!(row.fuel_level_l, Some(123.4));
+        assert_eq!(row.dtc_codes.as_deref(), Some("P0420,P0171"));
+        assert_eq!(row.doors, Some(3));
+        assert_eq!((row.device_id, row.device_time_ms), (1, 5));
     }
 }

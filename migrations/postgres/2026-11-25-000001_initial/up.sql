@@ -58,3 +58,24 @@ CREATE TABLE events (
     UNIQUE (device_id, time_ms, kind)
 );
 CREATE INDEX events_time ON events (time_ms);
+
+-- CAN bus values (LVCAN200 and the like), for the records that carry any; partitioned and
+-- retained like telemetry.
+CREATE TABLE can_data (
+    device_id BIGINT NOT NULL,
+    device_time_ms BIGINT NOT NULL,
+    engine_rpm INTEGER,
+    engine_hours_h DOUBLE PRECISION,
+    coolant_temp_c DOUBLE PRECISION,
+    engine_load_pct DOUBLE PRECISION,
+    fuel_level_l DOUBLE PRECISION,
+    fuel_level_pct DOUBLE PRECISION,
+    fuel_used_l DOUBLE PRECISION,
+    fuel_rate_lph DOUBLE PRECISION,
+    vehicle_speed_kmh DOUBLE PRECISION,
+    odometer_m DOUBLE PRECISION,
+    accelerator_pct DOUBLE PRECISION,
+    dtc_codes TEXT,
+    doors INTEGER,
+    PRIMARY KEY (device_id, device_time_ms)
+) PARTITION BY RANGE (device_time_ms);

@@ -1,3 +1,4 @@
+DROP TABLE can_data;
 DROP TABLE events;
 DROP TABLE telemetry;
 DROP TABLE devices;

@@ -57,3 +57,24 @@ CREATE TABLE events (
     UNIQUE (device_id, time_ms, kind)
 );
 CREATE INDEX events_time ON events (time_ms);
+
+-- CAN bus values (LVCAN200 and the like), for the records that carry any; partitioned and
+-- retained like telemetry.
+CREATE TABLE can_data (
+    device_id BIGINT NOT NULL,
+    device_time_ms BIGINT NOT NULL,
+    engine_rpm INTEGER,
+    engine_hours_h DOUBLE,
+    coolant_temp_c DOUBLE,
+    engine_load_pct DOUBLE,
+    fuel_level_l DOUBLE,
+    fuel_level_pct DOUBLE,
+    fuel_used_l DOUBLE,
+    fuel_rate_lph DOUBLE,
+    vehicle_speed_kmh DOUBLE,
+    odometer_m DOUBLE,
+    accelerator_pct DOUBLE,
+    dtc_codes TEXT,
+    doors INTEGER,
+    PRIMARY KEY (device_id, device_time_ms)
+) WITHOUT ROWID;

@@ -4,10 +4,10 @@ use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 
 use super::{DbError, Store};
 use crate::models::{
-    DeviceChanges, DeviceRow, EventRow, NewDevice, NewVehicle, TelemetryRow, VehicleChanges,
-    VehicleRow,
+    CanRow, DeviceChanges, DeviceRow, EventRow, NewDevice, NewVehicle, TelemetryRow,
+    VehicleChanges, VehicleRow,
 };
-use crate::schema::{devices, events, telemetry, vehicles};
+use crate::schema::{can_data, devices, events, telemetry, vehicles};
 
 /// Runs one diesel query on whichever backend: `|c| query.method(c)`. The same expression is
 /// compiled against diesel-async (PostgreSQL) and diesel (SQLite, on its worker thread).
@@ -102,6 +102,24 @@ impl Store {
             .load(c))
     }
 
+    /// A device's CAN values with `from_ms <= device time < to_ms`, oldest first.
+    pub async fn can_data(
+        &self,
+        device_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<CanRow>, DbError> {
+        on_db!(self, |c| can_data::table
+            .filter(can_data::device_id.eq(device_id))
+            .filter(can_data::device_time_ms.ge(from_ms))
+            .filter(can_data::device_time_ms.lt(to_ms))
+            .order(can_data::device_time_ms)
+            .limit(limit)
+            .select(CanRow::as_select())
+            .load(c))
+    }
+
     /// A device's events with `from_ms <= time < to_ms`, oldest first.
     pub async fn events(
         &self,
@@ -171,6 +189,14 @@ impl Store {
         let id = d.id;
         on_db!(self, |c| diesel::delete(
             telemetry::table.filter(telemetry::device_id.eq(id))
+        )
+        .execute(c))?;
+        on_db!(self, |c| diesel::delete(
+            can_data::table.filter(can_data::device_id.eq(id))
+        )
+        .execute(c))?;
+        on_db!(self, |c| diesel::delete(
+            events::table.filter(events::device_id.eq(id))
         )
         .execute(c))?;
         let n = on_db!(self, |c| diesel::delete(

@@ -11,7 +11,7 @@ pub use crud::is_conflict;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::models::{NewEvent, TelemetryRow};
+use crate::models::{CanRow, NewEvent, TelemetryRow};
 
 /// A database failure; `kind()` is a bounded label for logs and metrics.
 #[derive(Debug, thiserror::Error)]
@@ -97,11 +97,12 @@ impl Store {
     pub async fn insert_telemetry(
         &self,
         rows: Vec<TelemetryRow>,
+        can: Vec<CanRow>,
         events: Vec<NewEvent>,
     ) -> Result<usize, DbError> {
         match self {
-            Self::Postgres(s) => s.insert_telemetry(rows, events).await,
-            Self::Sqlite(s) => s.insert_telemetry(rows, events).await,
+            Self::Postgres(s) => s.insert_telemetry(rows, can, events).await,
+            Self::Sqlite(s) => s.insert_telemetry(rows, can, events).await,
         }
     }
 

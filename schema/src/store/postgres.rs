@@ -13,7 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::{DbError, DAY_MS};
-use crate::models::{NewEvent, TelemetryRow};
+use crate::models::{CanRow, NewEvent, TelemetryRow};
 
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
@@ -33,16 +33,19 @@ pub struct PgStore {
     partitions: Arc<Mutex<HashSet<i64>>>,
 }
 
-/// The partition table of a UTC day.
-pub fn partition_name(day: i64) -> String {
+/// Tables partitioned by day.
+const PARTITIONED: [&str; 2] = ["telemetry", "can_data"];
+
+/// The partition of `table` for a UTC day.
+pub fn partition_name(table: &str, day: i64) -> String {
     // 719,163 days from 0001-01-01 (CE day 1) to 1970-01-01.
     match i32::try_from(day + 719_163)
         .ok()
         .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
     {
-        Some(date) => format!("telemetry_{}", date.format("%Y%m%d")),
-        None if day < 0 => format!("telemetry_dm{}", day.unsigned_abs()),
-        None => format!("telemetry_d{day}"),
+        Some(date) => format!("{table}_{}", date.format("%Y%m%d")),
+        None if day < 0 => format!("{table}_dm{}", day.unsigned_abs()),
+        None => format!("{table}_d{day}"),
     }
 }
 
@@ -135,16 +138,18 @@ impl PgStore {
             if self.known(day) {
                 continue;
             }
-            let sql = format!(
-                "CREATE TABLE IF NOT EXISTS {} PARTITION OF telemetry FOR VALUES FROM ({}) TO ({})",
-                partition_name(day),
-                day * DAY_MS,
-                (day + 1) * DAY_MS
-            );
-            if let Err(e) = diesel::sql_query(&sql).execute(conn).await {
-                // Another node may have created it at the same moment: check once more.
-                tracing::debug!("creating partition for day {day}: {e}; retrying");
-                diesel::sql_query(&sql).execute(conn).await?;
+            for table in PARTITIONED {
+                let sql = format!(
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} FOR VALUES FROM ({}) TO ({})",
+                    partition_name(table, day),
+                    day * DAY_MS,
+                    (day + 1) * DAY_MS
+                );
+                if let Err(e) = diesel::sql_query(&sql).execute(conn).await {
+                    // Another node may have created it at the same moment: check once more.
+                    tracing::debug!("creating partition of {table} for day {day}: {e}; retrying");
+                    diesel::sql_query(&sql).execute(conn).await?;
+                }
             }
             if let Ok(mut p) = self.partitions.lock() {
                 p.insert(day);
@@ -159,6 +164,7 @@ impl PgStore {
     pub async fn insert_telemetry(
         &self,
         rows: Vec<TelemetryRow>,
+        can: Vec<CanRow>,
         events: Vec<NewEvent>,
     ) -> Result<usize, DbError> {
         {
@@ -170,11 +176,11 @@ impl PgStore {
         // fail as a whole on the primary key; then the staging path skips them. Batches with
         // late rows, where retransmits are, take the staging path at once.
         let result = if rows.iter().any(|r| r.late) {
-            copy_rows(&mut client, &rows, &events, Target::Staging).await
+            copy_rows(&mut client, &rows, &can, &events, Target::Staging).await
         } else {
-            match copy_rows(&mut client, &rows, &events, Target::Direct).await {
+            match copy_rows(&mut client, &rows, &can, &events, Target::Direct).await {
                 Err(CopyError::Duplicate) => {
-                    copy_rows(&mut client, &rows, &events, Target::Staging).await
+                    copy_rows(&mut client, &rows, &can, &events, Target::Staging).await
                 }
                 other => other,
             }
@@ -226,7 +232,7 @@ impl PgStore {
         let parts: Vec<PartitionBound> = diesel::sql_query(
             "SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound \
              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
-             WHERE p.relname = 'telemetry' AND p.relnamespace = to_regnamespace(current_schema())::oid",
+             WHERE p.relname IN ('telemetry', 'can_data') AND p.relnamespace = to_regnamespace(current_schema())::oid",
         )
         .load(&mut conn)
         .await?;
@@ -262,6 +268,44 @@ fn pg_err(e: tokio_postgres::Error) -> DbError {
 const COPY_COLUMNS: &str = "device_id, device_time_ms, server_time_ms, lat, lon, altitude, speed_kmh, heading, \
     satellites, fix, hdop, ignition, movement, external_voltage_v, battery_voltage_v, gsm_signal, distance_m, late, io";
 
+/// CAN rows in one statement: one array per column, unnested; stored once.
+async fn insert_can(tx: &tokio_postgres::Transaction<'_>, can: &[CanRow]) -> Result<(), CopyError> {
+    if can.is_empty() {
+        return Ok(());
+    }
+    fn col<T: Clone>(can: &[CanRow], f: impl Fn(&CanRow) -> T) -> Vec<T> {
+        can.iter().map(f).collect()
+    }
+    let (a, b) = (col(can, |r| r.device_id), col(can, |r| r.device_time_ms));
+    let c = col(can, |r| r.engine_rpm);
+    let d: Vec<Vec<Option<f64>>> = vec![
+        col(can, |r| r.engine_hours_h),
+        col(can, |r| r.coolant_temp_c),
+        col(can, |r| r.engine_load_pct),
+        col(can, |r| r.fuel_level_l),
+        col(can, |r| r.fuel_level_pct),
+        col(can, |r| r.fuel_used_l),
+        col(can, |r| r.fuel_rate_lph),
+        col(can, |r| r.vehicle_speed_kmh),
+        col(can, |r| r.odometer_m),
+        col(can, |r| r.accelerator_pct),
+    ];
+    let e = col(can, |r| r.dtc_codes.clone());
+    let f = col(can, |r| r.doors);
+    tokio_postgres::Transaction::execute(
+        tx,
+        "INSERT INTO can_data (device_id, device_time_ms, engine_rpm, engine_hours_h, coolant_temp_c, \
+         engine_load_pct, fuel_level_l, fuel_level_pct, fuel_used_l, fuel_rate_lph, vehicle_speed_kmh, \
+         odometer_m, accelerator_pct, dtc_codes, doors) \
+         SELECT * FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::float8[], $5::float8[], $6::float8[], \
+         $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], \
+         $14::text[], $15::int4[]) ON CONFLICT DO NOTHING",
+        &[&a, &b, &c, &d[0], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6], &d[7], &d[8], &d[9], &e, &f],
+    )
+    .await?;
+    Ok(())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
     Direct,
@@ -286,6 +330,7 @@ impl From<tokio_postgres::Error> for CopyError {
 async fn copy_rows(
     client: &mut tokio_postgres::Client,
     rows: &[TelemetryRow],
+    can: &[CanRow],
     events: &[NewEvent],
     target: Target,
 ) -> Result<usize, CopyError> {
@@ -349,6 +394,7 @@ async fn copy_rows(
         writer.as_mut().write(&values).await?;
     }
     let copied = writer.finish().await?;
+    insert_can(&tx, can).await?;
     for e in events {
         tokio_postgres::Transaction::execute(
             &tx,
@@ -379,12 +425,13 @@ mod tests {
 
     #[test]
     fn partition_names_and_bounds() {
-        assert_eq!(partition_name(0), "telemetry_19700101");
+        assert_eq!(partition_name("telemetry", 0), "telemetry_19700101");
+        assert_eq!(partition_name("can_data", 0), "can_data_19700101");
         assert_eq!(
-            partition_name(1_764_028_800_000 / DAY_MS),
+            partition_name("telemetry", 1_764_028_800_000 / DAY_MS),
             "telemetry_20251125"
         );
-        assert_eq!(partition_name(-1), "telemetry_19691231");
+        assert_eq!(partition_name("telemetry", -1), "telemetry_19691231");
         assert_eq!(
             upper_bound("FOR VALUES FROM ('0') TO ('86400000')"),
             Some(86_400_000)

@@ -10,8 +10,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tokio::sync::{mpsc, oneshot};
 
 use super::DbError;
-use crate::models::{NewEvent, TelemetryRow};
-use crate::schema::{events, telemetry};
+use crate::models::{CanRow, NewEvent, TelemetryRow};
+use crate::schema::{can_data, events, telemetry};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
@@ -68,6 +68,7 @@ impl SqliteStore {
     pub async fn insert_telemetry(
         &self,
         rows: Vec<TelemetryRow>,
+        can: Vec<CanRow>,
         new_events: Vec<NewEvent>,
     ) -> Result<usize, DbError> {
         self.run(move |conn| {
@@ -79,6 +80,11 @@ impl SqliteStore {
                 for row in &rows {
                     written += diesel::insert_or_ignore_into(telemetry::table)
                         .values(row)
+                        .execute(c)?;
+                }
+                for r in &can {
+                    diesel::insert_or_ignore_into(can_data::table)
+                        .values(r)
                         .execute(c)?;
                 }
                 for e in &new_events {
@@ -94,10 +100,15 @@ impl SqliteStore {
 
     pub async fn delete_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
         self.run(move |conn| {
-            Ok(
-                diesel::delete(telemetry::table.filter(telemetry::device_time_ms.lt(cutoff_ms)))
-                    .execute(conn)? as u64,
-            )
+            conn.immediate_transaction(|c| {
+                diesel::delete(can_data::table.filter(can_data::device_time_ms.lt(cutoff_ms)))
+                    .execute(c)?;
+                let n = diesel::delete(
+                    telemetry::table.filter(telemetry::device_time_ms.lt(cutoff_ms)),
+                )
+                .execute(c)?;
+                Ok(n as u64)
+            })
         })
         .await
     }
