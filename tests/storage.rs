@@ -102,6 +102,18 @@ async fn fleet_is_stored(app: TestApp) {
     assert!(can
         .iter()
         .all(|c| c.engine_rpm.is_some() && c.fuel_level_l.is_some() && c.odometer_m.is_some()));
+    // Buses drove and burnt fuel: the fleet summary adds it up.
+    let (status, body) = app.get("/api/v1/fleet/summary").await;
+    assert_eq!(status, 200, "{body}");
+    let summary: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        summary["distance_today_km"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
+    assert!(
+        summary["fuel_used_today_l"].as_f64().unwrap() >= 0.0,
+        "{summary}"
+    );
     app.server.stop().await;
 }
 

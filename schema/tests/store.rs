@@ -101,6 +101,9 @@ async fn same_answers(store: Store) {
             device_time_ms: r.device_time_ms,
             engine_rpm: Some(1200),
             fuel_level_l: Some(80.5),
+            fuel_used_l: Some(
+                1000.0 + (r.device_time_ms - rows[0].device_time_ms) as f64 / 3_600_000.0,
+            ),
             dtc_codes: Some("P0420".into()),
             ..CanRow::default()
         })
@@ -138,6 +141,8 @@ async fn same_answers(store: Store) {
     );
     let stored_can = store.can_data(d1.id, 0, i64::MAX, 100).await.unwrap();
     assert_eq!(stored_can, can, "CAN rows stored once, in time order");
+    // Three records 3 h apart, the counter rising by one litre an hour.
+    assert!((store.fuel_used_since(0).await.unwrap() - 6.0).abs() < 1e-9);
     let evs = store.events(d1.id, 0, i64::MAX, 10).await.unwrap();
     assert_eq!(
         evs.iter().map(|e| e.time_ms).collect::<Vec<_>>(),

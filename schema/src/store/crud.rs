@@ -306,3 +306,24 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Litres of fuel used since `from_ms` over every device: the rise of each device's fuel
+    /// consumption counter (CAN), summed.
+    pub async fn fuel_used_since(&self, from_ms: i64) -> Result<f64, DbError> {
+        use diesel::dsl::{max, min};
+        let per_device: Vec<(i64, Option<f64>, Option<f64>)> = on_db!(self, |c| can_data::table
+            .filter(can_data::device_time_ms.ge(from_ms))
+            .group_by(can_data::device_id)
+            .select((
+                can_data::device_id,
+                max(can_data::fuel_used_l),
+                min(can_data::fuel_used_l)
+            ))
+            .load(c))?;
+        Ok(per_device
+            .into_iter()
+            .filter_map(|(_, hi, lo)| Some((hi? - lo?).max(0.0)))
+            .sum())
+    }
+}

@@ -6,7 +6,7 @@ use urbanstream_actors::vehicle::Motion;
 
 use crate::http::{ApiError, HttpState};
 
-/// `GET /api/v1/fleet/summary`: devices by state, and distance driven today (UTC).
+/// `GET /api/v1/fleet/summary`: devices by state, distance driven and fuel used today (UTC).
 pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     let total = state.store.devices().await?.len();
     let fleet = state
@@ -27,6 +27,10 @@ pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiErr
         .store
         .distance_since(midnight.timestamp_millis())
         .await?;
+    let fuel_l = state
+        .store
+        .fuel_used_since(midnight.timestamp_millis())
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "total": total,
         "online": online,
@@ -35,6 +39,7 @@ pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiErr
         "idling": count(Motion::Idling),
         "parked": count(Motion::Parked),
         "distance_today_km": distance_m / 1000.0,
+        "fuel_used_today_l": fuel_l,
         "since": midnight,
     })))
 }
