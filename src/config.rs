@@ -115,6 +115,8 @@ pub struct VehicleSection {
     pub moving_speed_kmh: f64,
     #[serde(with = "duration")]
     pub trip_stop_after: Duration,
+    #[serde(with = "duration")]
+    pub idle_stop_after: Duration,
 }
 
 /// Where settings come from.
@@ -250,7 +252,10 @@ impl Settings {
                 message: "must be more than zero".into(),
             });
         }
-        if self.vehicle.offline_after.is_zero() || self.vehicle.trip_stop_after.is_zero() {
+        if self.vehicle.offline_after.is_zero()
+            || self.vehicle.trip_stop_after.is_zero()
+            || self.vehicle.idle_stop_after.is_zero()
+        {
             return Err(ConfigError::Invalid {
                 key: "vehicle.offline_after",
                 message: "durations must be more than zero".into(),

@@ -109,6 +109,7 @@ impl ServerBuilder {
             },
             pool: pool.clone(),
             store: store.clone(),
+            idle_stop_after: s.vehicle.idle_stop_after,
         })
         .await
         .context("loading the device registry")?

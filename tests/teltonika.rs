@@ -427,3 +427,38 @@ async fn health_and_metrics_are_served() {
     assert_eq!(app.get("/nope").await.0, 404);
     app.server.stop().await;
 }
+
+#[actix_rt::test]
+async fn idle_vehicle_actors_stop_and_start_again_at_the_next_login() {
+    let app = TestApp::start(settings(|s| {
+        s.vehicle.offline_after = Duration::from_millis(200);
+        s.vehicle.idle_stop_after = Duration::from_millis(400);
+    }))
+    .await;
+    let id = imei(REGISTERED + 4);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    dev.send(&encode_avl_frame(CodecId::Codec8, &[record(now_ms(), 44.77, 17.19)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    drop(dev);
+    let snapshot = || app.server.registry.send(GetVehicleSnapshot { imei: id });
+    assert!(snapshot().await.unwrap().is_some());
+    let mut gone = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if snapshot().await.unwrap().is_none() {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the idle vehicle actor was stopped");
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    dev.send(&encode_avl_frame(CodecId::Codec8, &[record(now_ms() + 10, 44.78, 17.19)]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    let s = snapshot().await.unwrap().expect("started again");
+    assert_eq!(s.records_total, 1);
+    app.server.stop().await;
+}

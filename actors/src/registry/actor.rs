@@ -37,6 +37,9 @@ pub struct RegistrySettings {
     pub vehicle: VehicleSettings,
     pub pool: ArbiterPool,
     pub store: Store,
+    /// A vehicle actor offline and without data for this long is stopped; it starts again
+    /// at the device's next login.
+    pub idle_stop_after: std::time::Duration,
 }
 
 /// A device the database knows.
@@ -108,6 +111,46 @@ impl DeviceRegistryActor {
         Some(addr)
     }
 
+    /// Stops the vehicle actors of devices that have been offline for `idle_stop_after` and
+    /// have no session: memory stays proportional to the active fleet.
+    fn retire_idle(&mut self, ctx: &mut Context<Self>) {
+        let threshold = self.settings.idle_stop_after;
+        let asks: Vec<_> = self
+            .vehicles
+            .iter()
+            .filter(|(imei, _)| !self.sessions.contains_key(imei))
+            .map(|(imei, addr)| (*imei, addr.send(crate::vehicle::IdleFor)))
+            .collect();
+        if asks.is_empty() {
+            return;
+        }
+        let check = async move {
+            let mut idle = Vec::new();
+            for (imei, ask) in asks {
+                if let Ok(Some(d)) = ask.await {
+                    if d >= threshold {
+                        idle.push(imei);
+                    }
+                }
+            }
+            idle
+        };
+        ctx.spawn(check.into_actor(self).map(|idle, act, _ctx| {
+            for imei in idle {
+                if act.sessions.contains_key(&imei) {
+                    continue;
+                }
+                if let Some(addr) = act.vehicles.remove(&imei) {
+                    // Once the registry's address is gone, the supervisor lets it stop.
+                    addr.do_send(crate::vehicle::Retire);
+                    tracing::debug!(%imei, "idle vehicle actor stopped");
+                }
+            }
+            metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
+                .set(act.vehicles.len() as f64);
+        }));
+    }
+
     /// Records in the database that a device connected or disconnected (in the background).
     fn presence(&self, imei: Imei, online: bool) {
         let Some(device) = self.devices.get(&imei) else {
@@ -153,6 +196,11 @@ impl Actor for DeviceRegistryActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(65_536);
+        let every = (self.settings.idle_stop_after / 4).clamp(
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_secs(300),
+        );
+        ctx.run_interval(every, |act, ctx| act.retire_idle(ctx));
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {

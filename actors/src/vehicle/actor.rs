@@ -259,3 +259,25 @@ impl Handler<SetVehicle> for VehicleActor {
         self.vehicle_id = msg.0;
     }
 }
+
+impl Handler<super::messages::IdleFor> for VehicleActor {
+    type Result = Option<Duration>;
+
+    fn handle(&mut self, _msg: super::messages::IdleFor, _ctx: &mut Self::Context) -> Self::Result {
+        if self.motion.motion != super::motion::Motion::Offline {
+            return None;
+        }
+        Some(
+            self.last_received
+                .map_or(Duration::MAX, |(at, _)| at.elapsed()),
+        )
+    }
+}
+
+impl Handler<super::messages::Retire> for VehicleActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: super::messages::Retire, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

@@ -92,3 +92,13 @@ pub struct TelemetryAccepted {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SetVehicle(pub Option<i64>);
+
+/// How long the vehicle has been offline without data; `None` while it is online.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<std::time::Duration>")]
+pub struct IdleFor;
+
+/// Stop: the registry has let go of this actor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Retire;

@@ -8,7 +8,7 @@ pub mod motion;
 pub use actor::{VehicleActor, VehicleSettings};
 pub use logic::LiveState;
 pub use messages::{
-    GetSnapshot, IngestOutcome, IngestRecords, SetVehicle, TelemetryAccepted, TelemetryRecord,
-    Transport, VehicleError, VehicleSnapshot,
+    GetSnapshot, IdleFor, IngestOutcome, IngestRecords, Retire, SetVehicle, TelemetryAccepted,
+    TelemetryRecord, Transport, VehicleError, VehicleSnapshot,
 };
 pub use motion::{Motion, MotionSettings, VehicleEvent};
