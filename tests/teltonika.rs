@@ -110,7 +110,8 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
             "{pos:?}"
         );
         assert_eq!(
-            live.values.get("ignition").and_then(|v| v.as_bool()),
+            urbanstream_actors::vehicle::logic::named_value(&live.values, "ignition")
+                .and_then(|v| v.as_bool()),
             Some(true)
         );
     }

@@ -1,6 +1,5 @@
 //! Pure vehicle logic: device-time ordering and the live state.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -73,7 +72,8 @@ pub struct LiveState {
     pub fix: bool,
     pub speed_kmh: u16,
     /// Latest value of every named IO field seen so far.
-    pub values: BTreeMap<Arc<str>, NamedValue>,
+    #[serde(serialize_with = "crate::teltonika::io_profile::serialize_named")]
+    pub values: NamedValues,
     pub motion: super::motion::Motion,
     /// Time with the ignition on, from the records seen since start.
     pub engine_hours_h: f64,
@@ -117,7 +117,7 @@ pub fn apply_live(
         position: None,
         fix: false,
         speed_kmh: 0,
-        values: BTreeMap::new(),
+        values: Vec::new(),
         motion: super::motion::Motion::Offline,
         engine_hours_h: 0.0,
     });
@@ -134,9 +134,26 @@ pub fn apply_live(
         state.position = Some(next);
     }
     for (k, v) in named {
-        state.values.insert(k.clone(), v.clone());
+        merge_value(&mut state.values, k, v);
     }
     distance
+}
+
+/// Sets `key` in a small list of values. Keys come from one profile, so the same `Arc` is
+/// usually found by pointer; a linear scan of a score of entries beats a tree here.
+fn merge_value(values: &mut NamedValues, key: &Arc<str>, value: &NamedValue) {
+    match values
+        .iter_mut()
+        .find(|(k, _)| Arc::ptr_eq(k, key) || **k == **key)
+    {
+        Some((_, v)) => *v = value.clone(),
+        None => values.push((key.clone(), value.clone())),
+    }
+}
+
+/// The value of a named field.
+pub fn named_value<'a>(values: &'a NamedValues, key: &str) -> Option<&'a NamedValue> {
+    values.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
 }
 
 fn named_f64(named: &NamedValues, key: &str) -> Option<f64> {
@@ -151,6 +168,41 @@ fn named_bool(named: &NamedValues, key: &str) -> Option<bool> {
         .iter()
         .find(|(k, _)| &**k == key)
         .and_then(|(_, v)| v.as_bool())
+}
+
+/// `{"raw":{"<id>":value,…},"named":{…}}`, written straight into one string.
+fn io_json(record: &AvlRecord, named: &NamedValues) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(32 + record.io.len() * 24 + named.len() * 32);
+    out.push_str("{\"raw\":{");
+    for (i, e) in record.io.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{}\":", e.id);
+        match &e.value {
+            crate::teltonika::codec::IoValue::Bytes(b) => {
+                out.push('"');
+                for byte in b {
+                    let _ = write!(out, "{byte:02X}");
+                }
+                out.push('"');
+            }
+            other => {
+                let _ = write!(out, "{}", other.as_u64().unwrap_or_default());
+            }
+        }
+    }
+    out.push_str("},\"named\":");
+    let mut buf = Vec::with_capacity(named.len() * 32);
+    let mut ser = serde_json::Serializer::new(&mut buf);
+    if serialize_named(named, &mut ser).is_ok() {
+        out.push_str(&String::from_utf8_lossy(&buf));
+    } else {
+        out.push_str("{}");
+    }
+    out.push('}');
+    out
 }
 
 /// The CAN bus values of a record, when it carries any (by the profile's canonical names).
@@ -198,18 +250,7 @@ pub fn to_row(
     distance_m: f64,
     received_at: DateTime<Utc>,
 ) -> TelemetryRow {
-    let raw: serde_json::Map<String, serde_json::Value> = record
-        .io
-        .iter()
-        .map(|e| {
-            (
-                e.id.to_string(),
-                serde_json::to_value(&e.value).unwrap_or_default(),
-            )
-        })
-        .collect();
-    let named_json = serialize_named(named, serde_json::value::Serializer).unwrap_or_default();
-    let io = serde_json::json!({ "raw": raw, "named": named_json }).to_string();
+    let io = io_json(record, named);
     let g = &record.gps;
     TelemetryRow {
         device_id,
@@ -310,6 +351,10 @@ mod tests {
         assert!((p.lat - 44.771).abs() < 1e-9);
         assert_eq!(p.device_time, device_time(1_500));
         assert_eq!(s.values.len(), 2);
+        assert_eq!(
+            named_value(&s.values, "engine_rpm"),
+            Some(&NamedValue::Integer(900))
+        );
     }
 }
 
