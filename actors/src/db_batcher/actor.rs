@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -43,6 +44,14 @@ struct Batch {
     rows: Vec<TelemetryRow>,
     can: Vec<CanRow>,
     events: Vec<NewEvent>,
+    waiters: Vec<Waiter>,
+}
+
+/// A batch being written: shared, so that a retry does not copy it.
+struct Sealed {
+    rows: Arc<[TelemetryRow]>,
+    can: Arc<[CanRow]>,
+    events: Arc<[NewEvent]>,
     waiters: Vec<Waiter>,
 }
 
@@ -103,14 +112,20 @@ impl DbBatcherActor {
         }
         self.in_flight += 1;
         self.in_flight_rows += batch.rows.len();
-        self.write(batch, self.settings.min_backoff, ctx);
+        let sealed = Sealed {
+            rows: batch.rows.into(),
+            can: batch.can.into(),
+            events: batch.events.into(),
+            waiters: batch.waiters,
+        };
+        self.write(sealed, self.settings.min_backoff, ctx);
     }
 
-    fn write(&mut self, mut batch: Batch, backoff: Duration, ctx: &mut Context<Self>) {
+    fn write(&mut self, mut batch: Sealed, backoff: Duration, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let rows = batch.rows.clone();
-        let events = batch.events.clone();
-        let can = batch.can.clone();
+        let rows = Arc::clone(&batch.rows);
+        let events = Arc::clone(&batch.events);
+        let can = Arc::clone(&batch.can);
         let n = rows.len();
         let started = Instant::now();
         ctx.spawn(

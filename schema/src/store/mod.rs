@@ -6,6 +6,7 @@ mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use crud::is_conflict;
 pub use postgres::PgStore;
@@ -96,10 +97,11 @@ impl Store {
     /// stored once. Returns the telemetry rows newly written.
     pub async fn insert_telemetry(
         &self,
-        rows: Vec<TelemetryRow>,
-        can: Vec<CanRow>,
-        events: Vec<NewEvent>,
+        rows: impl Into<Arc<[TelemetryRow]>>,
+        can: impl Into<Arc<[CanRow]>>,
+        events: impl Into<Arc<[NewEvent]>>,
     ) -> Result<usize, DbError> {
+        let (rows, can, events) = (rows.into(), can.into(), events.into());
         match self {
             Self::Postgres(s) => s.insert_telemetry(rows, can, events).await,
             Self::Sqlite(s) => s.insert_telemetry(rows, can, events).await,

@@ -163,9 +163,9 @@ impl PgStore {
     /// with an idempotent result.
     pub async fn insert_telemetry(
         &self,
-        rows: Vec<TelemetryRow>,
-        can: Vec<CanRow>,
-        events: Vec<NewEvent>,
+        rows: Arc<[TelemetryRow]>,
+        can: Arc<[CanRow]>,
+        events: Arc<[NewEvent]>,
     ) -> Result<usize, DbError> {
         {
             let mut conn = self.conn().await?;

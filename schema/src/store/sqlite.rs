@@ -2,6 +2,7 @@
 //! no query ever blocks an async thread.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -67,9 +68,9 @@ impl SqliteStore {
 
     pub async fn insert_telemetry(
         &self,
-        rows: Vec<TelemetryRow>,
-        can: Vec<CanRow>,
-        new_events: Vec<NewEvent>,
+        rows: Arc<[TelemetryRow]>,
+        can: Arc<[CanRow]>,
+        new_events: Arc<[NewEvent]>,
     ) -> Result<usize, DbError> {
         self.run(move |conn| {
             conn.immediate_transaction(|c| {
@@ -77,17 +78,17 @@ impl SqliteStore {
                 // has no multi-row INSERT with a conflict clause in diesel, and per-row
                 // execution in a transaction costs microseconds.
                 let mut written = 0;
-                for row in &rows {
+                for row in rows.iter() {
                     written += diesel::insert_or_ignore_into(telemetry::table)
                         .values(row)
                         .execute(c)?;
                 }
-                for r in &can {
+                for r in can.iter() {
                     diesel::insert_or_ignore_into(can_data::table)
                         .values(r)
                         .execute(c)?;
                 }
-                for e in &new_events {
+                for e in new_events.iter() {
                     diesel::insert_or_ignore_into(events::table)
                         .values(e)
                         .execute(c)?;
