@@ -4,54 +4,18 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{imei, settings, TestApp, WAIT};
+use common::{imei, now_ms, record, settings, TestApp, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-use urbanstream_actors::teltonika::codec::{
-    encode_avl_frame, AvlRecord, CodecId, GpsElement, IoElement, IoValue, Priority,
-};
+use urbanstream_actors::teltonika::codec::{encode_avl_frame, AvlRecord, CodecId, IoValue};
 
 const REGISTERED: u64 = 356_307_042_441_000;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn record(ts: u64, lat: f64) -> AvlRecord {
-    AvlRecord {
-        timestamp_ms: ts,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: (lat * 1e7) as i32,
-            longitude: 171_910_000,
-            altitude: 160,
-            angle: 45,
-            satellites: 9,
-            speed: 33,
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![
-            IoElement {
-                id: 239,
-                value: IoValue::U8(1),
-            },
-            IoElement {
-                id: 84,
-                value: IoValue::U16(1234),
-            },
-        ],
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 async fn ws_connect(app: &TestApp) -> Ws {
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", app.server.http_addr))
@@ -85,7 +49,7 @@ async fn websocket_clients_receive_each_update_and_latest_state_first() {
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
     let t0 = now_ms();
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0, 44.7700)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0, 44.7700, 17.191)]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
 
@@ -111,7 +75,11 @@ async fn websocket_clients_receive_each_update_and_latest_state_first() {
     for i in 1..=5u64 {
         let t = t0 + i * 1000;
         dev.send(
-            &encode_avl_frame(CodecId::Codec8Ext, &[record(t, 44.77 + i as f64 * 0.001)]).unwrap(),
+            &encode_avl_frame(
+                CodecId::Codec8Ext,
+                &[record(t, 44.77 + i as f64 * 0.001, 17.191)],
+            )
+            .unwrap(),
         )
         .await;
         assert_eq!(dev.ack(WAIT).await, Some(1));
@@ -132,10 +100,10 @@ async fn websocket_clients_receive_each_update_and_latest_state_first() {
         }
     }
     // A late record (older than the latest) is stored but not pushed as the live position.
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 - 60_000, 44.0)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 - 60_000, 44.0, 17.191)]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 + 10_000, 44.8)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 + 10_000, 44.8, 17.191)]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     let m = next_json(&mut fleet).await;
@@ -154,7 +122,7 @@ async fn websocket_clients_receive_each_update_and_latest_state_first() {
         next_json(&mut fleet).await["data"]["unsubscribed"],
         json!(["fleet"])
     );
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 + 11_000, 44.8)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t0 + 11_000, 44.8, 17.191)]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     assert!(
@@ -206,7 +174,9 @@ async fn rest_devices_latest_and_history() {
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
     let t0 = now_ms() - 10_000;
-    let recs: Vec<AvlRecord> = (0..5).map(|i| record(t0 + i * 1000, 44.77)).collect();
+    let recs: Vec<AvlRecord> = (0..5)
+        .map(|i| record(t0 + i * 1000, 44.77, 17.191))
+        .collect();
     dev.send(&encode_avl_frame(CodecId::Codec8Ext, &recs).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(5));
@@ -292,10 +262,10 @@ async fn trips_and_offline_are_events_pushed_and_stored() {
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
     let t0 = now_ms() - 60_000;
-    let mut parked = record(t0, 44.77);
+    let mut parked = record(t0, 44.77, 17.191);
     parked.gps.speed = 0;
     parked.io[0].value = IoValue::U8(0);
-    let moving = record(t0 + 1000, 44.771);
+    let moving = record(t0 + 1000, 44.771, 17.191);
     dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[parked, moving]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(2));
@@ -415,7 +385,7 @@ async fn two_nodes_on_one_redis_show_the_same_live_picture_once() {
     let mut dev = b.device().await;
     assert_eq!(dev.login(id).await, 1);
     let t = now_ms();
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t, 44.7722)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(t, 44.7722, 17.191)]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     for ws in [&mut on_a, &mut on_b] {
@@ -471,7 +441,7 @@ async fn with_redis_down_live_updates_stay_local() {
     let id = imei(REGISTERED + 4);
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77, 17.191)]).unwrap())
         .await;
     assert_eq!(
         dev.ack(WAIT).await,
@@ -521,7 +491,7 @@ async fn vehicle_topics_follow_device_assignment() {
     .await;
     assert_eq!(next_json(&mut ws).await["type"], "status");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77, 17.191)]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     let m = next_json(&mut ws).await;

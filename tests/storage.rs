@@ -4,49 +4,13 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{fresh_pg, imei, pg_admin, settings, TestApp, WAIT};
+use common::{fresh_pg, imei, now_ms, pg_admin, record, settings, TestApp, WAIT};
 use urbanstream::simulate;
-use urbanstream_actors::teltonika::codec::{
-    encode_avl_frame, AvlRecord, CodecId, GpsElement, IoElement, IoValue, Priority,
-};
+use urbanstream_actors::teltonika::codec::{encode_avl_frame, CodecId};
 
 const REGISTERED: u64 = 356_307_042_441_000;
-
-fn record(ts: u64) -> AvlRecord {
-    AvlRecord {
-        timestamp_ms: ts,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: 447_722_000,
-            longitude: 171_910_000,
-            altitude: 160,
-            angle: 0,
-            satellites: 9,
-            speed: 20,
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![
-            IoElement {
-                id: 239,
-                value: IoValue::U8(1),
-            },
-            IoElement {
-                id: 66,
-                value: IoValue::U16(27_600),
-            },
-        ],
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 async fn stored(app: &TestApp, imei_s: &str) -> Vec<i64> {
     let devices = app.server.store.devices().await.unwrap();
@@ -142,7 +106,14 @@ async fn a_retransmitted_frame_is_stored_once() {
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
     let t = now_ms();
-    let frame = encode_avl_frame(CodecId::Codec8Ext, &[record(t), record(t + 1000)]).unwrap();
+    let frame = encode_avl_frame(
+        CodecId::Codec8Ext,
+        &[
+            record(t, 44.7722, 17.191),
+            record(t + 1000, 44.7722, 17.191),
+        ],
+    )
+    .unwrap();
     dev.send(&frame).await;
     assert_eq!(dev.ack(WAIT).await, Some(2));
     // The ACK was lost on the way: the device sends the same frame again.
@@ -167,7 +138,7 @@ async fn no_ack_while_postgres_refuses_and_nothing_lost_after() {
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
     let t = now_ms();
-    dev.send(&encode_avl_frame(CodecId::Codec8, &[record(t)]).unwrap())
+    dev.send(&encode_avl_frame(CodecId::Codec8, &[record(t, 44.7722, 17.191)]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
 
@@ -177,7 +148,10 @@ async fn no_ack_while_postgres_refuses_and_nothing_lost_after() {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
     ))
     .await;
-    let outage = [record(t + 1000), record(t + 2000)];
+    let outage = [
+        record(t + 1000, 44.7722, 17.191),
+        record(t + 2000, 44.7722, 17.191),
+    ];
     dev.send(&encode_avl_frame(CodecId::Codec8, &outage).unwrap())
         .await;
     assert_eq!(

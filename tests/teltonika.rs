@@ -3,52 +3,18 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{imei, settings, TestApp, WAIT};
+use common::{imei, now_ms, record, settings, TestApp, WAIT};
 use urbanstream::simulate;
 use urbanstream_actors::registry::{GetVehicleSnapshot, SendDeviceCommand};
 use urbanstream_actors::teltonika::codec::{
     decode_command_frame, encode_avl_frame, encode_command_frame, encode_udp, AvlRecord, CodecId,
-    CommandFrame, GpsElement, IoElement, IoValue, Priority,
+    CommandFrame,
 };
 use urbanstream_actors::teltonika::CommandError;
 
 const REGISTERED: u64 = 356_307_042_441_000;
-
-fn record(ts: u64, lat: f64, lon: f64) -> AvlRecord {
-    AvlRecord {
-        timestamp_ms: ts,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: (lat * 1e7) as i32,
-            longitude: (lon * 1e7) as i32,
-            altitude: 160,
-            angle: 90,
-            satellites: 9,
-            speed: 30,
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![
-            IoElement {
-                id: 239,
-                value: IoValue::U8(1),
-            },
-            IoElement {
-                id: 84,
-                value: IoValue::U16(1234),
-            },
-        ],
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 #[actix_rt::test]
 async fn hundreds_of_simulated_devices_every_record_once_in_order() {

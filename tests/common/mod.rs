@@ -273,3 +273,46 @@ pub async fn run_simulation(opts: urbanstream::simulate::Options) -> urbanstream
     .unwrap()
     .unwrap()
 }
+
+/// A record with a fix at (lat, lon), 33 km/h, ignition on, fuel level and external voltage.
+pub fn record(ts: u64, lat: f64, lon: f64) -> urbanstream_actors::teltonika::codec::AvlRecord {
+    use urbanstream_actors::teltonika::codec::{
+        AvlRecord, GpsElement, IoElement, IoValue, Priority,
+    };
+    AvlRecord {
+        timestamp_ms: ts,
+        priority: Priority::Low,
+        gps: GpsElement {
+            latitude: (lat * 1e7).round() as i32,
+            longitude: (lon * 1e7).round() as i32,
+            altitude: 160,
+            angle: 45,
+            satellites: 9,
+            speed: 33,
+        },
+        event_io_id: 0,
+        generation_type: None,
+        io: vec![
+            IoElement {
+                id: 239,
+                value: IoValue::U8(1),
+            },
+            IoElement {
+                id: 84,
+                value: IoValue::U16(1234),
+            },
+            IoElement {
+                id: 66,
+                value: IoValue::U16(27_600),
+            },
+        ],
+    }
+}
+
+/// Wall-clock milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
