@@ -44,6 +44,13 @@ ensure_postgres() {
 }
 ensure_postgres
 
+# Each test makes its own database (us_it_*, us_store_*); drop those of earlier runs.
+psql -h 127.0.0.1 -U postgres -Atc \
+  "SELECT datname FROM pg_database WHERE datname LIKE 'us\_it\_%' OR datname LIKE 'us\_store\_%'" 2>/dev/null |
+  while read -r db; do
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done || true
+
 # Redis for the live-path tests (127.0.0.1:6379).
 ensure_redis() {
   if command -v redis-cli >/dev/null 2>&1 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
@@ -65,6 +72,11 @@ ensure_redis() {
   exit 1
 }
 ensure_redis
+
+# Keys of earlier test runs (each test uses a prefix of its own).
+for pattern in 'test:*' 'cluster:*'; do
+  redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$pattern" | xargs -r redis-cli -h 127.0.0.1 -p 6379 del >/dev/null || true
+done
 
 # promtool checks the /metrics exposition (Debian's prometheus package; its service is not
 # started).
