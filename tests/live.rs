@@ -490,6 +490,10 @@ async fn vehicle_topics_follow_device_assignment() {
     )
     .await;
     assert_eq!(next_json(&mut ws).await["type"], "status");
+    // The state of the trackers in the vehicle comes first.
+    let first = next_json(&mut ws).await;
+    assert_eq!(first["topic"], format!("vehicle:{vehicle}"));
+    assert_eq!(first["data"][0]["imei"], id.to_string(), "{first}");
     tokio::time::sleep(Duration::from_millis(100)).await;
     dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[record(now_ms(), 44.77, 17.191)]).unwrap())
         .await;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use urbanstream_actors::hub::{HubActor, Leave, Push, Subscribe, SubscriberId, Topic, Unsubscribe};
 use urbanstream_actors::metrics::{WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE};
-use urbanstream_actors::registry::{DeviceRegistryActor, GetVehicleSnapshot};
+use urbanstream_actors::registry::{DeviceRegistryActor, GetVehicleSnapshot, VehicleSnapshots};
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -132,26 +132,35 @@ impl WsSessionActor {
                     ctx,
                 );
                 // A device's latest state comes first, so the client has something to draw.
-                let devices: Vec<Topic> = topics
+                let entities: Vec<Topic> = topics
                     .into_iter()
-                    .filter(|t| matches!(t, Topic::Device(_)))
+                    .filter(|t| matches!(t, Topic::Device(_) | Topic::Vehicle(_)))
                     .collect();
-                if !devices.is_empty() {
+                if !entities.is_empty() {
                     let registry = self.registry.clone();
                     let fetch = async move {
-                        let mut out = Vec::with_capacity(devices.len());
-                        for t in devices {
-                            if let Topic::Device(imei) = t {
-                                let snapshot = registry
+                        let mut out = Vec::with_capacity(entities.len());
+                        for t in entities {
+                            let data = match t {
+                                Topic::Device(imei) => registry
                                     .send(GetVehicleSnapshot { imei })
                                     .await
                                     .ok()
-                                    .flatten();
-                                let data = snapshot
+                                    .flatten()
                                     .and_then(|s| serde_json::to_value(s).ok())
-                                    .unwrap_or_default();
-                                out.push(json!({ "type": "status", "topic": t.to_string(), "data": data }).to_string());
-                            }
+                                    .unwrap_or_default(),
+                                Topic::Vehicle(vehicle_id) => registry
+                                    .send(VehicleSnapshots { vehicle_id })
+                                    .await
+                                    .ok()
+                                    .and_then(|s| serde_json::to_value(s).ok())
+                                    .unwrap_or_default(),
+                                _ => continue,
+                            };
+                            out.push(
+                                json!({ "type": "status", "topic": t.to_string(), "data": data })
+                                    .to_string(),
+                            );
                         }
                         out
                     };

@@ -8,7 +8,7 @@ use urbanstream_schema::Imei;
 
 use super::messages::{
     AuthorizeDevice, DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot,
-    GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown,
+    GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown, VehicleSnapshots,
 };
 use crate::arbiters::ArbiterPool;
 use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
@@ -377,5 +377,28 @@ impl Handler<DeviceAssigned> for DeviceRegistryActor {
         if let Some(v) = self.vehicles.get(&msg.imei) {
             v.do_send(crate::vehicle::SetVehicle(msg.vehicle_id));
         }
+    }
+}
+
+impl Handler<VehicleSnapshots> for DeviceRegistryActor {
+    type Result = ResponseFuture<Vec<crate::vehicle::VehicleSnapshot>>;
+
+    fn handle(&mut self, msg: VehicleSnapshots, _ctx: &mut Self::Context) -> Self::Result {
+        let asks: Vec<_> = self
+            .devices
+            .iter()
+            .filter(|(_, d)| d.vehicle_id == Some(msg.vehicle_id))
+            .filter_map(|(imei, _)| self.vehicles.get(imei))
+            .map(|a| a.send(GetSnapshot))
+            .collect();
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(asks.len());
+            for ask in asks {
+                if let Ok(s) = ask.await {
+                    out.push(s);
+                }
+            }
+            out
+        })
     }
 }

@@ -86,3 +86,10 @@ pub struct DeviceAssigned {
     pub imei: Imei,
     pub vehicle_id: Option<i64>,
 }
+
+/// The snapshots of the running vehicle actors of the devices in one vehicle.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<VehicleSnapshot>")]
+pub struct VehicleSnapshots {
+    pub vehicle_id: i64,
+}

@@ -7,5 +7,5 @@ mod messages;
 pub use actor::{DeviceEntry, DeviceRegistryActor, RegistrySettings};
 pub use messages::{
     AuthorizeDevice, DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot,
-    GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown,
+    GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown, VehicleSnapshots,
 };
