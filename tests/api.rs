@@ -3,11 +3,9 @@
 
 mod common;
 
-use common::{fresh_pg, imei, settings, TestApp, WAIT};
+use common::{fresh_pg, imei, record, settings, TestApp, WAIT};
 use serde_json::{json, Value};
-use urbanstream_actors::teltonika::codec::{
-    encode_avl_frame, AvlRecord, CodecId, GpsElement, Priority,
-};
+use urbanstream_actors::teltonika::codec::{encode_avl_frame, CodecId};
 
 async fn call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let (status, text) = app.request(method, path, body.as_ref()).await;
@@ -70,21 +68,7 @@ async fn crud(app: TestApp) {
     let mut dev = app.device().await;
     assert_eq!(dev.login(new_imei.parse().unwrap()).await, 1);
     let t = chrono::Utc::now().timestamp_millis() as u64;
-    let rec = AvlRecord {
-        timestamp_ms: t,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: 447_722_000,
-            longitude: 171_910_000,
-            altitude: 160,
-            angle: 0,
-            satellites: 9,
-            speed: 25,
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![],
-    };
+    let rec = record(t, 44.7722, 17.191);
     dev.send(&encode_avl_frame(CodecId::Codec8, &[rec]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));

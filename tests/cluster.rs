@@ -8,13 +8,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{fresh_pg, imei, RawDevice, WAIT};
+use common::{fresh_pg, imei, record, RawDevice, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-use urbanstream_actors::teltonika::codec::{
-    encode_avl_frame, AvlRecord, CodecId, GpsElement, Priority,
-};
+use urbanstream_actors::teltonika::codec::{encode_avl_frame, CodecId};
 
 /// Kills the process when the test ends, however it ends.
 struct Node {
@@ -103,20 +101,7 @@ async fn a_client_on_node_a_sees_a_device_on_node_b() {
     let mut dev = RawDevice::connect(b.teltonika).await;
     assert_eq!(dev.login(id).await, 1);
     let t = chrono::Utc::now().timestamp_millis() as u64;
-    let rec = AvlRecord {
-        timestamp_ms: t,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: 447_722_000,
-            longitude: 171_910_000,
-            satellites: 9,
-            speed: 30,
-            ..Default::default()
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![],
-    };
+    let rec = record(t, 44.7722, 17.191);
     dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[rec]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));

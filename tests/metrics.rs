@@ -6,10 +6,8 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{imei, settings, TestApp, WAIT};
-use urbanstream_actors::teltonika::codec::{
-    encode_avl_frame, AvlRecord, CodecId, GpsElement, Priority,
-};
+use common::{imei, record, settings, TestApp, WAIT};
+use urbanstream_actors::teltonika::codec::{encode_avl_frame, CodecId};
 
 #[actix_rt::test]
 async fn metrics_pass_promtool() {
@@ -17,20 +15,7 @@ async fn metrics_pass_promtool() {
     // Traffic, so that counters, gauges and histograms all have series.
     let mut dev = app.device().await;
     assert_eq!(dev.login(imei(356_307_042_441_000)).await, 1);
-    let rec = AvlRecord {
-        timestamp_ms: chrono::Utc::now().timestamp_millis() as u64,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: 447_722_000,
-            longitude: 171_910_000,
-            satellites: 7,
-            speed: 20,
-            ..Default::default()
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![],
-    };
+    let rec = record(common::now_ms(), 44.7722, 17.191);
     dev.send(&encode_avl_frame(CodecId::Codec8, &[rec]).unwrap())
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));

@@ -355,15 +355,7 @@ impl Handler<FleetSnapshot> for DeviceRegistryActor {
             .values()
             .map(|a| a.send(GetSnapshot))
             .collect();
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(asks.len());
-            for ask in asks {
-                if let Ok(s) = ask.await {
-                    out.push(s);
-                }
-            }
-            out
-        })
+        Box::pin(gather(asks))
     }
 }
 
@@ -391,14 +383,19 @@ impl Handler<VehicleSnapshots> for DeviceRegistryActor {
             .filter_map(|(imei, _)| self.vehicles.get(imei))
             .map(|a| a.send(GetSnapshot))
             .collect();
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(asks.len());
-            for ask in asks {
-                if let Ok(s) = ask.await {
-                    out.push(s);
-                }
-            }
-            out
-        })
+        Box::pin(gather(asks))
     }
+}
+
+/// Awaits every snapshot asked for; actors that stopped meanwhile are left out.
+async fn gather(
+    asks: Vec<actix::dev::Request<VehicleActor, GetSnapshot>>,
+) -> Vec<crate::vehicle::VehicleSnapshot> {
+    let mut out = Vec::with_capacity(asks.len());
+    for ask in asks {
+        if let Ok(s) = ask.await {
+            out.push(s);
+        }
+    }
+    out
 }
