@@ -31,7 +31,57 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub teltonika: TeltonikaSettings,
     pub vehicle: VehicleSection,
+    pub auth: AuthSettings,
+    /// The overlay this was loaded with (`URBANSTREAM_ENV`, default `development`).
+    #[serde(skip)]
+    pub environment: String,
 }
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HS256 key for access tokens; at least 32 bytes. Empty: a random key per start.
+    #[serde(default)]
+    pub signing_key: Option<String>,
+    pub issuer: String,
+    #[serde(with = "duration")]
+    pub access_ttl: Duration,
+    #[serde(with = "duration")]
+    pub refresh_ttl: Duration,
+    /// Creates user `admin` (ADMIN) at start when no user exists.
+    #[serde(default)]
+    pub bootstrap_admin_password: Option<String>,
+    /// Bearer token that `/metrics` asks for; open when unset.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
+    pub max_failed_logins: u32,
+    #[serde(with = "duration")]
+    pub lockout_base: Duration,
+    #[serde(with = "duration")]
+    pub lockout_max: Duration,
+    pub rate_per_principal: u32,
+    pub burst_per_principal: u32,
+    pub rate_per_ip: u32,
+    pub burst_per_ip: u32,
+    pub logins_per_ip_per_minute: u32,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |o: &Option<String>| o.as_ref().map(|_| "<set>");
+        f.debug_struct("AuthSettings")
+            .field("signing_key", &hidden(&self.signing_key))
+            .field("issuer", &self.issuer)
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("bootstrap_admin_password", &hidden(&self.bootstrap_admin_password))
+            .field("metrics_token", &hidden(&self.metrics_token))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shortest signing key accepted (HS256 wants at least its 256-bit output).
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +130,9 @@ pub struct LogSettings {
 pub struct HttpSettings {
     pub listen: SocketAddr,
     pub workers: usize,
+    /// Origins allowed to call the API from a browser (CORS); empty: same origin only.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +235,11 @@ impl Settings {
                 path: e.path().to_string(),
                 message: e.inner().to_string(),
             })?;
+        let mut settings = settings;
+        settings.environment = sources
+            .env
+            .clone()
+            .unwrap_or_else(|| "development".to_owned());
         settings.validate()?;
         Ok(settings)
     }
@@ -274,6 +332,61 @@ impl Settings {
             });
         }
         self.io_profiles()?;
+        self.validate_auth()
+    }
+
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        let a = &self.auth;
+        let key = a.signing_key.as_deref().filter(|k| !k.is_empty());
+        match key {
+            Some(k) if k.len() < MIN_SIGNING_KEY_BYTES => {
+                return Err(ConfigError::Invalid {
+                    key: "auth.signing_key",
+                    message: format!("must be at least {MIN_SIGNING_KEY_BYTES} bytes"),
+                })
+            }
+            None if self.environment == "production" => {
+                return Err(ConfigError::Invalid {
+                    key: "auth.signing_key",
+                    message: format!(
+                        "production needs a signing key of at least {MIN_SIGNING_KEY_BYTES} bytes \
+                         (URBANSTREAM__AUTH__SIGNING_KEY)"
+                    ),
+                })
+            }
+            _ => {}
+        }
+        if a.access_ttl.is_zero() || a.refresh_ttl <= a.access_ttl {
+            return Err(ConfigError::Invalid {
+                key: "auth.access_ttl",
+                message: "access_ttl must be more than zero and less than refresh_ttl".into(),
+            });
+        }
+        if let Some(p) = a.bootstrap_admin_password.as_deref().filter(|p| !p.is_empty()) {
+            if let Err(e) = crate::auth::check_password(p) {
+                return Err(ConfigError::Invalid {
+                    key: "auth.bootstrap_admin_password",
+                    message: e.to_string(),
+                });
+            }
+        }
+        if a.max_failed_logins == 0 || a.lockout_base.is_zero() || a.lockout_max < a.lockout_base {
+            return Err(ConfigError::Invalid {
+                key: "auth.max_failed_logins",
+                message: "max_failed_logins and lockout_base must be more than zero, lockout_max at least lockout_base".into(),
+            });
+        }
+        if a.rate_per_principal == 0
+            || a.burst_per_principal == 0
+            || a.rate_per_ip == 0
+            || a.burst_per_ip == 0
+            || a.logins_per_ip_per_minute == 0
+        {
+            return Err(ConfigError::Invalid {
+                key: "auth.rate_per_principal",
+                message: "rates and bursts must be at least 1".into(),
+            });
+        }
         Ok(())
     }
 

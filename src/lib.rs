@@ -3,6 +3,7 @@
 //! The binary's composition root: configuration, logging, metrics, the HTTP server, and the
 //! `decode` and `simulate` tools. Actors and codecs live in `urbanstream-actors`.
 
+pub mod auth;
 pub mod config;
 pub mod decode;
 pub mod http;

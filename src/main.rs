@@ -28,6 +28,11 @@ enum Command {
     Migrate,
     /// Decode a Teltonika login, TCP frame(s) or UDP datagram given in hex, and print JSON.
     Decode(DecodeArgs),
+    /// Manage API users (the password is read from standard input, or asked for).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Drive simulated devices against a running server.
     Simulate {
         #[command(subcommand)]
@@ -49,6 +54,23 @@ struct DecodeArgs {
     /// `-` reads hex from standard input (also the default when neither --hex nor --file is given).
     #[arg(value_name = "-")]
     stdin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// ADMIN, DISPATCHER, OPERATOR, ANALYST or VIEWER.
+        #[arg(long)]
+        role: String,
+    },
+    /// Set a user's password (the user's sessions end).
+    Passwd {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -112,6 +134,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
         Command::Migrate => migrate(cli.config),
+        Command::User { action } => user(action, cli.config),
         Command::Decode(args) => return decode(args, cli.config),
         Command::Simulate {
             source: SimulateSource::Teltonika(args),
@@ -161,6 +184,49 @@ fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
         store.backend()
     );
     Ok(())
+}
+
+/// The password: asked twice on a terminal, else the first line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+fn user(action: UserAction, config: Option<PathBuf>) -> anyhow::Result<()> {
+    use urbanstream::auth::{accounts, Role};
+    let settings = load_standard(config.as_deref())?;
+    urbanstream::telemetry::init(&settings.log);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let store = urbanstream_schema::store::Store::open(&settings.database.url, 1)
+            .await
+            .with_context(|| format!("opening {}", settings.database.url))?;
+        match action {
+            UserAction::Add { username, role } => {
+                let role: Role = role.parse()?;
+                let password = read_password()?;
+                let u = accounts::add_user(&store, &username, role, &password).await?;
+                eprintln!("created user `{}` ({}), id {}", u.username, u.role, u.id);
+            }
+            UserAction::Passwd { username } => {
+                let password = read_password()?;
+                accounts::set_password(&store, &username, &password).await?;
+                eprintln!("password of `{username}` changed; its sessions ended");
+            }
+        }
+        Ok(())
+    })
 }
 
 async fn shutdown_signal() {

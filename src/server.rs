@@ -17,6 +17,7 @@ use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
 use urbanstream_schema::store::{Store, DAY_MS};
 
 use crate::config::Settings;
+use crate::auth::AuthService;
 use crate::http::{self, HttpState};
 
 /// Builds a server; `downstream` recipients receive every accepted frame.
@@ -34,6 +35,7 @@ pub struct Server {
     pub store: Store,
     pub batcher: Addr<DbBatcherActor>,
     pub hub: Addr<HubActor>,
+    pub auth: Arc<AuthService>,
     http: actix_web::dev::ServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     pool: ArbiterPool,
@@ -163,6 +165,20 @@ impl ServerBuilder {
             }
         }));
 
+        let auth = Arc::new(AuthService::new(store.clone(), s.auth.clone()));
+        auth.bootstrap().await?;
+        let sync = auth.clone();
+        tasks.push(actix_rt::spawn(async move {
+            // Sessions revoked on other nodes; buckets and caches pruned.
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = sync.sync_revocations().await {
+                    tracing::warn!("auth upkeep: {e}");
+                }
+            }
+        }));
+
         let hub_addr = hub.clone();
         let state = web::Data::new(HttpState {
             prometheus,
@@ -170,7 +186,9 @@ impl ServerBuilder {
             hub,
             registry: registry.clone(),
             redis: redis_bridge,
+            auth: auth.clone(),
         });
+        let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
         } else {
@@ -179,6 +197,9 @@ impl ServerBuilder {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(http::access::guard))
+                .wrap(http::cors(&cors_origins))
+                .wrap(http::security_headers())
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .configure(http::routes)
         })
@@ -216,6 +237,7 @@ impl ServerBuilder {
             store,
             batcher,
             hub: hub_addr,
+            auth,
             http,
             tasks,
             pool,

@@ -37,6 +37,9 @@ pub const REDIS_UP: &str = "urbanstream_redis_up";
 pub const REDIS_ERRORS_TOTAL: &str = "urbanstream_redis_errors_total";
 pub const REDIS_DROPPED_TOTAL: &str = "urbanstream_redis_dropped_total";
 pub const REDIS_RECEIVED_TOTAL: &str = "urbanstream_redis_received_total";
+pub const AUTH_LOGINS_TOTAL: &str = "urbanstream_auth_logins_total";
+pub const AUTH_REJECTED_TOTAL: &str = "urbanstream_auth_rejected_total";
+pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "urbanstream_audit_write_failures_total";
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -47,6 +50,24 @@ enum Kind {
 
 /// (name, kind, unit, help) of every metric.
 const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
+    (
+        AUTH_LOGINS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Password logins and refreshes by outcome (success, failure, locked, refreshed, reuse)",
+    ),
+    (
+        AUTH_REJECTED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Requests refused by reason (unauthenticated, forbidden, rate_limited, unlisted)",
+    ),
+    (
+        AUDIT_WRITE_FAILURES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Audit log entries that could not be written",
+    ),
     (
         TELTONIKA_CONNECTIONS_TOTAL,
         Kind::Counter,

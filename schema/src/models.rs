@@ -32,7 +32,7 @@ pub struct TelemetryRow {
 }
 
 /// A registered device.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = devices)]
 pub struct DeviceRow {
     pub id: i64,
@@ -76,7 +76,7 @@ pub struct EventRow {
 }
 
 /// A vehicle.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = crate::schema::vehicles)]
 pub struct VehicleRow {
     pub id: i64,
@@ -88,7 +88,7 @@ pub struct VehicleRow {
     pub capacity: Option<i32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Insertable, serde::Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = crate::schema::vehicles)]
 #[serde(deny_unknown_fields)]
 pub struct NewVehicle {
@@ -106,7 +106,7 @@ fn default_vehicle_type() -> String {
 }
 
 /// Fields of a vehicle to change; absent ones stay.
-#[derive(Debug, Clone, PartialEq, Default, AsChangeset, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, AsChangeset, serde::Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = crate::schema::vehicles)]
 #[serde(deny_unknown_fields)]
 pub struct VehicleChanges {
@@ -119,7 +119,7 @@ pub struct VehicleChanges {
 }
 
 /// Fields of a device to change; absent ones stay.
-#[derive(Debug, Clone, PartialEq, Default, AsChangeset, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, AsChangeset, serde::Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = crate::schema::devices)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceChanges {
@@ -149,4 +149,116 @@ pub struct CanRow {
     pub dtc_codes: Option<String>,
     /// Door bit mask.
     pub doors: Option<i32>,
+}
+
+/// An API user. `password_hash` is an argon2id PHC string; it never leaves the server.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_ms: i64,
+    pub password_changed_ms: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub disabled: bool,
+    pub created_ms: i64,
+    pub password_changed_ms: i64,
+}
+
+/// What an admin may change about a user.
+#[derive(Debug, Clone, PartialEq, Default, AsChangeset)]
+#[diesel(table_name = crate::schema::users)]
+pub struct UserChanges {
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+    pub password_changed_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::refresh_tokens)]
+pub struct RefreshTokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub family: String,
+    pub token_hash: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub rotated_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::refresh_tokens)]
+pub struct NewRefreshToken<'a> {
+    pub user_id: i64,
+    pub family: &'a str,
+    pub token_hash: &'a str,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = crate::schema::api_keys)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    pub role: String,
+    pub created_ms: i64,
+    pub created_by: String,
+    pub last_used_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::api_keys)]
+pub struct NewApiKey<'a> {
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub key_hash: &'a str,
+    pub role: &'a str,
+    pub created_ms: i64,
+    pub created_by: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = crate::schema::audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub time_ms: i64,
+    pub actor: String,
+    pub actor_kind: String,
+    pub action: String,
+    pub resource: String,
+    pub status: i32,
+    pub ip: Option<String>,
+    pub request_id: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable)]
+#[diesel(table_name = crate::schema::audit_log)]
+pub struct NewAudit {
+    pub time_ms: i64,
+    pub actor: String,
+    pub actor_kind: String,
+    pub action: String,
+    pub resource: String,
+    pub status: i32,
+    pub ip: Option<String>,
+    pub request_id: String,
+    pub detail: Option<String>,
 }

@@ -81,3 +81,60 @@ diesel::table! {
         doors -> Nullable<Integer>,
     }
 }
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_ms -> BigInt,
+        password_changed_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        family -> Text,
+        token_hash -> Text,
+        created_ms -> BigInt,
+        expires_ms -> BigInt,
+        rotated_ms -> Nullable<BigInt>,
+        revoked_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        role -> Text,
+        created_ms -> BigInt,
+        created_by -> Text,
+        last_used_ms -> Nullable<BigInt>,
+        revoked_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        time_ms -> BigInt,
+        actor -> Text,
+        actor_kind -> Text,
+        action -> Text,
+        resource -> Text,
+        status -> Integer,
+        ip -> Nullable<Text>,
+        request_id -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens);

@@ -11,11 +11,17 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
     #[error("internal error")]
     Internal { id: String },
 }
@@ -24,6 +30,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
@@ -39,6 +48,20 @@ impl ApiError {
     }
 }
 
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match e {
+            AuthError::Unauthorized(m) => Self::Unauthorized(m.to_owned()),
+            AuthError::TooMany(wait) => Self::TooManyRequests {
+                message: e.to_string(),
+                retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+            },
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<urbanstream_schema::store::DbError> for ApiError {
     fn from(e: urbanstream_schema::store::DbError) -> Self {
         Self::internal(e)
@@ -49,6 +72,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -61,8 +87,17 @@ impl ResponseError for ApiError {
             Self::Internal { id } => format!("internal error; reference {id}"),
             other => other.to_string(),
         };
-        HttpResponse::build(self.status_code())
-            .json(json!({ "error": { "code": self.code(), "message": message } }))
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            Self::Unauthorized(_) => {
+                res.insert_header(("WWW-Authenticate", "Bearer realm=\"urbanstream\""));
+            }
+            Self::TooManyRequests { retry_after_s, .. } => {
+                res.insert_header(("Retry-After", retry_after_s.to_string()));
+            }
+            _ => {}
+        }
+        res.json(json!({ "error": { "code": self.code(), "message": message } }))
     }
 }
 

@@ -4,11 +4,13 @@ use serde_json::json;
 use super::HttpState;
 
 /// Liveness: the process serves HTTP.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "The process is up", body = Object)), security(()))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
 /// Readiness: the database answers, and Redis when it is configured.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses((status = 200, description = "Database (and Redis when configured) answer", body = Object), (status = 503, description = "A dependency is down", body = Object)), security(()))]
 pub async fn ready(state: web::Data<HttpState>) -> HttpResponse {
     let database = match state.store.ping().await {
         Ok(()) => Ok(()),

@@ -1,12 +1,18 @@
 //! HTTP: one handler per file.
 
+pub mod access;
+mod api_keys;
+mod audit;
+mod auth;
 mod devices;
 mod error;
 mod fleet;
 mod health;
 mod metrics;
+pub mod openapi;
 mod page;
 mod telemetry;
+mod users;
 mod vehicles;
 mod ws;
 
@@ -18,6 +24,7 @@ use urbanstream_actors::redis_bridge::RedisBridgeActor;
 use urbanstream_actors::registry::DeviceRegistryActor;
 use urbanstream_schema::store::Store;
 
+use access::{Access, RouteSpec, Verb, ADMIN, EVERYONE, HISTORY};
 pub use error::ApiError;
 
 /// Largest JSON body accepted.
@@ -32,50 +39,95 @@ pub struct HttpState {
     pub registry: Addr<DeviceRegistryActor>,
     /// Present when `redis.url` is set.
     pub redis: Option<Addr<RedisBridgeActor>>,
+    pub auth: std::sync::Arc<crate::auth::AuthService>,
+}
+
+/// The route table: every route, its handler and who may call it. Routes are registered
+/// from it, the access middleware enforces it, and tests check it against the OpenAPI
+/// document, so a route cannot be served without an access entry.
+macro_rules! route_table {
+    ($( $verb:ident $path:literal $access:expr => $handler:path; )*) => {
+        pub const ROUTES: &[RouteSpec] = &[
+            $( RouteSpec { verb: Verb::$verb, path: $path, access: $access }, )*
+        ];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::route().method(Verb::$verb.method()).to($handler)); )*
+        }
+    };
+}
+
+route_table! {
+    Get "/health" Access::Public => health::health;
+    Get "/ready" Access::Public => health::ready;
+    Get "/metrics" Access::Metrics => metrics::metrics;
+    Get "/ws" Access::Handler => ws::ws;
+    Get "/api/docs" Access::Public => openapi::docs_redirect;
+    Post "/api/v1/auth/login" Access::Public => auth::login::login;
+    Post "/api/v1/auth/refresh" Access::Public => auth::refresh::refresh;
+    Post "/api/v1/auth/logout" Access::Roles(EVERYONE) => auth::logout::logout;
+    Get "/api/v1/auth/me" Access::Roles(EVERYONE) => auth::me::me;
+    Get "/api/v1/users" Access::Roles(ADMIN) => users::list::list;
+    Post "/api/v1/users" Access::Roles(ADMIN) => users::create::create;
+    Patch "/api/v1/users/{id}" Access::Roles(ADMIN) => users::update::update;
+    Get "/api/v1/api-keys" Access::Roles(ADMIN) => api_keys::list::list;
+    Post "/api/v1/api-keys" Access::Roles(ADMIN) => api_keys::create::create;
+    Delete "/api/v1/api-keys/{id}" Access::Roles(ADMIN) => api_keys::revoke::revoke;
+    Get "/api/v1/audit" Access::Roles(ADMIN) => audit::list::list;
+    Get "/api/v1/devices" Access::Roles(EVERYONE) => devices::list::list;
+    Post "/api/v1/devices" Access::Roles(ADMIN) => devices::create::create;
+    Get "/api/v1/devices/{imei}" Access::Roles(EVERYONE) => devices::get::get;
+    Patch "/api/v1/devices/{imei}" Access::Roles(ADMIN) => devices::update::update;
+    Delete "/api/v1/devices/{imei}" Access::Roles(ADMIN) => devices::delete::delete;
+    Get "/api/v1/devices/{imei}/latest" Access::Roles(EVERYONE) => devices::latest::latest;
+    Get "/api/v1/devices/{imei}/history" Access::Roles(HISTORY) => devices::history::history;
+    Get "/api/v1/vehicles" Access::Roles(EVERYONE) => vehicles::list::list;
+    Post "/api/v1/vehicles" Access::Roles(ADMIN) => vehicles::create::create;
+    Get "/api/v1/vehicles/{id}" Access::Roles(EVERYONE) => vehicles::get::get;
+    Patch "/api/v1/vehicles/{id}" Access::Roles(ADMIN) => vehicles::update::update;
+    Delete "/api/v1/vehicles/{id}" Access::Roles(ADMIN) => vehicles::delete::delete;
+    Get "/api/v1/vehicles/{id}/location" Access::Roles(EVERYONE) => vehicles::location::location;
+    Post "/api/v1/vehicles/{id}/assign-device" Access::Roles(ADMIN) => vehicles::assign_device::assign_device;
+    Get "/api/v1/telemetry/history" Access::Roles(HISTORY) => telemetry::history::history;
+    Get "/api/v1/telemetry/export" Access::Roles(HISTORY) => telemetry::export::export;
+    Get "/api/v1/fleet/summary" Access::Roles(EVERYONE) => fleet::summary::summary;
+    Get "/api/v1/fleet/nearby" Access::Roles(EVERYONE) => fleet::nearby::nearby;
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use web::{delete, get, patch, post};
     cfg.app_data(
         web::JsonConfig::default()
             .limit(MAX_JSON_BYTES)
             .error_handler(error::json_error),
     )
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
-    .app_data(web::PathConfig::default().error_handler(error::path_error))
-    .route("/health", get().to(health::health))
-    .route("/ready", get().to(health::ready))
-    .route("/metrics", get().to(metrics::metrics))
-    .route("/ws", get().to(ws::ws))
-    .service(
-        web::scope("/api/v1")
-            .route("/devices", get().to(devices::list::list))
-            .route("/devices", post().to(devices::create::create))
-            .route("/devices/{imei}", get().to(devices::get::get))
-            .route("/devices/{imei}", patch().to(devices::update::update))
-            .route("/devices/{imei}", delete().to(devices::delete::delete))
-            .route("/devices/{imei}/latest", get().to(devices::latest::latest))
-            .route(
-                "/devices/{imei}/history",
-                get().to(devices::history::history),
-            )
-            .route("/vehicles", get().to(vehicles::list::list))
-            .route("/vehicles", post().to(vehicles::create::create))
-            .route("/vehicles/{id}", get().to(vehicles::get::get))
-            .route("/vehicles/{id}", patch().to(vehicles::update::update))
-            .route("/vehicles/{id}", delete().to(vehicles::delete::delete))
-            .route(
-                "/vehicles/{id}/location",
-                get().to(vehicles::location::location),
-            )
-            .route(
-                "/vehicles/{id}/assign-device",
-                post().to(vehicles::assign_device::assign_device),
-            )
-            .route("/telemetry/history", get().to(telemetry::history::history))
-            .route("/telemetry/export", get().to(telemetry::export::export))
-            .route("/fleet/summary", get().to(fleet::summary::summary))
-            .route("/fleet/nearby", get().to(fleet::nearby::nearby))
-            .default_service(web::to(error::not_found)),
-    );
+    .app_data(web::PathConfig::default().error_handler(error::path_error));
+    register(cfg);
+    cfg.service(openapi::swagger_ui())
+        .service(web::scope("/api/v1").default_service(web::to(error::not_found)));
+}
+
+/// CORS for the configured origins (`http.cors_origins`); none: same origin only.
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers(["authorization", "content-type", "x-api-key"])
+        .expose_headers(["retry-after", "x-request-id"])
+        .max_age(3600);
+    for o in origins {
+        cors = cors.allowed_origin(o);
+    }
+    cors
+}
+
+/// Headers on every response: no sniffing, no framing, no referrer, a strict CSP.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ))
 }

@@ -4,8 +4,9 @@ use serde::Deserialize;
 
 use super::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// 1..=1000, default 100.
     limit: Option<i64>,

@@ -7,14 +7,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use serde::Deserialize;
 use serde_json::json;
 use urbanstream_actors::hub::{HubActor, Leave, Push, Subscribe, SubscriberId, Topic, Unsubscribe};
 use urbanstream_actors::metrics::{WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE};
 use urbanstream_actors::registry::{DeviceRegistryActor, GetVehicleSnapshot, VehicleSnapshots};
 
+use crate::auth::{AuthService, Principal, PrincipalKind};
+use crate::http::access::topic_roles;
+
 const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How long a connection may stay without a valid token.
+const AUTH_WAIT: Duration = Duration::from_secs(10);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Updates queued for one client before the hub starts coalescing for it.
 const MAILBOX: usize = 64;
@@ -23,6 +28,8 @@ const MAILBOX: usize = 64;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 enum ClientMessage {
+    /// Authenticates, or replaces the token before it expires.
+    Auth { token: String },
     Subscribe { topics: Vec<String> },
     Unsubscribe { topics: Vec<String> },
 }
@@ -38,6 +45,11 @@ pub struct WsSessionActor {
     /// requests queue here; hub updates wait in the mailbox, which the hub coalesces.
     outbox: VecDeque<String>,
     sending: bool,
+    auth: Arc<AuthService>,
+    /// The caller and the credential it proved it with (re-checked every heartbeat).
+    principal: Option<(Principal, String)>,
+    expiry: Option<SpawnHandle>,
+    close_reason: Option<CloseReason>,
 }
 
 impl WsSessionActor {
@@ -46,6 +58,8 @@ impl WsSessionActor {
         stream: AggregatedMessageStream,
         hub: Addr<HubActor>,
         registry: Addr<DeviceRegistryActor>,
+        auth: Arc<AuthService>,
+        principal: Option<(Principal, String)>,
     ) -> Addr<Self> {
         Self::create(move |ctx| {
             ctx.add_stream(stream);
@@ -58,6 +72,10 @@ impl WsSessionActor {
                 last_heard: Instant::now(),
                 outbox: VecDeque::new(),
                 sending: false,
+                auth,
+                principal,
+                expiry: None,
+                close_reason: None,
             }
         })
     }
@@ -108,14 +126,86 @@ impl WsSessionActor {
         topics
     }
 
+    /// Closes with 1008 (policy violation).
+    fn close_policy(&mut self, why: &str, ctx: &mut Context<Self>) {
+        metrics::counter!(WS_MESSAGES_REJECTED_TOTAL, "reason" => "policy_close").increment(1);
+        self.close_reason = Some(CloseReason {
+            code: CloseCode::Policy,
+            description: Some(why.to_owned()),
+        });
+        ctx.stop();
+    }
+
+    /// Takes a verified principal: schedules the close at its token's expiry and drops the
+    /// subscriptions its role does not admit.
+    fn authenticated(&mut self, principal: Principal, token: String, ctx: &mut Context<Self>) {
+        if let Some(h) = self.expiry.take() {
+            ctx.cancel_future(h);
+        }
+        if let PrincipalKind::User { expires_ms, .. } = principal.kind {
+            let left = u64::try_from(expires_ms - crate::auth::now_ms()).unwrap_or(0);
+            self.expiry = Some(ctx.run_later(Duration::from_millis(left), |act, ctx| {
+                act.close_policy("access token expired", ctx);
+            }));
+        }
+        let lost: Vec<Topic> = self
+            .topics
+            .iter()
+            .filter(|t| !topic_roles(t).contains(&principal.role))
+            .copied()
+            .collect();
+        if !lost.is_empty() {
+            for t in &lost {
+                self.topics.remove(t);
+            }
+            self.hub.do_send(Unsubscribe {
+                id: self.id,
+                topics: lost,
+            });
+        }
+        let frame = json!({ "type": "status", "topic": null,
+            "data": { "authenticated": principal.name, "role": principal.role } });
+        self.principal = Some((principal, token));
+        self.send(frame.to_string(), ctx);
+    }
+
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let msg = match serde_json::from_str::<ClientMessage>(text) {
             Ok(m) => m,
             Err(e) => return self.error("bad_request", format!("not a valid request: {e}"), ctx),
         };
+        let role = match (&msg, &self.principal) {
+            (ClientMessage::Auth { .. }, _) => None,
+            (_, Some((p, _))) => Some(p.role),
+            (_, None) => {
+                return self.error(
+                    "unauthenticated",
+                    "send {\"op\":\"auth\",\"token\":\"…\"} first".into(),
+                    ctx,
+                )
+            }
+        };
         match msg {
+            ClientMessage::Auth { token } => {
+                let auth = self.auth.clone();
+                ctx.wait(
+                    async move { auth.authenticate(&token).await.map(|p| (p, token)) }
+                        .into_actor(self)
+                        .map(|res, act, ctx| match res {
+                            Ok((p, token)) => act.authenticated(p, token, ctx),
+                            Err(e) => act.error("unauthenticated", e.to_string(), ctx),
+                        }),
+                );
+            }
             ClientMessage::Subscribe { topics } => {
-                let topics = self.parse_topics(&topics, ctx);
+                let mut topics = self.parse_topics(&topics, ctx);
+                let role = role.unwrap_or(crate::auth::Role::Viewer);
+                let (allowed, denied): (Vec<Topic>, Vec<Topic>) =
+                    topics.drain(..).partition(|t| topic_roles(t).contains(&role));
+                for t in denied {
+                    self.error("forbidden", format!("role {role} may not subscribe to {t}"), ctx);
+                }
+                let topics = allowed;
                 if topics.is_empty() {
                     return;
                 }
@@ -197,11 +287,32 @@ impl Actor for WsSessionActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
         metrics::gauge!(WS_SESSIONS_ACTIVE).increment(1.0);
+        if let Some((p, token)) = self.principal.take() {
+            self.authenticated(p, token, ctx);
+        }
+        ctx.run_later(AUTH_WAIT, |act, ctx| {
+            if act.principal.is_none() {
+                act.close_policy("no valid token", ctx);
+            }
+        });
         ctx.run_interval(HEARTBEAT, |act, ctx| {
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
                 tracing::debug!("WebSocket client silent for {CLIENT_TIMEOUT:?}; closing");
                 ctx.stop();
                 return;
+            }
+            // A revoked session or key ends the connection.
+            if let Some((_, token)) = &act.principal {
+                let (auth, token) = (act.auth.clone(), token.clone());
+                ctx.spawn(
+                    async move { auth.authenticate(&token).await }
+                        .into_actor(act)
+                        .map(|res, act, ctx| {
+                            if let Err(e) = res {
+                                act.close_policy(&e.to_string(), ctx);
+                            }
+                        }),
+                );
             }
             let mut session = act.session.clone();
             ctx.spawn(
@@ -220,8 +331,9 @@ impl Actor for WsSessionActor {
         metrics::gauge!(WS_SESSIONS_ACTIVE).decrement(1.0);
         self.hub.do_send(Leave { id: self.id });
         let session = self.session.clone();
+        let reason = self.close_reason.take();
         actix::spawn(async move {
-            let _ = session.close(None).await;
+            let _ = session.close(reason).await;
         });
     }
 }

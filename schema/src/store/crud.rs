@@ -2,45 +2,13 @@
 
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 
-use super::{DbError, Store};
+use super::{optional, DbError, Store};
 use crate::models::{
     CanRow, DeviceChanges, DeviceRow, EventRow, NewDevice, NewVehicle, TelemetryRow,
     VehicleChanges, VehicleRow,
 };
 use crate::schema::{can_data, devices, events, telemetry, vehicles};
 
-/// Runs one diesel query on whichever backend: `|c| query.method(c)`. The same expression is
-/// compiled against diesel-async (PostgreSQL) and diesel (SQLite, on its worker thread).
-macro_rules! on_db {
-    ($store:expr, |$c:ident| $body:expr) => {
-        match $store {
-            Store::Postgres(s) => {
-                let mut conn = s.conn().await?;
-                let $c = &mut *conn;
-                #[allow(unused_imports)]
-                use diesel_async::RunQueryDsl;
-                ($body).await.map_err(DbError::from)
-            }
-            Store::Sqlite(s) => {
-                s.run(move |$c| {
-                    #[allow(unused_imports)]
-                    use diesel::RunQueryDsl;
-                    ($body).map_err(DbError::from)
-                })
-                .await
-            }
-        }
-    };
-}
-
-/// `NotFound` becomes `None`.
-fn optional<T>(r: Result<T, DbError>) -> Result<Option<T>, DbError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(DbError::Query(diesel::result::Error::NotFound)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
 
 /// A unique or foreign-key violation, for a 409 or 400 rather than a 500.
 pub fn is_conflict(e: &DbError) -> bool {

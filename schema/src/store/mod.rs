@@ -1,6 +1,31 @@
 //! The database: PostgreSQL (diesel-async over a bb8 pool) or an embedded SQLite file,
 //! chosen by one URL. Both run the same migrations' meaning and answer the same queries.
 
+/// Runs one diesel query on whichever backend: `|c| query.method(c)`. The same expression is
+/// compiled against diesel-async (PostgreSQL) and diesel (SQLite, on its worker thread).
+macro_rules! on_db {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match $store {
+            Store::Postgres(s) => {
+                let mut conn = s.conn().await?;
+                let $c = &mut *conn;
+                #[allow(unused_imports)]
+                use diesel_async::RunQueryDsl;
+                ($body).await.map_err(DbError::from)
+            }
+            Store::Sqlite(s) => {
+                s.run(move |$c| {
+                    #[allow(unused_imports)]
+                    use diesel::RunQueryDsl;
+                    ($body).map_err(DbError::from)
+                })
+                .await
+            }
+        }
+    };
+}
+
+mod auth;
 mod crud;
 mod postgres;
 mod sqlite;
@@ -8,6 +33,7 @@ mod sqlite;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use auth::AuditFilter;
 pub use crud::is_conflict;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -145,5 +171,14 @@ mod tests {
         );
         assert!(matches!(DbUrl::parse("mysql://x"), Err(DbError::BadUrl(_))));
         assert!(matches!(DbUrl::parse("sqlite://"), Err(DbError::BadUrl(_))));
+    }
+}
+
+/// `NotFound` becomes `None`.
+pub(crate) fn optional<T>(r: Result<T, DbError>) -> Result<Option<T>, DbError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(DbError::Query(diesel::result::Error::NotFound)) => Ok(None),
+        Err(e) => Err(e),
     }
 }

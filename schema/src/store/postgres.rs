@@ -219,7 +219,8 @@ impl PgStore {
         });
         client
             .batch_execute(
-                "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (LIKE telemetry) ON COMMIT DELETE ROWS",
+                "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (LIKE telemetry) ON COMMIT DELETE ROWS; \
+                 CREATE TEMP TABLE IF NOT EXISTS can_stage (LIKE can_data) ON COMMIT DELETE ROWS",
             )
             .await
             .map_err(pg_err)?;
@@ -268,44 +269,6 @@ fn pg_err(e: tokio_postgres::Error) -> DbError {
 const COPY_COLUMNS: &str = "device_id, device_time_ms, server_time_ms, lat, lon, altitude, speed_kmh, heading, \
     satellites, fix, hdop, ignition, movement, external_voltage_v, battery_voltage_v, gsm_signal, distance_m, late, io";
 
-/// CAN rows in one statement: one array per column, unnested; stored once.
-async fn insert_can(tx: &tokio_postgres::Transaction<'_>, can: &[CanRow]) -> Result<(), CopyError> {
-    if can.is_empty() {
-        return Ok(());
-    }
-    fn col<T: Clone>(can: &[CanRow], f: impl Fn(&CanRow) -> T) -> Vec<T> {
-        can.iter().map(f).collect()
-    }
-    let (a, b) = (col(can, |r| r.device_id), col(can, |r| r.device_time_ms));
-    let c = col(can, |r| r.engine_rpm);
-    let d: Vec<Vec<Option<f64>>> = vec![
-        col(can, |r| r.engine_hours_h),
-        col(can, |r| r.coolant_temp_c),
-        col(can, |r| r.engine_load_pct),
-        col(can, |r| r.fuel_level_l),
-        col(can, |r| r.fuel_level_pct),
-        col(can, |r| r.fuel_used_l),
-        col(can, |r| r.fuel_rate_lph),
-        col(can, |r| r.vehicle_speed_kmh),
-        col(can, |r| r.odometer_m),
-        col(can, |r| r.accelerator_pct),
-    ];
-    let e = col(can, |r| r.dtc_codes.clone());
-    let f = col(can, |r| r.doors);
-    tokio_postgres::Transaction::execute(
-        tx,
-        "INSERT INTO can_data (device_id, device_time_ms, engine_rpm, engine_hours_h, coolant_temp_c, \
-         engine_load_pct, fuel_level_l, fuel_level_pct, fuel_used_l, fuel_rate_lph, vehicle_speed_kmh, \
-         odometer_m, accelerator_pct, dtc_codes, doors) \
-         SELECT * FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::float8[], $5::float8[], $6::float8[], \
-         $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], \
-         $14::text[], $15::int4[]) ON CONFLICT DO NOTHING",
-        &[&a, &b, &c, &d[0], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6], &d[7], &d[8], &d[9], &e, &f],
-    )
-    .await?;
-    Ok(())
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
     Direct,
@@ -327,6 +290,12 @@ impl From<tokio_postgres::Error> for CopyError {
     }
 }
 
+const CAN_COLUMNS: &str = "device_id, device_time_ms, engine_rpm, engine_hours_h, coolant_temp_c, \
+    engine_load_pct, fuel_level_l, fuel_level_pct, fuel_used_l, fuel_rate_lph, vehicle_speed_kmh, \
+    odometer_m, accelerator_pct, dtc_codes, doors";
+
+/// One batch in one transaction: binary COPY of telemetry and CAN rows, straight into the
+/// tables or (`Staging`) into session temp tables moved over with `ON CONFLICT DO NOTHING`.
 async fn copy_rows(
     client: &mut tokio_postgres::Client,
     rows: &[TelemetryRow],
@@ -334,19 +303,56 @@ async fn copy_rows(
     events: &[NewEvent],
     target: Target,
 ) -> Result<usize, CopyError> {
+    let tx = client.transaction().await?;
+    let (telemetry, can_table) = match target {
+        Target::Direct => ("telemetry", "can_data"),
+        Target::Staging => ("telemetry_stage", "can_stage"),
+    };
+    let copied = copy_telemetry(&tx, telemetry, rows).await?;
+    copy_can(&tx, can_table, can).await?;
+    if !events.is_empty() {
+        let device: Vec<i64> = events.iter().map(|e| e.device_id).collect();
+        let time: Vec<i64> = events.iter().map(|e| e.time_ms).collect();
+        let kind: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
+        tokio_postgres::Transaction::execute(&tx, 
+            "INSERT INTO events (device_id, time_ms, kind, data) \
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+            &[&device, &time, &kind, &data],
+        )
+        .await?;
+    }
+    if target == Target::Direct {
+        tx.commit().await?;
+        return Ok(copied);
+    }
+    let written = tokio_postgres::Transaction::execute(
+            &tx,
+            &format!(
+                "INSERT INTO telemetry ({COPY_COLUMNS}) SELECT {COPY_COLUMNS} FROM telemetry_stage ON CONFLICT DO NOTHING"
+            ),
+            &[],
+        )
+        .await?;
+    if !can.is_empty() {
+        tokio_postgres::Transaction::execute(&tx, 
+            &format!("INSERT INTO can_data ({CAN_COLUMNS}) SELECT {CAN_COLUMNS} FROM can_stage ON CONFLICT DO NOTHING"),
+            &[],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(usize::try_from(written).unwrap_or(usize::MAX))
+}
+
+async fn copy_telemetry(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    rows: &[TelemetryRow],
+) -> Result<usize, CopyError> {
     use tokio_postgres::binary_copy::BinaryCopyInWriter;
     use tokio_postgres::types::{ToSql, Type};
-
-    let tx = client.transaction().await?;
-    let table = if target == Target::Direct {
-        "telemetry"
-    } else {
-        "telemetry_stage"
-    };
-    let sink = tx
-        .copy_in(&format!("COPY {table} ({COPY_COLUMNS}) FROM STDIN BINARY"))
-        .await?;
-    let types = [
+    const TYPES: [Type; 19] = [
         Type::INT8,
         Type::INT8,
         Type::INT8,
@@ -367,8 +373,10 @@ async fn copy_rows(
         Type::BOOL,
         Type::TEXT,
     ];
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    let mut writer = std::pin::pin!(writer);
+    let sink = tx
+        .copy_in(&format!("COPY {table} ({COPY_COLUMNS}) FROM STDIN BINARY"))
+        .await?;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &TYPES));
     for r in rows {
         let values: [&(dyn ToSql + Sync); 19] = [
             &r.device_id,
@@ -393,30 +401,62 @@ async fn copy_rows(
         ];
         writer.as_mut().write(&values).await?;
     }
-    let copied = writer.finish().await?;
-    insert_can(&tx, can).await?;
-    for e in events {
-        tokio_postgres::Transaction::execute(
-            &tx,
-            "INSERT INTO events (device_id, time_ms, kind, data) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            &[&e.device_id, &e.time_ms, &e.kind, &e.data],
-        )
+    Ok(usize::try_from(writer.finish().await?).unwrap_or(usize::MAX))
+}
+
+async fn copy_can(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    can: &[CanRow],
+) -> Result<(), CopyError> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::{ToSql, Type};
+    const TYPES: [Type; 15] = [
+        Type::INT8,
+        Type::INT8,
+        Type::INT4,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::TEXT,
+        Type::INT4,
+    ];
+    if can.is_empty() {
+        return Ok(());
+    }
+    let sink = tx
+        .copy_in(&format!("COPY {table} ({CAN_COLUMNS}) FROM STDIN BINARY"))
         .await?;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &TYPES));
+    for r in can {
+        let values: [&(dyn ToSql + Sync); 15] = [
+            &r.device_id,
+            &r.device_time_ms,
+            &r.engine_rpm,
+            &r.engine_hours_h,
+            &r.coolant_temp_c,
+            &r.engine_load_pct,
+            &r.fuel_level_l,
+            &r.fuel_level_pct,
+            &r.fuel_used_l,
+            &r.fuel_rate_lph,
+            &r.vehicle_speed_kmh,
+            &r.odometer_m,
+            &r.accelerator_pct,
+            &r.dtc_codes,
+            &r.doors,
+        ];
+        writer.as_mut().write(&values).await?;
     }
-    if target == Target::Direct {
-        tx.commit().await?;
-        return Ok(copied as usize);
-    }
-    let written = tokio_postgres::Transaction::execute(
-            &tx,
-            &format!(
-                "INSERT INTO telemetry ({COPY_COLUMNS}) SELECT {COPY_COLUMNS} FROM telemetry_stage ON CONFLICT DO NOTHING"
-            ),
-            &[],
-        )
-    .await?;
-    tx.commit().await?;
-    Ok(written as usize)
+    writer.finish().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use urbanstream_schema::store::is_conflict;
 use super::parse_imei;
 use crate::http::{ApiError, HttpState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDeviceBody {
     imei: String,
@@ -15,6 +15,7 @@ pub struct NewDeviceBody {
 }
 
 /// `POST /api/v1/devices`: registers a tracker; it may log in from now on.
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = NewDeviceBody, responses((status = 201, description = "Registered", body = urbanstream_schema::models::DeviceRow), (status = 409, description = "IMEI already registered", body = super::super::openapi::ErrorBody)))]
 pub async fn create(
     state: web::Data<HttpState>,
     body: web::Json<NewDeviceBody>,

@@ -5,6 +5,7 @@ use super::parse_imei;
 use crate::http::{ApiError, HttpState};
 
 /// `DELETE /api/v1/devices/{imei}`: the device and its history; an open session is closed.
+#[utoipa::path(delete, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), responses((status = 204, description = "Deleted with its history"), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
 pub async fn delete(
     state: web::Data<HttpState>,
     imei: web::Path<String>,

@@ -6,8 +6,9 @@ use serde_json::json;
 use super::parse_imei;
 use crate::http::{ApiError, HttpState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
     /// RFC 3339; default 24 h before `to`.
     from: Option<DateTime<Utc>>,
@@ -18,6 +19,7 @@ pub struct Range {
 }
 
 /// `GET /api/v1/devices/{imei}/history?from&to&limit`: stored records, oldest first.
+#[utoipa::path(get, path = "/api/v1/devices/{imei}/history", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits"), Range), responses((status = 200, description = "Stored records, oldest first", body = super::super::openapi::DeviceHistory), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
 pub async fn history(
     state: web::Data<HttpState>,
     imei: web::Path<String>,

@@ -6,6 +6,7 @@ use super::parse_imei;
 use crate::http::{ApiError, HttpState};
 
 /// `PATCH /api/v1/devices/{imei}` with any of `name`, `model`, `firmware`.
+#[utoipa::path(patch, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), request_body = urbanstream_schema::models::DeviceChanges, responses((status = 200, description = "Changed", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
 pub async fn update(
     state: web::Data<HttpState>,
     imei: web::Path<String>,

@@ -6,8 +6,9 @@ use urbanstream_actors::vehicle::logic::haversine_m;
 
 use crate::http::{ApiError, HttpState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Near {
     lat: f64,
     lon: f64,
@@ -16,6 +17,7 @@ pub struct Near {
 }
 
 /// `GET /api/v1/fleet/nearby?lat&lon&radius_m`: vehicles within the radius, nearest first.
+#[utoipa::path(get, path = "/api/v1/fleet/nearby", tag = "fleet", params(Near), responses((status = 200, description = "Vehicles within the radius, nearest first", body = Object), (status = 503, description = "Registry unavailable", body = super::super::openapi::ErrorBody)))]
 pub async fn nearby(
     state: web::Data<HttpState>,
     q: web::Query<Near>,

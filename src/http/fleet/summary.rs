@@ -7,6 +7,7 @@ use urbanstream_actors::vehicle::Motion;
 use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/fleet/summary`: devices by state, distance driven and fuel used today (UTC).
+#[utoipa::path(get, path = "/api/v1/fleet/summary", tag = "fleet", responses((status = 200, description = "Devices by state, distance and fuel today (UTC)", body = Object), (status = 503, description = "Registry unavailable", body = super::super::openapi::ErrorBody)))]
 pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     let total = state.store.devices().await?.len();
     let fleet = state

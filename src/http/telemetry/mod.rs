@@ -9,8 +9,9 @@ use super::devices::parse_imei;
 use super::{ApiError, HttpState};
 
 /// One device's time window.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Window {
     pub imei: String,
     /// RFC 3339; default 24 h before `to`.

@@ -5,13 +5,14 @@ use urbanstream_actors::registry::DeviceAssigned;
 use crate::http::devices::parse_imei;
 use crate::http::{ApiError, HttpState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
     imei: String,
 }
 
 /// `POST /api/v1/vehicles/{id}/assign-device` with `{"imei"}`: the tracker now rides in it.
+#[utoipa::path(post, path = "/api/v1/vehicles/{id}/assign-device", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), request_body = AssignBody, responses((status = 200, description = "The device, now in the vehicle", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "No such vehicle or device", body = super::super::openapi::ErrorBody)))]
 pub async fn assign_device(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -4,6 +4,7 @@ use urbanstream_actors::registry::DeviceAssigned;
 use crate::http::{ApiError, HttpState};
 
 /// `DELETE /api/v1/vehicles/{id}`: its devices stay registered, unassigned.
+#[utoipa::path(delete, path = "/api/v1/vehicles/{id}", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), responses((status = 204, description = "Deleted; its devices stay, unassigned"), (status = 404, description = "No such vehicle", body = super::super::openapi::ErrorBody)))]
 pub async fn delete(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -6,6 +6,7 @@ use crate::http::devices::parse_imei;
 use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/vehicles/{id}/location`: the latest position of the vehicle's trackers.
+#[utoipa::path(get, path = "/api/v1/vehicles/{id}/location", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), responses((status = 200, description = "Latest position of the vehicle's trackers", body = Object), (status = 404, description = "No such vehicle or no position", body = super::super::openapi::ErrorBody), (status = 503, description = "Registry unavailable", body = super::super::openapi::ErrorBody)))]
 pub async fn location(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

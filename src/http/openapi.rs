@@ -1,0 +1,251 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations, served at
+//! `/api/v1/openapi.json` and browsable at `/api/docs/` (Swagger UI, vendored).
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+use urbanstream_schema::models::{ApiKeyRow, AuditRow, DeviceRow, VehicleRow};
+
+use super::{
+    api_keys, audit, auth, devices, fleet, health, metrics, telemetry, users, vehicles, ws,
+};
+
+/// Every error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// bad_request, unauthorized, forbidden, not_found, conflict, too_many_requests,
+    /// unavailable or internal.
+    pub code: String,
+    /// What went wrong; for `internal`, only a reference id that the log holds.
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DevicePage {
+    pub items: Vec<DeviceRow>,
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VehiclePage {
+    pub items: Vec<VehicleRow>,
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<users::User>,
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKeyRow>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditRow>,
+    pub next_cursor: Option<i64>,
+}
+
+/// A stored record: the telemetry columns, `device_time` in RFC 3339 and `io`, every IO
+/// element of the record by name (raw ids as `io<N>`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelemetryRecord {
+    pub device_id: i64,
+    pub device_time_ms: i64,
+    pub device_time: Option<String>,
+    pub server_time_ms: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub altitude: i32,
+    pub speed_kmh: i32,
+    pub heading: i32,
+    pub satellites: i32,
+    pub fix: bool,
+    pub hdop: Option<f64>,
+    pub ignition: Option<bool>,
+    pub movement: Option<bool>,
+    pub external_voltage_v: Option<f64>,
+    pub battery_voltage_v: Option<f64>,
+    pub gsm_signal: Option<i32>,
+    pub distance_m: f64,
+    /// Arrived after newer records (a device flushing its buffer).
+    pub late: bool,
+    #[schema(value_type = Object)]
+    pub io: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceHistory {
+    pub imei: String,
+    pub from: String,
+    pub to: String,
+    pub items: Vec<TelemetryRecord>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelemetryPage {
+    pub imei: String,
+    pub items: Vec<TelemetryRecord>,
+    pub next_cursor: Option<i64>,
+}
+
+/// Bearer JWT, API key, and the metrics token.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Access token from /api/v1/auth/login, or an API key (usk_…)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "API key created by an admin under /api/v1/api-keys",
+            ))),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("auth.metrics_token, when set"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "urbanstream",
+        description = "Live telemetry, history and operations of a city's vehicles, cameras and robots. \
+            Every route names the roles it admits; see each operation's description.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        health::health,
+        health::ready,
+        metrics::metrics,
+        ws::ws,
+        auth::login::login,
+        auth::refresh::refresh,
+        auth::logout::logout,
+        auth::me::me,
+        users::list::list,
+        users::create::create,
+        users::update::update,
+        api_keys::list::list,
+        api_keys::create::create,
+        api_keys::revoke::revoke,
+        audit::list::list,
+        devices::list::list,
+        devices::create::create,
+        devices::get::get,
+        devices::update::update,
+        devices::delete::delete,
+        devices::latest::latest,
+        devices::history::history,
+        vehicles::list::list,
+        vehicles::create::create,
+        vehicles::get::get,
+        vehicles::update::update,
+        vehicles::delete::delete,
+        vehicles::location::location,
+        vehicles::assign_device::assign_device,
+        telemetry::history::history,
+        telemetry::export::export,
+        fleet::summary::summary,
+        fleet::nearby::nearby,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, crate::auth::Role)),
+    modifiers(&Security),
+    security(("bearer" = []), ("api_key" = [])),
+    tags(
+        (name = "auth", description = "Sign in, refresh, sign out"),
+        (name = "users", description = "Users and roles (ADMIN)"),
+        (name = "api-keys", description = "Keys for machine clients (ADMIN)"),
+        (name = "audit", description = "Who did what (ADMIN)"),
+        (name = "devices", description = "Trackers"),
+        (name = "vehicles", description = "Vehicles and their trackers"),
+        (name = "telemetry", description = "Stored history and exports"),
+        (name = "fleet", description = "The fleet at a glance"),
+        (name = "operations", description = "Health, readiness, metrics, WebSocket"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document with each operation's admitted roles added to its description.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (verb, op) in operations(item) {
+            let Some(spec) = super::access::lookup(&verb.method(), path) else {
+                continue;
+            };
+            let who = match spec.access {
+                super::access::Access::Public => "Open to anyone.".to_owned(),
+                super::access::Access::Metrics => "Needs auth.metrics_token when it is set.".to_owned(),
+                super::access::Access::Handler => {
+                    "Authenticates with `?token=` or a first `auth` message.".to_owned()
+                }
+                super::access::Access::Roles(roles) => format!(
+                    "Roles: {}.",
+                    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            let text = op.description.take().unwrap_or_default();
+            op.description = Some(if text.is_empty() { who } else { format!("{text}\n\n{who}") });
+        }
+    }
+    doc
+}
+
+/// The operations of a path item, by verb.
+pub fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> Vec<(super::access::Verb, &mut utoipa::openapi::path::Operation)> {
+    use super::access::Verb;
+    [
+        (Verb::Get, item.get.as_mut()),
+        (Verb::Post, item.post.as_mut()),
+        (Verb::Patch, item.patch.as_mut()),
+        (Verb::Delete, item.delete.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(v, op)| op.map(|op| (v, op)))
+    .collect()
+}
+
+/// Swagger UI at `/api/docs/`, reading `/api/v1/openapi.json`.
+pub fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", document())
+}
+
+/// `/api/docs` → `/api/docs/`.
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/api/docs/"))
+        .finish()
+}
