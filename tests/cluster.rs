@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{fresh_pg, imei, record, RawDevice, WAIT};
+use common::{fresh_pg, imei, record, RawDevice, ADMIN_PASSWORD, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -26,6 +26,35 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Shared by both nodes: a token from one is good on the other.
+const SIGNING_KEY: &str = "cluster-test-signing-key-0123456789abcdef";
+
+/// `POST /api/v1/auth/login` as admin on a node; the access token.
+async fn login(node: &Node) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string();
+    for _ in 0..100 {
+        let mut s = tokio::net::TcpStream::connect(node.http).await.unwrap();
+        let req = format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).await.unwrap();
+        if let Some((_, json)) = raw.split_once("\r\n\r\n") {
+            if let Ok(v) = serde_json::from_str::<Value>(json) {
+                if let Some(t) = v["access_token"].as_str() {
+                    return t.to_owned();
+                }
+            }
+        }
+        // The other node may be creating the admin at this moment.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no login on {}", node.http);
 }
 
 fn free_port() -> SocketAddr {
@@ -46,6 +75,8 @@ fn serve(db: &str, prefix: &str) -> Node {
         .env("URBANSTREAM__TELTONIKA__LISTEN", teltonika.to_string())
         .env("URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN", "true")
         .env("URBANSTREAM__LOG__FILTER", "warn")
+        .env("URBANSTREAM__AUTH__SIGNING_KEY", SIGNING_KEY)
+        .env("URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -92,9 +123,13 @@ async fn a_client_on_node_a_sees_a_device_on_node_b() {
     }
 
     let id = imei(356_307_042_449_999);
+    // Signed in on node B, the token is accepted by node A, sent as the first message.
+    let token = login(&b).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", a.http))
         .await
         .unwrap();
+    let auth = json!({"op": "auth", "token": token}).to_string();
+    ws.send(Message::Text(auth.into())).await.unwrap();
     let sub = json!({"op": "subscribe", "topics": [format!("device:{id}")]}).to_string();
     ws.send(Message::Text(sub.into())).await.unwrap();
 

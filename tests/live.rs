@@ -18,9 +18,11 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ws_connect(app: &TestApp) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", app.server.http_addr))
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
         .await
         .unwrap();
+    let hello = next_json(&mut ws).await;
+    assert_eq!(hello["data"]["authenticated"], "admin", "{hello}");
     ws
 }
 

@@ -52,7 +52,12 @@ impl Handler<Take> for Collector {
 pub struct TestApp {
     pub server: Server,
     pub collector: Addr<Collector>,
+    /// An ADMIN access token, sent with every request of [`TestApp::request`].
+    pub token: Option<String>,
 }
+
+/// The password of the `admin` user every test server starts with.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
 
 pub fn imei(n: u64) -> Imei {
     Imei::from_number(n).unwrap()
@@ -108,6 +113,7 @@ pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
     ])
     .unwrap();
     s.database.url = fresh_sqlite_url();
+    s.auth.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
     s.teltonika.devices = (0..5)
         .map(|i| DeviceEntry {
             imei: imei(356_307_042_441_000 + i),
@@ -127,7 +133,59 @@ impl TestApp {
             .start()
             .await
             .unwrap();
-        Self { server, collector }
+        let mut app = Self {
+            server,
+            collector,
+            token: None,
+        };
+        let (status, body) = app
+            .request_as(None, "POST", "/api/v1/auth/login", Some(&serde_json::json!({
+                "username": "admin", "password": ADMIN_PASSWORD
+            })))
+            .await;
+        if status == 200 {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            app.token = v["access_token"].as_str().map(str::to_owned);
+        }
+        app
+    }
+
+    /// Signs in; returns the token pair's JSON.
+    pub async fn login(&self, username: &str, password: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self
+            .request_as(
+                None,
+                "POST",
+                "/api/v1/auth/login",
+                Some(&serde_json::json!({ "username": username, "password": password })),
+            )
+            .await;
+        (status, serde_json::from_str(&body).unwrap_or_default())
+    }
+
+    /// Creates a user with `role` as admin and returns its access token.
+    pub async fn user_token(&self, username: &str, role: &str) -> String {
+        let password = format!("{username}-password");
+        let (status, body) = self
+            .request(
+                "POST",
+                "/api/v1/users",
+                Some(&serde_json::json!({ "username": username, "password": password, "role": role })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (status, v) = self.login(username, &password).await;
+        assert_eq!(status, 200, "{v}");
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The WebSocket URL with the admin token.
+    pub fn ws_url(&self) -> String {
+        format!(
+            "ws://{}/ws?token={}",
+            self.server.http_addr,
+            self.token.as_deref().unwrap_or_default()
+        )
     }
 
     pub async fn device(&self) -> RawDevice {
@@ -143,17 +201,43 @@ impl TestApp {
         self.request("GET", path, None).await
     }
 
-    /// Plain HTTP/1.1 request with an optional JSON body; returns status and body.
+    /// Plain HTTP/1.1 request as admin with an optional JSON body; returns status and body.
     pub async fn request(
         &self,
         method: &str,
         path: &str,
         json: Option<&serde_json::Value>,
     ) -> (u16, String) {
+        self.request_as(self.token.as_deref(), method, path, json).await
+    }
+
+    /// Plain HTTP/1.1 request with an optional bearer credential and JSON body.
+    pub async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> (u16, String) {
+        let (status, _, body) = self.request_full(token, method, path, json).await;
+        (status, body)
+    }
+
+    /// Like [`TestApp::request_as`], with the response head (lower-case header lines).
+    pub async fn request_full(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> (u16, String, String) {
         let mut s = TcpStream::connect(self.server.http_addr).await.unwrap();
         let body = json.map(|j| j.to_string()).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).await.unwrap();
@@ -170,7 +254,7 @@ impl TestApp {
         } else {
             body.to_owned()
         };
-        (status, body)
+        (status, head.to_lowercase(), body)
     }
 
     /// Sum of every series of a metric (all label values).
