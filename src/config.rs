@@ -74,7 +74,10 @@ impl std::fmt::Debug for AuthSettings {
             .field("issuer", &self.issuer)
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
-            .field("bootstrap_admin_password", &hidden(&self.bootstrap_admin_password))
+            .field(
+                "bootstrap_admin_password",
+                &hidden(&self.bootstrap_admin_password),
+            )
             .field("metrics_token", &hidden(&self.metrics_token))
             .finish_non_exhaustive()
     }
@@ -362,7 +365,11 @@ impl Settings {
                 message: "access_ttl must be more than zero and less than refresh_ttl".into(),
             });
         }
-        if let Some(p) = a.bootstrap_admin_password.as_deref().filter(|p| !p.is_empty()) {
+        if let Some(p) = a
+            .bootstrap_admin_password
+            .as_deref()
+            .filter(|p| !p.is_empty())
+        {
             if let Err(e) = crate::auth::check_password(p) {
                 return Err(ConfigError::Invalid {
                     key: "auth.bootstrap_admin_password",
@@ -470,6 +477,42 @@ mod tests {
             profiles.for_model("FMC125-CAN-ALT").name(),
             "fmc125_can_alt"
         );
+    }
+
+    fn load_env(env: &str, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load(&Sources {
+            env: Some(env.into()),
+            vars: Some(
+                vars.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..Sources::default()
+        })
+    }
+
+    #[test]
+    fn production_refuses_a_missing_or_short_signing_key() {
+        let e = load_env("production", &[]).unwrap_err().to_string();
+        assert!(e.contains("auth.signing_key"), "{e}");
+        let e = load_env("production", &[("URBANSTREAM__AUTH__SIGNING_KEY", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at least 32 bytes"), "{e}");
+        let key = "k".repeat(MIN_SIGNING_KEY_BYTES);
+        let s = load_env("production", &[("URBANSTREAM__AUTH__SIGNING_KEY", &key)]).unwrap();
+        assert_eq!(s.environment, "production");
+        // Elsewhere a missing key means a random one per start.
+        assert!(load_env("development", &[]).is_ok());
+        // The key never shows in a debug print.
+        assert!(!format!("{:?}", s.auth).contains(&key));
+        let e = load_env(
+            "development",
+            &[("URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD", "short")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("auth.bootstrap_admin_password"), "{e}");
     }
 
     #[test]

@@ -16,8 +16,8 @@ use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, Listener
 use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
 use urbanstream_schema::store::{Store, DAY_MS};
 
-use crate::config::Settings;
 use crate::auth::AuthService;
+use crate::config::Settings;
 use crate::http::{self, HttpState};
 
 /// Builds a server; `downstream` recipients receive every accepted frame.

@@ -76,7 +76,10 @@ fn serve(db: &str, prefix: &str) -> Node {
         .env("URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN", "true")
         .env("URBANSTREAM__LOG__FILTER", "warn")
         .env("URBANSTREAM__AUTH__SIGNING_KEY", SIGNING_KEY)
-        .env("URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env(
+            "URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -20,7 +20,12 @@ pub enum AccountError {
 }
 
 /// Creates a user with an argon2id hash of `password`.
-pub async fn add_user(store: &Store, username: &str, role: Role, password: &str) -> Result<UserRow, AccountError> {
+pub async fn add_user(
+    store: &Store,
+    username: &str,
+    role: Role,
+    password: &str,
+) -> Result<UserRow, AccountError> {
     check_password(password).map_err(|e| AccountError::Invalid(e.to_string()))?;
     let password = password.to_owned();
     let hash = blocking(move || hash_password(&password)).await?;
@@ -37,7 +42,11 @@ pub async fn add_user(store: &Store, username: &str, role: Role, password: &str)
 }
 
 /// Sets a user's password and ends the user's sessions.
-pub async fn set_password(store: &Store, username: &str, password: &str) -> Result<UserRow, AccountError> {
+pub async fn set_password(
+    store: &Store,
+    username: &str,
+    password: &str,
+) -> Result<UserRow, AccountError> {
     check_password(password).map_err(|e| AccountError::Invalid(e.to_string()))?;
     let user = store
         .user_by_name(username)

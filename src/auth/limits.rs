@@ -139,7 +139,10 @@ mod tests {
             assert!(l.check(&"a").is_ok());
         }
         let wait = l.check(&"a").unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
         assert!(l.check(&"b").is_ok(), "keys are independent");
     }
 

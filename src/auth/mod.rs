@@ -125,7 +125,11 @@ impl AuthService {
                 Duration::from_secs(1),
                 settings.burst_per_principal,
             ),
-            per_ip: Limiter::new(settings.rate_per_ip, Duration::from_secs(1), settings.burst_per_ip),
+            per_ip: Limiter::new(
+                settings.rate_per_ip,
+                Duration::from_secs(1),
+                settings.burst_per_ip,
+            ),
             login_per_ip: Limiter::new(
                 settings.logins_per_ip_per_minute,
                 Duration::from_secs(60),
@@ -171,7 +175,9 @@ impl AuthService {
                     .create_user("admin", &hash, Role::Admin.as_str(), now_ms())
                     .await
                 {
-                    Ok(_) => tracing::info!("created user `admin` (ADMIN) from auth.bootstrap_admin_password"),
+                    Ok(_) => tracing::info!(
+                        "created user `admin` (ADMIN) from auth.bootstrap_admin_password"
+                    ),
                     // Another node created it at the same moment.
                     Err(e) if urbanstream_schema::store::is_conflict(&e) => {}
                     Err(e) => return Err(e.into()),
@@ -186,7 +192,12 @@ impl AuthService {
         Ok(())
     }
 
-    fn issue_access(&self, user: &UserRow, role: Role, session: &str) -> Result<(String, u64), AuthError> {
+    fn issue_access(
+        &self,
+        user: &UserRow,
+        role: Role,
+        session: &str,
+    ) -> Result<(String, u64), AuthError> {
         let now = chrono::Utc::now().timestamp();
         let ttl = self.settings.access_ttl.as_secs().max(1);
         let claims = Claims {
@@ -213,7 +224,13 @@ impl AuthService {
         let now = now_ms();
         let ttl = i64::try_from(self.settings.refresh_ttl.as_millis()).unwrap_or(i64::MAX / 2);
         self.store
-            .insert_refresh_token(user.id, session, &token_hash(&refresh_token), now, now + ttl)
+            .insert_refresh_token(
+                user.id,
+                session,
+                &token_hash(&refresh_token),
+                now,
+                now + ttl,
+            )
             .await?;
         Ok(TokenPair {
             access_token,
@@ -224,18 +241,31 @@ impl AuthService {
     }
 
     /// Checks a password login. The caller records the outcome in the audit log.
-    pub async fn login(&self, username: &str, password: &str, ip: Option<IpAddr>) -> Result<TokenPair, AuthError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<TokenPair, AuthError> {
         if let Some(ip) = ip {
-            self.limits.login_per_ip.check(&ip).map_err(AuthError::TooMany)?;
+            self.limits
+                .login_per_ip
+                .check(&ip)
+                .map_err(AuthError::TooMany)?;
         }
         let now = Instant::now();
-        self.limits.login.check(username, now).map_err(AuthError::TooMany)?;
+        self.limits
+            .login
+            .check(username, now)
+            .map_err(AuthError::TooMany)?;
         let user = self.store.user_by_name(username).await?;
-        let phc = user
-            .as_ref()
-            .map_or_else(|| secret::dummy_hash().to_owned(), |u| u.password_hash.clone());
+        let phc = user.as_ref().map_or_else(
+            || secret::dummy_hash().to_owned(),
+            |u| u.password_hash.clone(),
+        );
         let password = password.to_owned();
-        let matches = blocking(move || Ok::<_, PasswordError>(verify_password(&password, &phc))).await?;
+        let matches =
+            blocking(move || Ok::<_, PasswordError>(verify_password(&password, &phc))).await?;
         match user {
             Some(user) if matches && !user.disabled => {
                 self.limits.login.succeeded(username);
@@ -244,7 +274,10 @@ impl AuthService {
             }
             _ => {
                 if let Some(lock) = self.limits.login.failed(username, now) {
-                    tracing::warn!(username, "login locked for {lock:?} after repeated failures");
+                    tracing::warn!(
+                        username,
+                        "login locked for {lock:?} after repeated failures"
+                    );
                 }
                 Err(AuthError::Unauthorized("invalid username or password"))
             }
@@ -266,7 +299,10 @@ impl AuthService {
         }
         if row.rotated_ms.is_some() || !self.store.rotate_refresh_token(row.id, now).await? {
             self.revoke_session(&row.family).await?;
-            tracing::warn!(user_id = row.user_id, "refresh token reused: session revoked");
+            tracing::warn!(
+                user_id = row.user_id,
+                "refresh token reused: session revoked"
+            );
             return Err(AuthError::Unauthorized(
                 "refresh token was already used; the session is revoked",
             ));

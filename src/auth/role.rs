@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a user or API key may do; the route table (`http::access`) says which roles each
 /// route and WebSocket topic admits.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Role {
     /// Manages users, API keys, devices, vehicles, rules and configuration.

@@ -225,7 +225,10 @@ async fn decide(
             // Another method of a listed route: CORS preflight, or the router's 405.
             return Ok((Decision::Pass, None));
         }
-        tracing::error!(pattern, "route is served but not in the access table: refused");
+        tracing::error!(
+            pattern,
+            "route is served but not in the access table: refused"
+        );
         return Err(reject(
             "unlisted",
             ApiError::Forbidden("this route is not open to anyone".into()),
@@ -239,11 +242,20 @@ async fn decide(
             })?;
         }
     }
-    let audit = if changes { Decision::Audit } else { Decision::Pass };
+    let audit = if changes {
+        Decision::Audit
+    } else {
+        Decision::Pass
+    };
     match spec.access {
         Access::Public | Access::Handler => Ok((audit, None)),
         Access::Metrics => {
-            if let Some(expected) = auth.settings().metrics_token.as_deref().filter(|t| !t.is_empty()) {
+            if let Some(expected) = auth
+                .settings()
+                .metrics_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+            {
                 let given = bearer(req.request()).unwrap_or_default();
                 if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
                     return Err(reject(
@@ -270,7 +282,9 @@ async fn decide(
             auth.limits
                 .per_principal
                 .check(&principal.limit_key())
-                .map_err(|wait| reject("rate_limited", crate::auth::AuthError::TooMany(wait).into()))?;
+                .map_err(|wait| {
+                    reject("rate_limited", crate::auth::AuthError::TooMany(wait).into())
+                })?;
             if !roles.contains(&principal.role) {
                 return Err(reject(
                     "forbidden",

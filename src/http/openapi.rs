@@ -3,10 +3,10 @@
 
 use actix_web::HttpResponse;
 use serde::Serialize;
+use urbanstream_schema::models::{ApiKeyRow, AuditRow, DeviceRow, VehicleRow};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
-use urbanstream_schema::models::{ApiKeyRow, AuditRow, DeviceRow, VehicleRow};
 
 use super::{
     api_keys, audit, auth, devices, fleet, health, metrics, telemetry, users, vehicles, ws,
@@ -206,17 +206,27 @@ pub fn document() -> utoipa::openapi::OpenApi {
             };
             let who = match spec.access {
                 super::access::Access::Public => "Open to anyone.".to_owned(),
-                super::access::Access::Metrics => "Needs auth.metrics_token when it is set.".to_owned(),
+                super::access::Access::Metrics => {
+                    "Needs auth.metrics_token when it is set.".to_owned()
+                }
                 super::access::Access::Handler => {
                     "Authenticates with `?token=` or a first `auth` message.".to_owned()
                 }
                 super::access::Access::Roles(roles) => format!(
                     "Roles: {}.",
-                    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                    roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             let text = op.description.take().unwrap_or_default();
-            op.description = Some(if text.is_empty() { who } else { format!("{text}\n\n{who}") });
+            op.description = Some(if text.is_empty() {
+                who
+            } else {
+                format!("{text}\n\n{who}")
+            });
         }
     }
     doc

@@ -29,9 +29,15 @@ const MAILBOX: usize = 64;
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 enum ClientMessage {
     /// Authenticates, or replaces the token before it expires.
-    Auth { token: String },
-    Subscribe { topics: Vec<String> },
-    Unsubscribe { topics: Vec<String> },
+    Auth {
+        token: String,
+    },
+    Subscribe {
+        topics: Vec<String>,
+    },
+    Unsubscribe {
+        topics: Vec<String>,
+    },
 }
 
 pub struct WsSessionActor {
@@ -200,10 +206,15 @@ impl WsSessionActor {
             ClientMessage::Subscribe { topics } => {
                 let mut topics = self.parse_topics(&topics, ctx);
                 let role = role.unwrap_or(crate::auth::Role::Viewer);
-                let (allowed, denied): (Vec<Topic>, Vec<Topic>) =
-                    topics.drain(..).partition(|t| topic_roles(t).contains(&role));
+                let (allowed, denied): (Vec<Topic>, Vec<Topic>) = topics
+                    .drain(..)
+                    .partition(|t| topic_roles(t).contains(&role));
                 for t in denied {
-                    self.error("forbidden", format!("role {role} may not subscribe to {t}"), ctx);
+                    self.error(
+                        "forbidden",
+                        format!("role {role} may not subscribe to {t}"),
+                        ctx,
+                    );
                 }
                 let topics = allowed;
                 if topics.is_empty() {

@@ -139,9 +139,14 @@ impl TestApp {
             token: None,
         };
         let (status, body) = app
-            .request_as(None, "POST", "/api/v1/auth/login", Some(&serde_json::json!({
-                "username": "admin", "password": ADMIN_PASSWORD
-            })))
+            .request_as(
+                None,
+                "POST",
+                "/api/v1/auth/login",
+                Some(&serde_json::json!({
+                    "username": "admin", "password": ADMIN_PASSWORD
+                })),
+            )
             .await;
         if status == 200 {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -208,7 +213,8 @@ impl TestApp {
         path: &str,
         json: Option<&serde_json::Value>,
     ) -> (u16, String) {
-        self.request_as(self.token.as_deref(), method, path, json).await
+        self.request_as(self.token.as_deref(), method, path, json)
+            .await
     }
 
     /// Plain HTTP/1.1 request with an optional bearer credential and JSON body.

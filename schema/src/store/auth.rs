@@ -34,8 +34,11 @@ impl Store {
         role: &str,
         now_ms: i64,
     ) -> Result<UserRow, DbError> {
-        let (username, password_hash, role) =
-            (username.to_owned(), password_hash.to_owned(), role.to_owned());
+        let (username, password_hash, role) = (
+            username.to_owned(),
+            password_hash.to_owned(),
+            role.to_owned(),
+        );
         on_db!(self, |c| diesel::insert_into(users::table)
             .values(NewUser {
                 username: &username,
@@ -109,7 +112,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRow>, DbError> {
+    pub async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRow>, DbError> {
         let token_hash = token_hash.to_owned();
         optional(on_db!(self, |c| refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(token_hash))
@@ -149,7 +155,11 @@ impl Store {
 
     /// Revokes every live token of a user (disabled, role or password changed); returns
     /// the families that were live.
-    pub async fn revoke_user_tokens(&self, user_id: i64, now_ms: i64) -> Result<Vec<String>, DbError> {
+    pub async fn revoke_user_tokens(
+        &self,
+        user_id: i64,
+        now_ms: i64,
+    ) -> Result<Vec<String>, DbError> {
         let families: Vec<String> = on_db!(self, |c| refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
             .filter(refresh_tokens::revoked_ms.is_null())
@@ -233,9 +243,9 @@ impl Store {
 
     /// Revokes a key (kept for the record); `None` when there is no such key.
     pub async fn revoke_api_key(&self, id: i64, now_ms: i64) -> Result<Option<ApiKeyRow>, DbError> {
-        on_db!(self, |c| diesel::update(
-            api_keys::table.filter(api_keys::id.eq(id).and(api_keys::revoked_ms.is_null()))
-        )
+        on_db!(self, |c| diesel::update(api_keys::table.filter(
+            api_keys::id.eq(id).and(api_keys::revoked_ms.is_null())
+        ))
         .set(api_keys::revoked_ms.eq(Some(now_ms)))
         .execute(c))?;
         optional(on_db!(self, |c| api_keys::table

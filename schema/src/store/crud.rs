@@ -9,7 +9,6 @@ use crate::models::{
 };
 use crate::schema::{can_data, devices, events, telemetry, vehicles};
 
-
 /// A unique or foreign-key violation, for a 409 or 400 rather than a 500.
 pub fn is_conflict(e: &DbError) -> bool {
     matches!(

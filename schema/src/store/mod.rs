@@ -155,6 +155,15 @@ impl Store {
 /// Milliseconds in a day; telemetry partitions are whole UTC days.
 pub const DAY_MS: i64 = 86_400_000;
 
+/// `NotFound` becomes `None`.
+pub(crate) fn optional<T>(r: Result<T, DbError>) -> Result<Option<T>, DbError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(DbError::Query(diesel::result::Error::NotFound)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,14 +180,5 @@ mod tests {
         );
         assert!(matches!(DbUrl::parse("mysql://x"), Err(DbError::BadUrl(_))));
         assert!(matches!(DbUrl::parse("sqlite://"), Err(DbError::BadUrl(_))));
-    }
-}
-
-/// `NotFound` becomes `None`.
-pub(crate) fn optional<T>(r: Result<T, DbError>) -> Result<Option<T>, DbError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(DbError::Query(diesel::result::Error::NotFound)) => Ok(None),
-        Err(e) => Err(e),
     }
 }

@@ -315,7 +315,7 @@ async fn copy_rows(
         let time: Vec<i64> = events.iter().map(|e| e.time_ms).collect();
         let kind: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
-        tokio_postgres::Transaction::execute(&tx, 
+        tokio_postgres::Transaction::execute(&tx,
             "INSERT INTO events (device_id, time_ms, kind, data) \
              SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
             &[&device, &time, &kind, &data],
@@ -335,7 +335,7 @@ async fn copy_rows(
         )
         .await?;
     if !can.is_empty() {
-        tokio_postgres::Transaction::execute(&tx, 
+        tokio_postgres::Transaction::execute(&tx,
             &format!("INSERT INTO can_data ({CAN_COLUMNS}) SELECT {CAN_COLUMNS} FROM can_stage ON CONFLICT DO NOTHING"),
             &[],
         )

@@ -46,12 +46,21 @@ pub async fn create(
     let role = parse_role(&body.role)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 128 {
-        return Err(ApiError::BadRequest("name must be 1 to 128 characters".into()));
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 128 characters".into(),
+        ));
     }
     let (key, prefix) = new_api_key();
     let row = state
         .store
-        .create_api_key(name, &prefix, &token_hash(&key), role.as_str(), &principal.name, now_ms())
+        .create_api_key(
+            name,
+            &prefix,
+            &token_hash(&key),
+            role.as_str(),
+            &principal.name,
+            now_ms(),
+        )
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))

@@ -14,7 +14,10 @@ use crate::http::{ApiError, HttpState};
         (status = 404, description = "No such key", body = super::super::openapi::ErrorBody),
     )
 )]
-pub async fn revoke(state: web::Data<HttpState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke(
+    state: web::Data<HttpState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let row = state
         .store

@@ -34,11 +34,16 @@ pub struct AuditQuery {
         (status = 400, description = "Bad filter", body = super::super::openapi::ErrorBody),
     )
 )]
-pub async fn list(state: web::Data<HttpState>, q: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<HttpState>,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be 1..=1000, got {limit}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1..=1000, got {limit}"
+        )));
     }
     let rows = state
         .store
@@ -51,6 +56,8 @@ pub async fn list(state: web::Data<HttpState>, q: web::Query<AuditQuery>) -> Res
             limit,
         })
         .await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     Ok(HttpResponse::Ok().json(json!({ "items": rows, "next_cursor": next })))
 }

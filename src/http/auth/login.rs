@@ -46,7 +46,11 @@ pub async fn login(
     metrics::counter!(m::AUTH_LOGINS_TOTAL, "outcome" => outcome).increment(1);
     req.extensions_mut().insert(AuditNote {
         actor: username,
-        actor_kind: if outcome == "success" { "user" } else { "anonymous" },
+        actor_kind: if outcome == "success" {
+            "user"
+        } else {
+            "anonymous"
+        },
         detail: Some(format!("login {outcome}")),
     });
     Ok(HttpResponse::Ok()

@@ -16,7 +16,10 @@ use crate::http::{ApiError, HttpState};
         (status = 400, description = "Bad limit or cursor", body = super::super::openapi::ErrorBody),
     )
 )]
-pub async fn list(state: web::Data<HttpState>, q: web::Query<Page>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<HttpState>,
+    q: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
     let limit = q.limit()?;
     let rows = state.store.users(q.after(), limit).await?;
     let next = q.next(limit, rows.last().map(|u| u.id), rows.len());

@@ -33,7 +33,8 @@ impl From<UserRow> for User {
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, ApiError> {
-    s.parse().map_err(|e: crate::auth::UnknownRole| ApiError::BadRequest(e.to_string()))
+    s.parse()
+        .map_err(|e: crate::auth::UnknownRole| ApiError::BadRequest(e.to_string()))
 }
 
 /// Usernames: 1 to 64 of letters, digits, `.`, `_`, `-`, `@`.
