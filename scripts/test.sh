@@ -96,6 +96,9 @@ echo "== cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+
+echo "== API fuzz: schemathesis from /api/v1/openapi.json"
+scripts/api-fuzz.sh 20 2>&1 | tail -n 12
 # One closing line for the whole run (cargo prints one per test binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

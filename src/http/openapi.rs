@@ -227,9 +227,45 @@ pub fn document() -> utoipa::openapi::OpenApi {
             } else {
                 format!("{text}\n\n{who}")
             });
+            let takes_input = op.request_body.is_some()
+                || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let probe = matches!(spec.path, "/health" | "/ready" | "/metrics");
+            let mut common: Vec<(&str, &str)> = Vec::new();
+            if takes_input {
+                common.push(("400", "Malformed path, query or body"));
+            }
+            if let super::access::Access::Roles(_) = spec.access {
+                common.push(("401", "No, an invalid, an expired or a revoked credential"));
+                common.push(("403", "The caller's role is not admitted"));
+            }
+            if !probe {
+                common.push(("429", "Rate limited; see Retry-After"));
+                common.push(("500", "Internal error; the body holds only a reference id"));
+            }
+            for (code, text) in common {
+                if !op.responses.responses.contains_key(code) {
+                    op.responses
+                        .responses
+                        .insert(code.to_owned(), error_response(text));
+                }
+            }
         }
     }
     doc
+}
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 /// The operations of a path item, by verb.
