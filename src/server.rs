@@ -114,8 +114,9 @@ impl ServerBuilder {
             idle_stop_after: s.vehicle.idle_stop_after,
         })
         .await
-        .context("loading the device registry")?
-        .start();
+        .context("loading the device registry")?;
+        let vehicles = registry.directory();
+        let registry = registry.start();
 
         let mut tasks = Vec::new();
         if s.retention.telemetry_days > 0 {
@@ -187,6 +188,7 @@ impl ServerBuilder {
             registry: registry.clone(),
             redis: redis_bridge,
             auth: auth.clone(),
+            vehicles,
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {
@@ -200,7 +202,7 @@ impl ServerBuilder {
                 .wrap(actix_web::middleware::from_fn(http::access::guard))
                 .wrap(http::cors(&cors_origins))
                 .wrap(http::security_headers())
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(tracing_actix_web::TracingLogger::<http::RequestSpan>::new())
                 .configure(http::routes)
         })
         // Live pushes are small frames: without TCP_NODELAY, Nagle's algorithm holds each

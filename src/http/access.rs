@@ -118,6 +118,47 @@ pub fn lookup(method: &Method, pattern: &str) -> Option<&'static RouteSpec> {
         .find(|r| r.path == pattern && r.verb.method() == method)
 }
 
+/// Whether `path` fits a table pattern: `{name}` takes one segment, `{_:.*}` the rest.
+/// Segment comparison instead of the router's regular expressions, on every request.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    // The static part first: most patterns differ there.
+    match pattern.find('{') {
+        None => return pattern == path,
+        Some(i) if !path.starts_with(&pattern[..i]) => return false,
+        Some(_) => {}
+    }
+    let mut pat = pattern.split('/');
+    let mut segs = path.split('/');
+    loop {
+        match (pat.next(), segs.next()) {
+            (None, None) => return true,
+            (Some(p), _) if p.starts_with('{') && p.contains(":.*}") => return true,
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') => {
+                if s.is_empty() {
+                    return false;
+                }
+            }
+            (Some(p), Some(s)) if p == s => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The table entry for a request: the pattern that fits its path, and the entry for its
+/// method on that pattern if there is one.
+pub fn resolve(method: &Method, path: &str) -> Option<(&'static str, Option<&'static RouteSpec>)> {
+    let mut pattern = None;
+    for r in ROUTES.iter().chain(EXTRA_ROUTES) {
+        if path_matches(r.path, path) {
+            if r.verb.method() == method {
+                return Some((r.path, Some(r)));
+            }
+            pattern.get_or_insert(r.path);
+        }
+    }
+    pattern.map(|p| (p, None))
+}
+
 /// Set by a handler of a public route to name the actor of its audit entry (a login).
 #[derive(Debug, Clone)]
 pub struct AuditNote {
@@ -162,8 +203,12 @@ pub async fn guard(
         return Err(ApiError::internal("HttpState missing").into());
     };
     let auth = state.auth.clone();
-    let pattern = req.match_pattern();
-    let (decision, principal) = match decide(&req, &auth, pattern.as_deref()).await {
+    let (pattern, spec) = match resolve(req.method(), req.path()) {
+        Some((p, spec)) => (Some(p.to_owned()), spec),
+        // Not in the table: ask the router whether it serves the path at all.
+        None => (req.match_pattern(), None),
+    };
+    let (decision, principal) = match decide(&req, &auth, pattern.as_deref(), spec).await {
         Ok(p) => p,
         Err(e) => {
             let res = req.into_response(e.error_response()).map_into_right_body();
@@ -213,6 +258,7 @@ async fn decide(
     req: &ServiceRequest,
     auth: &Arc<AuthService>,
     pattern: Option<&str>,
+    spec: Option<&'static RouteSpec>,
 ) -> Result<(Decision, Option<Principal>), ApiError> {
     let Some(pattern) = pattern else {
         // Nothing matched: the router answers 404.
@@ -220,7 +266,7 @@ async fn decide(
     };
     let method = req.method();
     let changes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let Some(spec) = lookup(method, pattern) else {
+    let Some(spec) = spec.or_else(|| lookup(method, pattern)) else {
         if *method == Method::OPTIONS || ROUTES.iter().any(|r| r.path == pattern) {
             // Another method of a listed route: CORS preflight, or the router's 405.
             return Ok((Decision::Pass, None));
@@ -312,4 +358,58 @@ fn with_request_id<B>(mut res: ServiceResponse<B>, id: &str) -> ServiceResponse<
 /// Compares secrets without an early exit.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_by_segment() {
+        assert!(path_matches(
+            "/api/v1/devices/{imei}",
+            "/api/v1/devices/356307042441013"
+        ));
+        assert!(!path_matches("/api/v1/devices/{imei}", "/api/v1/devices/"));
+        assert!(!path_matches(
+            "/api/v1/devices/{imei}",
+            "/api/v1/devices/1/latest"
+        ));
+        assert!(path_matches(
+            "/api/v1/devices/{imei}/latest",
+            "/api/v1/devices/1/latest"
+        ));
+        assert!(path_matches("/api/docs/{_:.*}", "/api/docs/swagger-ui.css"));
+        assert!(path_matches("/api/docs/{_:.*}", "/api/docs/"));
+        assert!(!path_matches("/health", "/healthz"));
+        assert!(!path_matches("/health", "/health/x"));
+    }
+
+    #[test]
+    fn resolve_finds_the_method_or_only_the_pattern() {
+        let (p, spec) = resolve(&Method::GET, "/api/v1/devices/1/latest").unwrap();
+        assert_eq!(p, "/api/v1/devices/{imei}/latest");
+        assert_eq!(spec.unwrap().access, Access::Roles(EVERYONE));
+        let (p, spec) = resolve(&Method::PUT, "/api/v1/devices/1").unwrap();
+        assert_eq!((p, spec.map(|s| s.path)), ("/api/v1/devices/{imei}", None));
+        assert!(resolve(&Method::GET, "/nowhere").is_none());
+    }
+
+    #[test]
+    fn every_table_pattern_resolves_to_itself() {
+        for r in ROUTES.iter().chain(EXTRA_ROUTES) {
+            let path = r
+                .path
+                .replace("{imei}", "356307042441013")
+                .replace("{id}", "7")
+                .replace("{_:.*}", "x");
+            let (p, spec) = resolve(&r.verb.method(), &path).unwrap();
+            assert_eq!(
+                (p, spec.map(|s| s.access)),
+                (r.path, Some(r.access)),
+                "{}",
+                r.path
+            );
+        }
+    }
 }

@@ -40,6 +40,8 @@ pub struct HttpState {
     /// Present when `redis.url` is set.
     pub redis: Option<Addr<RedisBridgeActor>>,
     pub auth: std::sync::Arc<crate::auth::AuthService>,
+    /// The running vehicle actors, for reads that need no registry decision.
+    pub vehicles: urbanstream_actors::registry::VehicleDirectory,
 }
 
 /// The route table: every route, its handler and who may call it. Routes are registered
@@ -52,7 +54,10 @@ macro_rules! route_table {
         ];
 
         fn register(cfg: &mut web::ServiceConfig) {
-            $( cfg.route($path, web::route().method(Verb::$verb.method()).to($handler)); )*
+            let routes: Vec<(&'static str, actix_web::Route)> = vec![
+                $( ($path, web::route().method(Verb::$verb.method()).to($handler)), )*
+            ];
+            register_grouped(cfg, routes);
         }
     };
 }
@@ -94,6 +99,77 @@ route_table! {
     Get "/api/v1/fleet/nearby" Access::Roles(EVERYONE) => fleet::nearby::nearby;
 }
 
+/// Registers routes as one resource per path (all its methods), the `/api/v1/<area>` paths
+/// inside one scope per area, in table order: the router compares a request with a few
+/// prefixes and then only its area's patterns, not with every pattern.
+fn register_grouped(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, actix_web::Route)>) {
+    fn area(path: &str) -> Option<(&str, &str)> {
+        let rest = path.strip_prefix("/api/v1/")?;
+        let end = rest.find('/').map_or(path.len(), |i| "/api/v1/".len() + i);
+        Some((&path[..end], &path[end..]))
+    }
+    enum Group {
+        Plain(actix_web::Resource),
+        Scope(&'static str, Vec<(&'static str, actix_web::Resource)>),
+    }
+    fn add(
+        resources: &mut Vec<(&'static str, actix_web::Resource)>,
+        path: &'static str,
+        route: actix_web::Route,
+    ) {
+        match resources.iter().position(|(p, _)| *p == path) {
+            Some(i) => {
+                let (p, r) = resources.remove(i);
+                resources.insert(i, (p, r.route(route)));
+            }
+            None => resources.push((path, web::resource(path).route(route))),
+        }
+    }
+    let mut groups: Vec<(&'static str, Group)> = Vec::new();
+    for (path, route) in routes {
+        match area(path) {
+            Some((prefix, rest)) => {
+                if let Some(Group::Scope(_, resources)) = groups
+                    .iter_mut()
+                    .find(|(k, g)| *k == prefix && matches!(g, Group::Scope(..)))
+                    .map(|(_, g)| g)
+                {
+                    add(resources, rest, route);
+                } else {
+                    let mut resources = Vec::new();
+                    add(&mut resources, rest, route);
+                    groups.push((prefix, Group::Scope(prefix, resources)));
+                }
+            }
+            None => match groups
+                .iter()
+                .position(|(k, g)| *k == path && matches!(g, Group::Plain(_)))
+            {
+                Some(i) => {
+                    let (k, g) = groups.remove(i);
+                    let Group::Plain(r) = g else { continue };
+                    groups.insert(i, (k, Group::Plain(r.route(route))));
+                }
+                None => groups.push((path, Group::Plain(web::resource(path).route(route)))),
+            },
+        }
+    }
+    for (_, g) in groups {
+        match g {
+            Group::Plain(r) => {
+                cfg.service(r);
+            }
+            Group::Scope(prefix, resources) => {
+                let mut scope = web::scope(prefix).default_service(web::to(error::not_found));
+                for (_, r) in resources {
+                    scope = scope.service(r);
+                }
+                cfg.service(scope);
+            }
+        }
+    }
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -130,4 +206,33 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
         ))
+}
+
+/// The request span of `tracing-actix-web`, with the route from the access table: the
+/// default builder asks the router to match the path a second time, with regular
+/// expressions, on every request.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        let route =
+            access::resolve(request.method(), request.path()).map_or("unmatched", |(p, _)| p);
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = route,
+            http.target = %request.path(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }

@@ -227,8 +227,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
             } else {
                 format!("{text}\n\n{who}")
             });
-            let takes_input = op.request_body.is_some()
-                || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let takes_input =
+                op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let probe = matches!(spec.path, "/health" | "/ready" | "/metrics");
             let mut common: Vec<(&str, &str)> = Vec::new();
             if takes_input {

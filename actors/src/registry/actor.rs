@@ -55,6 +55,8 @@ pub struct DeviceRegistryActor {
     settings: RegistrySettings,
     devices: HashMap<Imei, KnownDevice>,
     vehicles: HashMap<Imei, Addr<VehicleActor>>,
+    /// The same map, readable by others (HTTP reads go straight to the vehicle's actor).
+    directory: VehicleDirectory,
     sessions: HashMap<Imei, SessionHandle>,
 }
 
@@ -88,8 +90,14 @@ impl DeviceRegistryActor {
             settings,
             devices,
             vehicles: HashMap::new(),
+            directory: VehicleDirectory::default(),
             sessions: HashMap::new(),
         })
+    }
+
+    /// The shared view of the running vehicle actors.
+    pub fn directory(&self) -> VehicleDirectory {
+        self.directory.clone()
     }
 
     fn vehicle(&mut self, imei: Imei) -> Option<Addr<VehicleActor>> {
@@ -106,6 +114,7 @@ impl DeviceRegistryActor {
             VehicleActor::new(imei, known.id, known.vehicle_id, profile, settings)
         });
         self.vehicles.insert(imei, addr.clone());
+        self.directory.insert(imei, addr.clone());
         metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
             .set(self.vehicles.len() as f64);
         Some(addr)
@@ -140,6 +149,7 @@ impl DeviceRegistryActor {
                 if act.sessions.contains_key(&imei) {
                     continue;
                 }
+                act.directory.remove(&imei);
                 if let Some(addr) = act.vehicles.remove(&imei) {
                     // Once the registry's address is gone, the supervisor lets it stop.
                     addr.do_send(crate::vehicle::Retire);
@@ -324,6 +334,7 @@ impl Handler<DeviceUpserted> for DeviceRegistryActor {
         if changed_model {
             // The vehicle actor starts again with the new IO profile at the next login.
             self.vehicles.remove(&msg.imei);
+            self.directory.remove(&msg.imei);
             if let Some(s) = self.sessions.remove(&msg.imei) {
                 let _ = s.close.try_send(CloseSession(CloseReason::Replaced));
             }
@@ -337,6 +348,7 @@ impl Handler<DeviceRemoved> for DeviceRegistryActor {
     fn handle(&mut self, msg: DeviceRemoved, _ctx: &mut Self::Context) {
         self.devices.remove(&msg.imei);
         self.vehicles.remove(&msg.imei);
+        self.directory.remove(&msg.imei);
         metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
             .set(self.vehicles.len() as f64);
         if let Some(s) = self.sessions.remove(&msg.imei) {
@@ -398,4 +410,33 @@ async fn gather(
         }
     }
     out
+}
+
+/// The running vehicle actors by IMEI, shared read-only with request handlers: reading one
+/// vehicle's state asks its actor directly instead of going through the registry's mailbox.
+/// Only the registry writes it.
+#[derive(Clone, Default)]
+pub struct VehicleDirectory(Arc<std::sync::RwLock<HashMap<Imei, Addr<VehicleActor>>>>);
+
+impl VehicleDirectory {
+    pub fn get(&self, imei: &Imei) -> Option<Addr<VehicleActor>> {
+        self.0
+            .read()
+            .ok()?
+            .get(imei)
+            .filter(|a| a.connected())
+            .cloned()
+    }
+
+    fn insert(&self, imei: Imei, addr: Addr<VehicleActor>) {
+        if let Ok(mut m) = self.0.write() {
+            m.insert(imei, addr);
+        }
+    }
+
+    fn remove(&self, imei: &Imei) {
+        if let Ok(mut m) = self.0.write() {
+            m.remove(imei);
+        }
+    }
 }

@@ -4,7 +4,7 @@
 mod actor;
 mod messages;
 
-pub use actor::{DeviceEntry, DeviceRegistryActor, RegistrySettings};
+pub use actor::{DeviceEntry, DeviceRegistryActor, RegistrySettings, VehicleDirectory};
 pub use messages::{
     AuthorizeDevice, DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot,
     GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown, VehicleSnapshots,

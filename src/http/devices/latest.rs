@@ -1,5 +1,5 @@
 use actix_web::{web, HttpResponse};
-use urbanstream_actors::registry::GetVehicleSnapshot;
+use urbanstream_actors::vehicle::GetSnapshot;
 
 use super::parse_imei;
 use crate::http::{ApiError, HttpState};
@@ -11,11 +11,11 @@ pub async fn latest(
     imei: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let imei = parse_imei(&imei)?;
-    let snapshot = state
-        .registry
-        .send(GetVehicleSnapshot { imei })
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("device registry: {e}")))?;
+    // Straight to the vehicle's actor: no registry hop on the most frequent read.
+    let snapshot = match state.vehicles.get(&imei) {
+        Some(vehicle) => vehicle.send(GetSnapshot).await.ok(),
+        None => None,
+    };
     match snapshot {
         Some(s) if s.live.is_some() => Ok(HttpResponse::Ok().json(s)),
         _ => Err(ApiError::NotFound(format!(
