@@ -203,12 +203,24 @@ async fn rest_devices_latest_and_history() {
     assert_eq!(status, 200, "{body}");
     let latest: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(latest["records_total"], 5);
+    // The next frame is what the next read shows (the published snapshot follows every update).
+    let next = record(t0 + 6_000, 44.78, 17.2);
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[next]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    let (_, body) = app.get(&format!("/api/v1/devices/{id}/latest")).await;
+    let latest: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(latest["records_total"], 6);
+    assert!(
+        (latest["live"]["position"]["lat"].as_f64().unwrap() - 44.78).abs() < 1e-6,
+        "{latest}"
+    );
 
     let (status, body) = app.get(&format!("/api/v1/devices/{id}/history")).await;
     assert_eq!(status, 200, "{body}");
     let h: Value = serde_json::from_str(&body).unwrap();
     let items = h["items"].as_array().unwrap();
-    assert_eq!(items.len(), 5);
+    assert_eq!(items.len(), 6);
     assert_eq!(items[0]["device_time_ms"].as_u64().unwrap(), t0);
     assert_eq!(items[0]["io"]["named"]["ignition"], true);
     assert_eq!(items[4]["io"]["raw"]["84"], 1234);

@@ -14,7 +14,7 @@ use crate::arbiters::ArbiterPool;
 use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
 use crate::teltonika::io_profile::IoProfiles;
 use crate::teltonika::{CloseReason, CloseSession, CommandError, SendCommand, SessionHandle};
-use crate::vehicle::{GetSnapshot, VehicleActor, VehicleSettings};
+use crate::vehicle::{GetSnapshot, SnapshotSlot, VehicleActor, VehicleSettings};
 
 /// A device allowed to log in.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -110,11 +110,20 @@ impl DeviceRegistryActor {
         let profile = self.settings.profiles.for_model(&known.model);
         let settings = self.settings.vehicle.clone();
         let arbiter = self.settings.pool.for_key(imei);
+        let slot = Arc::new(SnapshotSlot::default());
+        let actor_slot = slot.clone();
         let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
-            VehicleActor::new(imei, known.id, known.vehicle_id, profile, settings)
+            VehicleActor::new(
+                imei,
+                known.id,
+                known.vehicle_id,
+                profile,
+                settings,
+                actor_slot,
+            )
         });
         self.vehicles.insert(imei, addr.clone());
-        self.directory.insert(imei, addr.clone());
+        self.directory.insert(imei, addr.clone(), slot);
         metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
             .set(self.vehicles.len() as f64);
         Some(addr)
@@ -416,7 +425,12 @@ async fn gather(
 /// vehicle's state asks its actor directly instead of going through the registry's mailbox.
 /// Only the registry writes it.
 #[derive(Clone, Default)]
-pub struct VehicleDirectory(Arc<std::sync::RwLock<HashMap<Imei, Addr<VehicleActor>>>>);
+pub struct VehicleDirectory(Arc<std::sync::RwLock<HashMap<Imei, DirectoryEntry>>>);
+
+struct DirectoryEntry {
+    addr: Addr<VehicleActor>,
+    slot: Arc<SnapshotSlot>,
+}
 
 impl VehicleDirectory {
     pub fn get(&self, imei: &Imei) -> Option<Addr<VehicleActor>> {
@@ -424,13 +438,19 @@ impl VehicleDirectory {
             .read()
             .ok()?
             .get(imei)
-            .filter(|a| a.connected())
-            .cloned()
+            .map(|e| e.addr.clone())
+            .filter(Addr::connected)
     }
 
-    fn insert(&self, imei: Imei, addr: Addr<VehicleActor>) {
+    /// The snapshot the vehicle's actor published last, without asking it.
+    pub fn latest(&self, imei: &Imei) -> Option<Arc<crate::vehicle::Published>> {
+        let slot = self.0.read().ok()?.get(imei)?.slot.clone();
+        slot.latest()
+    }
+
+    fn insert(&self, imei: Imei, addr: Addr<VehicleActor>, slot: Arc<SnapshotSlot>) {
         if let Ok(mut m) = self.0.write() {
-            m.insert(imei, addr);
+            m.insert(imei, DirectoryEntry { addr, slot });
         }
     }
 

@@ -45,6 +45,46 @@ pub struct VehicleActor {
     last_received: Option<(Instant, chrono::DateTime<Utc>)>,
     records_total: u64,
     late_total: u64,
+    /// Where the latest snapshot is published for readers that need no actor round trip.
+    slot: Arc<SnapshotSlot>,
+}
+
+/// The latest snapshot of one vehicle, published by its actor after every change; readers
+/// (REST) take it without a message. Its JSON is rendered once per snapshot, on first read.
+#[derive(Default)]
+pub struct SnapshotSlot(std::sync::RwLock<Option<Arc<Published>>>);
+
+pub struct Published {
+    pub snapshot: VehicleSnapshot,
+    json: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl Published {
+    pub fn json(&self) -> bytes::Bytes {
+        self.json
+            .get_or_init(|| {
+                serde_json::to_vec(&self.snapshot)
+                    .unwrap_or_default()
+                    .into()
+            })
+            .clone()
+    }
+}
+
+impl SnapshotSlot {
+    pub fn latest(&self) -> Option<Arc<Published>> {
+        self.0.read().ok()?.clone()
+    }
+
+    fn publish(&self, snapshot: VehicleSnapshot) {
+        let p = Arc::new(Published {
+            snapshot,
+            json: std::sync::OnceLock::new(),
+        });
+        if let Ok(mut slot) = self.0.write() {
+            *slot = Some(p);
+        }
+    }
 }
 
 impl VehicleActor {
@@ -54,6 +94,7 @@ impl VehicleActor {
         vehicle_id: Option<i64>,
         profile: Arc<IoProfile>,
         settings: VehicleSettings,
+        slot: Arc<SnapshotSlot>,
     ) -> Self {
         Self {
             imei,
@@ -67,7 +108,23 @@ impl VehicleActor {
             last_received: None,
             records_total: 0,
             late_total: 0,
+            slot,
         }
+    }
+
+    fn snapshot(&self) -> VehicleSnapshot {
+        VehicleSnapshot {
+            imei: self.imei,
+            profile: self.profile.name().to_owned(),
+            motion: self.motion.motion,
+            live: self.live.clone(),
+            records_total: self.records_total,
+            late_total: self.late_total,
+        }
+    }
+
+    fn publish(&self) {
+        self.slot.publish(self.snapshot());
     }
 
     fn event_rows(&self, events: &[VehicleEvent]) -> Vec<NewEvent> {
@@ -116,6 +173,10 @@ impl VehicleActor {
             return;
         }
         tracing::info!(imei = %self.imei, "vehicle offline: no data for {:?}", self.settings.offline_after);
+        if let Some(live) = &mut self.live {
+            live.motion = self.motion.motion;
+        }
+        self.publish();
         let rows = self.event_rows(&events);
         if self
             .settings
@@ -217,6 +278,7 @@ impl Handler<IngestRecords> for VehicleActor {
             tracing::debug!(imei = %self.imei, late, "late records stored, live state kept");
         }
         let event_rows = self.event_rows(&events);
+        self.publish();
         self.emit(out, events);
         let persist = self.settings.persist.send(PersistTelemetry {
             rows,
@@ -241,14 +303,7 @@ impl Handler<GetSnapshot> for VehicleActor {
     type Result = MessageResult<GetSnapshot>;
 
     fn handle(&mut self, _msg: GetSnapshot, _ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(VehicleSnapshot {
-            imei: self.imei,
-            profile: self.profile.name().to_owned(),
-            motion: self.motion.motion,
-            live: self.live.clone(),
-            records_total: self.records_total,
-            late_total: self.late_total,
-        })
+        MessageResult(self.snapshot())
     }
 }
 

@@ -5,7 +5,7 @@ pub mod logic;
 mod messages;
 pub mod motion;
 
-pub use actor::{VehicleActor, VehicleSettings};
+pub use actor::{Published, SnapshotSlot, VehicleActor, VehicleSettings};
 pub use logic::LiveState;
 pub use messages::{
     GetSnapshot, IdleFor, IngestOutcome, IngestRecords, Retire, SetVehicle, TelemetryAccepted,

@@ -1,5 +1,4 @@
 use actix_web::{web, HttpResponse};
-use urbanstream_actors::vehicle::GetSnapshot;
 
 use super::parse_imei;
 use crate::http::{ApiError, HttpState};
@@ -11,13 +10,11 @@ pub async fn latest(
     imei: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let imei = parse_imei(&imei)?;
-    // Straight to the vehicle's actor: no registry hop on the most frequent read.
-    let snapshot = match state.vehicles.get(&imei) {
-        Some(vehicle) => vehicle.send(GetSnapshot).await.ok(),
-        None => None,
-    };
-    match snapshot {
-        Some(s) if s.live.is_some() => Ok(HttpResponse::Ok().json(s)),
+    // The snapshot the vehicle's actor published: no message, JSON rendered once per update.
+    match state.vehicles.latest(&imei) {
+        Some(p) if p.snapshot.live.is_some() => Ok(HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(p.json())),
         _ => Err(ApiError::NotFound(format!(
             "no live state for device {imei}"
         ))),
