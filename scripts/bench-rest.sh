@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # REST benchmark: wrk against GET /api/v1/devices/{imei}/latest, authenticated with a JWT
 # (and then an API key), on a release `serve` with the embedded SQLite.
-#   scripts/bench-rest.sh [CONNECTIONS] [DURATION]      (default 8 and 15s)
+#   scripts/bench-rest.sh [CONNECTIONS] [DURATION] [WRK_THREADS]   (default 8, 15s, 1)
+# wrk shares the 2 cores with the server: one wrk thread leaves the server more of them.
 # Rate limits are raised for the run so that they measure their cost, not their refusals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns="${1:-8}"
 duration="${2:-15s}"
+threads="${3:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/urbanstream-target}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --locked --bin urbanstream >&2
@@ -37,6 +39,6 @@ key=$(curl -fs "http://$http/api/v1/api-keys" -H "Authorization: Bearer $token" 
 url="http://$http/api/v1/devices/$imei/latest"
 curl -fs "$url" -H "Authorization: Bearer $token" >/dev/null
 echo "== JWT (HS256), $conns connections, $duration"
-wrk -t2 -c"$conns" -d"$duration" --latency -H "Authorization: Bearer $token" "$url" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency -H "Authorization: Bearer $token" "$url" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx"
 echo "== API key, $conns connections, $duration"
-wrk -t2 -c"$conns" -d"$duration" --latency -H "Authorization: Bearer $key" "$url" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency -H "Authorization: Bearer $key" "$url" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx"
