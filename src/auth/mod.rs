@@ -367,6 +367,10 @@ impl AuthService {
                 _ => AuthError::Unauthorized("access token is invalid"),
             })?
             .claims;
+        // RFC 7519: valid only *before* `exp` (the library also admits the second of `exp`).
+        if claims.exp <= chrono::Utc::now().timestamp() {
+            return Err(AuthError::Unauthorized("access token expired"));
+        }
         let revoked = self
             .revoked
             .read()
