@@ -13,7 +13,7 @@ dir=$(mktemp -d /var/tmp/urbanstream-ceiling.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 cols_t="device_id, device_time_ms, server_time_ms, lat, lon, altitude, speed_kmh, heading, satellites, fix, hdop, ignition, movement, external_voltage_v, battery_voltage_v, gsm_signal, distance_m, late, io"
 psql -q "$src" -c "\\copy (SELECT $cols_t FROM telemetry) TO '$dir/telemetry.tsv'"
-psql -q "$src" -c "\\copy can_data TO '$dir/can.tsv'"
+psql -q "$src" -c "\\copy (SELECT * FROM can_data) TO '$dir/can.tsv'"
 
 base="${src%/*}"
 dst="$base/urbanstream_ceiling"
@@ -30,7 +30,9 @@ rows_c=$(wc -l < "$dir/can.tsv")
 sync
 start=$(date +%s.%N)
 psql -q "$dst" -c "\\copy telemetry ($cols_t) FROM '$dir/telemetry.tsv'"
+mid=$(date +%s.%N)
 psql -q "$dst" -c "\\copy can_data FROM '$dir/can.tsv'"
 end=$(date +%s.%N)
-awk -v t="$rows_t" -v c="$rows_c" -v s="$start" -v e="$end" 'BEGIN {
-  printf "COPY ceiling: %d telemetry + %d CAN rows in %.2f s = %.0f records/s\n", t, c, e - s, t / (e - s) }'
+awk -v t="$rows_t" -v c="$rows_c" -v s="$start" -v m="$mid" -v e="$end" 'BEGIN {
+  printf "telemetry: %d rows in %.2f s (%.0f rows/s); can_data: %d rows in %.2f s (%.0f rows/s)\n", t, m - s, t / (m - s), c, e - m, c / (e - m)
+  printf "COPY ceiling: %.0f records/s (a record is its telemetry row and its CAN row)\n", t / (e - s) }'
