@@ -7,5 +7,6 @@ pub mod hub;
 pub mod metrics;
 pub mod redis_bridge;
 pub mod registry;
+pub mod rules;
 pub mod teltonika;
 pub mod vehicle;

@@ -1,0 +1,345 @@
+//! Geofences: circles, polygons and route corridors, indexed in an R-tree, and a per-vehicle
+//! tracker that turns positions into enter / exit / crossing events with hysteresis.
+//!
+//! Geometry is in metres on a local plane around each fence (equirectangular; exact enough
+//! at city scale, where fences span kilometres, not continents).
+
+use std::collections::HashMap;
+
+use geo::{Contains, Coord, Distance, Euclidean, Line, LineString, Point, Polygon};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+/// Mean Earth radius (IUGG), metres.
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// A fence's shape, in WGS 84 degrees (x = longitude, y = latitude).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    Circle {
+        center: Point<f64>,
+        radius_m: f64,
+    },
+    Polygon(Polygon<f64>),
+    /// A polyline and the full width of the band around it.
+    Corridor {
+        line: LineString<f64>,
+        width_m: f64,
+    },
+}
+
+/// A fence as stored: its shape and how it is watched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FenceDef {
+    pub id: i64,
+    pub shape: Shape,
+    /// Width of the band around the edge where nothing changes: a vehicle enters when it is
+    /// `hysteresis_m / 2` inside and leaves when it is `hysteresis_m / 2` outside, so GPS
+    /// drift along the edge does not flap.
+    pub hysteresis_m: f64,
+    pub speed_limit_kmh: Option<f64>,
+}
+
+/// A local plane around an origin: metres east and north.
+#[derive(Debug, Clone, Copy)]
+struct Plane {
+    lon0: f64,
+    lat0: f64,
+    kx: f64,
+    ky: f64,
+}
+
+impl Plane {
+    fn new(lon0: f64, lat0: f64) -> Self {
+        let ky = EARTH_RADIUS_M.to_radians();
+        Self {
+            lon0,
+            lat0,
+            kx: ky * lat0.to_radians().cos(),
+            ky,
+        }
+    }
+
+    fn project(&self, c: Coord<f64>) -> Coord<f64> {
+        Coord {
+            x: (c.x - self.lon0) * self.kx,
+            y: (c.y - self.lat0) * self.ky,
+        }
+    }
+
+    /// Degrees of longitude and latitude spanned by `m` metres here.
+    fn deg(&self, m: f64) -> (f64, f64) {
+        (m / self.kx.max(1.0), m / self.ky)
+    }
+}
+
+/// A fence ready for queries: its shape projected to metres.
+#[derive(Debug, Clone)]
+struct Compiled {
+    def: FenceDef,
+    plane: Plane,
+    geom: Local,
+}
+
+#[derive(Debug, Clone)]
+enum Local {
+    Circle { radius_m: f64 },
+    Polygon(Polygon<f64>),
+    Corridor { line: LineString<f64>, half_m: f64 },
+}
+
+impl Compiled {
+    fn new(def: FenceDef) -> Option<(Self, AABB<[f64; 2]>)> {
+        let bbox = match &def.shape {
+            Shape::Circle { center, .. } => geo::Rect::new(center.0, center.0),
+            Shape::Polygon(p) => geo::BoundingRect::bounding_rect(p)?,
+            Shape::Corridor { line, .. } => geo::BoundingRect::bounding_rect(line)?,
+        };
+        let c = bbox.center();
+        let plane = Plane::new(c.x, c.y);
+        let project = |ls: &LineString<f64>| -> LineString<f64> {
+            ls.0.iter().map(|&c| plane.project(c)).collect()
+        };
+        let (geom, reach_m) = match &def.shape {
+            Shape::Circle { radius_m, .. } => (
+                Local::Circle {
+                    radius_m: *radius_m,
+                },
+                *radius_m,
+            ),
+            Shape::Polygon(p) => (
+                Local::Polygon(Polygon::new(
+                    project(p.exterior()),
+                    p.interiors().iter().map(project).collect(),
+                )),
+                0.0,
+            ),
+            Shape::Corridor { line, width_m } => (
+                Local::Corridor {
+                    line: project(line),
+                    half_m: width_m / 2.0,
+                },
+                width_m / 2.0,
+            ),
+        };
+        // The envelope holds every point that can change the fence's state.
+        let (dx, dy) = plane.deg(reach_m + def.hysteresis_m / 2.0 + 1.0);
+        let envelope = AABB::from_corners(
+            [bbox.min().x - dx, bbox.min().y - dy],
+            [bbox.max().x + dx, bbox.max().y + dy],
+        );
+        Some((Self { def, plane, geom }, envelope))
+    }
+
+    /// Signed distance from the edge, metres: negative inside.
+    fn signed_distance(&self, lon: f64, lat: f64) -> f64 {
+        let p = Point(self.plane.project(Coord { x: lon, y: lat }));
+        match &self.geom {
+            Local::Circle { radius_m } => Euclidean.distance(&p, &Point::new(0.0, 0.0)) - radius_m,
+            Local::Polygon(poly) => {
+                if poly.contains(&p) {
+                    let mut d = Euclidean.distance(&p, poly.exterior());
+                    for hole in poly.interiors() {
+                        d = d.min(Euclidean.distance(&p, hole));
+                    }
+                    -d
+                } else {
+                    Euclidean.distance(&p, poly)
+                }
+            }
+            Local::Corridor { line, half_m } => Euclidean.distance(&p, line) - half_m,
+        }
+    }
+
+    /// Whether the straight path between two fixes passes through the fence.
+    fn path_touches(&self, from: (f64, f64), to: (f64, f64)) -> bool {
+        let seg = Line::new(
+            self.plane.project(Coord {
+                x: from.0,
+                y: from.1,
+            }),
+            self.plane.project(Coord { x: to.0, y: to.1 }),
+        );
+        match &self.geom {
+            Local::Circle { radius_m } => {
+                Euclidean.distance(&seg, &Point::new(0.0, 0.0)) < *radius_m
+            }
+            Local::Polygon(poly) => Euclidean.distance(&seg, poly) <= 0.0,
+            Local::Corridor { line, half_m } => Euclidean.distance(&seg, line) < *half_m,
+        }
+    }
+}
+
+/// Every fence, in an R-tree of their envelopes.
+#[derive(Default)]
+pub struct FenceIndex {
+    fences: Vec<Compiled>,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    by_id: HashMap<i64, usize>,
+}
+
+impl FenceIndex {
+    /// Builds the index; fences with an empty shape are left out.
+    pub fn new(defs: impl IntoIterator<Item = FenceDef>) -> Self {
+        let mut fences = Vec::new();
+        let mut boxes = Vec::new();
+        for def in defs {
+            if let Some((c, env)) = Compiled::new(def) {
+                boxes.push(GeomWithData::new(
+                    Rectangle::from_corners(env.lower(), env.upper()),
+                    fences.len(),
+                ));
+                fences.push(c);
+            }
+        }
+        let by_id = fences
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.def.id, i))
+            .collect();
+        Self {
+            fences,
+            tree: RTree::bulk_load(boxes),
+            by_id,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.fences.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fences.is_empty()
+    }
+
+    pub fn get(&self, id: i64) -> Option<&FenceDef> {
+        self.by_id.get(&id).map(|&i| &self.fences[i].def)
+    }
+
+    /// Fences whose envelope holds the point.
+    fn near(&self, lon: f64, lat: f64) -> impl Iterator<Item = &Compiled> {
+        self.tree
+            .locate_all_at_point(&[lon, lat])
+            .map(|g| &self.fences[g.data])
+    }
+
+    /// Ids of the fences that contain the point (no hysteresis).
+    pub fn containing(&self, lat: f64, lon: f64) -> Vec<i64> {
+        self.near(lon, lat)
+            .filter(|f| f.signed_distance(lon, lat) <= 0.0)
+            .map(|f| f.def.id)
+            .collect()
+    }
+}
+
+/// What a position did to a fence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FenceEvent {
+    Enter {
+        fence: i64,
+        at_ms: i64,
+    },
+    /// `dwell_ms`: time inside, device time.
+    Exit {
+        fence: i64,
+        at_ms: i64,
+        dwell_ms: i64,
+    },
+    /// Two fixes on either side, neither inside: the vehicle passed through between them.
+    Crossed {
+        fence: i64,
+        at_ms: i64,
+    },
+}
+
+/// One vehicle's fence state.
+#[derive(Debug, Clone, Default)]
+pub struct FenceTracker {
+    /// Fences the vehicle is inside, since when (device time).
+    inside: HashMap<i64, i64>,
+    last: Option<(i64, f64, f64)>,
+}
+
+impl FenceTracker {
+    pub fn inside(&self) -> impl Iterator<Item = i64> + '_ {
+        self.inside.keys().copied()
+    }
+
+    /// Takes the next fix in device time; returns what changed.
+    pub fn observe(
+        &mut self,
+        index: &FenceIndex,
+        at_ms: i64,
+        lat: f64,
+        lon: f64,
+    ) -> Vec<FenceEvent> {
+        let mut events = Vec::new();
+        let mut seen: Vec<i64> = Vec::new();
+        for f in index.near(lon, lat) {
+            let id = f.def.id;
+            seen.push(id);
+            let d = f.signed_distance(lon, lat);
+            let band = f.def.hysteresis_m / 2.0;
+            match self.inside.get(&id) {
+                None if d <= -band => {
+                    self.inside.insert(id, at_ms);
+                    events.push(FenceEvent::Enter { fence: id, at_ms });
+                }
+                Some(&since) if d >= band => {
+                    self.inside.remove(&id);
+                    events.push(FenceEvent::Exit {
+                        fence: id,
+                        at_ms,
+                        dwell_ms: at_ms - since,
+                    });
+                }
+                _ => {}
+            }
+        }
+        // Far from a fence it was inside (outside its envelope): it left.
+        let gone: Vec<(i64, i64)> = self
+            .inside
+            .iter()
+            .filter(|(id, _)| !seen.contains(id))
+            .map(|(&id, &since)| (id, since))
+            .collect();
+        for (id, since) in gone {
+            self.inside.remove(&id);
+            events.push(FenceEvent::Exit {
+                fence: id,
+                at_ms,
+                dwell_ms: at_ms - since,
+            });
+        }
+        // Crossings: fences the straight path went through while neither fix counted inside.
+        if let Some((t0, lat0, lon0)) = self.last {
+            let env = AABB::from_corners(
+                [lon0.min(lon), lat0.min(lat)],
+                [lon0.max(lon), lat0.max(lat)],
+            );
+            for g in index.tree.locate_in_envelope_intersecting(&env) {
+                let f = &index.fences[g.data];
+                let id = f.def.id;
+                let touched_now = events.iter().any(|e| matches!(e,
+                    FenceEvent::Enter { fence, .. } | FenceEvent::Exit { fence, .. } if *fence == id));
+                if touched_now || self.inside.contains_key(&id) {
+                    continue;
+                }
+                if f.signed_distance(lon0, lat0) > 0.0
+                    && f.signed_distance(lon, lat) > 0.0
+                    && f.path_touches((lon0, lat0), (lon, lat))
+                {
+                    events.push(FenceEvent::Crossed {
+                        fence: id,
+                        at_ms: t0 + (at_ms - t0) / 2,
+                    });
+                }
+            }
+        }
+        self.last = Some((at_ms, lat, lon));
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests;

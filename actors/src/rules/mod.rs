@@ -1,0 +1,5 @@
+//! Rules over live telemetry: geofences first.
+
+pub mod geofence;
+
+pub use geofence::{FenceDef, FenceEvent, FenceIndex, FenceTracker, Shape};
