@@ -216,16 +216,11 @@ impl FenceIndex {
         self.by_id.get(&id).map(|&i| &self.fences[i].def)
     }
 
-    /// Fences whose envelope holds the point.
-    fn near(&self, lon: f64, lat: f64) -> impl Iterator<Item = &Compiled> {
+    /// Ids of the fences that contain the point (no hysteresis).
+    pub fn containing(&self, lat: f64, lon: f64) -> Vec<i64> {
         self.tree
             .locate_all_at_point(&[lon, lat])
             .map(|g| &self.fences[g.data])
-    }
-
-    /// Ids of the fences that contain the point (no hysteresis).
-    pub fn containing(&self, lat: f64, lon: f64) -> Vec<i64> {
-        self.near(lon, lat)
             .filter(|f| f.signed_distance(lon, lat) <= 0.0)
             .map(|f| f.def.id)
             .collect()
@@ -258,6 +253,9 @@ pub struct FenceTracker {
     /// Fences the vehicle is inside, since when (device time).
     inside: HashMap<i64, i64>,
     last: Option<(i64, f64, f64)>,
+    /// Fences near the last fix and its signed distance to each (index, metres).
+    near_last: Vec<(usize, f64)>,
+    near_now: Vec<(usize, f64)>,
 }
 
 impl FenceTracker {
@@ -274,11 +272,12 @@ impl FenceTracker {
         lon: f64,
     ) -> Vec<FenceEvent> {
         let mut events = Vec::new();
-        let mut seen: Vec<i64> = Vec::new();
-        for f in index.near(lon, lat) {
+        self.near_now.clear();
+        for g in index.tree.locate_all_at_point(&[lon, lat]) {
+            let f = &index.fences[g.data];
             let id = f.def.id;
-            seen.push(id);
             let d = f.signed_distance(lon, lat);
+            self.near_now.push((g.data, d));
             let band = f.def.hysteresis_m / 2.0;
             match self.inside.get(&id) {
                 None if d <= -band => {
@@ -297,47 +296,72 @@ impl FenceTracker {
             }
         }
         // Far from a fence it was inside (outside its envelope): it left.
-        let gone: Vec<(i64, i64)> = self
-            .inside
-            .iter()
-            .filter(|(id, _)| !seen.contains(id))
-            .map(|(&id, &since)| (id, since))
-            .collect();
-        for (id, since) in gone {
-            self.inside.remove(&id);
-            events.push(FenceEvent::Exit {
-                fence: id,
-                at_ms,
-                dwell_ms: at_ms - since,
-            });
-        }
-        // Crossings: fences the straight path went through while neither fix counted inside.
-        if let Some((t0, lat0, lon0)) = self.last {
-            let env = AABB::from_corners(
-                [lon0.min(lon), lat0.min(lat)],
-                [lon0.max(lon), lat0.max(lat)],
-            );
-            for g in index.tree.locate_in_envelope_intersecting(&env) {
-                let f = &index.fences[g.data];
-                let id = f.def.id;
-                let touched_now = events.iter().any(|e| matches!(e,
-                    FenceEvent::Enter { fence, .. } | FenceEvent::Exit { fence, .. } if *fence == id));
-                if touched_now || self.inside.contains_key(&id) {
-                    continue;
-                }
-                if f.signed_distance(lon0, lat0) > 0.0
-                    && f.signed_distance(lon, lat) > 0.0
-                    && f.path_touches((lon0, lat0), (lon, lat))
-                {
-                    events.push(FenceEvent::Crossed {
-                        fence: id,
-                        at_ms: t0 + (at_ms - t0) / 2,
-                    });
-                }
+        if self.inside.len() > events.len() {
+            let near = &self.near_now;
+            let gone: Vec<(i64, i64)> = self
+                .inside
+                .iter()
+                .filter(|(id, _)| !near.iter().any(|&(i, _)| index.fences[i].def.id == **id))
+                .map(|(&id, &since)| (id, since))
+                .collect();
+            for (id, since) in gone {
+                self.inside.remove(&id);
+                events.push(FenceEvent::Exit {
+                    fence: id,
+                    at_ms,
+                    dwell_ms: at_ms - since,
+                });
             }
         }
+        if let Some((t0, lat0, lon0)) = self.last {
+            self.crossings(index, (t0, lat0, lon0), (at_ms, lat, lon), &mut events);
+        }
         self.last = Some((at_ms, lat, lon));
+        std::mem::swap(&mut self.near_last, &mut self.near_now);
         events
+    }
+
+    /// Fences the straight path between two fixes went through while neither fix counted
+    /// inside. A path of length L can only touch a fence when the two fixes' distances to it
+    /// add up to at most L, which rules out nearly every candidate without geometry.
+    fn crossings(
+        &self,
+        index: &FenceIndex,
+        (t0, lat0, lon0): (i64, f64, f64),
+        (t1, lat1, lon1): (i64, f64, f64),
+        events: &mut Vec<FenceEvent>,
+    ) {
+        let plane = Plane::new(lon0, lat0);
+        let step = plane.project(Coord { x: lon1, y: lat1 });
+        let step_m = step.x.hypot(step.y);
+        let env = AABB::from_corners(
+            [lon0.min(lon1), lat0.min(lat1)],
+            [lon0.max(lon1), lat0.max(lat1)],
+        );
+        for g in index.tree.locate_in_envelope_intersecting(&env) {
+            let f = &index.fences[g.data];
+            let id = f.def.id;
+            if self.inside.contains_key(&id)
+                || events.iter().any(|e| {
+                    matches!(e, FenceEvent::Enter { fence, .. } | FenceEvent::Exit { fence, .. } if *fence == id)
+                })
+            {
+                continue;
+            }
+            let known =
+                |list: &[(usize, f64)]| list.iter().find(|&&(i, _)| i == g.data).map(|&(_, d)| d);
+            let d1 = known(&self.near_now).unwrap_or_else(|| f.signed_distance(lon1, lat1));
+            if d1 <= 0.0 {
+                continue;
+            }
+            let d0 = known(&self.near_last).unwrap_or_else(|| f.signed_distance(lon0, lat0));
+            if d0 > 0.0 && d0 + d1 <= step_m && f.path_touches((lon0, lat0), (lon1, lat1)) {
+                events.push(FenceEvent::Crossed {
+                    fence: id,
+                    at_ms: t0 + (t1 - t0) / 2,
+                });
+            }
+        }
     }
 }
 
