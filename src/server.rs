@@ -97,6 +97,10 @@ impl ServerBuilder {
         let mut downstream = self.downstream;
         downstream.push(hub.clone().recipient());
 
+        let fences = urbanstream_actors::rules::SharedFences::default();
+        fences.replace(urbanstream_actors::rules::geojson::index(
+            &store.geofences().await?,
+        ));
         let registry = DeviceRegistryActor::load(RegistrySettings {
             register_unknown: s.teltonika.register_unknown,
             default_model: s.teltonika.default_model.clone(),
@@ -108,6 +112,7 @@ impl ServerBuilder {
                 persist: batcher.clone().recipient(),
                 offline_after: s.vehicle.offline_after,
                 motion: s.motion_settings(),
+                fences: fences.clone(),
             },
             pool: pool.clone(),
             store: store.clone(),
@@ -169,13 +174,18 @@ impl ServerBuilder {
         let auth = Arc::new(AuthService::new(store.clone(), s.auth.clone()));
         auth.bootstrap().await?;
         let sync = auth.clone();
+        let (fence_store, fence_set) = (store.clone(), fences.clone());
         tasks.push(actix_rt::spawn(async move {
-            // Sessions revoked on other nodes; buckets and caches pruned.
+            // Sessions revoked and geofences changed on other nodes; buckets and caches pruned.
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
                 tick.tick().await;
                 if let Err(e) = sync.sync_revocations().await {
                     tracing::warn!("auth upkeep: {e}");
+                }
+                match fence_store.geofences().await {
+                    Ok(rows) => fence_set.replace(urbanstream_actors::rules::geojson::index(&rows)),
+                    Err(e) => tracing::warn!("geofence reload: {e}"),
                 }
             }
         }));
@@ -189,6 +199,7 @@ impl ServerBuilder {
             redis: redis_bridge,
             auth: auth.clone(),
             vehicles,
+            fences: fences.clone(),
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {

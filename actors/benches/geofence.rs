@@ -64,6 +64,7 @@ fn fences(n: usize, rng: &mut SmallRng) -> Vec<FenceDef> {
             };
             FenceDef {
                 id: i as i64,
+                name: String::new(),
                 shape,
                 hysteresis_m: 20.0,
                 speed_limit_kmh: None,

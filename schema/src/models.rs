@@ -62,6 +62,8 @@ pub struct NewEvent {
     pub kind: String,
     /// Event details as JSON.
     pub data: String,
+    /// What the event is about besides the device (a geofence id); empty for none.
+    pub subject: String,
 }
 
 /// A stored event.
@@ -73,6 +75,7 @@ pub struct EventRow {
     pub time_ms: i64,
     pub kind: String,
     pub data: String,
+    pub subject: String,
 }
 
 /// A vehicle.
@@ -261,4 +264,34 @@ pub struct NewAudit {
     pub ip: Option<String>,
     pub request_id: String,
     pub detail: Option<String>,
+}
+
+/// A geofence as stored: its GeoJSON geometry and how it is watched.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::geofences)]
+pub struct GeofenceRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub geometry: String,
+    pub radius_m: Option<f64>,
+    pub width_m: Option<f64>,
+    pub hysteresis_m: f64,
+    pub speed_limit_kmh: Option<f64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::geofences)]
+#[diesel(treat_none_as_null = true)]
+pub struct GeofenceData {
+    pub name: String,
+    pub kind: String,
+    pub geometry: String,
+    pub radius_m: Option<f64>,
+    pub width_m: Option<f64>,
+    pub hysteresis_m: f64,
+    pub speed_limit_kmh: Option<f64>,
+    pub updated_ms: i64,
 }

@@ -59,6 +59,7 @@ diesel::table! {
         time_ms -> BigInt,
         kind -> Text,
         data -> Text,
+        subject -> Text,
     }
 }
 
@@ -138,3 +139,18 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens);
+
+diesel::table! {
+    geofences (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        geometry -> Text,
+        radius_m -> Nullable<Double>,
+        width_m -> Nullable<Double>,
+        hysteresis_m -> Double,
+        speed_limit_kmh -> Nullable<Double>,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}

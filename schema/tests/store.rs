@@ -113,6 +113,7 @@ async fn same_answers(store: Store) {
         time_ms: t,
         kind: "trip_started".into(),
         data: "{}".into(),
+        subject: String::new(),
     };
     assert_eq!(
         store
@@ -149,6 +150,27 @@ async fn same_answers(store: Store) {
         vec![day0, day0 + 3_600_000],
         "events stored once"
     );
+    // One fix entering two fences: two events, told apart by their subject; stored once.
+    let enter = |fence: &str| NewEvent {
+        device_id: d1.id,
+        time_ms: day0 + 60_000,
+        kind: "geofence_entered".into(),
+        data: "{}".into(),
+        subject: fence.into(),
+    };
+    for _ in 0..2 {
+        store
+            .insert_telemetry(vec![], vec![], vec![enter("7"), enter("9")])
+            .await
+            .unwrap();
+    }
+    let evs = store.events(d1.id, 0, i64::MAX, 10).await.unwrap();
+    let subjects: Vec<&str> = evs
+        .iter()
+        .filter(|e| e.kind == "geofence_entered")
+        .map(|e| e.subject.as_str())
+        .collect();
+    assert_eq!(subjects, vec!["7", "9"]);
 
     let all = store.history(d1.id, 0, i64::MAX, 1000).await.unwrap();
     assert_eq!(all.len(), 31);

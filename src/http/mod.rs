@@ -7,6 +7,7 @@ mod auth;
 mod devices;
 mod error;
 mod fleet;
+mod geofences;
 mod health;
 mod metrics;
 pub mod openapi;
@@ -42,6 +43,8 @@ pub struct HttpState {
     pub auth: std::sync::Arc<crate::auth::AuthService>,
     /// The running vehicle actors, for reads that need no registry decision.
     pub vehicles: urbanstream_actors::registry::VehicleDirectory,
+    /// The geofence index the vehicles check; replaced when fences change.
+    pub fences: urbanstream_actors::rules::SharedFences,
 }
 
 /// The route table: every route, its handler and who may call it. Routes are registered
@@ -97,6 +100,11 @@ route_table! {
     Get "/api/v1/telemetry/export" Access::Roles(HISTORY) => telemetry::export::export;
     Get "/api/v1/fleet/summary" Access::Roles(EVERYONE) => fleet::summary::summary;
     Get "/api/v1/fleet/nearby" Access::Roles(EVERYONE) => fleet::nearby::nearby;
+    Get "/api/v1/geofences" Access::Roles(EVERYONE) => geofences::list::list;
+    Post "/api/v1/geofences" Access::Roles(ADMIN) => geofences::create::create;
+    Get "/api/v1/geofences/{id}" Access::Roles(EVERYONE) => geofences::get::get;
+    Put "/api/v1/geofences/{id}" Access::Roles(ADMIN) => geofences::replace::replace;
+    Delete "/api/v1/geofences/{id}" Access::Roles(ADMIN) => geofences::delete::delete;
 }
 
 /// Registers routes as one resource per path (all its methods), the `/api/v1/<area>` paths
@@ -186,7 +194,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// CORS for the configured origins (`http.cors_origins`); none: same origin only.
 pub fn cors(origins: &[String]) -> actix_cors::Cors {
     let mut cors = actix_cors::Cors::default()
-        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers(["authorization", "content-type", "x-api-key"])
         .expose_headers(["retry-after", "x-request-id"])
         .max_age(3600);

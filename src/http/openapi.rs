@@ -9,7 +9,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    api_keys, audit, auth, devices, fleet, health, metrics, telemetry, users, vehicles, ws,
+    api_keys, audit, auth, devices, fleet, geofences, health, metrics, telemetry, users, vehicles,
+    ws,
 };
 
 /// Every error: `{"error": {"code", "message"}}`.
@@ -178,6 +179,11 @@ impl Modify for Security {
         telemetry::export::export,
         fleet::summary::summary,
         fleet::nearby::nearby,
+        geofences::list::list,
+        geofences::create::create,
+        geofences::get::get,
+        geofences::replace::replace,
+        geofences::delete::delete,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::auth::Role)),
     modifiers(&Security),
@@ -191,6 +197,7 @@ impl Modify for Security {
         (name = "vehicles", description = "Vehicles and their trackers"),
         (name = "telemetry", description = "Stored history and exports"),
         (name = "fleet", description = "The fleet at a glance"),
+        (name = "geofences", description = "Circles, polygons and corridors, as GeoJSON"),
         (name = "operations", description = "Health, readiness, metrics, WebSocket"),
     )
 )]
@@ -276,6 +283,7 @@ pub fn operations(
     [
         (Verb::Get, item.get.as_mut()),
         (Verb::Post, item.post.as_mut()),
+        (Verb::Put, item.put.as_mut()),
         (Verb::Patch, item.patch.as_mut()),
         (Verb::Delete, item.delete.as_mut()),
     ]

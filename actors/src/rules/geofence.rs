@@ -5,6 +5,7 @@
 //! at city scale, where fences span kilometres, not continents).
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use geo::{Contains, Coord, Distance, Euclidean, Line, LineString, Point, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -32,6 +33,7 @@ pub enum Shape {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FenceDef {
     pub id: i64,
+    pub name: String,
     pub shape: Shape,
     /// Width of the band around the edge where nothing changes: a vehicle enters when it is
     /// `hysteresis_m / 2` inside and leaves when it is `hysteresis_m / 2` outside, so GPS
@@ -224,6 +226,23 @@ impl FenceIndex {
             .filter(|f| f.signed_distance(lon, lat) <= 0.0)
             .map(|f| f.def.id)
             .collect()
+    }
+}
+
+/// The fence index every vehicle reads, replaced whole when fences change: readers take the
+/// current `Arc` once per frame and never wait on a rebuild.
+#[derive(Clone, Default)]
+pub struct SharedFences(Arc<RwLock<Arc<FenceIndex>>>);
+
+impl SharedFences {
+    pub fn current(&self) -> Arc<FenceIndex> {
+        self.0.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    pub fn replace(&self, index: FenceIndex) {
+        if let Ok(mut g) = self.0.write() {
+            *g = Arc::new(index);
+        }
     }
 }
 

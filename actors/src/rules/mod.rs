@@ -2,4 +2,5 @@
 
 pub mod geofence;
 
-pub use geofence::{FenceDef, FenceEvent, FenceIndex, FenceTracker, Shape};
+pub use geofence::{FenceDef, FenceEvent, FenceIndex, FenceTracker, Shape, SharedFences};
+pub mod geojson;

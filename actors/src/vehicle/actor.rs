@@ -17,6 +17,7 @@ use crate::metrics::{
     ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, VEHICLE_EVENTS_TOTAL,
     VEHICLE_RECORDS_LATE_TOTAL,
 };
+use crate::rules::{FenceEvent, FenceTracker, SharedFences};
 use crate::teltonika::io_profile::IoProfile;
 
 /// What every vehicle actor shares.
@@ -30,6 +31,8 @@ pub struct VehicleSettings {
     /// No data for this long: the vehicle goes offline.
     pub offline_after: Duration,
     pub motion: MotionSettings,
+    /// The geofences every vehicle is checked against.
+    pub fences: SharedFences,
 }
 
 /// One per tracked vehicle: the owner of its live state.
@@ -47,6 +50,8 @@ pub struct VehicleActor {
     late_total: u64,
     /// Where the latest snapshot is published for readers that need no actor round trip.
     slot: Arc<SnapshotSlot>,
+    /// Which geofences the vehicle is in.
+    fences: FenceTracker,
 }
 
 /// The latest snapshot of one vehicle, published by its actor after every change; readers
@@ -109,6 +114,7 @@ impl VehicleActor {
             records_total: 0,
             late_total: 0,
             slot,
+            fences: FenceTracker::default(),
         }
     }
 
@@ -135,6 +141,7 @@ impl VehicleActor {
                 time_ms: e.at().timestamp_millis(),
                 kind: e.kind().to_owned(),
                 data: serde_json::to_string(e).unwrap_or_default(),
+                subject: e.subject(),
             })
             .collect()
     }
@@ -226,6 +233,7 @@ impl Handler<IngestRecords> for VehicleActor {
         let mut rows = Vec::with_capacity(ordered.len());
         let mut can = Vec::new();
         let mut events = Vec::new();
+        let fences = self.settings.fences.current();
         for o in ordered {
             let named = self.profile.named(&o.record.io);
             let distance = if o.late {
@@ -249,6 +257,14 @@ impl Handler<IngestRecords> for VehicleActor {
                         &self.settings.motion,
                     ),
                 );
+                // Geofences see live fixes only, in device time: late records raise nothing.
+                if g.valid() && !fences.is_empty() {
+                    let at_ms = i64::try_from(o.record.timestamp_ms).unwrap_or(i64::MAX);
+                    let seen =
+                        self.fences
+                            .observe(&fences, at_ms, g.latitude_deg(), g.longitude_deg());
+                    events.extend(seen.into_iter().map(|e| fence_event(&fences, e)));
+                }
                 distance
             };
             can.extend(to_can_row(self.device_id, &o.record, &named));
@@ -334,5 +350,33 @@ impl Handler<super::messages::Retire> for VehicleActor {
 
     fn handle(&mut self, _msg: super::messages::Retire, ctx: &mut Self::Context) {
         ctx.stop();
+    }
+}
+
+/// A geofence event as the vehicle reports it.
+fn fence_event(index: &crate::rules::FenceIndex, e: FenceEvent) -> VehicleEvent {
+    let name = |id: i64| index.get(id).map(|f| f.name.clone()).unwrap_or_default();
+    let time = |ms: i64| chrono::DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    match e {
+        FenceEvent::Enter { fence, at_ms } => VehicleEvent::GeofenceEntered {
+            at: time(at_ms),
+            fence,
+            name: name(fence),
+        },
+        FenceEvent::Exit {
+            fence,
+            at_ms,
+            dwell_ms,
+        } => VehicleEvent::GeofenceExited {
+            at: time(at_ms),
+            fence,
+            name: name(fence),
+            dwell_s: dwell_ms as f64 / 1000.0,
+        },
+        FenceEvent::Crossed { fence, at_ms } => VehicleEvent::GeofenceCrossed {
+            at: time(at_ms),
+            fence,
+            name: name(fence),
+        },
     }
 }

@@ -44,6 +44,23 @@ pub enum VehicleEvent {
         lat: Option<f64>,
         lon: Option<f64>,
     },
+    GeofenceEntered {
+        at: DateTime<Utc>,
+        fence: i64,
+        name: String,
+    },
+    GeofenceExited {
+        at: DateTime<Utc>,
+        fence: i64,
+        name: String,
+        dwell_s: f64,
+    },
+    /// Two fixes either side of the fence, neither inside: passed through between them.
+    GeofenceCrossed {
+        at: DateTime<Utc>,
+        fence: i64,
+        name: String,
+    },
 }
 
 impl VehicleEvent {
@@ -53,7 +70,10 @@ impl VehicleEvent {
             | Self::WentOffline { at, .. }
             | Self::MotionChanged { at, .. }
             | Self::TripStarted { at, .. }
-            | Self::TripEnded { at, .. } => *at,
+            | Self::TripEnded { at, .. }
+            | Self::GeofenceEntered { at, .. }
+            | Self::GeofenceExited { at, .. }
+            | Self::GeofenceCrossed { at, .. } => *at,
         }
     }
 
@@ -64,6 +84,19 @@ impl VehicleEvent {
             Self::MotionChanged { .. } => "motion_changed",
             Self::TripStarted { .. } => "trip_started",
             Self::TripEnded { .. } => "trip_ended",
+            Self::GeofenceEntered { .. } => "geofence_entered",
+            Self::GeofenceExited { .. } => "geofence_exited",
+            Self::GeofenceCrossed { .. } => "geofence_crossed",
+        }
+    }
+
+    /// What the event is about besides the vehicle (the geofence); empty for none.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::GeofenceEntered { fence, .. }
+            | Self::GeofenceExited { fence, .. }
+            | Self::GeofenceCrossed { fence, .. } => fence.to_string(),
+            _ => String::new(),
         }
     }
 }

@@ -27,6 +27,7 @@ macro_rules! on_db {
 
 mod auth;
 mod crud;
+mod geofences;
 mod postgres;
 mod sqlite;
 

@@ -315,10 +315,11 @@ async fn copy_rows(
         let time: Vec<i64> = events.iter().map(|e| e.time_ms).collect();
         let kind: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
+        let subject: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
         tokio_postgres::Transaction::execute(&tx,
-            "INSERT INTO events (device_id, time_ms, kind, data) \
-             SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
-            &[&device, &time, &kind, &data],
+            "INSERT INTO events (device_id, time_ms, kind, data, subject) \
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING",
+            &[&device, &time, &kind, &data, &subject],
         )
         .await?;
     }

@@ -24,6 +24,7 @@ fn ring(points: &[(f64, f64)]) -> LineString<f64> {
 fn circle(id: i64, radius_m: f64, h: f64) -> FenceDef {
     FenceDef {
         id,
+        name: format!("fence {id}"),
         shape: Shape::Circle {
             center: Point::new(LON, LAT),
             radius_m,
@@ -36,6 +37,7 @@ fn circle(id: i64, radius_m: f64, h: f64) -> FenceDef {
 fn polygon(id: i64, outer: &[(f64, f64)], holes: &[&[(f64, f64)]]) -> FenceDef {
     FenceDef {
         id,
+        name: format!("fence {id}"),
         shape: Shape::Polygon(Polygon::new(
             ring(outer),
             holes.iter().map(|h| ring(h)).collect(),
@@ -89,6 +91,7 @@ fn signed_distances_of_each_shape() {
     );
     let corridor = FenceDef {
         id: 4,
+        name: "corridor".into(),
         shape: Shape::Corridor {
             line: ring(&[(0.0, 0.0), (500.0, 0.0), (500.0, 500.0)]),
             width_m: 40.0,
@@ -211,6 +214,7 @@ fn the_index_finds_the_containing_fences_among_many() {
         let (lat, lon) = at(f64::from(i % 20) * 500.0, f64::from(i / 20) * 500.0);
         defs.push(FenceDef {
             id: i64::from(i),
+            name: String::new(),
             shape: Shape::Circle {
                 center: Point::new(lon, lat),
                 radius_m: 100.0,
