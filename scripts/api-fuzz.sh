@@ -7,6 +7,7 @@
 # the upgrade), logout and key revocation (they would end the fuzzer's own credential).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 max_examples="${1:-25}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/urbanstream-target}"
 if ! command -v schemathesis >/dev/null 2>&1; then
@@ -21,23 +22,17 @@ dir=$(mktemp -d /tmp/urbanstream-api-fuzz.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
+export_unlimited
 password="fuzz-admin-$(date +%s%N)"
 URBANSTREAM__DATABASE__URL="sqlite://$dir/api.db" URBANSTREAM__HTTP__LISTEN="127.0.0.1:$port" \
   URBANSTREAM__TELTONIKA__LISTEN="127.0.0.1:$tport" URBANSTREAM__LOG__FILTER=warn \
   URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD="$password" \
-  URBANSTREAM__AUTH__RATE_PER_PRINCIPAL=100000 URBANSTREAM__AUTH__BURST_PER_PRINCIPAL=100000 \
-  URBANSTREAM__AUTH__RATE_PER_IP=100000 URBANSTREAM__AUTH__BURST_PER_IP=100000 \
   "$bin" serve >"$dir/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do
-  curl -fs "$base/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-token=$(curl -fs "$base/api/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-key=$(curl -fs "$base/api/v1/api-keys" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
-  -d '{"name":"api-fuzz","role":"ADMIN"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+wait_healthy "$base"
+token=$(login "$base" admin "$password")
+key=$(api_key "$base" "$token" api-fuzz ADMIN)
 # A device and a vehicle for the path parameters to find.
 curl -fs "$base/api/v1/devices" -H "Authorization: Bearer $key" -H 'content-type: application/json' \
   -d '{"imei":"356307042441013","model":"FMC125"}' >/dev/null

@@ -5,6 +5,7 @@
 # Records are acknowledged after their database commit (default: a fresh SQLite file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 devices="${1:-1000}"
 rate="${2:-10}"
 duration="${3:-30s}"
@@ -21,10 +22,7 @@ URBANSTREAM__DATABASE__URL="$db_url" URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM
   "$bin" serve >/tmp/urbanstream-bench-serve.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -fs "http://$http/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_healthy "http://$http"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 idle=$(rss_kb)
 

@@ -6,6 +6,7 @@
 # Rate limits are raised for the run so that they measure their cost, not their refusals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 conns="${1:-8}"
 duration="${2:-15s}"
 threads="${3:-1}"
@@ -17,25 +18,19 @@ dir=$(mktemp -d /tmp/urbanstream-bench-rest.XXXXXX)
 http=127.0.0.1:18081
 tcp=127.0.0.1:15001
 password="bench-admin-password"
+export_unlimited
 URBANSTREAM__DATABASE__URL="sqlite://$dir/bench.db" URBANSTREAM__HTTP__LISTEN=$http \
   URBANSTREAM__TELTONIKA__LISTEN=$tcp URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN=true \
   URBANSTREAM__LOG__FILTER=warn URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD=$password \
-  URBANSTREAM__AUTH__RATE_PER_PRINCIPAL=1000000 URBANSTREAM__AUTH__BURST_PER_PRINCIPAL=1000000 \
-  URBANSTREAM__AUTH__RATE_PER_IP=1000000 URBANSTREAM__AUTH__BURST_PER_IP=1000000 \
   "$bin" serve >"$dir/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do
-  curl -fs "http://$http/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_healthy "http://$http"
 # One tracker with live state.
 "$bin" simulate teltonika --devices 1 --rate 1 --duration 2s --target $tcp --quiet --json >/dev/null
 imei=350000000000000
-token=$(curl -fs "http://$http/api/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-key=$(curl -fs "http://$http/api/v1/api-keys" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
-  -d '{"name":"bench","role":"VIEWER"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+token=$(login "http://$http" admin "$password")
+key=$(api_key "http://$http" "$token" bench VIEWER)
 url="http://$http/api/v1/devices/$imei/latest"
 curl -fs "$url" -H "Authorization: Bearer $token" >/dev/null
 echo "== JWT (HS256), $conns connections, $duration"

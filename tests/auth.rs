@@ -413,30 +413,24 @@ async fn repeated_failed_logins_lock_the_name_with_growing_waits() {
 async fn users_are_managed_by_admins_and_changes_end_sessions() {
     let app = TestApp::start(settings(|_| {})).await;
     let viewer = app.user_token("vera", "VIEWER").await;
-    let (s, e) = app
-        .request(
-            "POST",
-            "/api/v1/users",
-            Some(&json!({"username": "vera", "password": "another-password", "role": "VIEWER"})),
-        )
-        .await;
-    assert_eq!(s, 409, "{e}");
-    let (s, e) = app
-        .request(
-            "POST",
-            "/api/v1/users",
-            Some(&json!({"username": "x", "password": "short", "role": "VIEWER"})),
-        )
-        .await;
-    assert_eq!(s, 400, "{e}");
-    let (s, e) = app
-        .request(
-            "POST",
-            "/api/v1/users",
-            Some(&json!({"username": "y", "password": "long-enough-pw", "role": "ROOT"})),
-        )
-        .await;
-    assert_eq!(s, 400, "{e}");
+    // Taken name, short password, unknown role.
+    for (body, status) in [
+        (
+            json!({"username": "vera", "password": "another-password", "role": "VIEWER"}),
+            409,
+        ),
+        (
+            json!({"username": "x", "password": "short", "role": "VIEWER"}),
+            400,
+        ),
+        (
+            json!({"username": "y", "password": "long-enough-pw", "role": "ROOT"}),
+            400,
+        ),
+    ] {
+        let (s, e) = app.request("POST", "/api/v1/users", Some(&body)).await;
+        assert_eq!(s, status, "{body}: {e}");
+    }
     assert_eq!(
         app.request_as(Some(&viewer), "GET", "/api/v1/users", None)
             .await
