@@ -174,17 +174,29 @@ impl ServerBuilder {
         let auth = Arc::new(AuthService::new(store.clone(), s.auth.clone()));
         auth.bootstrap().await?;
         let sync = auth.clone();
-        let (fence_store, fence_set) = (store.clone(), fences.clone());
         tasks.push(actix_rt::spawn(async move {
-            // Sessions revoked and geofences changed on other nodes; buckets and caches pruned.
+            // Sessions revoked on other nodes; buckets and caches pruned.
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
                 tick.tick().await;
                 if let Err(e) = sync.sync_revocations().await {
                     tracing::warn!("auth upkeep: {e}");
                 }
+            }
+        }));
+        let (fence_store, fence_set) = (store.clone(), fences.clone());
+        tasks.push(actix_rt::spawn(async move {
+            // Geofences changed on other nodes: the index is rebuilt only when they differ.
+            let mut loaded = None;
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
                 match fence_store.geofences().await {
-                    Ok(rows) => fence_set.replace(urbanstream_actors::rules::geojson::index(&rows)),
+                    Ok(rows) if loaded.as_ref() != Some(&rows) => {
+                        fence_set.replace(urbanstream_actors::rules::geojson::index(&rows));
+                        loaded = Some(rows);
+                    }
+                    Ok(_) => {}
                     Err(e) => tracing::warn!("geofence reload: {e}"),
                 }
             }

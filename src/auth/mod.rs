@@ -31,23 +31,15 @@ use crate::config::AuthSettings;
 pub enum AuthError {
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A rotated refresh token came back: its session is revoked.
+    #[error("refresh token was already used; the session is revoked")]
+    Reused,
     #[error("too many attempts; retry in {} s", .0.as_secs().max(1))]
     TooMany(Duration),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("{0}")]
     Internal(String),
-}
-
-impl AuthError {
-    /// Bounded label for `urbanstream_auth_failures_total{reason}`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::Unauthorized(_) => "unauthorized",
-            Self::TooMany(_) => "rate_limited",
-            Self::Db(_) | Self::Internal(_) => "internal",
-        }
-    }
 }
 
 /// The claims of an access token.
@@ -303,9 +295,7 @@ impl AuthService {
                 user_id = row.user_id,
                 "refresh token reused: session revoked"
             );
-            return Err(AuthError::Unauthorized(
-                "refresh token was already used; the session is revoked",
-            ));
+            return Err(AuthError::Reused);
         }
         let user = self.store.user(row.user_id).await?.ok_or(INVALID)?;
         if user.disabled {
@@ -451,13 +441,6 @@ impl AuthService {
     pub fn forget_api_key(&self, key_hash: &str) {
         if let Ok(mut keys) = self.api_keys.lock() {
             keys.remove(key_hash);
-        }
-    }
-
-    /// Forgets every cached key on this node.
-    pub fn forget_api_keys(&self) {
-        if let Ok(mut keys) = self.api_keys.lock() {
-            keys.clear();
         }
     }
 

@@ -53,6 +53,7 @@ impl From<crate::auth::AuthError> for ApiError {
         use crate::auth::AuthError;
         match e {
             AuthError::Unauthorized(m) => Self::Unauthorized(m.to_owned()),
+            AuthError::Reused => Self::Unauthorized(e.to_string()),
             AuthError::TooMany(wait) => Self::TooManyRequests {
                 message: e.to_string(),
                 retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,

@@ -107,24 +107,10 @@ route_table! {
     Delete "/api/v1/geofences/{id}" Access::Roles(ADMIN) => geofences::delete::delete;
 }
 
-/// Registers routes as one resource per path (all its methods), the `/api/v1/<area>` paths
-/// inside one scope per area, in table order: the router compares a request with a few
-/// prefixes and then only its area's patterns, not with every pattern.
+/// Registers one resource per path holding all its methods, in table order.
 fn register_grouped(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, actix_web::Route)>) {
-    fn area(path: &str) -> Option<(&str, &str)> {
-        let rest = path.strip_prefix("/api/v1/")?;
-        let end = rest.find('/').map_or(path.len(), |i| "/api/v1/".len() + i);
-        Some((&path[..end], &path[end..]))
-    }
-    enum Group {
-        Plain(actix_web::Resource),
-        Scope(&'static str, Vec<(&'static str, actix_web::Resource)>),
-    }
-    fn add(
-        resources: &mut Vec<(&'static str, actix_web::Resource)>,
-        path: &'static str,
-        route: actix_web::Route,
-    ) {
+    let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
+    for (path, route) in routes {
         match resources.iter().position(|(p, _)| *p == path) {
             Some(i) => {
                 let (p, r) = resources.remove(i);
@@ -133,48 +119,8 @@ fn register_grouped(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, act
             None => resources.push((path, web::resource(path).route(route))),
         }
     }
-    let mut groups: Vec<(&'static str, Group)> = Vec::new();
-    for (path, route) in routes {
-        match area(path) {
-            Some((prefix, rest)) => {
-                if let Some(Group::Scope(_, resources)) = groups
-                    .iter_mut()
-                    .find(|(k, g)| *k == prefix && matches!(g, Group::Scope(..)))
-                    .map(|(_, g)| g)
-                {
-                    add(resources, rest, route);
-                } else {
-                    let mut resources = Vec::new();
-                    add(&mut resources, rest, route);
-                    groups.push((prefix, Group::Scope(prefix, resources)));
-                }
-            }
-            None => match groups
-                .iter()
-                .position(|(k, g)| *k == path && matches!(g, Group::Plain(_)))
-            {
-                Some(i) => {
-                    let (k, g) = groups.remove(i);
-                    let Group::Plain(r) = g else { continue };
-                    groups.insert(i, (k, Group::Plain(r.route(route))));
-                }
-                None => groups.push((path, Group::Plain(web::resource(path).route(route)))),
-            },
-        }
-    }
-    for (_, g) in groups {
-        match g {
-            Group::Plain(r) => {
-                cfg.service(r);
-            }
-            Group::Scope(prefix, resources) => {
-                let mut scope = web::scope(prefix).default_service(web::to(error::not_found));
-                for (_, r) in resources {
-                    scope = scope.service(r);
-                }
-                cfg.service(scope);
-            }
-        }
+    for (_, resource) in resources {
+        cfg.service(resource);
     }
 }
 

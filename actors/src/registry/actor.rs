@@ -123,7 +123,7 @@ impl DeviceRegistryActor {
             )
         });
         self.vehicles.insert(imei, addr.clone());
-        self.directory.insert(imei, addr.clone(), slot);
+        self.directory.insert(imei, slot);
         metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
             .set(self.vehicles.len() as f64);
         Some(addr)
@@ -421,36 +421,22 @@ async fn gather(
     out
 }
 
-/// The running vehicle actors by IMEI, shared read-only with request handlers: reading one
-/// vehicle's state asks its actor directly instead of going through the registry's mailbox.
-/// Only the registry writes it.
+/// The published snapshots of the running vehicle actors by IMEI, shared read-only with
+/// request handlers: reading one vehicle's state needs no message. Only the registry writes
+/// it.
 #[derive(Clone, Default)]
-pub struct VehicleDirectory(Arc<std::sync::RwLock<HashMap<Imei, DirectoryEntry>>>);
-
-struct DirectoryEntry {
-    addr: Addr<VehicleActor>,
-    slot: Arc<SnapshotSlot>,
-}
+pub struct VehicleDirectory(Arc<std::sync::RwLock<HashMap<Imei, Arc<SnapshotSlot>>>>);
 
 impl VehicleDirectory {
-    pub fn get(&self, imei: &Imei) -> Option<Addr<VehicleActor>> {
-        self.0
-            .read()
-            .ok()?
-            .get(imei)
-            .map(|e| e.addr.clone())
-            .filter(Addr::connected)
-    }
-
     /// The snapshot the vehicle's actor published last, without asking it.
     pub fn latest(&self, imei: &Imei) -> Option<Arc<crate::vehicle::Published>> {
-        let slot = self.0.read().ok()?.get(imei)?.slot.clone();
+        let slot = self.0.read().ok()?.get(imei)?.clone();
         slot.latest()
     }
 
-    fn insert(&self, imei: Imei, addr: Addr<VehicleActor>, slot: Arc<SnapshotSlot>) {
+    fn insert(&self, imei: Imei, slot: Arc<SnapshotSlot>) {
         if let Ok(mut m) = self.0.write() {
-            m.insert(imei, DirectoryEntry { addr, slot });
+            m.insert(imei, slot);
         }
     }
 

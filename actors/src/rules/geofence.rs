@@ -278,10 +278,6 @@ pub struct FenceTracker {
 }
 
 impl FenceTracker {
-    pub fn inside(&self) -> impl Iterator<Item = i64> + '_ {
-        self.inside.keys().copied()
-    }
-
     /// Takes the next fix in device time; returns what changed.
     pub fn observe(
         &mut self,

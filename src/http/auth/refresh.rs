@@ -2,7 +2,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use urbanstream_actors::metrics as m;
 
-use crate::auth::TokenPair;
+use crate::auth::{AuthError, TokenPair};
 use crate::http::access::AuditNote;
 use crate::http::{ApiError, HttpState};
 
@@ -36,7 +36,7 @@ pub async fn refresh(
     let result = state.auth.refresh(&body.refresh_token).await;
     let outcome = match &result {
         Ok(_) => "refreshed",
-        Err(e) if e.to_string().contains("already used") => "reuse",
+        Err(AuthError::Reused) => "reuse",
         Err(_) => "refresh_failure",
     };
     metrics::counter!(m::AUTH_LOGINS_TOTAL, "outcome" => outcome).increment(1);
