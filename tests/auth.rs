@@ -742,3 +742,61 @@ impl WriteAllSync for std::process::ChildStdin {
         std::io::Write::write_all(&mut self, bytes).unwrap();
     }
 }
+
+#[actix_rt::test]
+async fn rate_limits_per_principal_and_per_address_answer_429_with_retry_after() {
+    let app = TestApp::start(settings(|s| {
+        s.auth.rate_per_principal = 1;
+        s.auth.burst_per_principal = 3;
+    }))
+    .await;
+    let token = app.token.clone().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let (status, head, _) = app
+            .request_full(Some(&token), "GET", "/api/v1/devices", None)
+            .await;
+        if status == 429 {
+            assert!(head.contains("retry-after: 1"), "{head}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        vec![200, 200, 200, 429, 429],
+        "the burst, then refusals"
+    );
+    // Another user has a bucket of its own (the admin's refills one request a second).
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let other = app.user_token("rita", "VIEWER").await;
+    assert_eq!(
+        app.request_as(Some(&other), "GET", "/api/v1/devices", None)
+            .await
+            .0,
+        200
+    );
+
+    let app = TestApp::start(settings(|s| {
+        s.auth.rate_per_ip = 1;
+        s.auth.burst_per_ip = 4;
+    }))
+    .await;
+    // The harness's login took one; open routes count too, probes do not.
+    let statuses: Vec<u16> = futures_util::future::join_all((0..5).map(|_| async {
+        app.request_as(None, "GET", "/api/v1/openapi.json", None)
+            .await
+            .0
+    }))
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(app.request_as(None, "GET", "/health", None).await.0, 200);
+    assert!(
+        app.metric("urbanstream_auth_rejected_total{reason=\"rate_limited\"}")
+            .await
+            >= 2.0
+    );
+}

@@ -33,10 +33,25 @@ async fn fence_flow(app: TestApp) {
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["properties"]["kind"], "circle");
     assert_eq!(created["geometry"]["coordinates"], json!([LON, LAT]));
+    let refused = app
+        .metric("urbanstream_http_responses_total{class=\"4xx\"}")
+        .await;
     let bad = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [LON, LAT]}, "properties": {"name": "x"}});
     let (s, e) = app.request("POST", "/api/v1/geofences", Some(&bad)).await;
     assert_eq!(s, 400, "a circle needs radius_m: {e}");
     assert!(e.contains("radius_m"));
+    let open_ring = json!({"type": "Feature", "geometry": {"type": "Polygon",
+        "coordinates": [[[17.0, 44.0], [17.1, 44.0], [17.1, 44.1]]]}, "properties": {"name": "x"}});
+    let (s, e) = app
+        .request("POST", "/api/v1/geofences", Some(&open_ring))
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        app.metric("urbanstream_http_responses_total{class=\"4xx\"}")
+            .await
+            >= refused + 2.0,
+        "refused input is counted"
+    );
     let corridor = json!({
         "type": "Feature",
         "geometry": {"type": "LineString", "coordinates": [[17.0, 44.0], [17.1, 44.0]]},

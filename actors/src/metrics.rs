@@ -38,6 +38,7 @@ pub const REDIS_ERRORS_TOTAL: &str = "urbanstream_redis_errors_total";
 pub const REDIS_DROPPED_TOTAL: &str = "urbanstream_redis_dropped_total";
 pub const REDIS_RECEIVED_TOTAL: &str = "urbanstream_redis_received_total";
 pub const AUTH_LOGINS_TOTAL: &str = "urbanstream_auth_logins_total";
+pub const HTTP_RESPONSES_TOTAL: &str = "urbanstream_http_responses_total";
 pub const AUTH_REJECTED_TOTAL: &str = "urbanstream_auth_rejected_total";
 pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "urbanstream_audit_write_failures_total";
 
@@ -50,6 +51,12 @@ enum Kind {
 
 /// (name, kind, unit, help) of every metric.
 const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
+    (
+        HTTP_RESPONSES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "HTTP responses by status class (2xx, 3xx, 4xx, 5xx): refused input shows as 4xx",
+    ),
     (
         AUTH_LOGINS_TOTAL,
         Kind::Counter,

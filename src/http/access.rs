@@ -351,6 +351,13 @@ async fn decide(
 }
 
 fn with_request_id<B>(mut res: ServiceResponse<B>, id: &str) -> ServiceResponse<B> {
+    let class = match res.status().as_u16() {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!(m::HTTP_RESPONSES_TOTAL, "class" => class).increment(1);
     if let Ok(v) = HeaderValue::from_str(id) {
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), v);
