@@ -5,6 +5,7 @@ pub mod arbiters;
 pub mod db_batcher;
 pub mod hub;
 pub mod metrics;
+pub mod notify;
 pub mod redis_bridge;
 pub mod registry;
 pub mod rules;

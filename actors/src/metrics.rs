@@ -37,6 +37,14 @@ pub const REDIS_UP: &str = "urbanstream_redis_up";
 pub const REDIS_ERRORS_TOTAL: &str = "urbanstream_redis_errors_total";
 pub const REDIS_DROPPED_TOTAL: &str = "urbanstream_redis_dropped_total";
 pub const REDIS_RECEIVED_TOTAL: &str = "urbanstream_redis_received_total";
+pub const RULES_RECORDS_EVALUATED_TOTAL: &str = "urbanstream_rules_records_evaluated_total";
+pub const ALERTS_RAISED_TOTAL: &str = "urbanstream_alerts_raised_total";
+pub const ALERTS_CLEARED_TOTAL: &str = "urbanstream_alerts_cleared_total";
+pub const ALERTS_OPEN: &str = "urbanstream_alerts_open";
+pub const ALERTS_WRITE_FAILURES_TOTAL: &str = "urbanstream_alerts_write_failures_total";
+pub const NOTIFICATIONS_TOTAL: &str = "urbanstream_notifications_total";
+pub const NOTIFICATION_ATTEMPTS_TOTAL: &str = "urbanstream_notification_attempts_total";
+pub const COMMANDS_QUEUED_TOTAL: &str = "urbanstream_commands_queued_total";
 pub const AUTH_LOGINS_TOTAL: &str = "urbanstream_auth_logins_total";
 pub const HTTP_RESPONSES_TOTAL: &str = "urbanstream_http_responses_total";
 pub const AUTH_REJECTED_TOTAL: &str = "urbanstream_auth_rejected_total";
@@ -278,6 +286,54 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Updates received from other nodes through Redis",
+    ),
+    (
+        RULES_RECORDS_EVALUATED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Records evaluated by the rule engine, by freshness (live or late)",
+    ),
+    (
+        ALERTS_RAISED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Alerts raised, by kind and severity",
+    ),
+    (
+        ALERTS_CLEARED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Alerts cleared, by who (condition or user)",
+    ),
+    (
+        ALERTS_OPEN,
+        Kind::Gauge,
+        Unit::Count,
+        "Alerts not cleared, held by this node's rule engine",
+    ),
+    (
+        ALERTS_WRITE_FAILURES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Alert changes not stored after every retry, or dropped on a full queue, by stage",
+    ),
+    (
+        NOTIFICATIONS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Notifications by channel kind and outcome (delivered, dead_letter)",
+    ),
+    (
+        NOTIFICATION_ATTEMPTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Delivery attempts by channel kind and result (ok, error)",
+    ),
+    (
+        COMMANDS_QUEUED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Device commands by outcome (sent, queued, answered, failed, expired)",
     ),
 ];
 

@@ -89,6 +89,8 @@ pub struct VehicleRow {
     pub model: Option<String>,
     pub year: Option<i32>,
     pub capacity: Option<i32>,
+    /// Fleet group, for alert rules that target groups.
+    pub group_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Insertable, serde::Deserialize, utoipa::ToSchema)]
@@ -102,6 +104,8 @@ pub struct NewVehicle {
     pub model: Option<String>,
     pub year: Option<i32>,
     pub capacity: Option<i32>,
+    /// Fleet group, for alert rules that target groups.
+    pub group_name: Option<String>,
 }
 
 fn default_vehicle_type() -> String {
@@ -119,6 +123,8 @@ pub struct VehicleChanges {
     pub model: Option<String>,
     pub year: Option<i32>,
     pub capacity: Option<i32>,
+    /// Fleet group, for alert rules that target groups.
+    pub group_name: Option<String>,
 }
 
 /// Fields of a device to change; absent ones stay.
@@ -295,3 +301,6 @@ pub struct GeofenceData {
     pub speed_limit_kmh: Option<f64>,
     pub updated_ms: i64,
 }
+
+mod operations;
+pub use operations::*;

@@ -10,6 +10,7 @@ diesel::table! {
         model -> Nullable<Text>,
         year -> Nullable<Integer>,
         capacity -> Nullable<Integer>,
+        group_name -> Nullable<Text>,
     }
 }
 
@@ -152,5 +153,87 @@ diesel::table! {
         speed_limit_kmh -> Nullable<Double>,
         created_ms -> BigInt,
         updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    notification_channels (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        target -> Text,
+        secret -> Nullable<Text>,
+        enabled -> Bool,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_rules (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        params -> Text,
+        vehicle_ids -> Text,
+        groups -> Text,
+        severity -> Text,
+        cooldown_s -> BigInt,
+        channel_ids -> Text,
+        enabled -> Bool,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> Text,
+        rule_id -> BigInt,
+        kind -> Text,
+        severity -> Text,
+        status -> Text,
+        device_id -> BigInt,
+        vehicle_id -> Nullable<BigInt>,
+        subject -> Text,
+        message -> Text,
+        details -> Text,
+        late -> Bool,
+        occurrences -> Integer,
+        raised_ms -> BigInt,
+        last_ms -> BigInt,
+        acknowledged_ms -> Nullable<BigInt>,
+        acknowledged_by -> Nullable<Text>,
+        cleared_ms -> Nullable<BigInt>,
+        cleared_by -> Nullable<Text>,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    notification_dead_letters (id) {
+        id -> BigInt,
+        channel_id -> BigInt,
+        alert_id -> Text,
+        payload -> Text,
+        attempts -> Integer,
+        last_error -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    device_commands (id) {
+        id -> BigInt,
+        device_id -> BigInt,
+        command -> Text,
+        status -> Text,
+        response -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_by -> Text,
+        created_ms -> BigInt,
+        sent_ms -> Nullable<BigInt>,
+        answered_ms -> Nullable<BigInt>,
+        expires_ms -> BigInt,
     }
 }

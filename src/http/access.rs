@@ -109,7 +109,9 @@ pub const EXTRA_ROUTES: &[RouteSpec] = &[
 pub fn topic_roles(topic: &Topic) -> &'static [Role] {
     match topic {
         Topic::Fleet | Topic::Device(_) | Topic::Vehicle(_) => EVERYONE,
-        Topic::Events => &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst],
+        Topic::Events | Topic::Alerts => {
+            &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst]
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use super::messages::{Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscrib
 use super::topic::Topic;
 use crate::metrics::*;
 use crate::redis_bridge::{PublishToRedis, RemoteKind, RemoteUpdate};
+use crate::rules::AlertChanged;
 use crate::vehicle::logic::device_time;
 use crate::vehicle::TelemetryAccepted;
 
@@ -316,6 +317,33 @@ impl HubActor {
     }
 }
 
+impl HubActor {
+    fn publish_alert(&mut self, data: &serde_json::Value) {
+        if !self.by_topic.contains_key(&Topic::Alerts) {
+            return;
+        }
+        let json = serde_json::json!({ "type": "alert", "topic": "alerts", "data": data });
+        self.publish(Push {
+            topic: Topic::Alerts,
+            kind: PushKind::Event,
+            entity: None,
+            json: Arc::from(json.to_string()),
+        });
+    }
+}
+
+/// An alert raised, updated, acknowledged or cleared: to `alerts` subscribers here and on
+/// the other nodes.
+impl Handler<AlertChanged> for HubActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AlertChanged, _ctx: &mut Self::Context) {
+        let data = msg.to_json();
+        self.publish_alert(&data);
+        self.to_redis(msg.imei, RemoteKind::Alert, None, data);
+    }
+}
+
 /// Connects the hub to the Redis bridge.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -341,6 +369,7 @@ impl Handler<RemoteUpdate> for HubActor {
                 self.publish_telemetry(msg.imei, &topics, &msg.data);
             }
             RemoteKind::Event => self.publish_event(msg.imei, vehicle, &msg.data),
+            RemoteKind::Alert => self.publish_alert(&msg.data),
         }
     }
 }
@@ -404,6 +433,7 @@ mod tests {
         };
         TelemetryAccepted {
             imei,
+            device_id: 1,
             records: Arc::from(vec![TelemetryRecord {
                 record,
                 named: vec![],

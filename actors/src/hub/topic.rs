@@ -12,13 +12,17 @@ pub enum Topic {
     Device(Imei),
     /// The updates of the devices in one vehicle.
     Vehicle(i64),
-    /// Events (trips, online/offline, alerts) of every entity.
+    /// Events (trips, online/offline, geofences) of every entity.
     Events,
+    /// Alerts raised, acknowledged and cleared.
+    Alerts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
-    #[error("unknown topic `{0}`; expected fleet, events, device:{{imei}} or vehicle:{{id}}")]
+    #[error(
+        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}} or vehicle:{{id}}"
+    )]
     Unknown(String),
     #[error("topic `{topic}`: {reason}")]
     BadId { topic: String, reason: String },
@@ -31,6 +35,7 @@ impl FromStr for Topic {
         match s {
             "fleet" => Ok(Self::Fleet),
             "events" => Ok(Self::Events),
+            "alerts" => Ok(Self::Alerts),
             _ => match s.split_once(':') {
                 Some(("vehicle", id)) => {
                     id.parse()
@@ -59,6 +64,7 @@ impl fmt::Display for Topic {
         match self {
             Self::Fleet => f.write_str("fleet"),
             Self::Events => f.write_str("events"),
+            Self::Alerts => f.write_str("alerts"),
             Self::Device(imei) => write!(f, "device:{imei}"),
             Self::Vehicle(id) => write!(f, "vehicle:{id}"),
         }
@@ -71,7 +77,13 @@ mod tests {
 
     #[test]
     fn topics_parse_and_print() {
-        for t in ["fleet", "events", "device:356307042441013", "vehicle:42"] {
+        for t in [
+            "fleet",
+            "events",
+            "alerts",
+            "device:356307042441013",
+            "vehicle:42",
+        ] {
             assert_eq!(t.parse::<Topic>().unwrap().to_string(), t);
         }
         assert!(matches!(

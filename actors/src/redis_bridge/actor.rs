@@ -26,6 +26,7 @@ pub struct RedisSettings {
 pub enum RemoteKind {
     Telemetry,
     Event,
+    Alert,
 }
 
 /// From the hub: one live update or event to publish.
@@ -120,12 +121,14 @@ async fn subscribe_loop(settings: RedisSettings, hub: Recipient<RemoteUpdate>) {
     let mut delay = Duration::from_millis(200);
     let telemetry = format!("{}telemetry:all", settings.prefix);
     let events = format!("{}events:all", settings.prefix);
+    let alerts = format!("{}alerts:all", settings.prefix);
     loop {
         let attempt = async {
             let client = redis::Client::open(settings.url.as_str())?;
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&telemetry).await?;
             pubsub.subscribe(&events).await?;
+            pubsub.subscribe(&alerts).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
         match attempt.await {
@@ -133,8 +136,11 @@ async fn subscribe_loop(settings: RedisSettings, hub: Recipient<RemoteUpdate>) {
                 delay = Duration::from_millis(200);
                 let mut stream = pubsub.on_message();
                 while let Some(msg) = stream.next().await {
-                    let kind = if msg.get_channel_name() == events {
+                    let channel = msg.get_channel_name();
+                    let kind = if channel == events {
                         RemoteKind::Event
+                    } else if channel == alerts {
+                        RemoteKind::Alert
                     } else {
                         RemoteKind::Telemetry
                     };
@@ -242,6 +248,12 @@ impl Handler<PublishToRedis> for RedisBridgeActor {
             RemoteKind::Event => {
                 pipe.cmd("PUBLISH")
                     .arg(self.key("events:all"))
+                    .arg(&payload)
+                    .ignore();
+            }
+            RemoteKind::Alert => {
+                pipe.cmd("PUBLISH")
+                    .arg(self.key("alerts:all"))
                     .arg(&payload)
                     .ignore();
             }

@@ -156,6 +156,7 @@ impl VehicleActor {
         }
         let msg = TelemetryAccepted {
             imei: self.imei,
+            device_id: self.device_id,
             vehicle_id: self.vehicle_id,
             records: Arc::from(records),
             events: Arc::from(events),

@@ -82,6 +82,8 @@ pub struct TelemetryRecord {
 #[rtype(result = "()")]
 pub struct TelemetryAccepted {
     pub imei: Imei,
+    /// The device's database id.
+    pub device_id: i64,
     /// The vehicle the device rides in, when assigned.
     pub vehicle_id: Option<i64>,
     pub records: Arc<[TelemetryRecord]>,

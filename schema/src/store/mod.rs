@@ -28,6 +28,7 @@ macro_rules! on_db {
 mod auth;
 mod crud;
 mod geofences;
+mod operations;
 mod postgres;
 mod sqlite;
 
@@ -36,6 +37,7 @@ use std::sync::Arc;
 
 pub use auth::AuditFilter;
 pub use crud::is_conflict;
+pub use operations::{AckOutcome, AlertFilter, ACTIVE_ACK, ACTIVE_UNACK, CLEARED};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 

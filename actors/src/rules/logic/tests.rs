@@ -1,0 +1,435 @@
+use super::*;
+use crate::rules::alert_rule::Targets;
+use crate::rules::geofence::{FenceDef, Shape};
+
+const T0: i64 = 1_764_000_000_000;
+
+fn rule(id: i64, kind: &str, params: Value, cooldown_s: i64) -> Rule {
+    Rule {
+        id,
+        name: format!("{kind} {id}"),
+        condition: Condition::parse(kind, &params).unwrap(),
+        targets: Targets::default(),
+        severity: Severity::Warning,
+        cooldown_ms: cooldown_s * 1000,
+        channels: vec![],
+        enabled: true,
+    }
+}
+
+fn sample(at_s: i64, speed: f64) -> Sample {
+    Sample {
+        device_id: 1,
+        vehicle_id: Some(7),
+        at_ms: T0 + at_s * 1000,
+        received_ms: T0 + at_s * 1000,
+        speed_kmh: speed,
+        ignition: Some(true),
+        position: Some((52.0, 13.0)),
+        ..Sample::default()
+    }
+}
+
+/// ("raise" | "repeat" | "clear", seconds after T0) of each transition.
+fn steps(out: &[Transition]) -> Vec<(&'static str, i64)> {
+    out.iter()
+        .map(|t| match t {
+            Transition::Raise(a) => ("raise", (a.raised_ms - T0) / 1000),
+            Transition::Repeat { at_ms, .. } => ("repeat", (at_ms - T0) / 1000),
+            Transition::Clear { at_ms, .. } => ("clear", (at_ms - T0) / 1000),
+        })
+        .collect()
+}
+
+fn run(rules: &[Rule], fences: &FenceIndex, samples: &[Sample]) -> (Evaluator, Vec<Transition>) {
+    let mut e = Evaluator::default();
+    let mut out = Vec::new();
+    for s in samples {
+        e.observe(rules, fences, s, &mut out);
+    }
+    (e, out)
+}
+
+#[test]
+fn overspeed_needs_its_duration_and_clears_under_the_limit() {
+    let r = [rule(
+        1,
+        "OVERSPEED",
+        json!({"limit_kmh": 50, "min_duration_s": 5}),
+        0,
+    )];
+    // (second, speed): a 3 s burst stays silent, then 7 s over the limit, then back under.
+    let speeds = [
+        (0, 40.0),
+        (1, 60.0),
+        (2, 61.0),
+        (3, 45.0),
+        (10, 55.0),
+        (12, 70.0),
+        (15, 58.0),
+        (17, 52.0),
+        (18, 50.0),
+        (19, 49.0),
+    ];
+    let samples: Vec<_> = speeds.iter().map(|&(t, v)| sample(t, v)).collect();
+    let (e, out) = run(&r, &FenceIndex::default(), &samples);
+    assert_eq!(steps(&out), [("raise", 10), ("clear", 18)]);
+    let Transition::Raise(a) = &out[0] else {
+        panic!()
+    };
+    assert_eq!(a.kind, "OVERSPEED");
+    assert_eq!(a.details["max_speed_kmh"], 70.0);
+    assert_eq!(a.details["limit_kmh"], 50.0);
+    let Transition::Clear { id, .. } = &out[1] else {
+        panic!()
+    };
+    assert_eq!(id, &a.id);
+    assert_eq!(e.open_count(), 0);
+}
+
+#[test]
+fn a_geofence_speed_limit_applies_inside_it() {
+    let fences = FenceIndex::new([FenceDef {
+        id: 9,
+        name: "school".into(),
+        shape: Shape::Circle {
+            center: geo::Point::new(13.0, 52.0),
+            radius_m: 300.0,
+        },
+        hysteresis_m: 0.0,
+        speed_limit_kmh: Some(30.0),
+    }]);
+    let r = [rule(
+        1,
+        "OVERSPEED",
+        json!({"limit_kmh": 80, "min_duration_s": 0}),
+        0,
+    )];
+    let mut inside = sample(0, 40.0);
+    inside.position = Some((52.0, 13.0));
+    let mut outside = sample(5, 40.0);
+    outside.position = Some((52.01, 13.0));
+    let (_, out) = run(&r, &fences, &[inside, outside]);
+    assert_eq!(steps(&out), [("raise", 0), ("clear", 5)]);
+    let Transition::Raise(a) = &out[0] else {
+        panic!()
+    };
+    assert_eq!(a.details["geofence_id"], 9);
+    assert_eq!(a.details["limit_kmh"], 30.0);
+}
+
+#[test]
+fn dedup_while_active_and_cooldown_after_clear() {
+    let r = [rule(
+        1,
+        "OVERSPEED",
+        json!({"limit_kmh": 50, "min_duration_s": 0}),
+        60,
+    )];
+    let speeds = [
+        (0, 60.0),
+        (1, 65.0),
+        (2, 40.0),
+        (30, 60.0),
+        (31, 40.0),
+        (70, 60.0),
+    ];
+    let samples: Vec<_> = speeds.iter().map(|&(t, v)| sample(t, v)).collect();
+    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    // One alert for 0-2 s; the burst at 30 s falls in the 60 s cooldown; 70 s raises again.
+    assert_eq!(steps(&out), [("raise", 0), ("clear", 2), ("raise", 70)]);
+}
+
+#[test]
+fn idling_with_the_engine_on_past_the_limit() {
+    let r = [rule(1, "EXCESSIVE_IDLE", json!({}), 0)];
+    let mut samples: Vec<_> = (0..=17).map(|m| sample(m * 60, 0.0)).collect();
+    samples.push(sample(18 * 60, 30.0));
+    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    assert_eq!(steps(&out), [("raise", 16 * 60), ("clear", 18 * 60)]);
+    // Ignition off: parked, not idling.
+    let parked: Vec<_> = (0..=20)
+        .map(|m| Sample {
+            ignition: Some(false),
+            ..sample(m * 60, 0.0)
+        })
+        .collect();
+    assert!(run(&r, &FenceIndex::default(), &parked).1.is_empty());
+}
+
+#[test]
+fn low_fuel_has_hysteresis() {
+    let r = [rule(1, "LOW_FUEL", json!({"below_pct": 15}), 0)];
+    let levels = [
+        (0, 20.0),
+        (1, 14.0),
+        (2, 16.0),
+        (3, 14.5),
+        (4, 19.0),
+        (5, 20.0),
+    ];
+    let samples: Vec<_> = levels
+        .iter()
+        .map(|&(t, f)| Sample {
+            fuel_pct: Some(f),
+            ..sample(t, 0.0)
+        })
+        .collect();
+    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    assert_eq!(steps(&out), [("raise", 1), ("clear", 5)]);
+}
+
+#[test]
+fn fuel_drop_while_parked_not_while_driving() {
+    let r = [rule(
+        1,
+        "FUEL_DROP",
+        json!({"min_drop_pct": 10, "window_s": 600, "hold_s": 1800}),
+        0,
+    )];
+    let parked = |t, f| Sample {
+        fuel_pct: Some(f),
+        ignition: Some(false),
+        ..sample(t, 0.0)
+    };
+    let driving = |t, f| Sample {
+        fuel_pct: Some(f),
+        ..sample(t, 50.0)
+    };
+    let samples = [
+        driving(0, 80.0),
+        driving(600, 60.0), // burnt while driving: not theft
+        parked(700, 60.0),
+        parked(800, 59.0),
+        parked(900, 45.0), // theft
+        parked(1000, 45.0),
+        parked(4000, 45.0), // an hour later: the alert clears (hold 30 min)
+    ];
+    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    assert_eq!(steps(&out), [("raise", 900), ("clear", 900 + 1800)]);
+    let Transition::Raise(a) = &out[0] else {
+        panic!()
+    };
+    assert_eq!(a.details["drop_pct"], 15.0);
+}
+
+#[test]
+fn engine_error_while_codes_are_reported() {
+    let r = [rule(1, "ENGINE_ERROR", json!({}), 0)];
+    let codes = |t, c: &[&str]| Sample {
+        dtc: Some(c.iter().map(|s| s.to_string()).collect()),
+        ..sample(t, 0.0)
+    };
+    let samples = [
+        codes(0, &[]),
+        codes(1, &["P0300"]),
+        codes(2, &["P0300"]),
+        sample(3, 0.0),
+        codes(4, &[]),
+    ];
+    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    assert_eq!(steps(&out), [("raise", 1), ("clear", 4)]);
+    let Transition::Raise(a) = &out[0] else {
+        panic!()
+    };
+    assert_eq!(a.details["codes"], json!(["P0300"]));
+}
+
+#[test]
+fn harsh_braking_from_speed_and_from_the_device() {
+    let r = [
+        rule(1, "HARSH_BRAKING", json!({"hold_s": 60}), 0),
+        rule(2, "HARSH_ACCELERATION", json!({}), 0),
+    ];
+    let samples = [
+        sample(0, 60.0),
+        sample(1, 40.0), // -20 km/h in 1 s: braking
+        sample(2, 38.0),
+        sample(10, 0.0), // 8 s gap: not compared
+        Sample {
+            green_driving: Some(2),
+            ..sample(20, 30.0)
+        }, // the device says so
+        sample(200, 30.0),
+    ];
+    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    assert_eq!(steps(&out), [("raise", 1), ("repeat", 20), ("clear", 80)]);
+    let Transition::Repeat { details, .. } = &out[1] else {
+        panic!()
+    };
+    assert_eq!(details["source"], "device");
+}
+
+#[test]
+fn device_offline_on_the_server_clock() {
+    let r = [rule(1, "DEVICE_OFFLINE", json!({"after_s": 600}), 0)];
+    let mut e = Evaluator::default();
+    let mut out = Vec::new();
+    e.observe(&r, &FenceIndex::default(), &sample(0, 0.0), &mut out);
+    e.tick(&r, T0 + 500_000, &mut out);
+    assert!(out.is_empty());
+    e.tick(&r, T0 + 601_000, &mut out);
+    e.tick(&r, T0 + 700_000, &mut out);
+    e.observe(&r, &FenceIndex::default(), &sample(800, 0.0), &mut out);
+    assert_eq!(steps(&out), [("raise", 601), ("clear", 800)]);
+    // A device known from the database, never heard since start.
+    e.known(2, None, None, Some(T0));
+    let mut out = Vec::new();
+    e.tick(&r, T0 + 601_000, &mut out);
+    assert!(matches!(&out[..], [Transition::Raise(a)] if a.device_id == 2));
+}
+
+#[test]
+fn geofence_enter_and_exit_rules() {
+    let r = [
+        rule(1, "GEOFENCE_ENTER", json!({"geofence_ids": [5]}), 0),
+        rule(2, "GEOFENCE_EXIT", json!({}), 0),
+    ];
+    let mut e = Evaluator::default();
+    let mut out = Vec::new();
+    let s = sample(0, 0.0);
+    let at = |t: i64| T0 + t * 1000;
+    let changes = [
+        FenceChange::Entered {
+            fence: 5,
+            name: "depot".into(),
+            at_ms: at(1),
+        },
+        FenceChange::Entered {
+            fence: 6,
+            name: "yard".into(),
+            at_ms: at(2),
+        },
+        FenceChange::Exited {
+            fence: 5,
+            name: "depot".into(),
+            at_ms: at(3),
+        },
+        FenceChange::Entered {
+            fence: 5,
+            name: "depot".into(),
+            at_ms: at(4),
+        },
+        FenceChange::Crossed {
+            fence: 5,
+            name: "depot".into(),
+            at_ms: at(9),
+        },
+    ];
+    e.observe_fences(&r, &s, &changes, &mut out);
+    // Rule 1 (fence 5 only): in at 1, out at 3, in at 4 (still open at the crossing, so no
+    // second alert). Rule 2: left fence 5 at 3, back at 4.
+    let got: Vec<_> = out
+        .iter()
+        .map(|t| match t {
+            Transition::Raise(a) => format!(
+                "raise {} {} {}",
+                a.rule_id,
+                a.subject,
+                (a.raised_ms - T0) / 1000
+            ),
+            Transition::Clear { at_ms, .. } => format!("clear {}", (at_ms - T0) / 1000),
+            Transition::Repeat { .. } => "repeat".into(),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "raise 1 5 1",
+            "clear 3",
+            "raise 1 5 4",
+            "clear 9",
+            "raise 2 5 3",
+            "clear 4"
+        ]
+    );
+}
+
+#[test]
+fn late_records_become_history_not_live_alerts() {
+    let r = [rule(
+        1,
+        "OVERSPEED",
+        json!({"limit_kmh": 50, "min_duration_s": 0}),
+        0,
+    )];
+    let mut e = Evaluator::default();
+    let mut out = Vec::new();
+    let late = [sample(0, 70.0), sample(1, 40.0), sample(2, 80.0)];
+    e.observe_late(&r, &FenceIndex::default(), &late, &mut out);
+    let [Transition::Raise(a)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert!(a.late);
+    assert_eq!(a.occurrences, 2);
+    assert_eq!(
+        (
+            a.raised_ms - T0,
+            a.last_ms - T0,
+            a.cleared_ms.map(|c| c - T0)
+        ),
+        (0, 2000, Some(2000))
+    );
+    assert_eq!(e.open_count(), 0);
+    // The live state is untouched: a live record over the limit still raises.
+    let mut out = Vec::new();
+    e.observe(&r, &FenceIndex::default(), &sample(10, 70.0), &mut out);
+    assert_eq!(steps(&out), [("raise", 10)]);
+}
+
+#[test]
+fn targets_and_disabled_rules() {
+    let mut only_8 = rule(
+        1,
+        "OVERSPEED",
+        json!({"limit_kmh": 50, "min_duration_s": 0}),
+        0,
+    );
+    only_8.targets.vehicles.insert(8);
+    let mut off = rule(
+        2,
+        "OVERSPEED",
+        json!({"limit_kmh": 50, "min_duration_s": 0}),
+        0,
+    );
+    off.enabled = false;
+    let mut night = rule(
+        3,
+        "OVERSPEED",
+        json!({"limit_kmh": 50, "min_duration_s": 0}),
+        0,
+    );
+    night.targets.groups.insert("night".into());
+    let s = Sample {
+        group: Some("night".into()),
+        ..sample(0, 70.0)
+    };
+    let (_, out) = run(&[only_8, off, night], &FenceIndex::default(), &[s]);
+    assert!(
+        matches!(&out[..], [Transition::Raise(a)] if a.rule_id == 3),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn restored_alerts_clear_and_cooldowns_hold() {
+    let r = [rule(
+        1,
+        "OVERSPEED",
+        json!({"limit_kmh": 50, "min_duration_s": 0}),
+        600,
+    )];
+    let mut e = Evaluator::default();
+    e.restore(1, 1, "", Some(("before-restart".into(), T0)), None);
+    let mut out = Vec::new();
+    e.observe(&r, &FenceIndex::default(), &sample(5, 70.0), &mut out);
+    assert!(out.is_empty(), "still open: no second alert");
+    e.observe(&r, &FenceIndex::default(), &sample(6, 30.0), &mut out);
+    assert!(matches!(&out[..], [Transition::Clear { id, .. }] if id == "before-restart"));
+    // Cleared by a user: the next occurrence within the cooldown stays quiet.
+    let mut e = Evaluator::default();
+    e.restore(1, 1, "", None, Some(T0));
+    let mut out = Vec::new();
+    e.observe(&r, &FenceIndex::default(), &sample(100, 70.0), &mut out);
+    assert!(out.is_empty());
+}
