@@ -32,6 +32,9 @@ pub struct Settings {
     pub teltonika: TeltonikaSettings,
     pub vehicle: VehicleSection,
     pub auth: AuthSettings,
+    pub rules: RulesSection,
+    pub notifications: NotificationsSection,
+    pub commands: CommandsSection,
     /// The overlay this was loaded with (`URBANSTREAM_ENV`, default `development`).
     #[serde(skip)]
     pub environment: String,
@@ -173,6 +176,63 @@ pub struct VehicleSection {
     pub trip_stop_after: Duration,
     #[serde(with = "duration")]
     pub idle_stop_after: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    /// How often devices are checked for silence (DEVICE_OFFLINE).
+    #[serde(with = "duration")]
+    pub tick: Duration,
+    /// How often every node reloads the alert rules (a change through the API on this node
+    /// applies at once).
+    #[serde(with = "duration")]
+    pub reload_every: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsSection {
+    pub max_attempts: u32,
+    #[serde(with = "duration")]
+    pub retry_base: Duration,
+    #[serde(with = "duration")]
+    pub retry_max: Duration,
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    pub smtp: Option<SmtpSection>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    pub host: String,
+    pub port: u16,
+    pub tls: urbanstream_actors::notify::SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmtpSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSection")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsSection {
+    /// How long a command waits for an offline device before it expires.
+    #[serde(with = "duration")]
+    pub queue_ttl: Duration,
 }
 
 /// Where settings come from.
@@ -328,6 +388,33 @@ impl Settings {
                 message: "must be a positive number".into(),
             });
         }
+        if self.rules.tick.is_zero() || self.rules.reload_every.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "rules.tick",
+                message: "rules.tick and rules.reload_every must be longer than zero".into(),
+            });
+        }
+        if self.notifications.max_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                key: "notifications.max_attempts",
+                message: "at least one attempt".into(),
+            });
+        }
+        if let Some(smtp) = &self.notifications.smtp {
+            use urbanstream_actors::notify::{validate_target, ChannelKind};
+            if let Err(e) = validate_target(ChannelKind::Email, &smtp.from) {
+                return Err(ConfigError::Invalid {
+                    key: "notifications.smtp.from",
+                    message: e,
+                });
+            }
+        }
+        if self.commands.queue_ttl.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "commands.queue_ttl",
+                message: "must be longer than zero".into(),
+            });
+        }
         if self.vehicle.mailbox == 0 {
             return Err(ConfigError::Invalid {
                 key: "vehicle.mailbox",
@@ -415,6 +502,27 @@ impl Settings {
     }
 
     /// The motion state machine's thresholds.
+    pub fn notify_settings(&self) -> urbanstream_actors::notify::NotifySettings {
+        let n = &self.notifications;
+        urbanstream_actors::notify::NotifySettings {
+            max_attempts: n.max_attempts,
+            retry_base: n.retry_base,
+            retry_max: n.retry_max,
+            timeout: n.timeout,
+            smtp: n
+                .smtp
+                .as_ref()
+                .map(|s| urbanstream_actors::notify::SmtpSettings {
+                    host: s.host.clone(),
+                    port: s.port,
+                    tls: s.tls,
+                    username: s.username.clone(),
+                    password: s.password.clone(),
+                    from: s.from.clone(),
+                }),
+        }
+    }
+
     pub fn motion_settings(&self) -> urbanstream_actors::vehicle::MotionSettings {
         urbanstream_actors::vehicle::MotionSettings {
             moving_kmh: self.vehicle.moving_speed_kmh,

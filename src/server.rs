@@ -8,10 +8,13 @@ use actix::prelude::*;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use urbanstream_actors::arbiters::ArbiterPool;
+use urbanstream_actors::commands::CommandDispatcherActor;
 use urbanstream_actors::db_batcher::DbBatcherActor;
 use urbanstream_actors::hub::{AttachRedis, HubActor, HubSettings};
+use urbanstream_actors::notify::NotifierActor;
 use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
-use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown};
+use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown, WatchLogins};
+use urbanstream_actors::rules::{AlertSinks, RuleEngineActor, RuleEngineSettings};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
 use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
 use urbanstream_schema::store::{Store, DAY_MS};
@@ -101,6 +104,26 @@ impl ServerBuilder {
         fences.replace(urbanstream_actors::rules::geojson::index(
             &store.geofences().await?,
         ));
+
+        let notifier = {
+            let (store, settings) = (store.clone(), s.notify_settings());
+            Supervisor::start(move |_| NotifierActor::new(store, settings))
+        };
+        let engine = {
+            let sinks: AlertSinks =
+                Arc::from(vec![hub.clone().recipient(), notifier.clone().recipient()]);
+            let settings = RuleEngineSettings {
+                tick: s.rules.tick,
+                ..RuleEngineSettings::default()
+            };
+            let (store, fences) = (store.clone(), fences.clone());
+            Supervisor::start_in_arbiter(&pool.dedicated(), move |_| {
+                RuleEngineActor::new(settings, store, fences, sinks)
+            })
+        };
+        let (mut loaded_rules, rules) = http::alert_rules::load(&store).await?;
+        engine.do_send(rules);
+        downstream.push(engine.clone().recipient());
         let registry = DeviceRegistryActor::load(RegistrySettings {
             register_unknown: s.teltonika.register_unknown,
             default_model: s.teltonika.default_model.clone(),
@@ -122,6 +145,16 @@ impl ServerBuilder {
         .context("loading the device registry")?;
         let vehicles = registry.directory();
         let registry = registry.start();
+        let commands = {
+            let (store, send, notices) = (
+                store.clone(),
+                registry.clone().recipient(),
+                hub.clone().recipient(),
+            );
+            let ttl = s.commands.queue_ttl;
+            Supervisor::start(move |_| CommandDispatcherActor::new(store, send, notices, ttl))
+        };
+        registry.do_send(WatchLogins(commands.clone().recipient()));
 
         let mut tasks = Vec::new();
         if s.retention.telemetry_days > 0 {
@@ -202,6 +235,27 @@ impl ServerBuilder {
             }
         }));
 
+        let (rule_store, rule_engine, every) =
+            (store.clone(), engine.clone(), s.rules.reload_every);
+        tasks.push(actix_rt::spawn(async move {
+            // Rules (and vehicles' groups) changed on other nodes.
+            let mut groups = None;
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match http::alert_rules::load(&rule_store).await {
+                    Ok((rows, replace)) => {
+                        if rows != loaded_rules || groups.as_ref() != Some(&replace.groups) {
+                            loaded_rules = rows;
+                            groups = Some(replace.groups.clone());
+                            rule_engine.do_send(replace);
+                        }
+                    }
+                    Err(e) => tracing::warn!("alert rule reload: {e}"),
+                }
+            }
+        }));
+
         let hub_addr = hub.clone();
         let state = web::Data::new(HttpState {
             prometheus,
@@ -212,6 +266,8 @@ impl ServerBuilder {
             auth: auth.clone(),
             vehicles,
             fences: fences.clone(),
+            engine,
+            commands,
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {

@@ -2,6 +2,7 @@
 //! wire codecs they own.
 
 pub mod arbiters;
+pub mod commands;
 pub mod db_batcher;
 pub mod hub;
 pub mod metrics;

@@ -27,6 +27,8 @@ pub const DISPATCH: &[Role] = &[Role::Admin, Role::Dispatcher];
 pub const OPERATE: &[Role] = &[Role::Admin, Role::Operator];
 /// Users, keys, devices, vehicles, rules, configuration, the audit log.
 pub const ADMIN: &[Role] = &[Role::Admin];
+/// Who sees alerts and events: everyone but viewers.
+pub const WATCH: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst];
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,9 +111,7 @@ pub const EXTRA_ROUTES: &[RouteSpec] = &[
 pub fn topic_roles(topic: &Topic) -> &'static [Role] {
     match topic {
         Topic::Fleet | Topic::Device(_) | Topic::Vehicle(_) => EVERYONE,
-        Topic::Events | Topic::Alerts => {
-            &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst]
-        }
+        Topic::Events | Topic::Alerts => WATCH,
     }
 }
 

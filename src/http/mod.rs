@@ -1,6 +1,8 @@
 //! HTTP: one handler per file.
 
 pub mod access;
+pub(crate) mod alert_rules;
+mod alerts;
 mod api_keys;
 mod audit;
 mod auth;
@@ -10,6 +12,7 @@ mod fleet;
 mod geofences;
 mod health;
 mod metrics;
+mod notifications;
 pub mod openapi;
 mod page;
 mod telemetry;
@@ -25,7 +28,7 @@ use urbanstream_actors::redis_bridge::RedisBridgeActor;
 use urbanstream_actors::registry::DeviceRegistryActor;
 use urbanstream_schema::store::Store;
 
-use access::{Access, RouteSpec, Verb, ADMIN, EVERYONE, HISTORY};
+use access::{Access, RouteSpec, Verb, ADMIN, DISPATCH, EVERYONE, HISTORY, WATCH};
 pub use error::ApiError;
 
 /// Largest JSON body accepted.
@@ -45,6 +48,9 @@ pub struct HttpState {
     pub vehicles: urbanstream_actors::registry::VehicleDirectory,
     /// The geofence index the vehicles check; replaced when fences change.
     pub fences: urbanstream_actors::rules::SharedFences,
+    /// This node's rule engine: told of rule changes and alerts users cleared.
+    pub engine: Addr<urbanstream_actors::rules::RuleEngineActor>,
+    pub commands: Addr<urbanstream_actors::commands::CommandDispatcherActor>,
 }
 
 /// The route table: every route, its handler and who may call it. Routes are registered
@@ -89,6 +95,9 @@ route_table! {
     Delete "/api/v1/devices/{imei}" Access::Roles(ADMIN) => devices::delete::delete;
     Get "/api/v1/devices/{imei}/latest" Access::Roles(EVERYONE) => devices::latest::latest;
     Get "/api/v1/devices/{imei}/history" Access::Roles(HISTORY) => devices::history::history;
+    Post "/api/v1/devices/{imei}/commands" Access::Roles(DISPATCH) => devices::send_command::send_command;
+    Get "/api/v1/devices/{imei}/commands" Access::Roles(DISPATCH) => devices::commands::commands;
+    Get "/api/v1/devices/{imei}/commands/{id}" Access::Roles(DISPATCH) => devices::command::command;
     Get "/api/v1/vehicles" Access::Roles(EVERYONE) => vehicles::list::list;
     Post "/api/v1/vehicles" Access::Roles(ADMIN) => vehicles::create::create;
     Get "/api/v1/vehicles/{id}" Access::Roles(EVERYONE) => vehicles::get::get;
@@ -105,6 +114,20 @@ route_table! {
     Get "/api/v1/geofences/{id}" Access::Roles(EVERYONE) => geofences::get::get;
     Put "/api/v1/geofences/{id}" Access::Roles(ADMIN) => geofences::replace::replace;
     Delete "/api/v1/geofences/{id}" Access::Roles(ADMIN) => geofences::delete::delete;
+    Get "/api/v1/alerts/rules" Access::Roles(WATCH) => alert_rules::list::list;
+    Post "/api/v1/alerts/rules" Access::Roles(ADMIN) => alert_rules::create::create;
+    Get "/api/v1/alerts/rules/{id}" Access::Roles(WATCH) => alert_rules::get::get;
+    Put "/api/v1/alerts/rules/{id}" Access::Roles(ADMIN) => alert_rules::replace::replace;
+    Delete "/api/v1/alerts/rules/{id}" Access::Roles(ADMIN) => alert_rules::delete::delete;
+    Get "/api/v1/alerts" Access::Roles(WATCH) => alerts::list::list;
+    Get "/api/v1/alerts/{id}" Access::Roles(WATCH) => alerts::get::get;
+    Post "/api/v1/alerts/{id}/acknowledge" Access::Roles(DISPATCH) => alerts::acknowledge::acknowledge;
+    Post "/api/v1/alerts/{id}/clear" Access::Roles(DISPATCH) => alerts::clear::clear;
+    Get "/api/v1/notifications/channels" Access::Roles(ADMIN) => notifications::list::list;
+    Post "/api/v1/notifications/channels" Access::Roles(ADMIN) => notifications::create::create;
+    Put "/api/v1/notifications/channels/{id}" Access::Roles(ADMIN) => notifications::replace::replace;
+    Delete "/api/v1/notifications/channels/{id}" Access::Roles(ADMIN) => notifications::delete::delete;
+    Get "/api/v1/notifications/dead-letters" Access::Roles(ADMIN) => notifications::dead_letters::dead_letters;
 }
 
 /// Registers one resource per path holding all its methods, in table order.

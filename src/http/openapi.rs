@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    api_keys, audit, auth, devices, fleet, geofences, health, metrics, telemetry, users, vehicles,
-    ws,
+    alert_rules, alerts, api_keys, audit, auth, devices, fleet, geofences, health, metrics,
+    notifications, telemetry, users, vehicles, ws,
 };
 
 /// Every error: `{"error": {"code", "message"}}`.
@@ -184,6 +184,23 @@ impl Modify for Security {
         geofences::get::get,
         geofences::replace::replace,
         geofences::delete::delete,
+        devices::send_command::send_command,
+        devices::commands::commands,
+        devices::command::command,
+        alert_rules::list::list,
+        alert_rules::create::create,
+        alert_rules::get::get,
+        alert_rules::replace::replace,
+        alert_rules::delete::delete,
+        alerts::list::list,
+        alerts::get::get,
+        alerts::acknowledge::acknowledge,
+        alerts::clear::clear,
+        notifications::list::list,
+        notifications::create::create,
+        notifications::replace::replace,
+        notifications::delete::delete,
+        notifications::dead_letters::dead_letters,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::auth::Role)),
     modifiers(&Security),
@@ -198,6 +215,8 @@ impl Modify for Security {
         (name = "telemetry", description = "Stored history and exports"),
         (name = "fleet", description = "The fleet at a glance"),
         (name = "geofences", description = "Circles, polygons and corridors, as GeoJSON"),
+        (name = "alerts", description = "Alert rules, and the alerts they raise: acknowledge, clear"),
+        (name = "notifications", description = "Webhook and e-mail channels for alerts (ADMIN)"),
         (name = "operations", description = "Health, readiness, metrics, WebSocket"),
     )
 )]

@@ -344,6 +344,30 @@ impl Handler<AlertChanged> for HubActor {
     }
 }
 
+/// An event about a device that did not come from its vehicle actor (a command's answer):
+/// to `events` and the device's topics, here and on the other nodes.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeviceNotice {
+    pub imei: Imei,
+    pub vehicle_id: Option<i64>,
+    pub event: serde_json::Value,
+}
+
+impl Handler<DeviceNotice> for HubActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceNotice, _ctx: &mut Self::Context) {
+        let data = serde_json::json!({
+            "imei": msg.imei.to_string(),
+            "vehicle_id": msg.vehicle_id,
+            "event": msg.event,
+        });
+        self.publish_event(msg.imei, msg.vehicle_id, &data);
+        self.to_redis(msg.imei, RemoteKind::Event, None, data);
+    }
+}
+
 /// Connects the hub to the Redis bridge.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -11,6 +11,7 @@ use super::messages::{
     GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown, VehicleSnapshots,
 };
 use crate::arbiters::ArbiterPool;
+use crate::commands::DeviceConnected;
 use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
 use crate::teltonika::io_profile::IoProfiles;
 use crate::teltonika::{CloseReason, CloseSession, CommandError, SendCommand, SessionHandle};
@@ -58,6 +59,8 @@ pub struct DeviceRegistryActor {
     /// The same map, readable by others (HTTP reads go straight to the vehicle's actor).
     directory: VehicleDirectory,
     sessions: HashMap<Imei, SessionHandle>,
+    /// Told of every login (queued device commands go out then).
+    logins: Option<Recipient<DeviceConnected>>,
 }
 
 impl DeviceRegistryActor {
@@ -92,6 +95,7 @@ impl DeviceRegistryActor {
             vehicles: HashMap::new(),
             directory: VehicleDirectory::default(),
             sessions: HashMap::new(),
+            logins: None,
         })
     }
 
@@ -192,6 +196,13 @@ impl DeviceRegistryActor {
         let vehicle = self.vehicle(imei).ok_or(LoginRefused::Unknown(imei))?;
         if let Some(session) = session {
             self.presence(imei, true);
+            if let (Some(logins), Some(d)) = (&self.logins, self.devices.get(&imei)) {
+                let _ = logins.try_send(DeviceConnected {
+                    imei,
+                    device_id: d.id,
+                    vehicle_id: d.vehicle_id,
+                });
+            }
             if let Some(old) = self.sessions.insert(imei, session) {
                 tracing::info!(%imei, "newer connection replaces the open session");
                 let _ = old.close.try_send(CloseSession(CloseReason::Replaced));
@@ -271,6 +282,19 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
                 }
             }),
         )
+    }
+}
+
+/// Who is told of every device login.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchLogins(pub Recipient<DeviceConnected>);
+
+impl Handler<WatchLogins> for DeviceRegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchLogins, _ctx: &mut Self::Context) {
+        self.logins = Some(msg.0);
     }
 }
 

@@ -4,7 +4,9 @@
 mod actor;
 mod messages;
 
-pub use actor::{DeviceEntry, DeviceRegistryActor, RegistrySettings, VehicleDirectory};
+pub use actor::{
+    DeviceEntry, DeviceRegistryActor, RegistrySettings, VehicleDirectory, WatchLogins,
+};
 pub use messages::{
     AuthorizeDevice, DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot,
     GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown, VehicleSnapshots,

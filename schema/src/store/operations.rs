@@ -6,11 +6,11 @@ use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl, SelectableHelpe
 use super::{optional, DbError, Store};
 use crate::models::{
     AlertRow, AlertRuleData, AlertRuleRow, ChannelData, ChannelRow, CommandRow, DeadLetterRow,
-    NewCommand, NewDeadLetter,
+    DeviceRow, NewCommand, NewDeadLetter,
 };
 use crate::schema::{
-    alert_rules, alerts, device_commands, notification_channels, notification_dead_letters,
-    vehicles,
+    alert_rules, alerts, device_commands, devices, notification_channels,
+    notification_dead_letters, vehicles,
 };
 
 /// Alert status values.
@@ -84,6 +84,13 @@ impl Store {
         let n = on_db!(self, |c| diesel::delete(alert_rules::table.find(id))
             .execute(c))?;
         Ok(n == 1)
+    }
+
+    pub async fn device_by_id(&self, id: i64) -> Result<Option<DeviceRow>, DbError> {
+        optional(on_db!(self, |c| devices::table
+            .find(id)
+            .select(DeviceRow::as_select())
+            .first(c)))
     }
 
     /// Vehicles that belong to a group: (vehicle id, group).

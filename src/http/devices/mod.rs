@@ -1,9 +1,12 @@
+pub mod command;
+pub mod commands;
 pub mod create;
 pub mod delete;
 pub mod get;
 pub mod history;
 pub mod latest;
 pub mod list;
+pub mod send_command;
 pub mod update;
 
 use urbanstream_schema::Imei;

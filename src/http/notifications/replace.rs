@@ -1,0 +1,24 @@
+use actix_web::{web, HttpResponse};
+
+use super::{to_data, view, ChannelInput, ChannelView};
+use crate::http::{ApiError, HttpState};
+
+/// Replaces a notification channel.
+#[utoipa::path(put, path = "/api/v1/notifications/channels/{id}", tag = "notifications",
+    request_body = ChannelInput, params(("id" = i64, Path, description = "Channel id")),
+    responses((status = 200, description = "The stored channel", body = ChannelView),
+        (status = 404, description = "No such channel", body = crate::http::openapi::ErrorBody)))]
+pub async fn replace(
+    state: web::Data<HttpState>,
+    id: web::Path<i64>,
+    body: web::Json<ChannelInput>,
+) -> Result<HttpResponse, ApiError> {
+    match state
+        .store
+        .update_channel(*id, to_data(body.into_inner())?)
+        .await?
+    {
+        Some(row) => Ok(HttpResponse::Ok().json(view(&row))),
+        None => Err(ApiError::NotFound(format!("no notification channel {id}"))),
+    }
+}
