@@ -86,6 +86,12 @@ if ! command -v promtool >/dev/null 2>&1; then
   pkill -x prometheus 2>/dev/null || true
 fi
 
+# aiosmtpd: the SMTP server the e-mail notification test sends to.
+if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
+  echo "== installing aiosmtpd"
+  python3 -m pip install -q aiosmtpd
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -225,7 +225,7 @@ impl Evaluator {
         dev.last_received_ms = dev.last_received_ms.max(Some(s.received_ms));
         let delta = dev.last_speed.and_then(|(t, v)| {
             let dt = (s.at_ms - t) as f64 / 1000.0;
-            (dt > 0.0).then(|| (v, dt))
+            (dt > 0.0).then_some((v, dt))
         });
         dev.last_speed = Some((s.at_ms, s.speed_kmh));
         let mut fence_limit: Option<Option<(f64, i64)>> = None;
@@ -258,7 +258,7 @@ impl Evaluator {
                     };
                     let Some((limit, fence_id)) = limit else {
                         st.since_ms = None;
-                        level(st, &who, false, s.at_ms, || unreachable_details(), out);
+                        end(st, who.subject, s.at_ms, out);
                         continue;
                     };
                     if s.speed_kmh > limit {
@@ -270,10 +270,9 @@ impl Evaluator {
                         };
                         if (s.at_ms - since) as f64 >= p.min_duration_s * 1000.0 {
                             let (speed, peak) = (s.speed_kmh, st.peak);
-                            level(
+                            begin(
                                 st,
                                 &who,
-                                true,
                                 since,
                                 || {
                                     (
@@ -286,7 +285,7 @@ impl Evaluator {
                         }
                     } else if s.speed_kmh <= limit - p.clear_margin_kmh {
                         st.since_ms = None;
-                        level(st, &who, false, s.at_ms, || unreachable_details(), out);
+                        end(st, who.subject, s.at_ms, out);
                     }
                 }
                 Condition::ExcessiveIdle(p) => {
@@ -295,10 +294,9 @@ impl Evaluator {
                         let since = *st.since_ms.get_or_insert(s.at_ms);
                         let idle_s = (s.at_ms - since) as f64 / 1000.0;
                         if idle_s > p.max_idle_s {
-                            level(
+                            begin(
                                 st,
                                 &who,
-                                true,
                                 s.at_ms,
                                 || {
                                     (
@@ -314,17 +312,16 @@ impl Evaluator {
                         }
                     } else {
                         st.since_ms = None;
-                        level(st, &who, false, s.at_ms, || unreachable_details(), out);
+                        end(st, who.subject, s.at_ms, out);
                     }
                 }
                 Condition::LowFuel(p) => {
                     let Some(pct) = s.fuel_pct else { continue };
                     let clear_at = p.clear_above_pct.unwrap_or((p.below_pct + 5.0).min(100.0));
                     if pct < p.below_pct {
-                        level(
+                        begin(
                             st,
                             &who,
-                            true,
                             s.at_ms,
                             || {
                                 (
@@ -335,7 +332,7 @@ impl Evaluator {
                             out,
                         );
                     } else if pct >= clear_at {
-                        level(st, &who, false, s.at_ms, || unreachable_details(), out);
+                        end(st, who.subject, s.at_ms, out);
                     }
                 }
                 Condition::FuelDrop(p) => {
@@ -382,13 +379,12 @@ impl Evaluator {
                         .filter(|c| p.codes.is_empty() || p.codes.contains(c))
                         .collect();
                     if watched.is_empty() {
-                        level(st, &who, false, s.at_ms, || unreachable_details(), out);
+                        end(st, who.subject, s.at_ms, out);
                     } else {
                         let list: Vec<String> = watched.into_iter().cloned().collect();
-                        level(
+                        begin(
                             st,
                             &who,
-                            true,
                             s.at_ms,
                             || {
                                 (
@@ -401,14 +397,7 @@ impl Evaluator {
                     }
                 }
                 Condition::DeviceOffline(_) => {
-                    level(
-                        st,
-                        &who,
-                        false,
-                        s.received_ms,
-                        || unreachable_details(),
-                        out,
-                    );
+                    end(st, who.subject, s.received_ms, out);
                 }
                 Condition::HarshBraking(p) | Condition::HarshAcceleration(p) => {
                     let braking = matches!(rule.condition, Condition::HarshBraking(_));
@@ -490,11 +479,15 @@ impl Evaluator {
                 };
                 if crossed {
                     if enter_rule {
-                        level(st, &who, true, at, details, out);
-                        level(st, &who, false, at, || unreachable_details(), out);
+                        begin(st, &who, at, details, out);
+                        end(st, who.subject, at, out);
                     }
                 } else {
-                    level(st, &who, inside_after == enter_rule, at, details, out);
+                    if inside_after == enter_rule {
+                        begin(st, &who, at, details, out);
+                    } else {
+                        end(st, who.subject, at, out);
+                    }
                 }
             }
         }
@@ -603,10 +596,9 @@ impl Evaluator {
                     vehicle_id: dev.vehicle_id,
                     subject: "",
                 };
-                level(
+                begin(
                     st,
                     &who,
-                    true,
                     now_ms,
                     || {
                         (
@@ -639,55 +631,40 @@ fn lowest_limit(fences: &FenceIndex, position: Option<(f64, f64)>) -> Option<(f6
         .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
-fn unreachable_details() -> (String, Value) {
-    (String::new(), Value::Null)
-}
-
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// A condition that holds for a while: raise when it begins (once, unless cooling down),
-/// clear when it ends.
-fn level(
+/// A condition that holds for a while began (or goes on): raise once, unless cooling down.
+fn begin(
     st: &mut RuleState,
     who: &Subject<'_>,
-    on: bool,
     at_ms: i64,
     describe: impl FnOnce() -> (String, Value),
     out: &mut Vec<Transition>,
 ) {
     let cooldown = who.rule.cooldown_ms;
-    let slot = if on {
-        st.slot(who.subject)
-    } else {
-        match st.slots.iter_mut().find(|s| s.subject == who.subject) {
-            Some(s) => s,
-            None => return,
-        }
+    let slot = st.slot(who.subject);
+    if slot.active.is_some() || slot.cleared_ms.is_some_and(|c| at_ms < c + cooldown) {
+        return;
+    }
+    let (message, details) = describe();
+    let id = new_id();
+    slot.active = Some(Active {
+        id: id.clone(),
+        last_ms: at_ms,
+    });
+    out.push(raise(who, id, message, details, at_ms));
+}
+
+/// The condition ended: clear its open alert.
+fn end(st: &mut RuleState, subject: &str, at_ms: i64, out: &mut Vec<Transition>) {
+    let Some(slot) = st.slots.iter_mut().find(|s| s.subject == subject) else {
+        return;
     };
-    match (on, &slot.active) {
-        (true, Some(_)) | (false, None) => {}
-        (true, None) => {
-            if slot.cleared_ms.is_some_and(|c| at_ms < c + cooldown) {
-                return;
-            }
-            let (message, details) = describe();
-            let id = new_id();
-            slot.active = Some(Active {
-                id: id.clone(),
-                last_ms: at_ms,
-            });
-            out.push(raise(who, id, message, details, at_ms));
-        }
-        (false, Some(a)) => {
-            out.push(Transition::Clear {
-                id: a.id.clone(),
-                at_ms,
-            });
-            slot.active = None;
-            slot.cleared_ms = Some(at_ms);
-        }
+    if let Some(a) = slot.active.take() {
+        out.push(Transition::Clear { id: a.id, at_ms });
+        slot.cleared_ms = Some(at_ms);
     }
 }
 
