@@ -16,6 +16,7 @@ use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
 use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown, WatchLogins};
 use urbanstream_actors::rules::{AlertSinks, RuleEngineActor, RuleEngineSettings};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
+use urbanstream_actors::transit::{RouteIndex, SharedRoutes};
 use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
 use urbanstream_schema::store::{Store, DAY_MS};
 
@@ -105,6 +106,9 @@ impl ServerBuilder {
             &store.geofences().await?,
         ));
 
+        let routes = SharedRoutes::default();
+        routes.replace(RouteIndex::from_network(&store.network().await?));
+
         let notifier = {
             let (store, settings) = (store.clone(), s.notify_settings());
             Supervisor::start(move |_| NotifierActor::new(store, settings))
@@ -136,6 +140,7 @@ impl ServerBuilder {
                 offline_after: s.vehicle.offline_after,
                 motion: s.motion_settings(),
                 fences: fences.clone(),
+                routes: routes.clone(),
             },
             pool: pool.clone(),
             store: store.clone(),
@@ -256,6 +261,24 @@ impl ServerBuilder {
             }
         }));
 
+        let (net_store, net_routes) = (store.clone(), routes.clone());
+        tasks.push(actix_rt::spawn(async move {
+            // Routes, stops and assignments changed on other nodes.
+            let mut loaded = None;
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                match net_store.network().await {
+                    Ok(n) if loaded.as_ref() != Some(&n) => {
+                        net_routes.replace(RouteIndex::from_network(&n));
+                        loaded = Some(n);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("route network reload: {e}"),
+                }
+            }
+        }));
+
         let hub_addr = hub.clone();
         let state = web::Data::new(HttpState {
             prometheus,
@@ -268,6 +291,8 @@ impl ServerBuilder {
             fences: fences.clone(),
             engine,
             commands,
+            routes,
+            eta: Arc::default(),
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {

@@ -11,4 +11,5 @@ pub mod redis_bridge;
 pub mod registry;
 pub mod rules;
 pub mod teltonika;
+pub mod transit;
 pub mod vehicle;

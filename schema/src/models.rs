@@ -304,3 +304,6 @@ pub struct GeofenceData {
 
 mod operations;
 pub use operations::*;
+
+mod network;
+pub use network::*;

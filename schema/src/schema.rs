@@ -237,3 +237,109 @@ diesel::table! {
         expires_ms -> BigInt,
     }
 }
+
+diesel::table! {
+    trips (device_id, start_ms) {
+        device_id -> BigInt,
+        start_ms -> BigInt,
+        end_ms -> BigInt,
+        distance_m -> Double,
+        duration_s -> BigInt,
+        max_speed_kmh -> Double,
+        idle_s -> Double,
+        fuel_used_l -> Nullable<Double>,
+        start_lat -> Nullable<Double>,
+        start_lon -> Nullable<Double>,
+        end_lat -> Nullable<Double>,
+        end_lon -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    vehicle_stops (device_id, start_ms) {
+        device_id -> BigInt,
+        start_ms -> BigInt,
+        end_ms -> BigInt,
+        duration_s -> BigInt,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    routes (id) {
+        id -> BigInt,
+        number -> Text,
+        name -> Text,
+        colour -> Text,
+        active -> Bool,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    stops (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        lat -> Double,
+        lon -> Double,
+        radius_m -> Double,
+        shelter -> Bool,
+        display -> Bool,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    route_stops (route_id, seq) {
+        route_id -> BigInt,
+        seq -> Integer,
+        stop_id -> BigInt,
+        offset_s -> Integer,
+    }
+}
+
+diesel::table! {
+    route_schedules (id) {
+        id -> BigInt,
+        route_id -> BigInt,
+        departure_s -> Integer,
+        days -> Integer,
+    }
+}
+
+diesel::table! {
+    route_assignments (vehicle_id) {
+        vehicle_id -> BigInt,
+        route_id -> BigInt,
+        assigned_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    stop_arrivals (device_id, arrived_ms, stop_id) {
+        device_id -> BigInt,
+        route_id -> BigInt,
+        stop_id -> BigInt,
+        seq -> Integer,
+        arrived_ms -> BigInt,
+        departed_ms -> Nullable<BigInt>,
+        dwell_s -> Nullable<Double>,
+    }
+}
+
+diesel::joinable!(trips -> devices (device_id));
+diesel::joinable!(vehicle_stops -> devices (device_id));
+diesel::joinable!(route_stops -> stops (stop_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    trips,
+    devices,
+    vehicle_stops,
+    route_stops,
+    stops,
+    stop_arrivals,
+    route_assignments
+);

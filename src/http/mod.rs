@@ -15,7 +15,10 @@ mod metrics;
 mod notifications;
 pub mod openapi;
 mod page;
+mod routes;
+mod stops;
 mod telemetry;
+pub(crate) mod transit;
 mod users;
 mod vehicles;
 mod ws;
@@ -51,6 +54,10 @@ pub struct HttpState {
     /// This node's rule engine: told of rule changes and alerts users cleared.
     pub engine: Addr<urbanstream_actors::rules::RuleEngineActor>,
     pub commands: Addr<urbanstream_actors::commands::CommandDispatcherActor>,
+    /// Routes, stops and assignments the vehicles follow.
+    pub routes: urbanstream_actors::transit::SharedRoutes,
+    /// ETA models per route, learned from recent arrivals, kept for a minute.
+    pub eta: std::sync::Arc<transit::EtaCache>,
 }
 
 /// The route table: every route, its handler and who may call it. Routes are registered
@@ -128,6 +135,24 @@ route_table! {
     Put "/api/v1/notifications/channels/{id}" Access::Roles(ADMIN) => notifications::replace::replace;
     Delete "/api/v1/notifications/channels/{id}" Access::Roles(ADMIN) => notifications::delete::delete;
     Get "/api/v1/notifications/dead-letters" Access::Roles(ADMIN) => notifications::dead_letters::dead_letters;
+    Get "/api/v1/routes" Access::Roles(EVERYONE) => routes::list::list;
+    Post "/api/v1/routes" Access::Roles(ADMIN) => routes::create::create;
+    Get "/api/v1/routes/{id}" Access::Roles(EVERYONE) => routes::get::get;
+    Put "/api/v1/routes/{id}" Access::Roles(ADMIN) => routes::replace::replace;
+    Delete "/api/v1/routes/{id}" Access::Roles(ADMIN) => routes::delete::delete;
+    Get "/api/v1/routes/{id}/stops" Access::Roles(EVERYONE) => routes::stops::stops;
+    Put "/api/v1/routes/{id}/stops" Access::Roles(ADMIN) => routes::set_stops::set_stops;
+    Get "/api/v1/routes/{id}/schedules" Access::Roles(EVERYONE) => routes::schedules::schedules;
+    Put "/api/v1/routes/{id}/schedules" Access::Roles(ADMIN) => routes::set_schedules::set_schedules;
+    Get "/api/v1/routes/{id}/vehicles" Access::Roles(EVERYONE) => routes::vehicles::vehicles;
+    Post "/api/v1/routes/{id}/vehicles" Access::Roles(DISPATCH) => routes::assign::assign;
+    Delete "/api/v1/routes/{id}/vehicles/{vehicle_id}" Access::Roles(DISPATCH) => routes::unassign::unassign;
+    Get "/api/v1/stops" Access::Roles(EVERYONE) => stops::list::list;
+    Post "/api/v1/stops" Access::Roles(ADMIN) => stops::create::create;
+    Get "/api/v1/stops/{id}" Access::Roles(EVERYONE) => stops::get::get;
+    Put "/api/v1/stops/{id}" Access::Roles(ADMIN) => stops::replace::replace;
+    Delete "/api/v1/stops/{id}" Access::Roles(ADMIN) => stops::delete::delete;
+    Get "/api/v1/stops/{id}/arrivals" Access::Roles(EVERYONE) => stops::arrivals::arrivals;
 }
 
 /// Registers one resource per path holding all its methods, in table order.

@@ -10,7 +10,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     alert_rules, alerts, api_keys, audit, auth, devices, fleet, geofences, health, metrics,
-    notifications, telemetry, users, vehicles, ws,
+    notifications, routes, stops, telemetry, users, vehicles, ws,
 };
 
 /// Every error: `{"error": {"code", "message"}}`.
@@ -201,6 +201,24 @@ impl Modify for Security {
         notifications::replace::replace,
         notifications::delete::delete,
         notifications::dead_letters::dead_letters,
+        routes::list::list,
+        routes::create::create,
+        routes::get::get,
+        routes::replace::replace,
+        routes::delete::delete,
+        routes::stops::stops,
+        routes::set_stops::set_stops,
+        routes::schedules::schedules,
+        routes::set_schedules::set_schedules,
+        routes::vehicles::vehicles,
+        routes::assign::assign,
+        routes::unassign::unassign,
+        stops::list::list,
+        stops::create::create,
+        stops::get::get,
+        stops::replace::replace,
+        stops::delete::delete,
+        stops::arrivals::arrivals,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::auth::Role)),
     modifiers(&Security),
@@ -216,6 +234,7 @@ impl Modify for Security {
         (name = "fleet", description = "The fleet at a glance"),
         (name = "geofences", description = "Circles, polygons and corridors, as GeoJSON"),
         (name = "alerts", description = "Alert rules, and the alerts they raise: acknowledge, clear"),
+        (name = "transit", description = "Routes, stops, timetables, vehicles on routes, arrivals and ETAs"),
         (name = "notifications", description = "Webhook and e-mail channels for alerts (ADMIN)"),
         (name = "operations", description = "Health, readiness, metrics, WebSocket"),
     )

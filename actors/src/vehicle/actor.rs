@@ -33,6 +33,8 @@ pub struct VehicleSettings {
     pub motion: MotionSettings,
     /// The geofences every vehicle is checked against.
     pub fences: SharedFences,
+    /// Routes, stops and which vehicle runs which.
+    pub routes: crate::transit::SharedRoutes,
 }
 
 /// One per tracked vehicle: the owner of its live state.
@@ -52,6 +54,8 @@ pub struct VehicleActor {
     slot: Arc<SnapshotSlot>,
     /// Which geofences the vehicle is in.
     fences: FenceTracker,
+    /// Where the vehicle is on its route.
+    route: crate::transit::RouteTracker,
 }
 
 /// The latest snapshot of one vehicle, published by its actor after every change; readers
@@ -115,6 +119,7 @@ impl VehicleActor {
             late_total: 0,
             slot,
             fences: FenceTracker::default(),
+            route: crate::transit::RouteTracker::default(),
         }
     }
 
@@ -126,6 +131,7 @@ impl VehicleActor {
             live: self.live.clone(),
             records_total: self.records_total,
             late_total: self.late_total,
+            route: self.route.progress(),
         }
     }
 
@@ -235,6 +241,7 @@ impl Handler<IngestRecords> for VehicleActor {
         let mut can = Vec::new();
         let mut events = Vec::new();
         let fences = self.settings.fences.current();
+        let route = self.settings.routes.current().route_of(self.vehicle_id);
         for o in ordered {
             let named = self.profile.named(&o.record.io);
             let distance = if o.late {
@@ -254,6 +261,8 @@ impl Handler<IngestRecords> for VehicleActor {
                                 .and_then(|(_, v)| v.as_bool()),
                             position: g.valid().then(|| (g.latitude_deg(), g.longitude_deg())),
                             distance_m: distance,
+                            fuel_used_l: super::logic::named_value(&named, "fuel_consumed_l")
+                                .and_then(crate::teltonika::io_profile::NamedValue::as_f64),
                         },
                         &self.settings.motion,
                     ),
@@ -265,6 +274,16 @@ impl Handler<IngestRecords> for VehicleActor {
                         self.fences
                             .observe(&fences, at_ms, g.latitude_deg(), g.longitude_deg());
                     events.extend(seen.into_iter().map(|e| fence_event(&fences, e)));
+                }
+                if g.valid() && (route.is_some() || self.route.progress().is_some()) {
+                    let at_ms = i64::try_from(o.record.timestamp_ms).unwrap_or(i64::MAX);
+                    let seen = self.route.observe(
+                        route.as_deref(),
+                        at_ms,
+                        g.latitude_deg(),
+                        g.longitude_deg(),
+                    );
+                    events.extend(seen.into_iter().map(route_event));
                 }
                 distance
             };
@@ -378,6 +397,38 @@ fn fence_event(index: &crate::rules::FenceIndex, e: FenceEvent) -> VehicleEvent 
             at: time(at_ms),
             fence,
             name: name(fence),
+        },
+    }
+}
+
+/// A route event as the vehicle reports it.
+fn route_event(e: crate::transit::RouteEvent) -> VehicleEvent {
+    let time = |ms: i64| chrono::DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    match e {
+        crate::transit::RouteEvent::Arrived {
+            route,
+            stop,
+            seq,
+            at_ms,
+        } => VehicleEvent::StopArrived {
+            at: time(at_ms),
+            route,
+            stop,
+            seq,
+        },
+        crate::transit::RouteEvent::Departed {
+            route,
+            stop,
+            seq,
+            arrived_ms,
+            at_ms,
+        } => VehicleEvent::StopDeparted {
+            at: time(at_ms),
+            route,
+            stop,
+            seq,
+            arrived_ms,
+            dwell_s: (at_ms - arrived_ms) as f64 / 1000.0,
         },
     }
 }

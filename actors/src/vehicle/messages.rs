@@ -63,6 +63,8 @@ pub struct VehicleSnapshot {
     pub live: Option<LiveState>,
     pub records_total: u64,
     pub late_total: u64,
+    /// Progress along the vehicle's route, when it runs one and has reached a stop.
+    pub route: Option<crate::transit::Progress>,
 }
 
 /// One record as accepted: decoded, named by the device's profile, flagged when late.

@@ -43,6 +43,21 @@ pub enum VehicleEvent {
         duration_s: i64,
         lat: Option<f64>,
         lon: Option<f64>,
+        start_lat: Option<f64>,
+        start_lon: Option<f64>,
+        max_speed_kmh: f64,
+        /// Engine on, standing, within the trip.
+        idle_s: f64,
+        /// From the CAN fuel counter, when the vehicle reports one.
+        fuel_used_l: Option<f64>,
+    },
+    /// A stay between two trips ended: the vehicle drove off.
+    StopEnded {
+        at: DateTime<Utc>,
+        started_at: DateTime<Utc>,
+        duration_s: i64,
+        lat: Option<f64>,
+        lon: Option<f64>,
     },
     GeofenceEntered {
         at: DateTime<Utc>,
@@ -53,6 +68,22 @@ pub enum VehicleEvent {
         at: DateTime<Utc>,
         fence: i64,
         name: String,
+        dwell_s: f64,
+    },
+    /// Reached a stop of its route.
+    StopArrived {
+        at: DateTime<Utc>,
+        route: i64,
+        stop: i64,
+        seq: usize,
+    },
+    /// Left a stop of its route.
+    StopDeparted {
+        at: DateTime<Utc>,
+        route: i64,
+        stop: i64,
+        seq: usize,
+        arrived_ms: i64,
         dwell_s: f64,
     },
     /// Two fixes either side of the fence, neither inside: passed through between them.
@@ -71,6 +102,9 @@ impl VehicleEvent {
             | Self::MotionChanged { at, .. }
             | Self::TripStarted { at, .. }
             | Self::TripEnded { at, .. }
+            | Self::StopEnded { at, .. }
+            | Self::StopArrived { at, .. }
+            | Self::StopDeparted { at, .. }
             | Self::GeofenceEntered { at, .. }
             | Self::GeofenceExited { at, .. }
             | Self::GeofenceCrossed { at, .. } => *at,
@@ -84,6 +118,9 @@ impl VehicleEvent {
             Self::MotionChanged { .. } => "motion_changed",
             Self::TripStarted { .. } => "trip_started",
             Self::TripEnded { .. } => "trip_ended",
+            Self::StopEnded { .. } => "stop_ended",
+            Self::StopArrived { .. } => "stop_arrived",
+            Self::StopDeparted { .. } => "stop_departed",
             Self::GeofenceEntered { .. } => "geofence_entered",
             Self::GeofenceExited { .. } => "geofence_exited",
             Self::GeofenceCrossed { .. } => "geofence_crossed",
@@ -96,6 +133,7 @@ impl VehicleEvent {
             Self::GeofenceEntered { fence, .. }
             | Self::GeofenceExited { fence, .. }
             | Self::GeofenceCrossed { fence, .. } => fence.to_string(),
+            Self::StopArrived { stop, .. } | Self::StopDeparted { stop, .. } => stop.to_string(),
             _ => String::new(),
         }
     }
@@ -125,6 +163,32 @@ impl Default for MotionSettings {
 struct Trip {
     started_at: DateTime<Utc>,
     distance_m: f64,
+    start: Option<(f64, f64)>,
+    max_speed_kmh: f64,
+    idle_s: f64,
+    fuel_at_start: Option<f64>,
+    fuel_last: Option<f64>,
+}
+
+impl Trip {
+    fn ended(&self, at: DateTime<Utc>, end: Option<(f64, f64)>) -> VehicleEvent {
+        VehicleEvent::TripEnded {
+            at,
+            started_at: self.started_at,
+            distance_m: self.distance_m,
+            duration_s: (at - self.started_at).num_seconds(),
+            lat: end.map(|p| p.0),
+            lon: end.map(|p| p.1),
+            start_lat: self.start.map(|p| p.0),
+            start_lon: self.start.map(|p| p.1),
+            max_speed_kmh: self.max_speed_kmh,
+            idle_s: self.idle_s,
+            fuel_used_l: self
+                .fuel_at_start
+                .zip(self.fuel_last)
+                .map(|(a, b)| (b - a).max(0.0)),
+        }
+    }
 }
 
 /// One live record's facts, as the state machine needs them.
@@ -136,6 +200,8 @@ pub struct Observation {
     pub position: Option<(f64, f64)>,
     /// Metres from the previous fix.
     pub distance_m: f64,
+    /// The CAN fuel-used counter (litres), when reported.
+    pub fuel_used_l: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +211,9 @@ pub struct MotionTracker {
     stopped_since: Option<DateTime<Utc>>,
     last: Option<(DateTime<Utc>, bool)>,
     pub engine_seconds: f64,
+    /// Where and since when the vehicle has stood since its last trip.
+    stay: Option<(DateTime<Utc>, Option<(f64, f64)>)>,
+    last_position: Option<(f64, f64)>,
 }
 
 impl Default for MotionTracker {
@@ -155,6 +224,8 @@ impl Default for MotionTracker {
             stopped_since: None,
             last: None,
             engine_seconds: 0.0,
+            stay: None,
+            last_position: None,
         }
     }
 }
@@ -175,7 +246,15 @@ impl MotionTracker {
             let gap = (o.at - last_at).to_std().unwrap_or_default();
             if last_ignition && gap <= s.max_gap {
                 self.engine_seconds += gap.as_secs_f64();
+                if self.motion == Motion::Idling {
+                    if let Some(trip) = &mut self.trip {
+                        trip.idle_s += gap.as_secs_f64();
+                    }
+                }
             }
+        }
+        if o.position.is_some() {
+            self.last_position = o.position;
         }
         self.last = Some((o.at, ignition));
         if self.motion == Motion::Offline {
@@ -191,13 +270,32 @@ impl MotionTracker {
         }
         if let Some(trip) = &mut self.trip {
             trip.distance_m += o.distance_m;
+            trip.max_speed_kmh = trip.max_speed_kmh.max(o.speed_kmh);
+            if o.fuel_used_l.is_some() {
+                trip.fuel_last = o.fuel_used_l;
+                trip.fuel_at_start = trip.fuel_at_start.or(o.fuel_used_l);
+            }
         }
         if next == Motion::Moving {
             self.stopped_since = None;
             if self.trip.is_none() {
+                if let Some((since, at)) = self.stay.take() {
+                    events.push(VehicleEvent::StopEnded {
+                        at: o.at,
+                        started_at: since,
+                        duration_s: (o.at - since).num_seconds(),
+                        lat: at.map(|p| p.0),
+                        lon: at.map(|p| p.1),
+                    });
+                }
                 self.trip = Some(Trip {
                     started_at: o.at,
                     distance_m: 0.0,
+                    start: o.position.or(self.last_position),
+                    max_speed_kmh: o.speed_kmh,
+                    idle_s: 0.0,
+                    fuel_at_start: o.fuel_used_l,
+                    fuel_last: o.fuel_used_l,
                 });
                 events.push(VehicleEvent::TripStarted { at: o.at, lat, lon });
             }
@@ -206,14 +304,9 @@ impl MotionTracker {
             let still_long_enough =
                 (o.at - stopped).to_std().unwrap_or_default() >= s.trip_stop_after;
             if next == Motion::Parked || still_long_enough {
-                events.push(VehicleEvent::TripEnded {
-                    at: stopped,
-                    started_at: trip.started_at,
-                    distance_m: trip.distance_m,
-                    duration_s: (stopped - trip.started_at).num_seconds(),
-                    lat,
-                    lon,
-                });
+                let end = o.position.or(self.last_position);
+                events.push(trip.ended(stopped, end));
+                self.stay = Some((stopped, end));
                 self.trip = None;
                 self.stopped_since = None;
             }
@@ -229,14 +322,8 @@ impl MotionTracker {
         let mut events = Vec::new();
         if let Some(trip) = self.trip.take() {
             let end = self.stopped_since.unwrap_or(last_seen);
-            events.push(VehicleEvent::TripEnded {
-                at: end,
-                started_at: trip.started_at,
-                distance_m: trip.distance_m,
-                duration_s: (end - trip.started_at).num_seconds(),
-                lat: None,
-                lon: None,
-            });
+            events.push(trip.ended(end, self.last_position));
+            self.stay = Some((end, self.last_position));
         }
         self.stopped_since = None;
         events.push(VehicleEvent::WentOffline { at: now, last_seen });
@@ -264,6 +351,7 @@ mod tests {
             ignition,
             position: Some((44.77, 17.19)),
             distance_m: distance,
+            fuel_used_l: None,
         }
     }
 
@@ -325,6 +413,52 @@ mod tests {
             "{}",
             m.engine_seconds
         );
+    }
+
+    #[test]
+    fn trips_carry_their_figures_and_stays_lie_between_them() {
+        let s = MotionSettings::default();
+        let mut m = MotionTracker::default();
+        let fuel = |s: i64, speed: f64, ign: bool, d: f64, f: f64| Observation {
+            fuel_used_l: Some(f),
+            ..obs(s, speed, Some(ign), d)
+        };
+        m.observe(fuel(0, 30.0, true, 0.0, 100.0), &s);
+        m.observe(fuel(10, 62.0, true, 150.0, 100.2), &s);
+        m.observe(fuel(20, 0.0, true, 100.0, 100.3), &s); // idling from here
+        m.observe(fuel(50, 0.0, true, 0.0, 100.4), &s); // 30 s idle
+        m.observe(fuel(60, 20.0, true, 0.0, 100.5), &s);
+        let end = m.observe(fuel(70, 0.0, false, 40.0, 100.6), &s);
+        let Some(VehicleEvent::TripEnded {
+            max_speed_kmh,
+            idle_s,
+            fuel_used_l,
+            start_lat,
+            distance_m,
+            ..
+        }) = end.last()
+        else {
+            panic!("{end:?}")
+        };
+        assert_eq!(*max_speed_kmh, 62.0);
+        assert_eq!(*idle_s, 40.0, "idling 20→50 s and 50→60 s");
+        assert!((fuel_used_l.unwrap() - 0.6).abs() < 1e-9);
+        assert_eq!(*start_lat, Some(44.77));
+        assert_eq!(*distance_m, 290.0);
+        // Parked from 70 s; the next trip at 400 s ends the stay.
+        let next = m.observe(fuel(400, 25.0, true, 0.0, 100.6), &s);
+        assert_eq!(
+            kinds(&next),
+            ["motion_changed", "stop_ended", "trip_started"]
+        );
+        match &next[1] {
+            VehicleEvent::StopEnded {
+                started_at,
+                duration_s,
+                ..
+            } => assert_eq!((*started_at, *duration_s), (t(70), 330)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

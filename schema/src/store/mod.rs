@@ -27,7 +27,9 @@ macro_rules! on_db {
 
 mod auth;
 mod crud;
+pub mod derived;
 mod geofences;
+mod network;
 mod operations;
 mod postgres;
 mod sqlite;
@@ -37,6 +39,7 @@ use std::sync::Arc;
 
 pub use auth::AuditFilter;
 pub use crud::is_conflict;
+pub use network::Network;
 pub use operations::{AckOutcome, AlertFilter, ACTIVE_ACK, ACTIVE_UNACK, CLEARED};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

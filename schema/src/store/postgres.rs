@@ -323,6 +323,7 @@ async fn copy_rows(
         )
         .await?;
     }
+    write_derived(&tx, &super::derived::derive(events)).await?;
     if target == Target::Direct {
         tx.commit().await?;
         return Ok(copied);
@@ -344,6 +345,68 @@ async fn copy_rows(
     }
     tx.commit().await?;
     Ok(usize::try_from(written).unwrap_or(usize::MAX))
+}
+
+/// Trips, stays and arrivals of the batch's events, in its transaction.
+async fn write_derived(
+    tx: &tokio_postgres::Transaction<'_>,
+    d: &super::derived::Derived,
+) -> Result<(), CopyError> {
+    if d.is_empty() {
+        return Ok(());
+    }
+    for t in &d.trips {
+        tokio_postgres::Transaction::execute(
+            tx,
+            "INSERT INTO trips (device_id, start_ms, end_ms, distance_m, duration_s, max_speed_kmh, idle_s, \
+             fuel_used_l, start_lat, start_lon, end_lat, end_lon) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+            &[&t.device_id, &t.start_ms, &t.end_ms, &t.distance_m, &t.duration_s, &t.max_speed_kmh,
+              &t.idle_s, &t.fuel_used_l, &t.start_lat, &t.start_lon, &t.end_lat, &t.end_lon],
+        )
+        .await?;
+    }
+    for s in &d.stays {
+        tokio_postgres::Transaction::execute(
+            tx,
+            "INSERT INTO vehicle_stops (device_id, start_ms, end_ms, duration_s, lat, lon) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[
+                &s.device_id,
+                &s.start_ms,
+                &s.end_ms,
+                &s.duration_s,
+                &s.lat,
+                &s.lon,
+            ],
+        )
+        .await?;
+    }
+    for a in &d.arrivals {
+        tokio_postgres::Transaction::execute(
+            tx,
+            "INSERT INTO stop_arrivals (device_id, route_id, stop_id, seq, arrived_ms) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&a.device_id, &a.route_id, &a.stop_id, &a.seq, &a.arrived_ms],
+        )
+        .await?;
+    }
+    for dep in &d.departures {
+        tokio_postgres::Transaction::execute(
+            tx,
+            "UPDATE stop_arrivals SET departed_ms = $4, dwell_s = $5 \
+             WHERE device_id = $1 AND stop_id = $2 AND arrived_ms = $3",
+            &[
+                &dep.device_id,
+                &dep.stop_id,
+                &dep.arrived_ms,
+                &dep.departed_ms,
+                &dep.dwell_s,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn copy_telemetry(

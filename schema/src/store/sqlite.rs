@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::DbError;
 use crate::models::{CanRow, NewEvent, TelemetryRow};
-use crate::schema::{can_data, events, telemetry};
+use crate::schema::{can_data, events, stop_arrivals, telemetry, trips, vehicle_stops};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
@@ -92,6 +92,35 @@ impl SqliteStore {
                     diesel::insert_or_ignore_into(events::table)
                         .values(e)
                         .execute(c)?;
+                }
+                let d = super::derived::derive(&new_events);
+                for t in &d.trips {
+                    diesel::insert_or_ignore_into(trips::table)
+                        .values(t)
+                        .execute(c)?;
+                }
+                for s in &d.stays {
+                    diesel::insert_or_ignore_into(vehicle_stops::table)
+                        .values(s)
+                        .execute(c)?;
+                }
+                for a in &d.arrivals {
+                    diesel::insert_or_ignore_into(stop_arrivals::table)
+                        .values(a)
+                        .execute(c)?;
+                }
+                for dep in &d.departures {
+                    diesel::update(
+                        stop_arrivals::table
+                            .filter(stop_arrivals::device_id.eq(dep.device_id))
+                            .filter(stop_arrivals::stop_id.eq(dep.stop_id))
+                            .filter(stop_arrivals::arrived_ms.eq(dep.arrived_ms)),
+                    )
+                    .set((
+                        stop_arrivals::departed_ms.eq(dep.departed_ms),
+                        stop_arrivals::dwell_s.eq(dep.dwell_s),
+                    ))
+                    .execute(c)?;
                 }
                 Ok(written)
             })
