@@ -3,6 +3,7 @@
 pub mod access;
 pub(crate) mod alert_rules;
 mod alerts;
+mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
@@ -15,6 +16,7 @@ mod metrics;
 mod notifications;
 pub mod openapi;
 mod page;
+pub(crate) mod reports;
 mod routes;
 mod stops;
 mod telemetry;
@@ -153,6 +155,15 @@ route_table! {
     Put "/api/v1/stops/{id}" Access::Roles(ADMIN) => stops::replace::replace;
     Delete "/api/v1/stops/{id}" Access::Roles(ADMIN) => stops::delete::delete;
     Get "/api/v1/stops/{id}/arrivals" Access::Roles(EVERYONE) => stops::arrivals::arrivals;
+    Get "/api/v1/reports/trips" Access::Roles(HISTORY) => reports::trips::trips;
+    Get "/api/v1/reports/stops" Access::Roles(HISTORY) => reports::stops::stops;
+    Get "/api/v1/reports/summary" Access::Roles(HISTORY) => reports::summary::summary;
+    Get "/api/v1/reports/route" Access::Roles(HISTORY) => reports::route::route;
+    Get "/api/v1/reports/events" Access::Roles(HISTORY) => reports::events::events;
+    Get "/api/v1/analytics/fleet-summary" Access::Roles(HISTORY) => analytics::fleet_summary::fleet_summary;
+    Get "/api/v1/analytics/vehicle/{id}/stats" Access::Roles(HISTORY) => analytics::vehicle_stats::vehicle_stats;
+    Get "/api/v1/analytics/fuel-consumption" Access::Roles(HISTORY) => analytics::fuel_consumption::fuel_consumption;
+    Get "/api/v1/analytics/route-performance" Access::Roles(HISTORY) => analytics::route_performance::route_performance;
 }
 
 /// Registers one resource per path holding all its methods, in table order.

@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    alert_rules, alerts, api_keys, audit, auth, devices, fleet, geofences, health, metrics,
-    notifications, routes, stops, telemetry, users, vehicles, ws,
+    alert_rules, alerts, analytics, api_keys, audit, auth, devices, fleet, geofences, health,
+    metrics, notifications, reports, routes, stops, telemetry, users, vehicles, ws,
 };
 
 /// Every error: `{"error": {"code", "message"}}`.
@@ -219,6 +219,15 @@ impl Modify for Security {
         stops::replace::replace,
         stops::delete::delete,
         stops::arrivals::arrivals,
+        reports::trips::trips,
+        reports::stops::stops,
+        reports::summary::summary,
+        reports::route::route,
+        reports::events::events,
+        analytics::fleet_summary::fleet_summary,
+        analytics::vehicle_stats::vehicle_stats,
+        analytics::fuel_consumption::fuel_consumption,
+        analytics::route_performance::route_performance,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::auth::Role)),
     modifiers(&Security),
@@ -234,6 +243,8 @@ impl Modify for Security {
         (name = "fleet", description = "The fleet at a glance"),
         (name = "geofences", description = "Circles, polygons and corridors, as GeoJSON"),
         (name = "alerts", description = "Alert rules, and the alerts they raise: acknowledge, clear"),
+        (name = "reports", description = "Trips, stays, summaries, route punctuality and events over a window, as JSON or CSV"),
+        (name = "analytics", description = "Fleet, vehicle, fuel and route figures for dashboards"),
         (name = "transit", description = "Routes, stops, timetables, vehicles on routes, arrivals and ETAs"),
         (name = "notifications", description = "Webhook and e-mail channels for alerts (ADMIN)"),
         (name = "operations", description = "Health, readiness, metrics, WebSocket"),

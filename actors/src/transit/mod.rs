@@ -2,6 +2,7 @@
 //! and ETAs from progress along the route and segment times learned from past arrivals.
 
 pub mod eta;
+pub mod performance;
 pub mod route;
 
 pub use eta::{EtaModel, Prediction};

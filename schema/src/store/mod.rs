@@ -32,6 +32,7 @@ mod geofences;
 mod network;
 mod operations;
 mod postgres;
+mod reports;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ pub use crud::is_conflict;
 pub use network::Network;
 pub use operations::{AckOutcome, AlertFilter, ACTIVE_ACK, ACTIVE_UNACK, CLEARED};
 pub use postgres::PgStore;
+pub use reports::{TripTotals, Window, SPEED_BANDS};
 pub use sqlite::SqliteStore;
 
 use crate::models::{CanRow, NewEvent, TelemetryRow};

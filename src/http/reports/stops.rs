@@ -1,0 +1,46 @@
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::{devices, time, ReportQuery, Table, MAX_ROWS};
+use crate::http::{ApiError, HttpState};
+
+/// Stays between trips in the window (by start), oldest first: where and how long.
+#[utoipa::path(get, path = "/api/v1/reports/stops", tag = "reports", params(ReportQuery),
+    responses((status = 200, description = "Stays", content((Object = "application/json"), (String = "text/csv")))))]
+pub async fn stops(
+    state: web::Data<HttpState>,
+    q: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = q.csv()?;
+    let w = q.window(&state).await?;
+    let who = devices(&state).await?;
+    let rows = state.store.stays_in(&w, MAX_ROWS).await?;
+    Ok(Table {
+        name: "stops",
+        columns: &[
+            "imei",
+            "vehicle_id",
+            "start",
+            "end",
+            "duration_s",
+            "lat",
+            "lon",
+        ],
+        rows: rows
+            .iter()
+            .map(|s| {
+                let d = who.get(&s.device_id);
+                vec![
+                    json!(d.map(|d| d.imei.clone())),
+                    json!(d.and_then(|d| d.vehicle_id)),
+                    time(s.start_ms),
+                    time(s.end_ms),
+                    json!(s.duration_s),
+                    json!(s.lat),
+                    json!(s.lon),
+                ]
+            })
+            .collect(),
+    }
+    .respond(csv))
+}
