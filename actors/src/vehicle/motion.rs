@@ -204,6 +204,9 @@ pub struct Observation {
     pub fuel_used_l: Option<f64>,
 }
 
+/// (latitude, longitude) in degrees.
+type LatLon = (f64, f64);
+
 #[derive(Debug, Clone)]
 pub struct MotionTracker {
     pub motion: Motion,
@@ -212,7 +215,7 @@ pub struct MotionTracker {
     last: Option<(DateTime<Utc>, bool)>,
     pub engine_seconds: f64,
     /// Where and since when the vehicle has stood since its last trip.
-    stay: Option<(DateTime<Utc>, Option<(f64, f64)>)>,
+    stay: Option<(DateTime<Utc>, Option<LatLon>)>,
     last_position: Option<(f64, f64)>,
 }
 
