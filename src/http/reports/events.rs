@@ -7,7 +7,8 @@ use crate::http::{ApiError, HttpState};
 /// Events in the window, oldest first (trips, stays, stops, geofences, online / offline),
 /// optionally of one `kind`.
 #[utoipa::path(get, path = "/api/v1/reports/events", tag = "reports", params(ReportQuery),
-    responses((status = 200, description = "Events", content((Object = "application/json"), (String = "text/csv")))))]
+    responses((status = 200, description = "Events", content((Object = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "No such vehicle or tracker", body = crate::http::openapi::ErrorBody)))]
 pub async fn events(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,

@@ -52,7 +52,7 @@ pub(crate) struct Who {
 impl ReportQuery {
     /// The window and its devices (`None`: all), checked.
     pub(crate) async fn window(&self, state: &HttpState) -> Result<Window, ApiError> {
-        if self.to <= self.from || self.to - self.from > MAX_WINDOW_MS {
+        if self.to <= self.from || self.to.saturating_sub(self.from) > MAX_WINDOW_MS {
             return Err(ApiError::BadRequest(
                 "need from < to, at most 93 days apart".into(),
             ));

@@ -7,7 +7,8 @@ use crate::http::{ApiError, HttpState};
 /// Trips in the window (by start), oldest first: when, where from and to, distance, time,
 /// top speed, idling and fuel.
 #[utoipa::path(get, path = "/api/v1/reports/trips", tag = "reports", params(ReportQuery),
-    responses((status = 200, description = "Trips", content((Object = "application/json"), (String = "text/csv")))))]
+    responses((status = 200, description = "Trips", content((Object = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "No such vehicle or tracker", body = crate::http::openapi::ErrorBody)))]
 pub async fn trips(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,
