@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde_json::json;
 use urbanstream_actors::rules::logic::{Evaluator, Sample};
 use urbanstream_actors::rules::{Condition, FenceIndex, FenceTracker, Rule, Severity, Targets};
@@ -61,6 +61,17 @@ fn bench(c: &mut Criterion) {
     const VEHICLES: usize = 1_000;
     let mut g = c.benchmark_group("rules");
     g.throughput(Throughput::Elements(1));
+    let groups: Vec<String> = (0..VEHICLES).map(|v| format!("group-{}", v % 3)).collect();
+    // Each vehicle's own speed cycle: accelerating, cruising, braking, standing.
+    let speed = |v: usize, step: usize| -> f64 {
+        let phase = (step + v * 7) % 60;
+        match phase {
+            0..=9 => phase as f64 * 6.0,
+            10..=39 => 55.0 + ((v + step) % 11) as f64,
+            40..=49 => (50 - phase) as f64 * 5.5,
+            _ => 0.0,
+        }
+    };
     g.bench_function("record_5000_fences_50_rules", |b| {
         let mut eval = Evaluator::default();
         let mut trackers = vec![FenceTracker::default(); VEHICLES];
@@ -76,10 +87,10 @@ fn bench(c: &mut Criterion) {
             let s = Sample {
                 device_id: v as i64,
                 vehicle_id: Some(v as i64),
-                group: Some(format!("group-{}", v % 3)),
+                group: Some(groups[v].clone()),
                 at_ms,
                 received_ms: at_ms,
-                speed_kmh: rng.random_range(0.0..70.0),
+                speed_kmh: speed(v, step),
                 ignition: Some(true),
                 position: Some((lat, lon)),
                 fuel_pct: Some(60.0),

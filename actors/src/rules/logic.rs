@@ -110,7 +110,7 @@ struct RuleState {
 
 impl RuleState {
     fn slot(&mut self, subject: &str) -> &mut Slot {
-        match self.slots.iter().position(|s| s.subject == subject) {
+        match self.slots.iter().position(|s| same(&s.subject, subject)) {
             Some(i) => &mut self.slots[i],
             None => {
                 self.slots.push(Slot {
@@ -130,7 +130,39 @@ struct DeviceState {
     group: Option<String>,
     last_speed: Option<(i64, f64)>,
     last_received_ms: Option<i64>,
-    rules: HashMap<i64, RuleState>,
+    /// Per rule, in the order of the rules last evaluated (see `align`).
+    rules: Vec<(i64, RuleState)>,
+}
+
+impl DeviceState {
+    /// Puts the rule states in the order of `rules` (a rule's index finds its state with no
+    /// hashing); states of rules no longer there are dropped, new rules start afresh.
+    fn align(&mut self, rules: &[Rule]) {
+        if self.rules.len() == rules.len() && self.rules.iter().zip(rules).all(|(s, r)| s.0 == r.id)
+        {
+            return;
+        }
+        let mut old = std::mem::take(&mut self.rules);
+        self.rules = rules
+            .iter()
+            .map(|r| match old.iter().position(|(id, _)| *id == r.id) {
+                Some(i) => old.swap_remove(i),
+                None => (r.id, RuleState::default()),
+            })
+            .collect();
+    }
+
+    /// A rule's state by id, for restoring before the rules are known.
+    fn state(&mut self, rule_id: i64) -> &mut RuleState {
+        match self.rules.iter().position(|(id, _)| *id == rule_id) {
+            Some(i) => &mut self.rules[i].1,
+            None => {
+                self.rules.push((rule_id, RuleState::default()));
+                let last = self.rules.len() - 1;
+                &mut self.rules[last].1
+            }
+        }
+    }
 }
 
 /// Who an alert is about, for a raise.
@@ -160,9 +192,7 @@ impl Evaluator {
             .devices
             .entry(device_id)
             .or_default()
-            .rules
-            .entry(rule_id)
-            .or_default()
+            .state(rule_id)
             .slot(subject);
         if let Some((id, last_ms)) = open {
             slot.active = Some(Active { id, last_ms });
@@ -190,7 +220,7 @@ impl Evaluator {
     /// An alert cleared from outside (a user): the next occurrence raises a new one.
     pub fn forget(&mut self, alert_id: &str, at_ms: i64) {
         for d in self.devices.values_mut() {
-            for r in d.rules.values_mut() {
+            for (_, r) in &mut d.rules {
                 for s in &mut r.slots {
                     if s.active.as_ref().is_some_and(|a| a.id == alert_id) {
                         s.active = None;
@@ -205,7 +235,7 @@ impl Evaluator {
     pub fn open_count(&self) -> usize {
         self.devices
             .values()
-            .flat_map(|d| d.rules.values())
+            .flat_map(|d| d.rules.iter().map(|(_, r)| r))
             .flat_map(|r| &r.slots)
             .filter(|s| s.active.is_some())
             .count()
@@ -229,11 +259,11 @@ impl Evaluator {
         });
         dev.last_speed = Some((s.at_ms, s.speed_kmh));
         let mut fence_limit: Option<Option<(f64, i64)>> = None;
-        for rule in rules {
+        dev.align(rules);
+        for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
             if !rule.enabled || !rule.targets.covers(s.vehicle_id, s.group.as_deref()) {
                 continue;
             }
-            let st = dev.rules.entry(rule.id).or_default();
             let who = Subject {
                 rule,
                 device_id: s.device_id,
@@ -434,7 +464,8 @@ impl Evaluator {
         out: &mut Vec<Transition>,
     ) {
         let dev = self.devices.entry(s.device_id).or_default();
-        for rule in rules {
+        dev.align(rules);
+        for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
             let (enter_rule, fences) = match &rule.condition {
                 Condition::GeofenceEnter(p) => (true, &p.geofence_ids),
                 Condition::GeofenceExit(p) => (false, &p.geofence_ids),
@@ -443,7 +474,6 @@ impl Evaluator {
             if !rule.enabled || !rule.targets.covers(s.vehicle_id, s.group.as_deref()) {
                 continue;
             }
-            let st = dev.rules.entry(rule.id).or_default();
             for change in changes {
                 let (fence, name, at, inside_after, crossed) = match change {
                     FenceChange::Entered { fence, name, at_ms } => {
@@ -578,7 +608,8 @@ impl Evaluator {
             let Some(last) = dev.last_received_ms else {
                 continue;
             };
-            for rule in rules {
+            dev.align(rules);
+            for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
                 let Condition::DeviceOffline(p) = &rule.condition else {
                     continue;
                 };
@@ -589,7 +620,6 @@ impl Evaluator {
                 if silent_s <= p.after_s {
                     continue;
                 }
-                let st = dev.rules.entry(rule.id).or_default();
                 let who = Subject {
                     rule,
                     device_id: *device_id,
@@ -631,6 +661,11 @@ fn lowest_limit(fences: &FenceIndex, position: Option<(f64, f64)>) -> Option<(f6
         .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
+/// String equality without a call into `memcmp` for the common empty subject.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -659,7 +694,7 @@ fn begin(
 
 /// The condition ended: clear its open alert.
 fn end(st: &mut RuleState, subject: &str, at_ms: i64, out: &mut Vec<Transition>) {
-    let Some(slot) = st.slots.iter_mut().find(|s| s.subject == subject) else {
+    let Some(slot) = st.slots.iter_mut().find(|s| same(&s.subject, subject)) else {
         return;
     };
     if let Some(a) = slot.active.take() {
