@@ -31,44 +31,38 @@ INSERT INTO trips (device_id, start_ms, end_ms, distance_m, duration_s, max_spee
   SELECT v, :from_ms + d * 86400000 + 21600000 + k * 2400000, :from_ms + d * 86400000 + 21600000 + k * 2400000 + 1500000,
          6000 + (v * 37 + k * 11 + d) % 4000, 1500, 40 + (v + k) % 35, 60 + (v * k) % 240,
          1.5 + ((v + d) % 10) / 10.0, 44.77, 17.19, 44.79, 17.21
-  FROM generate_series(1, 500) v, generate_series(0, 29) d, generate_series(0, 19) k;
+  FROM generate_series(1, 500) v, generate_series(0::bigint, 29) d, generate_series(0::bigint, 19) k;
 INSERT INTO vehicle_stops (device_id, start_ms, end_ms, duration_s, lat, lon)
   SELECT v, :from_ms + d * 86400000 + 21600000 + k * 2400000 + 1500000,
          :from_ms + d * 86400000 + 21600000 + (k + 1) * 2400000, 900, 44.79, 17.21
-  FROM generate_series(1, 500) v, generate_series(0, 29) d, generate_series(0, 18) k;
+  FROM generate_series(1, 500) v, generate_series(0::bigint, 29) d, generate_series(0::bigint, 18) k;
 INSERT INTO alerts (id, rule_id, kind, severity, status, device_id, subject, message, details, late,
                     occurrences, raised_ms, last_ms, cleared_ms, created_ms)
   SELECT md5(v::text || '-' || d || '-' || k), 1, 'OVERSPEED', (ARRAY['CRITICAL','WARNING','INFO'])[1 + k % 3],
          'CLEARED', v, '', 'seeded', '{}', false, 1, :from_ms + d * 86400000 + k * 3600000,
          :from_ms + d * 86400000 + k * 3600000, :from_ms + d * 86400000 + k * 3600000 + 60000, 0
-  FROM generate_series(1, 500) v, generate_series(0, 29) d, generate_series(0, 1) k;
+  FROM generate_series(1, 500) v, generate_series(0::bigint, 29) d, generate_series(0::bigint, 1) k;
 INSERT INTO routes (id, number, name, colour, active, created_ms, updated_ms)
   SELECT r, r::text, 'Route ' || r, '#1f77b4', true, 0, 0 FROM generate_series(1, 10) r;
 INSERT INTO stops (id, code, name, lat, lon, radius_m, shelter, display, created_ms, updated_ms)
   SELECT s, 'S' || s, 'Stop ' || s, 44.77 + s * 0.001, 17.19, 30, true, false, 0, 0 FROM generate_series(1, 200) s;
 INSERT INTO route_stops (route_id, seq, stop_id, offset_s)
-  SELECT r, q, (r - 1) * 20 + q + 1, q * 120 FROM generate_series(1, 10) r, generate_series(0, 19) q;
+  SELECT r, q, (r - 1) * 20 + q + 1, q * 120 FROM generate_series(1, 10) r, generate_series(0::bigint, 19) q;
 INSERT INTO route_schedules (route_id, departure_s, days)
-  SELECT r, 21600 + k * 1200, 127 FROM generate_series(1, 10) r, generate_series(0, 39) k;
+  SELECT r, 21600 + k * 1200, 127 FROM generate_series(1, 10) r, generate_series(0::bigint, 39) k;
 INSERT INTO stop_arrivals (device_id, route_id, stop_id, seq, arrived_ms, departed_ms, dwell_s)
   SELECT r * 10 + k % 10, r, (r - 1) * 20 + q + 1, q,
          :from_ms + d * 86400000 + (21600 + k * 1200 + q * 120 + (r * k + q * 7) % 240 - 60) * 1000,
          :from_ms + d * 86400000 + (21600 + k * 1200 + q * 120 + (r * k + q * 7) % 240 - 60 + 20) * 1000, 20
-  FROM generate_series(1, 10) r, generate_series(0, 29) d, generate_series(0, 39) k, generate_series(0, 19) q;
+  FROM generate_series(1, 10) r, generate_series(0::bigint, 29) d, generate_series(0::bigint, 39) k, generate_series(0::bigint, 19) q;
 -- A month of 10 s telemetry for vehicle 1, into its daily partitions.
-DO $$
-DECLARE day_ms bigint;
-BEGIN
-  FOR i IN 0..29 LOOP
-    day_ms := (SELECT :'from_ms'::bigint) + i * 86400000;
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF telemetry FOR VALUES FROM (%s) TO (%s)',
-                   'telemetry_' || to_char(to_timestamp(day_ms / 1000) AT TIME ZONE 'UTC', 'YYYYMMDD'), day_ms, day_ms + 86400000);
-  END LOOP;
-END $$;
+SELECT format('CREATE TABLE IF NOT EXISTS %I PARTITION OF telemetry FOR VALUES FROM (%s) TO (%s)',
+              'telemetry_' || to_char(to_timestamp(day_ms / 1000) AT TIME ZONE 'UTC', 'YYYYMMDD'), day_ms, day_ms + 86400000)
+  FROM (SELECT :from_ms::bigint + i * 86400000 AS day_ms FROM generate_series(0::bigint, 29) i) days \gexec
 INSERT INTO telemetry (device_id, device_time_ms, server_time_ms, lat, lon, altitude, speed_kmh, heading,
                        satellites, fix, distance_m, late, io)
   SELECT 1, :from_ms + s * 10000, :from_ms + s * 10000, 44.77, 17.19, 160, (s * 7) % 95, 0, 9, true, 0, false, '{}'
-  FROM generate_series(0, 30 * 8640 - 1) s;
+  FROM generate_series(0::bigint, 30 * 8640 - 1) s;
 ANALYZE;
 SQL
 psql "$url" -Atc "SELECT 'rows: trips ' || (SELECT count(*) FROM trips) || ', stays ' || (SELECT count(*) FROM vehicle_stops) || ', arrivals ' || (SELECT count(*) FROM stop_arrivals) || ', alerts ' || (SELECT count(*) FROM alerts) || ', telemetry ' || (SELECT count(*) FROM telemetry)"

@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use urbanstream_actors::teltonika::codec::{
-    encode_avl_frame, AvlRecord, CodecId, GpsElement, IoElement, IoValue, Priority,
+    encode_avl_frame, AvlRecord, CodecId, IoElement, IoValue,
 };
 
 const LAT: f64 = 44.7722;
@@ -20,30 +20,17 @@ const LON: f64 = 17.191;
 
 /// A bus `north_m` metres north of the school, ignition on, with speed and fuel level (%).
 fn bus(ts: u64, north_m: f64, speed: u16, fuel_pct: u8) -> AvlRecord {
-    AvlRecord {
-        timestamp_ms: ts,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: ((LAT + north_m / 111_195.0) * 1e7).round() as i32,
-            longitude: (LON * 1e7).round() as i32,
-            altitude: 160,
-            angle: 0,
-            satellites: 9,
-            speed,
+    let io = vec![
+        IoElement {
+            id: 239,
+            value: IoValue::U8(1),
         },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![
-            IoElement {
-                id: 239,
-                value: IoValue::U8(1),
-            },
-            IoElement {
-                id: 89,
-                value: IoValue::U8(fuel_pct),
-            },
-        ],
-    }
+        IoElement {
+            id: 89,
+            value: IoValue::U8(fuel_pct),
+        },
+    ];
+    common::fix(ts, LAT + north_m / 111_195.0, LON, speed, io)
 }
 
 async fn created(app: &TestApp, path: &str, body: Value) -> Value {

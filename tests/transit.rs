@@ -8,31 +8,18 @@ mod common;
 use common::{fresh_pg, imei, now_ms, settings, TestApp, WAIT};
 use serde_json::{json, Value};
 use urbanstream_actors::teltonika::codec::{
-    encode_avl_frame, AvlRecord, CodecId, GpsElement, IoElement, IoValue, Priority,
+    encode_avl_frame, AvlRecord, CodecId, IoElement, IoValue,
 };
 
 const LAT: f64 = 44.7722;
 const LON: f64 = 17.191;
 
 fn fix(ts: u64, north_m: f64, speed: u16, ignition: bool) -> AvlRecord {
-    AvlRecord {
-        timestamp_ms: ts,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: ((LAT + north_m / 111_195.0) * 1e7).round() as i32,
-            longitude: (LON * 1e7).round() as i32,
-            altitude: 160,
-            angle: 0,
-            satellites: 9,
-            speed,
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![IoElement {
-            id: 239,
-            value: IoValue::U8(u8::from(ignition)),
-        }],
-    }
+    let io = vec![IoElement {
+        id: 239,
+        value: IoValue::U8(u8::from(ignition)),
+    }];
+    common::fix(ts, LAT + north_m / 111_195.0, LON, speed, io)
 }
 
 async fn json_ok(
@@ -270,6 +257,7 @@ async fn route_run(app: TestApp) {
     .await;
     let items = trips["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{trips}");
+    assert_eq!(trips["truncated"], false);
     let first = &items[0];
     assert!(
         (first["distance_km"].as_f64().unwrap() - 1.47).abs() < 0.05,

@@ -366,23 +366,13 @@ pub async fn run_simulation(opts: urbanstream::simulate::Options) -> urbanstream
 
 /// A record with a fix at (lat, lon), 33 km/h, ignition on, fuel level and external voltage.
 pub fn record(ts: u64, lat: f64, lon: f64) -> urbanstream_actors::teltonika::codec::AvlRecord {
-    use urbanstream_actors::teltonika::codec::{
-        AvlRecord, GpsElement, IoElement, IoValue, Priority,
-    };
-    AvlRecord {
-        timestamp_ms: ts,
-        priority: Priority::Low,
-        gps: GpsElement {
-            latitude: (lat * 1e7).round() as i32,
-            longitude: (lon * 1e7).round() as i32,
-            altitude: 160,
-            angle: 45,
-            satellites: 9,
-            speed: 33,
-        },
-        event_io_id: 0,
-        generation_type: None,
-        io: vec![
+    use urbanstream_actors::teltonika::codec::{IoElement, IoValue};
+    fix(
+        ts,
+        lat,
+        lon,
+        33,
+        vec![
             IoElement {
                 id: 239,
                 value: IoValue::U8(1),
@@ -396,6 +386,32 @@ pub fn record(ts: u64, lat: f64, lon: f64) -> urbanstream_actors::teltonika::cod
                 value: IoValue::U16(27_600),
             },
         ],
+    )
+}
+
+/// A record with a fix at (lat, lon), heading north at `speed` km/h, with these IO elements.
+pub fn fix(
+    ts: u64,
+    lat: f64,
+    lon: f64,
+    speed: u16,
+    io: Vec<urbanstream_actors::teltonika::codec::IoElement>,
+) -> urbanstream_actors::teltonika::codec::AvlRecord {
+    use urbanstream_actors::teltonika::codec::{AvlRecord, GpsElement, Priority};
+    AvlRecord {
+        timestamp_ms: ts,
+        priority: Priority::Low,
+        gps: GpsElement {
+            latitude: (lat * 1e7).round() as i32,
+            longitude: (lon * 1e7).round() as i32,
+            altitude: 160,
+            angle: 45,
+            satellites: 9,
+            speed,
+        },
+        event_io_id: 0,
+        generation_type: None,
+        io,
     }
 }
 

@@ -711,30 +711,17 @@ fn pulse(
     describe: impl FnOnce() -> (String, Value),
     out: &mut Vec<Transition>,
 ) {
-    let cooldown = who.rule.cooldown_ms;
-    let slot = st.slot(who.subject);
-    let (message, details) = describe();
-    match &mut slot.active {
-        Some(a) => {
-            a.last_ms = at_ms;
-            out.push(Transition::Repeat {
-                id: a.id.clone(),
-                at_ms,
-                details,
-            });
-        }
-        None => {
-            if slot.cleared_ms.is_some_and(|c| at_ms < c + cooldown) {
-                return;
-            }
-            let id = new_id();
-            slot.active = Some(Active {
-                id: id.clone(),
-                last_ms: at_ms,
-            });
-            out.push(raise(who, id, message, details, at_ms));
-        }
+    if let Some(a) = &mut st.slot(who.subject).active {
+        a.last_ms = at_ms;
+        let id = a.id.clone();
+        out.push(Transition::Repeat {
+            id,
+            at_ms,
+            details: describe().1,
+        });
+        return;
     }
+    begin(st, who, at_ms, describe, out);
 }
 
 /// Pulse alerts clear after `hold_ms` without another occurrence.

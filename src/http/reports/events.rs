@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::{devices, time, ReportQuery, Table, MAX_ROWS};
+use super::{time, ReportQuery, Table, MAX_ROWS};
 use crate::http::{ApiError, HttpState};
 
 /// Events in the window, oldest first (trips, stays, stops, geofences, online / offline),
@@ -13,9 +13,7 @@ pub async fn events(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = q.csv()?;
-    let w = q.window(&state).await?;
-    let who = devices(&state).await?;
+    let (csv, w, who) = q.prepare(&state).await?;
     let rows = state.store.events_in(&w, q.kind.clone(), MAX_ROWS).await?;
     Ok(Table {
         name: "events",
@@ -34,6 +32,7 @@ pub async fn events(
                 ]
             })
             .collect(),
+        truncated: rows.len() as i64 >= MAX_ROWS,
     }
     .respond(csv))
 }

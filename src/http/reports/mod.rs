@@ -1,5 +1,6 @@
 //! `/api/v1/reports/{trips|stops|summary|route|events}`: tables over a time window, as
-//! JSON (`{"columns", "items"}`) or CSV (`format=csv`).
+//! JSON (`{"columns", "items", "truncated"}`) or CSV (`format=csv`); at most `MAX_ROWS` rows,
+//! with `X-Result-Truncated: true` when there were more.
 
 pub mod events;
 pub mod route;
@@ -97,6 +98,16 @@ impl ReportQuery {
         })
     }
 
+    /// What every report starts from: CSV or not, the window, and who the devices are.
+    pub(crate) async fn prepare(
+        &self,
+        state: &HttpState,
+    ) -> Result<(bool, Window, HashMap<i64, Who>), ApiError> {
+        let csv = self.csv()?;
+        let w = self.window(state).await?;
+        Ok((csv, w, devices(state).await?))
+    }
+
     pub(crate) fn csv(&self) -> Result<bool, ApiError> {
         match self.format.as_deref() {
             None | Some("json") => Ok(false),
@@ -132,6 +143,8 @@ pub(crate) struct Table {
     pub name: &'static str,
     pub columns: &'static [&'static str],
     pub rows: Vec<Vec<Value>>,
+    /// The row cap (`MAX_ROWS`) was reached: narrow the window for the rest.
+    pub truncated: bool,
 }
 
 impl Table {
@@ -150,6 +163,7 @@ impl Table {
                 out.push_str("\r\n");
             }
             return HttpResponse::Ok()
+                .insert_header(("X-Result-Truncated", self.truncated.to_string()))
                 .content_type("text/csv; charset=utf-8")
                 .insert_header((
                     "Content-Disposition",
@@ -168,7 +182,9 @@ impl Table {
                     .collect()
             })
             .collect();
-        HttpResponse::Ok().json(serde_json::json!({ "columns": self.columns, "items": items }))
+        HttpResponse::Ok()
+            .insert_header(("X-Result-Truncated", self.truncated.to_string()))
+            .json(serde_json::json!({ "columns": self.columns, "items": items, "truncated": self.truncated }))
     }
 }
 

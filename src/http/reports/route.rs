@@ -93,6 +93,7 @@ pub async fn route(
                 ]
             })
             .collect(),
+        truncated: false,
     }
     .respond(csv))
 }

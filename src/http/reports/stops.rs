@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::{devices, time, ReportQuery, Table, MAX_ROWS};
+use super::{time, ReportQuery, Table, MAX_ROWS};
 use crate::http::{ApiError, HttpState};
 
 /// Stays between trips in the window (by start), oldest first: where and how long.
@@ -12,9 +12,7 @@ pub async fn stops(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = q.csv()?;
-    let w = q.window(&state).await?;
-    let who = devices(&state).await?;
+    let (csv, w, who) = q.prepare(&state).await?;
     let rows = state.store.stays_in(&w, MAX_ROWS).await?;
     Ok(Table {
         name: "stops",
@@ -42,6 +40,7 @@ pub async fn stops(
                 ]
             })
             .collect(),
+        truncated: rows.len() as i64 >= MAX_ROWS,
     }
     .respond(csv))
 }

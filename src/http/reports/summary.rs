@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::{devices, round, ReportQuery, Table};
+use super::{round, ReportQuery, Table};
 use crate::http::{ApiError, HttpState};
 
 /// Per tracker over the window: trips, distance, driving and idle time, top speed, fuel.
@@ -12,9 +12,7 @@ pub async fn summary(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = q.csv()?;
-    let w = q.window(&state).await?;
-    let who = devices(&state).await?;
+    let (csv, w, who) = q.prepare(&state).await?;
     let totals = state.store.trip_totals(&w).await?;
     Ok(Table {
         name: "summary",
@@ -50,6 +48,7 @@ pub async fn summary(
                 ]
             })
             .collect(),
+        truncated: false,
     }
     .respond(csv))
 }

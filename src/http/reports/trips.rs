@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::{devices, round, time, ReportQuery, Table, MAX_ROWS};
+use super::{round, time, ReportQuery, Table, MAX_ROWS};
 use crate::http::{ApiError, HttpState};
 
 /// Trips in the window (by start), oldest first: when, where from and to, distance, time,
@@ -13,9 +13,7 @@ pub async fn trips(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = q.csv()?;
-    let w = q.window(&state).await?;
-    let who = devices(&state).await?;
+    let (csv, w, who) = q.prepare(&state).await?;
     let rows = state.store.trips_in(&w, MAX_ROWS).await?;
     Ok(Table {
         name: "trips",
@@ -62,6 +60,7 @@ pub async fn trips(
                 ]
             })
             .collect(),
+        truncated: rows.len() as i64 >= MAX_ROWS,
     }
     .respond(csv))
 }
