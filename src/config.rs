@@ -200,6 +200,7 @@ pub struct NotificationsSection {
     pub retry_max: Duration,
     #[serde(with = "duration")]
     pub timeout: Duration,
+    pub max_concurrent: usize,
     pub smtp: Option<SmtpSection>,
 }
 
@@ -394,6 +395,12 @@ impl Settings {
                 message: "rules.tick and rules.reload_every must be longer than zero".into(),
             });
         }
+        if self.notifications.max_concurrent == 0 {
+            return Err(ConfigError::Invalid {
+                key: "notifications.max_concurrent",
+                message: "at least one delivery at a time".into(),
+            });
+        }
         if self.notifications.max_attempts == 0 {
             return Err(ConfigError::Invalid {
                 key: "notifications.max_attempts",
@@ -509,6 +516,7 @@ impl Settings {
             retry_base: n.retry_base,
             retry_max: n.retry_max,
             timeout: n.timeout,
+            max_concurrent: n.max_concurrent,
             smtp: n
                 .smtp
                 .as_ref()

@@ -6,6 +6,8 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{imei, now_ms, record, settings, TestApp, WAIT};
@@ -41,12 +43,28 @@ impl Hook {
 /// An HTTP receiver answering every request with `status`; what it got comes out of the
 /// channel.
 async fn receiver(status: u16) -> (String, mpsc::UnboundedReceiver<Hook>) {
+    receiver_with(status, Duration::ZERO, Arc::default()).await
+}
+
+/// Requests being answered now, and the most at once.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// Like [`receiver`], taking `delay` to answer and counting requests in flight.
+async fn receiver_with(
+    status: u16,
+    delay: Duration,
+    flight: Arc<InFlight>,
+) -> (String, mpsc::UnboundedReceiver<Hook>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            let tx = tx.clone();
+            let (tx, flight) = (tx.clone(), flight.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -80,6 +98,10 @@ async fn receiver(status: u16) -> (String, mpsc::UnboundedReceiver<Hook>) {
                     .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
                     .collect();
                 let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
+                let now = flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+                flight.most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                flight.now.fetch_sub(1, Ordering::SeqCst);
                 let _ = tx.send(Hook { headers, body });
                 let reply = format!(
                     "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -467,4 +489,42 @@ async fn commands_reach_connected_devices_and_wait_for_offline_ones() {
     let list: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(list["items"][0]["response"], "Ver:03.27.07", "newest first");
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+#[actix_rt::test]
+async fn deliveries_wait_their_turn_beyond_the_concurrency_limit() {
+    let app = TestApp::start(settings(|s| s.notifications.max_concurrent = 1)).await;
+    let flight = Arc::new(InFlight::default());
+    let (url, mut got) = receiver_with(200, Duration::from_millis(200), flight.clone()).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let ch = created(
+            &app,
+            "/api/v1/notifications/channels",
+            json!({"name": format!("hook {i}"), "kind": "webhook", "target": url}),
+        )
+        .await;
+        ids.push(ch["id"].clone());
+    }
+    created(
+        &app,
+        "/api/v1/alerts/rules",
+        json!({"name": "Speeding", "kind": "OVERSPEED", "channel_ids": ids, "params": {"limit_kmh": 50, "min_duration_s": 0}}),
+    )
+    .await;
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(imei(356_307_042_441_004)).await, 1);
+    dev.send(&speeding(now_ms() - 10_000, 80)).await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    for _ in 0..3 {
+        tokio::time::timeout(WAIT, got.recv())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(
+        flight.most.load(Ordering::SeqCst),
+        1,
+        "one delivery at a time"
+    );
 }

@@ -43,6 +43,8 @@ pub struct NotifySettings {
     pub retry_base: Duration,
     pub retry_max: Duration,
     pub timeout: Duration,
+    /// Deliveries in flight at once; the rest wait their turn.
+    pub max_concurrent: usize,
     pub smtp: Option<SmtpSettings>,
 }
 
@@ -53,6 +55,7 @@ impl Default for NotifySettings {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             timeout: Duration::from_secs(10),
+            max_concurrent: 64,
             smtp: None,
         }
     }
@@ -63,6 +66,7 @@ pub struct NotifierActor {
     settings: Arc<NotifySettings>,
     http: reqwest::Client,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl NotifierActor {
@@ -84,6 +88,7 @@ impl NotifierActor {
             });
         Self {
             store,
+            permits: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent.max(1))),
             settings: Arc::new(settings),
             http,
             smtp,
@@ -134,6 +139,7 @@ impl Handler<AlertChanged> for NotifierActor {
             http: self.http.clone(),
             smtp: self.smtp.clone(),
         };
+        let permits = self.permits.clone();
         actix::spawn(async move {
             let rule = match delivery.store.alert_rule(msg.alert.rule_id).await {
                 Ok(Some(r)) => r,
@@ -149,7 +155,14 @@ impl Handler<AlertChanged> for NotifierActor {
                     Ok(Some(ch)) if ch.enabled => {
                         let d = delivery.clone();
                         let msg = msg.clone();
-                        actix::spawn(async move { d.deliver(&ch, &msg).await });
+                        let permits = permits.clone();
+                        actix::spawn(async move {
+                            // A storm of alerts queues here instead of opening a connection each.
+                            let Ok(_turn) = permits.acquire_owned().await else {
+                                return;
+                            };
+                            d.deliver(&ch, &msg).await;
+                        });
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!("notification: channel {id} not read: {e}"),
