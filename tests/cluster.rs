@@ -1,5 +1,5 @@
 //! Two `urbanstream serve` processes on one PostgreSQL and one Redis: a WebSocket client on
-//! node A sees a device connected to node B, once.
+//! node A sees a device connected to node B, and the alert it raises there, once.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
@@ -55,6 +55,23 @@ async fn login(node: &Node) -> String {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no login on {}", node.http);
+}
+
+/// A JSON request to a node with a bearer token; the status and the body.
+async fn post(node: &Node, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = body.to_string();
+    let mut s = tokio::net::TcpStream::connect(node.http).await.unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let json = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }
 
 fn free_port() -> SocketAddr {
@@ -133,8 +150,13 @@ async fn a_client_on_node_a_sees_a_device_on_node_b() {
         .unwrap();
     let auth = json!({"op": "auth", "token": token}).to_string();
     ws.send(Message::Text(auth.into())).await.unwrap();
-    let sub = json!({"op": "subscribe", "topics": [format!("device:{id}")]}).to_string();
+    let sub = json!({"op": "subscribe", "topics": [format!("device:{id}"), "alerts"]}).to_string();
     ws.send(Message::Text(sub.into())).await.unwrap();
+
+    // A rule made on node B; the device on B breaks it; the alert reaches A's client.
+    let rule = json!({"name": "Slow zone", "kind": "OVERSPEED", "params": {"limit_kmh": 10, "min_duration_s": 0}});
+    let (status, body) = post(&b, &token, "/api/v1/alerts/rules", &rule).await;
+    assert_eq!(status, 201, "{body}");
 
     let mut dev = RawDevice::connect(b.teltonika).await;
     assert_eq!(dev.login(id).await, 1);
@@ -145,16 +167,27 @@ async fn a_client_on_node_a_sees_a_device_on_node_b() {
     assert_eq!(dev.ack(WAIT).await, Some(1));
 
     let mut telemetry = Vec::new();
+    let mut alerts = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
         if let Message::Text(text) = msg {
             let v: Value = serde_json::from_str(&text).unwrap();
             if v["type"] == "telemetry" {
                 telemetry.push(v);
+            } else if v["type"] == "alert" {
+                alerts.push(v);
             }
         }
     }
     assert_eq!(telemetry.len(), 1, "exactly once: {telemetry:?}");
     assert_eq!(telemetry[0]["topic"], format!("device:{id}"));
     assert_eq!(telemetry[0]["data"]["imei"], id.to_string());
+    assert_eq!(
+        alerts.len(),
+        1,
+        "the alert of node B, once on node A: {alerts:?}"
+    );
+    assert_eq!(alerts[0]["data"]["action"], "raised");
+    assert_eq!(alerts[0]["data"]["imei"], id.to_string());
+    assert_eq!(alerts[0]["data"]["alert"]["kind"], "OVERSPEED");
 }
