@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use urbanstream_actors::arbiters::ArbiterPool;
 use urbanstream_actors::commands::CommandDispatcherActor;
 use urbanstream_actors::db_batcher::DbBatcherActor;
-use urbanstream_actors::hub::{AttachRedis, HubActor, HubSettings};
+use urbanstream_actors::hub::{AttachEngine, AttachRedis, HubActor, HubSettings};
 use urbanstream_actors::notify::NotifierActor;
 use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
 use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown, WatchLogins};
@@ -127,6 +127,7 @@ impl ServerBuilder {
         };
         let (mut loaded_rules, rules) = http::alert_rules::load(&store).await?;
         engine.do_send(rules);
+        hub.do_send(AttachEngine(engine.clone().recipient()));
         downstream.push(engine.clone().recipient());
         let registry = DeviceRegistryActor::load(RegistrySettings {
             register_unknown: s.teltonika.register_unknown,

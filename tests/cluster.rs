@@ -154,7 +154,7 @@ async fn a_client_on_node_a_sees_a_device_on_node_b() {
     ws.send(Message::Text(sub.into())).await.unwrap();
 
     // A rule made on node B; the device on B breaks it; the alert reaches A's client.
-    let rule = json!({"name": "Slow zone", "kind": "OVERSPEED", "params": {"limit_kmh": 10, "min_duration_s": 0}});
+    let rule = json!({"name": "Slow zone", "kind": "OVERSPEED", "cooldown_s": 0, "params": {"limit_kmh": 10, "min_duration_s": 0}});
     let (status, body) = post(&b, &token, "/api/v1/alerts/rules", &rule).await;
     assert_eq!(status, 201, "{body}");
 
@@ -190,4 +190,40 @@ async fn a_client_on_node_a_sees_a_device_on_node_b() {
     assert_eq!(alerts[0]["data"]["action"], "raised");
     assert_eq!(alerts[0]["data"]["imei"], id.to_string());
     assert_eq!(alerts[0]["data"]["alert"]["kind"], "OVERSPEED");
+
+    // Cleared by hand on node A: node B's engine lets go, so the next excess is a new alert.
+    let alert_id = alerts[0]["data"]["alert"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = post(
+        &a,
+        &token,
+        &format!("/api/v1/alerts/{alert_id}/clear"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rec = record(t + 5_000, 44.7722, 17.191);
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[rec]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if let Message::Text(text) = msg {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["type"] == "alert" {
+                seen.push((
+                    v["data"]["action"].clone(),
+                    v["data"]["alert"]["id"].clone(),
+                ));
+            }
+        }
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], (json!("cleared"), json!(alert_id)));
+    assert_eq!(seen[1].0, "raised");
+    assert_ne!(seen[1].1, json!(alert_id), "a new alert");
 }

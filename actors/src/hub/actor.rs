@@ -9,7 +9,7 @@ use super::messages::{Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscrib
 use super::topic::Topic;
 use crate::metrics::*;
 use crate::redis_bridge::{PublishToRedis, RemoteKind, RemoteUpdate};
-use crate::rules::AlertChanged;
+use crate::rules::{AlertChanged, AlertForgotten};
 use crate::vehicle::logic::device_time;
 use crate::vehicle::TelemetryAccepted;
 
@@ -45,6 +45,8 @@ pub struct HubActor {
     settings: HubSettings,
     /// Where live updates also go for other nodes, when Redis is configured.
     redis: Option<Recipient<PublishToRedis>>,
+    /// This node's rule engine, told of alerts users cleared on other nodes.
+    engine: Option<Recipient<AlertForgotten>>,
     subscribers: HashMap<SubscriberId, Subscriber>,
     by_topic: HashMap<Topic, HashSet<SubscriberId>>,
 }
@@ -54,6 +56,7 @@ impl HubActor {
         Self {
             settings,
             redis: None,
+            engine: None,
             subscribers: HashMap::new(),
             by_topic: HashMap::new(),
         }
@@ -368,6 +371,19 @@ impl Handler<DeviceNotice> for HubActor {
     }
 }
 
+/// Connects the hub to this node's rule engine.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachEngine(pub Recipient<AlertForgotten>);
+
+impl Handler<AttachEngine> for HubActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttachEngine, _ctx: &mut Self::Context) {
+        self.engine = Some(msg.0);
+    }
+}
+
 /// Connects the hub to the Redis bridge.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -393,7 +409,22 @@ impl Handler<RemoteUpdate> for HubActor {
                 self.publish_telemetry(msg.imei, &topics, &msg.data);
             }
             RemoteKind::Event => self.publish_event(msg.imei, vehicle, &msg.data),
-            RemoteKind::Alert => self.publish_alert(&msg.data),
+            RemoteKind::Alert => {
+                // Cleared by a user on another node: the engine that owns it lets go.
+                let a = &msg.data["alert"];
+                if let (Some(engine), "cleared", Some(id), Some(_by)) = (
+                    &self.engine,
+                    msg.data["action"].as_str().unwrap_or_default(),
+                    a["id"].as_str(),
+                    a["cleared_by"].as_str(),
+                ) {
+                    let _ = engine.try_send(AlertForgotten {
+                        id: id.to_owned(),
+                        at_ms: a["last_ms"].as_i64().unwrap_or_default(),
+                    });
+                }
+                self.publish_alert(&msg.data);
+            }
         }
     }
 }

@@ -6,6 +6,6 @@ mod actor;
 mod messages;
 mod topic;
 
-pub use actor::{AttachRedis, DeviceNotice, HubActor, HubSettings};
+pub use actor::{AttachEngine, AttachRedis, DeviceNotice, HubActor, HubSettings};
 pub use messages::{Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe};
 pub use topic::{Topic, TopicError};
