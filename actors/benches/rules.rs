@@ -84,6 +84,7 @@ fn bench(c: &mut Criterion) {
             let (lat, lon) = path[(v * 17 + step) % path.len()];
             let at_ms = 1_764_000_000_000 + step as i64 * 1_000;
             let fence_events = trackers[v].observe(&index, at_ms, lat, lon);
+            let fence_limit = trackers[v].speed_limit(&index);
             let s = Sample {
                 device_id: v as i64,
                 vehicle_id: Some(v as i64),
@@ -96,8 +97,9 @@ fn bench(c: &mut Criterion) {
                 fuel_pct: Some(60.0),
                 dtc: Some(vec![]),
                 green_driving: None,
+                fence_limit,
             };
-            eval.observe(&rules, &index, &s, &mut out);
+            eval.observe(&rules, &s, &mut out);
             let n = out.len() + fence_events.len();
             out.clear();
             n

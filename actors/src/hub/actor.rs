@@ -494,6 +494,7 @@ mod tests {
                 named: vec![],
                 late: false,
                 received_at: Utc::now(),
+                fence_limit: None,
             }]),
             events: Arc::from(vec![]),
             vehicle_id: None,

@@ -212,7 +212,7 @@ impl Handler<TelemetryAccepted> for RuleEngineActor {
                 late.push(s);
             } else {
                 live += 1;
-                self.eval.observe(&self.rules, &fences, &s, &mut self.out);
+                self.eval.observe(&self.rules, &s, &mut self.out);
             }
         }
         if !late.is_empty() {
@@ -280,6 +280,7 @@ fn sample(msg: &TelemetryAccepted, group: Option<String>, r: &TelemetryRecord) -
                 .collect(),
             _ => Vec::new(),
         }),
+        fence_limit: r.fence_limit,
         green_driving: value("green_driving_type")
             .and_then(NamedValue::as_f64)
             .and_then(|v| u8::try_from(v as i64).ok())

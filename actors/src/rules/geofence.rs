@@ -278,6 +278,15 @@ pub struct FenceTracker {
 }
 
 impl FenceTracker {
+    /// The lowest speed limit among the fences the vehicle is in (by the same hysteresis
+    /// as its enter and exit events), and that fence.
+    pub fn speed_limit(&self, index: &FenceIndex) -> Option<(f64, i64)> {
+        self.inside
+            .keys()
+            .filter_map(|id| Some((index.get(*id)?.speed_limit_kmh?, *id)))
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+    }
+
     /// Takes the next fix in device time; returns what changed.
     pub fn observe(
         &mut self,

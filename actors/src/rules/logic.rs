@@ -26,6 +26,9 @@ pub struct Sample {
     pub dtc: Option<Vec<String>>,
     /// The device's green-driving report (IO 253): 1 acceleration, 2 braking, 3 cornering.
     pub green_driving: Option<u8>,
+    /// The lowest speed limit of the geofences the vehicle is in, and that fence, as its
+    /// actor decided with each fence's hysteresis (live records).
+    pub fence_limit: Option<(f64, i64)>,
 }
 
 /// A geofence event of the vehicle, as its actor raised it.
@@ -242,13 +245,7 @@ impl Evaluator {
     }
 
     /// A live record, in device-time order for its device.
-    pub fn observe(
-        &mut self,
-        rules: &[Rule],
-        fences: &FenceIndex,
-        s: &Sample,
-        out: &mut Vec<Transition>,
-    ) {
+    pub fn observe(&mut self, rules: &[Rule], s: &Sample, out: &mut Vec<Transition>) {
         let dev = self.devices.entry(s.device_id).or_default();
         dev.vehicle_id = s.vehicle_id;
         dev.group.clone_from(&s.group);
@@ -258,7 +255,6 @@ impl Evaluator {
             (dt > 0.0).then_some((v, dt))
         });
         dev.last_speed = Some((s.at_ms, s.speed_kmh));
-        let mut fence_limit: Option<Option<(f64, i64)>> = None;
         dev.align(rules);
         for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
             if !rule.enabled || !rule.targets.covers(s.vehicle_id, s.group.as_deref()) {
@@ -275,11 +271,7 @@ impl Evaluator {
             }
             match &rule.condition {
                 Condition::Overspeed(p) => {
-                    let fence = if p.use_geofence_limits {
-                        *fence_limit.get_or_insert_with(|| lowest_limit(fences, s.position))
-                    } else {
-                        None
-                    };
+                    let fence = s.fence_limit.filter(|_| p.use_geofence_limits);
                     let limit = match (p.limit_kmh, fence) {
                         (Some(a), Some((b, _))) if b < a => Some((b, fence.map(|f| f.1))),
                         (Some(a), _) => Some((a, None)),

@@ -244,6 +244,7 @@ impl Handler<IngestRecords> for VehicleActor {
         let route = self.settings.routes.current().route_of(self.vehicle_id);
         for o in ordered {
             let named = self.profile.named(&o.record.io);
+            let mut fence_limit = None;
             let distance = if o.late {
                 late += 1;
                 0.0
@@ -275,6 +276,7 @@ impl Handler<IngestRecords> for VehicleActor {
                             .observe(&fences, at_ms, g.latitude_deg(), g.longitude_deg());
                     events.extend(seen.into_iter().map(|e| fence_event(&fences, e)));
                 }
+                fence_limit = self.fences.speed_limit(&fences);
                 if g.valid() && (route.is_some() || self.route.progress().is_some()) {
                     let at_ms = i64::try_from(o.record.timestamp_ms).unwrap_or(i64::MAX);
                     let seen = self.route.observe(
@@ -301,6 +303,7 @@ impl Handler<IngestRecords> for VehicleActor {
                 named,
                 late: o.late,
                 received_at: msg.received_at,
+                fence_limit,
             });
         }
         if let Some(live) = &mut self.live {

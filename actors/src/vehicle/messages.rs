@@ -76,6 +76,10 @@ pub struct TelemetryRecord {
     pub named: NamedValues,
     pub late: bool,
     pub received_at: DateTime<Utc>,
+    /// The lowest speed limit of the geofences the vehicle was in at this fix, and that
+    /// fence (live records only).
+    #[serde(skip)]
+    pub fence_limit: Option<(f64, i64)>,
 }
 
 /// Emitted by a vehicle for every frame it accepted (records in device-time order) and for

@@ -41,11 +41,11 @@ fn steps(out: &[Transition]) -> Vec<(&'static str, i64)> {
         .collect()
 }
 
-fn run(rules: &[Rule], fences: &FenceIndex, samples: &[Sample]) -> (Evaluator, Vec<Transition>) {
+fn run(rules: &[Rule], samples: &[Sample]) -> (Evaluator, Vec<Transition>) {
     let mut e = Evaluator::default();
     let mut out = Vec::new();
     for s in samples {
-        e.observe(rules, fences, s, &mut out);
+        e.observe(rules, s, &mut out);
     }
     (e, out)
 }
@@ -72,7 +72,7 @@ fn overspeed_needs_its_duration_and_clears_under_the_limit() {
         (19, 49.0),
     ];
     let samples: Vec<_> = speeds.iter().map(|&(t, v)| sample(t, v)).collect();
-    let (e, out) = run(&r, &FenceIndex::default(), &samples);
+    let (e, out) = run(&r, &samples);
     assert_eq!(steps(&out), [("raise", 10), ("clear", 18)]);
     let Transition::Raise(a) = &out[0] else {
         panic!()
@@ -89,28 +89,64 @@ fn overspeed_needs_its_duration_and_clears_under_the_limit() {
 
 #[test]
 fn a_geofence_speed_limit_applies_inside_it() {
-    let fences = FenceIndex::new([FenceDef {
-        id: 9,
-        name: "school".into(),
+    // A school zone (30) inside a town limit (50), each with a 20 m hysteresis band.
+    let circle = |id: i64, radius_m: f64, limit: f64| FenceDef {
+        id,
+        name: format!("zone {id}"),
         shape: Shape::Circle {
             center: geo::Point::new(13.0, 52.0),
-            radius_m: 300.0,
+            radius_m,
         },
-        hysteresis_m: 0.0,
-        speed_limit_kmh: Some(30.0),
-    }]);
+        hysteresis_m: 20.0,
+        speed_limit_kmh: Some(limit),
+    };
+    let fences = FenceIndex::new([circle(9, 300.0, 30.0), circle(4, 3_000.0, 50.0)]);
     let r = [rule(
         1,
         "OVERSPEED",
         json!({"limit_kmh": 80, "min_duration_s": 0}),
         0,
     )];
-    let mut inside = sample(0, 40.0);
-    inside.position = Some((52.0, 13.0));
-    let mut outside = sample(5, 40.0);
-    outside.position = Some((52.01, 13.0));
-    let (_, out) = run(&r, &fences, &[inside, outside]);
-    assert_eq!(steps(&out), [("raise", 0), ("clear", 5)]);
+    // Metres north of the centre: in the school zone, drifting on its edge (inside the
+    // band: still in), out of it (the town limit holds), out of town.
+    let path = [
+        (0, 0.0, 40.0),
+        (5, 305.0, 40.0),
+        (10, 320.0, 40.0),
+        (15, 600.0, 55.0),
+        (20, 3_500.0, 70.0),
+    ];
+    let mut tracker = crate::rules::FenceTracker::default();
+    let samples: Vec<Sample> = path
+        .iter()
+        .map(|&(t, north, v)| {
+            let lat = 52.0 + north / 111_195.0;
+            tracker.observe(&fences, T0 + t * 1000, lat, 13.0);
+            Sample {
+                position: Some((lat, 13.0)),
+                fence_limit: tracker.speed_limit(&fences),
+                ..sample(t, v)
+            }
+        })
+        .collect();
+    let limits: Vec<_> = samples.iter().map(|s| s.fence_limit).collect();
+    assert_eq!(
+        limits,
+        [
+            Some((30.0, 9)),
+            Some((30.0, 9)),
+            Some((50.0, 4)),
+            Some((50.0, 4)),
+            None
+        ]
+    );
+    let (_, out) = run(&r, &samples);
+    // 40 in the zone: over 30; 40 out of it: under 50, clears; 55 in town: over 50; 70 out
+    // of town: under the rule's own 80, clears.
+    assert_eq!(
+        steps(&out),
+        [("raise", 0), ("clear", 10), ("raise", 15), ("clear", 20)]
+    );
     let Transition::Raise(a) = &out[0] else {
         panic!()
     };
@@ -135,7 +171,7 @@ fn dedup_while_active_and_cooldown_after_clear() {
         (70, 60.0),
     ];
     let samples: Vec<_> = speeds.iter().map(|&(t, v)| sample(t, v)).collect();
-    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    let (_, out) = run(&r, &samples);
     // One alert for 0-2 s; the burst at 30 s falls in the 60 s cooldown; 70 s raises again.
     assert_eq!(steps(&out), [("raise", 0), ("clear", 2), ("raise", 70)]);
 }
@@ -145,7 +181,7 @@ fn idling_with_the_engine_on_past_the_limit() {
     let r = [rule(1, "EXCESSIVE_IDLE", json!({}), 0)];
     let mut samples: Vec<_> = (0..=17).map(|m| sample(m * 60, 0.0)).collect();
     samples.push(sample(18 * 60, 30.0));
-    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    let (_, out) = run(&r, &samples);
     assert_eq!(steps(&out), [("raise", 16 * 60), ("clear", 18 * 60)]);
     // Ignition off: parked, not idling.
     let parked: Vec<_> = (0..=20)
@@ -154,7 +190,7 @@ fn idling_with_the_engine_on_past_the_limit() {
             ..sample(m * 60, 0.0)
         })
         .collect();
-    assert!(run(&r, &FenceIndex::default(), &parked).1.is_empty());
+    assert!(run(&r, &parked).1.is_empty());
 }
 
 #[test]
@@ -175,7 +211,7 @@ fn low_fuel_has_hysteresis() {
             ..sample(t, 0.0)
         })
         .collect();
-    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    let (_, out) = run(&r, &samples);
     assert_eq!(steps(&out), [("raise", 1), ("clear", 5)]);
 }
 
@@ -205,7 +241,7 @@ fn fuel_drop_while_parked_not_while_driving() {
         parked(1000, 45.0),
         parked(4000, 45.0), // an hour later: the alert clears (hold 30 min)
     ];
-    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    let (_, out) = run(&r, &samples);
     assert_eq!(steps(&out), [("raise", 900), ("clear", 900 + 1800)]);
     let Transition::Raise(a) = &out[0] else {
         panic!()
@@ -227,7 +263,7 @@ fn engine_error_while_codes_are_reported() {
         sample(3, 0.0),
         codes(4, &[]),
     ];
-    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    let (_, out) = run(&r, &samples);
     assert_eq!(steps(&out), [("raise", 1), ("clear", 4)]);
     let Transition::Raise(a) = &out[0] else {
         panic!()
@@ -252,7 +288,7 @@ fn harsh_braking_from_speed_and_from_the_device() {
         }, // the device says so
         sample(200, 30.0),
     ];
-    let (_, out) = run(&r, &FenceIndex::default(), &samples);
+    let (_, out) = run(&r, &samples);
     assert_eq!(steps(&out), [("raise", 1), ("repeat", 20), ("clear", 80)]);
     let Transition::Repeat { details, .. } = &out[1] else {
         panic!()
@@ -265,12 +301,12 @@ fn device_offline_on_the_server_clock() {
     let r = [rule(1, "DEVICE_OFFLINE", json!({"after_s": 600}), 0)];
     let mut e = Evaluator::default();
     let mut out = Vec::new();
-    e.observe(&r, &FenceIndex::default(), &sample(0, 0.0), &mut out);
+    e.observe(&r, &sample(0, 0.0), &mut out);
     e.tick(&r, T0 + 500_000, &mut out);
     assert!(out.is_empty());
     e.tick(&r, T0 + 601_000, &mut out);
     e.tick(&r, T0 + 700_000, &mut out);
-    e.observe(&r, &FenceIndex::default(), &sample(800, 0.0), &mut out);
+    e.observe(&r, &sample(800, 0.0), &mut out);
     assert_eq!(steps(&out), [("raise", 601), ("clear", 800)]);
     // A device known from the database, never heard since start.
     e.known(2, None, None, Some(T0));
@@ -373,7 +409,7 @@ fn late_records_become_history_not_live_alerts() {
     assert_eq!(e.open_count(), 0);
     // The live state is untouched: a live record over the limit still raises.
     let mut out = Vec::new();
-    e.observe(&r, &FenceIndex::default(), &sample(10, 70.0), &mut out);
+    e.observe(&r, &sample(10, 70.0), &mut out);
     assert_eq!(steps(&out), [("raise", 10)]);
 }
 
@@ -404,7 +440,7 @@ fn targets_and_disabled_rules() {
         group: Some("night".into()),
         ..sample(0, 70.0)
     };
-    let (_, out) = run(&[only_8, off, night], &FenceIndex::default(), &[s]);
+    let (_, out) = run(&[only_8, off, night], &[s]);
     assert!(
         matches!(&out[..], [Transition::Raise(a)] if a.rule_id == 3),
         "{out:?}"
@@ -422,14 +458,14 @@ fn restored_alerts_clear_and_cooldowns_hold() {
     let mut e = Evaluator::default();
     e.restore(1, 1, "", Some(("before-restart".into(), T0)), None);
     let mut out = Vec::new();
-    e.observe(&r, &FenceIndex::default(), &sample(5, 70.0), &mut out);
+    e.observe(&r, &sample(5, 70.0), &mut out);
     assert!(out.is_empty(), "still open: no second alert");
-    e.observe(&r, &FenceIndex::default(), &sample(6, 30.0), &mut out);
+    e.observe(&r, &sample(6, 30.0), &mut out);
     assert!(matches!(&out[..], [Transition::Clear { id, .. }] if id == "before-restart"));
     // Cleared by a user: the next occurrence within the cooldown stays quiet.
     let mut e = Evaluator::default();
     e.restore(1, 1, "", None, Some(T0));
     let mut out = Vec::new();
-    e.observe(&r, &FenceIndex::default(), &sample(100, 70.0), &mut out);
+    e.observe(&r, &sample(100, 70.0), &mut out);
     assert!(out.is_empty());
 }
