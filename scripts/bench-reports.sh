@@ -26,14 +26,14 @@ INSERT INTO vehicles (id, registration, vehicle_type, group_name)
 INSERT INTO devices (id, imei, model, vehicle_id, online)
   SELECT v, (351000000000000 + v)::text, 'FMC125', v, false FROM generate_series(1, 500) v;
 -- 20 trips a day, 40 min apart, each 25 min; a stay between each pair.
-INSERT INTO trips (device_id, start_ms, end_ms, distance_m, duration_s, max_speed_kmh, idle_s,
+INSERT INTO trips (device_id, vehicle_id, start_ms, end_ms, distance_m, duration_s, max_speed_kmh, idle_s,
                    fuel_used_l, start_lat, start_lon, end_lat, end_lon)
-  SELECT v, :from_ms + d * 86400000 + 21600000 + k * 2400000, :from_ms + d * 86400000 + 21600000 + k * 2400000 + 1500000,
+  SELECT v, v, :from_ms + d * 86400000 + 21600000 + k * 2400000, :from_ms + d * 86400000 + 21600000 + k * 2400000 + 1500000,
          6000 + (v * 37 + k * 11 + d) % 4000, 1500, 40 + (v + k) % 35, 60 + (v * k) % 240,
          1.5 + ((v + d) % 10) / 10.0, 44.77, 17.19, 44.79, 17.21
   FROM generate_series(1, 500) v, generate_series(0::bigint, 29) d, generate_series(0::bigint, 19) k;
-INSERT INTO vehicle_stops (device_id, start_ms, end_ms, duration_s, lat, lon)
-  SELECT v, :from_ms + d * 86400000 + 21600000 + k * 2400000 + 1500000,
+INSERT INTO vehicle_stops (device_id, vehicle_id, start_ms, end_ms, duration_s, lat, lon)
+  SELECT v, v, :from_ms + d * 86400000 + 21600000 + k * 2400000 + 1500000,
          :from_ms + d * 86400000 + 21600000 + (k + 1) * 2400000, 900, 44.79, 17.21
   FROM generate_series(1, 500) v, generate_series(0::bigint, 29) d, generate_series(0::bigint, 18) k;
 INSERT INTO alerts (id, rule_id, kind, severity, status, device_id, subject, message, details, late,
@@ -50,8 +50,8 @@ INSERT INTO route_stops (route_id, seq, stop_id, offset_s)
   SELECT r, q, (r - 1) * 20 + q + 1, q * 120 FROM generate_series(1, 10) r, generate_series(0::bigint, 19) q;
 INSERT INTO route_schedules (route_id, departure_s, days)
   SELECT r, 21600 + k * 1200, 127 FROM generate_series(1, 10) r, generate_series(0::bigint, 39) k;
-INSERT INTO stop_arrivals (device_id, route_id, stop_id, seq, arrived_ms, departed_ms, dwell_s)
-  SELECT r * 10 + k % 10, r, (r - 1) * 20 + q + 1, q,
+INSERT INTO stop_arrivals (device_id, vehicle_id, route_id, stop_id, seq, arrived_ms, departed_ms, dwell_s)
+  SELECT r * 10 + k % 10, r * 10 + k % 10, r, (r - 1) * 20 + q + 1, q,
          :from_ms + d * 86400000 + (21600 + k * 1200 + q * 120 + (r * k + q * 7) % 240 - 60) * 1000,
          :from_ms + d * 86400000 + (21600 + k * 1200 + q * 120 + (r * k + q * 7) % 240 - 60 + 20) * 1000, 20
   FROM generate_series(1, 10) r, generate_series(0::bigint, 29) d, generate_series(0::bigint, 39) k, generate_series(0::bigint, 19) q;

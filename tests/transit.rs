@@ -350,6 +350,49 @@ async fn route_run(app: TestApp) {
         .await;
     assert_eq!(s, 400);
 
+    // The tracker moves to another bus: the trips stay with the bus they were driven in.
+    let other = json_ok(
+        &app,
+        "POST",
+        "/api/v1/vehicles",
+        Some(json!({"registration": "BUS-4"})),
+        201,
+    )
+    .await;
+    let other_id = other["id"].as_i64().unwrap();
+    let moved = json!({"imei": id.to_string()});
+    json_ok(
+        &app,
+        "POST",
+        &format!("/api/v1/vehicles/{other_id}/assign-device"),
+        Some(moved),
+        200,
+    )
+    .await;
+    let kept = json_ok(
+        &app,
+        "GET",
+        &format!("/api/v1/reports/trips?vehicle={vehicle_id}&{window}"),
+        None,
+        200,
+    )
+    .await;
+    let kept = kept["items"].as_array().unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(
+        kept.iter().all(|t| t["vehicle_id"] == vehicle_id),
+        "{kept:?}"
+    );
+    let none = json_ok(
+        &app,
+        "GET",
+        &format!("/api/v1/reports/trips?vehicle={other_id}&{window}"),
+        None,
+        200,
+    )
+    .await;
+    assert!(none["items"].as_array().unwrap().is_empty());
+
     // Off the route: no more tracking; the route goes on without it.
     let (s, _) = app
         .request(

@@ -241,6 +241,7 @@ diesel::table! {
 diesel::table! {
     trips (device_id, start_ms) {
         device_id -> BigInt,
+        vehicle_id -> Nullable<BigInt>,
         start_ms -> BigInt,
         end_ms -> BigInt,
         distance_m -> Double,
@@ -258,6 +259,7 @@ diesel::table! {
 diesel::table! {
     vehicle_stops (device_id, start_ms) {
         device_id -> BigInt,
+        vehicle_id -> Nullable<BigInt>,
         start_ms -> BigInt,
         end_ms -> BigInt,
         duration_s -> BigInt,
@@ -322,6 +324,7 @@ diesel::table! {
 diesel::table! {
     stop_arrivals (device_id, arrived_ms, stop_id) {
         device_id -> BigInt,
+        vehicle_id -> Nullable<BigInt>,
         route_id -> BigInt,
         stop_id -> BigInt,
         seq -> Integer,

@@ -146,10 +146,20 @@ impl VehicleActor {
                 device_id: self.device_id,
                 time_ms: e.at().timestamp_millis(),
                 kind: e.kind().to_owned(),
-                data: serde_json::to_string(e).unwrap_or_default(),
+                data: self.event_data(e),
                 subject: e.subject(),
             })
             .collect()
+    }
+
+    /// An event as stored: its JSON with the vehicle the tracker rides in now, so trips,
+    /// stays and arrivals keep the vehicle they were made with.
+    fn event_data(&self, e: &VehicleEvent) -> String {
+        let mut v = serde_json::to_value(e).unwrap_or_default();
+        if let (Some(id), Some(o)) = (self.vehicle_id, v.as_object_mut()) {
+            o.insert("vehicle_id".into(), id.into());
+        }
+        v.to_string()
     }
 
     /// Live pushes: the hot path never waits on the database.

@@ -4,6 +4,8 @@
 
 CREATE TABLE trips (
     device_id BIGINT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    -- the vehicle the tracker rode in at the time
+    vehicle_id BIGINT,
     start_ms BIGINT NOT NULL,
     end_ms BIGINT NOT NULL,
     distance_m DOUBLE PRECISION NOT NULL,
@@ -18,9 +20,12 @@ CREATE TABLE trips (
     PRIMARY KEY (device_id, start_ms)
 );
 CREATE INDEX trips_start ON trips (start_ms);
+CREATE INDEX trips_vehicle ON trips (vehicle_id, start_ms);
 
 CREATE TABLE vehicle_stops (
     device_id BIGINT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    -- the vehicle the tracker rode in at the time
+    vehicle_id BIGINT,
     start_ms BIGINT NOT NULL,
     end_ms BIGINT NOT NULL,
     duration_s BIGINT NOT NULL,
@@ -28,6 +33,7 @@ CREATE TABLE vehicle_stops (
     lon DOUBLE PRECISION,
     PRIMARY KEY (device_id, start_ms)
 );
+CREATE INDEX vehicle_stops_vehicle ON vehicle_stops (vehicle_id, start_ms);
 
 CREATE TABLE routes (
     id BIGSERIAL PRIMARY KEY,
@@ -79,6 +85,8 @@ CREATE TABLE route_assignments (
 
 CREATE TABLE stop_arrivals (
     device_id BIGINT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    -- the vehicle the tracker rode in at the time
+    vehicle_id BIGINT,
     route_id BIGINT NOT NULL,
     stop_id BIGINT NOT NULL,
     seq INTEGER NOT NULL,

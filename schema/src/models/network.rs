@@ -15,6 +15,8 @@ use crate::schema::{
 #[diesel(table_name = trips)]
 pub struct TripRow {
     pub device_id: i64,
+    /// The vehicle the tracker rode in at the time.
+    pub vehicle_id: Option<i64>,
     pub start_ms: i64,
     pub end_ms: i64,
     pub distance_m: f64,
@@ -36,6 +38,8 @@ pub struct TripRow {
 #[diesel(table_name = vehicle_stops)]
 pub struct VehicleStopRow {
     pub device_id: i64,
+    /// The vehicle the tracker rode in at the time.
+    pub vehicle_id: Option<i64>,
     pub start_ms: i64,
     pub end_ms: i64,
     pub duration_s: i64,
@@ -141,6 +145,8 @@ pub struct AssignmentRow {
 #[diesel(table_name = stop_arrivals)]
 pub struct ArrivalRow {
     pub device_id: i64,
+    /// The vehicle the tracker rode in at the time.
+    pub vehicle_id: Option<i64>,
     pub route_id: i64,
     pub stop_id: i64,
     /// The stop's place in the route (0 = first).

@@ -61,6 +61,7 @@ pub fn derive(events: &[NewEvent]) -> Derived {
                 };
                 d.trips.push(TripRow {
                     device_id: e.device_id,
+                    vehicle_id: i("vehicle_id"),
                     start_ms,
                     end_ms: e.time_ms,
                     distance_m: f("distance_m").unwrap_or(0.0),
@@ -80,6 +81,7 @@ pub fn derive(events: &[NewEvent]) -> Derived {
                 };
                 d.stays.push(VehicleStopRow {
                     device_id: e.device_id,
+                    vehicle_id: i("vehicle_id"),
                     start_ms,
                     end_ms: e.time_ms,
                     duration_s: i("duration_s").unwrap_or(0),
@@ -93,6 +95,7 @@ pub fn derive(events: &[NewEvent]) -> Derived {
                 };
                 d.arrivals.push(ArrivalRow {
                     device_id: e.device_id,
+                    vehicle_id: i("vehicle_id"),
                     route_id: route,
                     stop_id: stop,
                     seq: i32::try_from(seq).unwrap_or(i32::MAX),
@@ -140,7 +143,7 @@ mod tests {
                 1_764_000_600_000,
                 serde_json::json!({"kind": "trip_ended", "at": "2025-11-24T16:10:00Z",
                 "started_at": "2025-11-24T16:00:00Z", "distance_m": 4200.0, "duration_s": 600, "lat": 44.8, "lon": 17.2,
-                "start_lat": 44.7, "start_lon": 17.1, "max_speed_kmh": 61.0, "idle_s": 45.0, "fuel_used_l": null}),
+                "start_lat": 44.7, "start_lon": 17.1, "max_speed_kmh": 61.0, "idle_s": 45.0, "fuel_used_l": null, "vehicle_id": 12}),
             ),
             event(
                 "stop_ended",
@@ -175,6 +178,7 @@ mod tests {
             (61.0, 45.0, None)
         );
         assert_eq!((t.start_lat, t.end_lon), (Some(44.7), Some(17.2)));
+        assert_eq!((t.vehicle_id, d.stays[0].vehicle_id), (Some(12), None));
         assert_eq!(d.stays[0].start_ms, 1_763_996_400_000);
         assert_eq!(
             (

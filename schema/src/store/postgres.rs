@@ -359,35 +359,33 @@ async fn write_derived(
         tokio_postgres::Transaction::execute(
             tx,
             "INSERT INTO trips (device_id, start_ms, end_ms, distance_m, duration_s, max_speed_kmh, idle_s, \
-             fuel_used_l, start_lat, start_lon, end_lat, end_lon) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+             fuel_used_l, start_lat, start_lon, end_lat, end_lon, vehicle_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
             &[&t.device_id, &t.start_ms, &t.end_ms, &t.distance_m, &t.duration_s, &t.max_speed_kmh,
-              &t.idle_s, &t.fuel_used_l, &t.start_lat, &t.start_lon, &t.end_lat, &t.end_lon],
+              &t.idle_s, &t.fuel_used_l, &t.start_lat, &t.start_lon, &t.end_lat, &t.end_lon, &t.vehicle_id],
         )
         .await?;
     }
     for s in &d.stays {
         tokio_postgres::Transaction::execute(
             tx,
-            "INSERT INTO vehicle_stops (device_id, start_ms, end_ms, duration_s, lat, lon) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO vehicle_stops (device_id, start_ms, end_ms, duration_s, lat, lon, vehicle_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
             &[
                 &s.device_id,
                 &s.start_ms,
                 &s.end_ms,
                 &s.duration_s,
-                &s.lat,
-                &s.lon,
-            ],
+                &s.lat, &s.lon, &s.vehicle_id],
         )
         .await?;
     }
     for a in &d.arrivals {
         tokio_postgres::Transaction::execute(
             tx,
-            "INSERT INTO stop_arrivals (device_id, route_id, stop_id, seq, arrived_ms) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            &[&a.device_id, &a.route_id, &a.stop_id, &a.seq, &a.arrived_ms],
+            "INSERT INTO stop_arrivals (device_id, route_id, stop_id, seq, arrived_ms, vehicle_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[&a.device_id, &a.route_id, &a.stop_id, &a.seq, &a.arrived_ms, &a.vehicle_id],
         )
         .await?;
     }

@@ -13,6 +13,9 @@ use crate::schema::{alerts, events, stop_arrivals, telemetry, trips, vehicle_sto
 #[derive(Debug, Clone, Default)]
 pub struct Window {
     pub devices: Option<Vec<i64>>,
+    /// Trips and stays made in this vehicle (whichever tracker rode in it); takes the place
+    /// of `devices` for them.
+    pub vehicle: Option<i64>,
     pub from_ms: i64,
     pub to_ms: i64,
 }
@@ -48,7 +51,9 @@ impl Store {
                 .filter(trips::start_ms.ge(w.from_ms))
                 .filter(trips::start_ms.lt(w.to_ms))
                 .into_boxed();
-            if let Some(d) = w.devices.clone() {
+            if let Some(v) = w.vehicle {
+                q = q.filter(trips::vehicle_id.eq(v));
+            } else if let Some(d) = w.devices.clone() {
                 q = q.filter(trips::device_id.eq_any(d));
             }
             q.order((trips::start_ms, trips::device_id))
@@ -65,7 +70,9 @@ impl Store {
                 .filter(vehicle_stops::start_ms.ge(w.from_ms))
                 .filter(vehicle_stops::start_ms.lt(w.to_ms))
                 .into_boxed();
-            if let Some(d) = w.devices.clone() {
+            if let Some(v) = w.vehicle {
+                q = q.filter(vehicle_stops::vehicle_id.eq(v));
+            } else if let Some(d) = w.devices.clone() {
                 q = q.filter(vehicle_stops::device_id.eq_any(d));
             }
             q.order((vehicle_stops::start_ms, vehicle_stops::device_id))
@@ -118,7 +125,9 @@ impl Store {
                 .into_boxed()
                 .filter(trips::start_ms.ge(w.from_ms))
                 .filter(trips::start_ms.lt(w.to_ms));
-            if let Some(d) = w.devices.clone() {
+            if let Some(v) = w.vehicle {
+                q = q.filter(trips::vehicle_id.eq(v));
+            } else if let Some(d) = w.devices.clone() {
                 q = q.filter(trips::device_id.eq_any(d));
             }
             q.order(trips::device_id).load::<TripTotals>(c)

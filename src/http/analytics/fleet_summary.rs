@@ -17,6 +17,7 @@ pub async fn fleet_summary(
     let (from_ms, to_ms) = q.checked()?;
     let w = Window {
         devices: None,
+        vehicle: None,
         from_ms,
         to_ms,
     };

@@ -20,6 +20,7 @@ pub async fn fuel_consumption(
         .store
         .trip_totals(&Window {
             devices: None,
+            vehicle: None,
             from_ms,
             to_ms,
         })

@@ -29,6 +29,7 @@ pub async fn vehicle_stats(
         .collect();
     let w = Window {
         devices: Some(devices),
+        vehicle: Some(*id),
         from_ms,
         to_ms,
     };

@@ -93,6 +93,7 @@ impl ReportQuery {
         };
         Ok(Window {
             devices,
+            vehicle: self.vehicle,
             from_ms: self.from,
             to_ms: self.to,
         })

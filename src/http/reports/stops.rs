@@ -31,7 +31,7 @@ pub async fn stops(
                 let d = who.get(&s.device_id);
                 vec![
                     json!(d.map(|d| d.imei.clone())),
-                    json!(d.and_then(|d| d.vehicle_id)),
+                    json!(s.vehicle_id),
                     time(s.start_ms),
                     time(s.end_ms),
                     json!(s.duration_s),

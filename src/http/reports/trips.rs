@@ -44,7 +44,7 @@ pub async fn trips(
                 };
                 vec![
                     json!(d.map(|d| d.imei.clone())),
-                    json!(d.and_then(|d| d.vehicle_id)),
+                    json!(t.vehicle_id),
                     time(t.start_ms),
                     time(t.end_ms),
                     json!(t.duration_s),
