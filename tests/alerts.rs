@@ -33,12 +33,6 @@ fn bus(ts: u64, north_m: f64, speed: u16, fuel_pct: u8) -> AvlRecord {
     common::fix(ts, LAT + north_m / 111_195.0, LON, speed, io)
 }
 
-async fn created(app: &TestApp, path: &str, body: Value) -> Value {
-    let (s, b) = app.request("POST", path, Some(&body)).await;
-    assert_eq!(s, 201, "POST {path}: {b}");
-    serde_json::from_str(&b).unwrap()
-}
-
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -91,48 +85,41 @@ fn summary(seen: &[Value]) -> Vec<(String, String)> {
 }
 
 async fn bus_run(app: TestApp) {
-    let school = created(
-        &app,
-        "/api/v1/geofences",
+    let school = app.created("/api/v1/geofences",
         json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [LON, LAT]},
             "properties": {"name": "School", "radius_m": 150.0, "hysteresis_m": 20.0, "speed_limit_kmh": 30.0}}),
     )
     .await;
     let school_id = school["id"].as_i64().unwrap();
-    let overspeed = created(
-        &app,
-        "/api/v1/alerts/rules",
-        json!({"name": "Speeding", "kind": "OVERSPEED", "severity": "CRITICAL", "cooldown_s": 0,
+    let overspeed = app
+        .created(
+            "/api/v1/alerts/rules",
+            json!({"name": "Speeding", "kind": "OVERSPEED", "severity": "CRITICAL", "cooldown_s": 0,
             "params": {"limit_kmh": 60, "min_duration_s": 10}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(
         overspeed["params"]["use_geofence_limits"], true,
         "defaults are filled in"
     );
-    created(
-        &app,
+    app.created(
         "/api/v1/alerts/rules",
         json!({"name": "School zone", "kind": "GEOFENCE_ENTER", "severity": "INFO",
             "params": {"geofence_ids": [school_id]}}),
     )
     .await;
-    created(
-        &app,
+    app.created(
         "/api/v1/alerts/rules",
         json!({"name": "Fuel", "kind": "LOW_FUEL"}),
     )
     .await;
-    created(
-        &app,
+    app.created(
         "/api/v1/alerts/rules",
         json!({"name": "Braking", "kind": "HARSH_BRAKING"}),
     )
     .await;
     // A rule for another vehicle only: silent here.
-    created(
-        &app,
-        "/api/v1/alerts/rules",
+    app.created("/api/v1/alerts/rules",
         json!({"name": "Idle of 99", "kind": "OVERSPEED", "vehicle_ids": [99], "params": {"limit_kmh": 10, "min_duration_s": 0}}),
     )
     .await;
@@ -348,15 +335,13 @@ async fn offline_devices_late_records_and_restart() {
         s.rules.tick = Duration::from_millis(100);
     }))
     .await;
-    let silent = created(
-        &app,
-        "/api/v1/alerts/rules",
-        json!({"name": "Silent", "kind": "DEVICE_OFFLINE", "params": {"after_s": 1}}),
-    )
-    .await;
-    created(
-        &app,
-        "/api/v1/alerts/rules",
+    let silent = app
+        .created(
+            "/api/v1/alerts/rules",
+            json!({"name": "Silent", "kind": "DEVICE_OFFLINE", "params": {"after_s": 1}}),
+        )
+        .await;
+    app.created("/api/v1/alerts/rules",
         json!({"name": "Speeding", "kind": "OVERSPEED", "params": {"limit_kmh": 60, "min_duration_s": 0}}),
     )
     .await;
@@ -477,9 +462,7 @@ async fn rules_are_validated_and_apply_without_restart() {
         assert!(e.contains(why), "{body}: {e}");
     }
     // Disabled, then enabled by PUT: it applies from the next record.
-    let rule = created(
-        &app,
-        "/api/v1/alerts/rules",
+    let rule = app.created("/api/v1/alerts/rules",
         json!({"name": "Speeding", "kind": "OVERSPEED", "enabled": false, "params": {"limit_kmh": 50, "min_duration_s": 0}}),
     )
     .await;

@@ -171,12 +171,6 @@ fn mails(dir: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn created(app: &TestApp, path: &str, body: Value) -> Value {
-    let (s, b) = app.request("POST", path, Some(&body)).await;
-    assert_eq!(s, 201, "POST {path}: {b}");
-    serde_json::from_str(&b).unwrap()
-}
-
 fn speeding(ts: u64, speed: u16) -> Vec<u8> {
     let mut r = record(ts, 44.77, 17.19);
     r.gps.speed = speed;
@@ -202,23 +196,21 @@ async fn alerts_go_to_signed_webhooks_email_and_the_dead_letter_table() {
     let (good_url, mut good) = receiver(200).await;
     let (bad_url, mut bad) = receiver(500).await;
     let secret = "a-shared-secret-of-some-length";
-    let hook = created(
-        &app,
-        "/api/v1/notifications/channels",
-        json!({"name": "ops", "kind": "webhook", "target": good_url, "secret": secret}),
-    )
-    .await;
+    let hook = app
+        .created(
+            "/api/v1/notifications/channels",
+            json!({"name": "ops", "kind": "webhook", "target": good_url, "secret": secret}),
+        )
+        .await;
     assert_eq!(hook["signed"], true);
     assert!(hook.get("secret").is_none(), "the secret is never shown");
-    let broken = created(
-        &app,
-        "/api/v1/notifications/channels",
-        json!({"name": "broken", "kind": "webhook", "target": bad_url}),
-    )
-    .await;
-    let mail = created(
-        &app,
-        "/api/v1/notifications/channels",
+    let broken = app
+        .created(
+            "/api/v1/notifications/channels",
+            json!({"name": "broken", "kind": "webhook", "target": bad_url}),
+        )
+        .await;
+    let mail = app.created("/api/v1/notifications/channels",
         json!({"name": "duty", "kind": "email", "target": "duty@example.org, chief@example.org"}),
     )
     .await;
@@ -244,8 +236,7 @@ async fn alerts_go_to_signed_webhooks_email_and_the_dead_letter_table() {
         assert!(e.contains(why), "{body}: {e}");
     }
     let ids = json!([hook["id"], broken["id"], mail["id"]]);
-    created(
-        &app,
+    app.created(
         "/api/v1/alerts/rules",
         json!({"name": "Speeding", "kind": "OVERSPEED", "severity": "CRITICAL", "channel_ids": ids,
             "params": {"limit_kmh": 50, "min_duration_s": 0}}),
@@ -498,17 +489,15 @@ async fn deliveries_wait_their_turn_beyond_the_concurrency_limit() {
     let (url, mut got) = receiver_with(200, Duration::from_millis(200), flight.clone()).await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let ch = created(
-            &app,
-            "/api/v1/notifications/channels",
-            json!({"name": format!("hook {i}"), "kind": "webhook", "target": url}),
-        )
-        .await;
+        let ch = app
+            .created(
+                "/api/v1/notifications/channels",
+                json!({"name": format!("hook {i}"), "kind": "webhook", "target": url}),
+            )
+            .await;
         ids.push(ch["id"].clone());
     }
-    created(
-        &app,
-        "/api/v1/alerts/rules",
+    app.created("/api/v1/alerts/rules",
         json!({"name": "Speeding", "kind": "OVERSPEED", "channel_ids": ids, "params": {"limit_kmh": 50, "min_duration_s": 0}}),
     )
     .await;

@@ -10,6 +10,7 @@ pub mod notify;
 pub mod redis_bridge;
 pub mod registry;
 pub mod rules;
+pub mod shared;
 pub mod teltonika;
 pub mod transit;
 pub mod vehicle;

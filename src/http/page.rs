@@ -14,16 +14,21 @@ pub struct Page {
     cursor: Option<i64>,
 }
 
+/// A page size: 1..=1000, default 100.
+pub fn limit(asked: Option<i64>) -> Result<i64, ApiError> {
+    let limit = asked.unwrap_or(100);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "limit must be 1..=1000, got {limit}"
+        )))
+    }
+}
+
 impl Page {
     pub fn limit(&self) -> Result<i64, ApiError> {
-        let limit = self.limit.unwrap_or(100);
-        if (1..=1000).contains(&limit) {
-            Ok(limit)
-        } else {
-            Err(ApiError::BadRequest(format!(
-                "limit must be 1..=1000, got {limit}"
-            )))
-        }
+        limit(self.limit)
     }
 
     /// Items come after this id.

@@ -201,6 +201,13 @@ impl TestApp {
         self.collector.send(Take).await.unwrap()
     }
 
+    /// POSTs `body` as admin, expects 201 Created and returns the created JSON.
+    pub async fn created(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (s, b) = self.request("POST", path, Some(&body)).await;
+        assert_eq!(s, 201, "POST {path}: {b}");
+        serde_json::from_str(&b).unwrap()
+    }
+
     /// Plain HTTP/1.1 GET; returns status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
         self.request("GET", path, None).await

@@ -5,7 +5,6 @@
 //! at city scale, where fences span kilometres, not continents).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use geo::{Contains, Coord, Distance, Euclidean, Line, LineString, Point, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -229,22 +228,8 @@ impl FenceIndex {
     }
 }
 
-/// The fence index every vehicle reads, replaced whole when fences change: readers take the
-/// current `Arc` once per frame and never wait on a rebuild.
-#[derive(Clone, Default)]
-pub struct SharedFences(Arc<RwLock<Arc<FenceIndex>>>);
-
-impl SharedFences {
-    pub fn current(&self) -> Arc<FenceIndex> {
-        self.0.read().map(|g| g.clone()).unwrap_or_default()
-    }
-
-    pub fn replace(&self, index: FenceIndex) {
-        if let Ok(mut g) = self.0.write() {
-            *g = Arc::new(index);
-        }
-    }
-}
+/// The fence index every vehicle reads, replaced whole when fences change.
+pub type SharedFences = crate::shared::Swap<FenceIndex>;
 
 /// What a position did to a fence.
 #[derive(Debug, Clone, PartialEq)]

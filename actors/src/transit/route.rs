@@ -1,7 +1,7 @@
 //! Routes and the per-vehicle tracker that turns fixes into stop arrivals and departures.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -10,7 +10,6 @@ const EARTH_RADIUS_M: f64 = 6_371_008.8;
 #[derive(Debug, Clone, PartialEq)]
 pub struct StopDef {
     pub id: i64,
-    pub name: String,
     pub lat: f64,
     pub lon: f64,
     pub radius_m: f64,
@@ -131,7 +130,6 @@ impl RouteIndex {
                 .filter_map(|rs| stops.get(&rs.stop_id))
                 .map(|s| StopDef {
                     id: s.id,
-                    name: s.name.clone(),
                     lat: s.lat,
                     lon: s.lon,
                     radius_m: s.radius_m,
@@ -154,20 +152,7 @@ impl RouteIndex {
 }
 
 /// The route index the vehicles read, replaced when routes, stops or assignments change.
-#[derive(Clone, Default)]
-pub struct SharedRoutes(Arc<RwLock<Arc<RouteIndex>>>);
-
-impl SharedRoutes {
-    pub fn current(&self) -> Arc<RouteIndex> {
-        self.0.read().map(|g| g.clone()).unwrap_or_default()
-    }
-
-    pub fn replace(&self, index: RouteIndex) {
-        if let Ok(mut g) = self.0.write() {
-            *g = Arc::new(index);
-        }
-    }
-}
+pub type SharedRoutes = crate::shared::Swap<RouteIndex>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteEvent {
@@ -351,7 +336,6 @@ mod tests {
                     let (lat, lon) = north(i as f64 * 500.0);
                     StopDef {
                         id: 100 + i as i64,
-                        name: format!("S{i}"),
                         lat,
                         lon,
                         radius_m: 30.0,

@@ -35,10 +35,7 @@ pub async fn clear(
             Ok(HttpResponse::Ok().json(view))
         }
         None => match state.store.alert(&id).await? {
-            Some(row) => Err(ApiError::Conflict(format!(
-                "alert {} is already cleared",
-                AlertView::from(row).id
-            ))),
+            Some(_) => Err(ApiError::Conflict(format!("alert {id} is already cleared"))),
             None => Err(ApiError::NotFound(format!("no alert {id}"))),
         },
     }

@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use urbanstream_schema::models::AlertView;
-use urbanstream_schema::store::AlertFilter;
+use urbanstream_schema::store::{AlertFilter, ACTIVE_ACK, ACTIVE_UNACK, CLEARED};
 
 use super::AlertPage;
 use crate::http::devices::parse_imei;
@@ -33,7 +33,7 @@ pub struct AlertQuery {
     cursor: Option<String>,
 }
 
-const STATUSES: [&str; 3] = ["ACTIVE_UNACK", "ACTIVE_ACK", "CLEARED"];
+const STATUSES: [&str; 3] = [ACTIVE_UNACK, ACTIVE_ACK, CLEARED];
 const SEVERITIES: [&str; 3] = ["CRITICAL", "WARNING", "INFO"];
 
 /// Alerts, newest first, by status, severity, kind, device, vehicle and time.
@@ -44,12 +44,7 @@ pub async fn list(
     q: web::Query<AlertQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be 1..=1000, got {limit}"
-        )));
-    }
+    let limit = crate::http::page::limit(q.limit)?;
     let one_of = |field: &str, v: &Option<String>, allowed: &[&str]| match v {
         Some(s) if !allowed.contains(&s.as_str()) => Err(ApiError::BadRequest(format!(
             "{field} must be one of {}",

@@ -21,11 +21,7 @@ pub struct Span {
 
 impl Span {
     pub(crate) fn checked(&self) -> Result<(i64, i64), ApiError> {
-        if self.to <= self.from || self.to.saturating_sub(self.from) > 93 * 86_400_000 {
-            return Err(ApiError::BadRequest(
-                "need from < to, at most 93 days apart".into(),
-            ));
-        }
+        super::reports::check_window(self.from, self.to)?;
         Ok((self.from, self.to))
     }
 }

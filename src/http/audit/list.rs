@@ -39,12 +39,7 @@ pub async fn list(
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be 1..=1000, got {limit}"
-        )));
-    }
+    let limit = crate::http::page::limit(q.limit)?;
     let rows = state
         .store
         .audit(AuditFilter {

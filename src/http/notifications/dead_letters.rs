@@ -25,12 +25,7 @@ pub async fn dead_letters(
     state: web::Data<HttpState>,
     q: web::Query<DeadLetterQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be 1..=1000, got {limit}"
-        )));
-    }
+    let limit = crate::http::page::limit(q.limit)?;
     let items = state.store.dead_letters(limit).await?;
     Ok(HttpResponse::Ok().json(DeadLetterList { items }))
 }

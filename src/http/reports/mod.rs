@@ -44,6 +44,16 @@ pub struct ReportQuery {
     route: Option<i64>,
 }
 
+/// `from < to`, at most 93 days apart (extreme values included).
+pub(crate) fn check_window(from: i64, to: i64) -> Result<(), ApiError> {
+    if to <= from || to.saturating_sub(from) > MAX_WINDOW_MS {
+        return Err(ApiError::BadRequest(
+            "need from < to, at most 93 days apart".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Who a device is, for report rows.
 pub(crate) struct Who {
     pub imei: String,
@@ -53,11 +63,7 @@ pub(crate) struct Who {
 impl ReportQuery {
     /// The window and its devices (`None`: all), checked.
     pub(crate) async fn window(&self, state: &HttpState) -> Result<Window, ApiError> {
-        if self.to <= self.from || self.to.saturating_sub(self.from) > MAX_WINDOW_MS {
-            return Err(ApiError::BadRequest(
-                "need from < to, at most 93 days apart".into(),
-            ));
-        }
+        check_window(self.from, self.to)?;
         let devices = match (self.vehicle, &self.imei) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::BadRequest(

@@ -17,7 +17,6 @@ fn route() -> RouteDef {
             }
             StopDef {
                 id: i64::from(i),
-                name: format!("S{i}"),
                 lat: 44.77 + north / 111_195.0,
                 lon: 17.19,
                 radius_m: 30.0,
