@@ -517,3 +517,101 @@ async fn deliveries_wait_their_turn_beyond_the_concurrency_limit() {
         "one delivery at a time"
     );
 }
+
+#[actix_rt::test]
+async fn commands_expire_while_offline_and_fail_without_an_answer() {
+    let app = TestApp::start(settings(|s| {
+        s.commands.queue_ttl = Duration::from_millis(200);
+        s.teltonika.command_timeout = Duration::from_millis(300);
+    }))
+    .await;
+    let id = imei(356_307_042_441_003);
+    let path = format!("/api/v1/devices/{id}/commands");
+    let (s, body) = app
+        .request("POST", &path, Some(&json!({"command": "getinfo"})))
+        .await;
+    assert_eq!(s, 202, "{body}");
+    let stale = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Connected after its time: the stale command is not sent; a fresh one is, and the
+    // device never answers it.
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    let (s, body) = app
+        .request("POST", &path, Some(&json!({"command": "getver"})))
+        .await;
+    assert_eq!(s, 202, "{body}");
+    let fresh = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let expected = encode_command_frame(&CommandFrame::command("getver")).unwrap();
+    let mut got = vec![0u8; expected.len()];
+    tokio::time::timeout(WAIT, dev.stream.read_exact(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, expected, "only the fresh command goes out");
+    let status = |cmd: i64| {
+        let (app, path) = (&app, &path);
+        async move {
+            let (_, body) = app.get(&format!("{path}/{cmd}")).await;
+            serde_json::from_str::<Value>(&body).unwrap()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let failed = loop {
+        let v = status(fresh).await;
+        if v["status"] != "SENT" && v["status"] != "QUEUED"
+            || tokio::time::Instant::now() > deadline
+        {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert_eq!(failed["error"], "device did not answer in time");
+    assert_eq!(status(stale).await["status"], "EXPIRED");
+    assert_eq!(
+        app.metric("urbanstream_commands_queued_total{outcome=\"failed\"}")
+            .await,
+        1.0
+    );
+}
+
+#[actix_rt::test]
+async fn channels_are_replaced_and_deleted() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let ch = app
+        .created(
+            "/api/v1/notifications/channels",
+            json!({"name": "ops", "kind": "email", "target": "ops@example.org"}),
+        )
+        .await;
+    let path = format!("/api/v1/notifications/channels/{}", ch["id"]);
+    let renamed = json!({"name": "night ops", "kind": "webhook", "target": "https://ops.example/hook", "secret": "0123456789abcdef", "enabled": false});
+    let (s, body) = app.request("PUT", &path, Some(&renamed)).await;
+    assert_eq!(s, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (
+            v["name"].as_str(),
+            v["kind"].as_str(),
+            v["signed"].as_bool(),
+            v["enabled"].as_bool()
+        ),
+        (Some("night ops"), Some("webhook"), Some(true), Some(false))
+    );
+    let (_, list) = app.get("/api/v1/notifications/channels").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&list).unwrap()["items"][0]["name"],
+        "night ops"
+    );
+    let (s, _) = app.request("DELETE", &path, None).await;
+    assert_eq!(s, 204);
+    let (s, _) = app.request("DELETE", &path, None).await;
+    assert_eq!(s, 404);
+    let (s, _) = app.request("PUT", &path, Some(&renamed)).await;
+    assert_eq!(s, 404);
+}

@@ -393,6 +393,63 @@ async fn route_run(app: TestApp) {
     .await;
     assert!(none["items"].as_array().unwrap().is_empty());
 
+    // Timetable input is checked; routes and stops are replaced and deleted.
+    for bad in [
+        json!([{"departure": "25:00"}]),
+        json!([{"departure": "8"}]),
+        json!([{"departure": "08:00", "days": ["funday"]}]),
+    ] {
+        let (s, e) = app
+            .request(
+                "PUT",
+                &format!("/api/v1/routes/{route_id}/schedules"),
+                Some(&bad),
+            )
+            .await;
+        assert_eq!(s, 400, "{bad}: {e}");
+    }
+    let (s, e) = app
+        .request(
+            "PUT",
+            &format!("/api/v1/routes/{route_id}/stops"),
+            Some(&json!([{"stop_id": stops[0]}])),
+        )
+        .await;
+    assert_eq!(s, 400, "one stop is no route: {e}");
+    let renamed = json_ok(
+        &app,
+        "PUT",
+        &format!("/api/v1/routes/{route_id}"),
+        Some(json!({"number": "3A", "name": "Centre – North", "active": false})),
+        200,
+    )
+    .await;
+    assert_eq!(
+        (renamed["number"].as_str(), renamed["active"].as_bool()),
+        (Some("3A"), Some(false))
+    );
+    let moved = json_ok(
+        &app,
+        "PUT",
+        &format!("/api/v1/stops/{}", stops[3]),
+        Some(json!({"code": "S3", "name": "North end", "lat": LAT + 0.02, "lon": LON})),
+        200,
+    )
+    .await;
+    assert_eq!(moved["name"], "North end");
+    let spare = json_ok(
+        &app,
+        "POST",
+        "/api/v1/stops",
+        Some(json!({"code": "SX", "name": "Spare", "lat": LAT, "lon": LON})),
+        201,
+    )
+    .await;
+    let (s, _) = app
+        .request("DELETE", &format!("/api/v1/stops/{}", spare["id"]), None)
+        .await;
+    assert_eq!(s, 204);
+
     // Off the route: no more tracking; the route goes on without it.
     let (s, _) = app
         .request(
@@ -411,6 +468,12 @@ async fn route_run(app: TestApp) {
     )
     .await;
     assert!(on_route["items"].as_array().unwrap().is_empty());
+    let (s, _) = app
+        .request("DELETE", &format!("/api/v1/routes/{route_id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = app.get(&format!("/api/v1/routes/{route_id}")).await;
+    assert_eq!(s, 404);
 }
 
 #[actix_rt::test]
