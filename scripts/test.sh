@@ -44,9 +44,10 @@ ensure_postgres() {
 }
 ensure_postgres
 
-# Each test makes its own database (us_it_*, us_store_*); drop those of earlier runs.
+# Each test makes its own database (us_it_*, us_store_*), cloned from a migrated template
+# made once per test binary (us_tpl_*); drop those of earlier runs.
 psql -h 127.0.0.1 -U postgres -Atc \
-  "SELECT datname FROM pg_database WHERE datname LIKE 'us\_it\_%' OR datname LIKE 'us\_store\_%'" 2>/dev/null |
+  "SELECT datname FROM pg_database WHERE datname LIKE 'us\_it\_%' OR datname LIKE 'us\_store\_%' OR datname LIKE 'us\_tpl\_%'" 2>/dev/null |
   while read -r db; do
     psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   done || true

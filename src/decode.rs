@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
+use urbanstream_actors::entity::device_time;
 use urbanstream_actors::teltonika::codec::{
     decode_login, decode_tcp_frame, decode_udp, AvlPacket, DecodeError, DecodeErrorKind, TcpFrame,
 };
-use urbanstream_actors::teltonika::io_profile::{serialize_named, IoProfile};
-use urbanstream_actors::vehicle::logic::device_time;
+use urbanstream_actors::teltonika::io_profile::IoProfile;
 
 /// Parses hex, ignoring whitespace, `0x` prefixes and separators `:`/`-`.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
@@ -103,10 +103,10 @@ fn avl_json(p: &AvlPacket, profile: &IoProfile, mut head: Value) -> Value {
                 .iter()
                 .map(|e| (e.id.to_string(), serde_json::to_value(&e.value).unwrap_or(Value::Null)))
                 .collect();
-            let named = serialize_named(&profile.named(&r.io), serde_json::value::Serializer)
+            let named = serde_json::to_value(profile.named(&r.io))
                 .unwrap_or(Value::Null);
             json!({
-                "timestamp": device_time(r.timestamp_ms).to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                "timestamp": device_time(i64::try_from(r.timestamp_ms).unwrap_or(i64::MAX)).to_rfc3339_opts(SecondsFormat::AutoSi, true),
                 "priority": r.priority,
                 "gps": r.gps,
                 "event_io_id": r.event_io_id,

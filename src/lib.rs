@@ -6,9 +6,11 @@
 pub mod auth;
 pub mod config;
 pub mod decode;
+mod duration;
 pub mod http;
+pub mod logging;
 pub mod metrics;
+pub mod reload;
 pub mod server;
 pub mod simulate;
-pub mod telemetry;
 pub mod ws;

@@ -151,7 +151,7 @@ fn main() -> std::process::ExitCode {
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = load_standard(config.as_deref())?;
-    urbanstream::telemetry::init(&settings.log);
+    urbanstream::logging::init(&settings.log);
     actix_rt::System::new().block_on(async move {
         let server = ServerBuilder::new(settings).start().await?;
         tracing::info!(
@@ -168,7 +168,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
 
 fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = load_standard(config.as_deref())?;
-    urbanstream::telemetry::init(&settings.log);
+    urbanstream::logging::init(&settings.log);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -204,7 +204,7 @@ fn read_password() -> anyhow::Result<String> {
 fn user(action: UserAction, config: Option<PathBuf>) -> anyhow::Result<()> {
     use urbanstream::auth::{accounts, Role};
     let settings = load_standard(config.as_deref())?;
-    urbanstream::telemetry::init(&settings.log);
+    urbanstream::logging::init(&settings.log);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -3,7 +3,9 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use urbanstream_actors::metrics::{describe, TELTONIKA_ACK_LATENCY_SECONDS};
+use urbanstream_actors::metrics::{
+    describe, HTTP_REQUEST_DURATION_SECONDS, TELTONIKA_ACK_LATENCY_SECONDS,
+};
 
 static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
@@ -16,6 +18,14 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
                 &[
                     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                     0.5, 1.0, 5.0,
+                ],
+            )
+            .map_err(|e| e.to_string())?
+            // Fine below 50 ms, where the API's latency targets are.
+            .set_buckets_for_metric(
+                Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.to_owned()),
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
                 ],
             )
             .map_err(|e| e.to_string())?;

@@ -10,24 +10,28 @@ use anyhow::Context as _;
 use urbanstream_actors::arbiters::ArbiterPool;
 use urbanstream_actors::commands::CommandDispatcherActor;
 use urbanstream_actors::db_batcher::DbBatcherActor;
+use urbanstream_actors::entity::EntityUpdate;
+use urbanstream_actors::geo::{geojson, SharedFences};
 use urbanstream_actors::hub::{AttachEngine, AttachRedis, HubActor, HubSettings};
 use urbanstream_actors::notify::NotifierActor;
 use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
-use urbanstream_actors::registry::{DeviceRegistryActor, RegistrySettings, Shutdown, WatchLogins};
+use urbanstream_actors::registry::{
+    DeviceRegistryActor, Directory, RegistrySettings, Shutdown, WatchConnections,
+};
 use urbanstream_actors::rules::{AlertSinks, RuleEngineActor, RuleEngineSettings};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
 use urbanstream_actors::transit::{RouteIndex, SharedRoutes};
-use urbanstream_actors::vehicle::{TelemetryAccepted, VehicleSettings};
+use urbanstream_actors::vehicle::{ProfileOf, TrackerFactory, TrackerSettings};
 use urbanstream_schema::store::{Store, DAY_MS};
 
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::http::{self, HttpState};
 
-/// Builds a server; `downstream` recipients receive every accepted frame.
+/// Builds a server; `downstream` recipients receive every entity update.
 pub struct ServerBuilder {
     settings: Settings,
-    downstream: Vec<Recipient<TelemetryAccepted>>,
+    downstream: Vec<Recipient<EntityUpdate>>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::stop`].
@@ -36,9 +40,13 @@ pub struct Server {
     pub teltonika_addr: SocketAddr,
     pub udp_addr: Option<SocketAddr>,
     pub registry: Addr<DeviceRegistryActor>,
+    /// The running entities' published snapshots.
+    pub directory: Directory,
     pub store: Store,
     pub batcher: Addr<DbBatcherActor>,
     pub hub: Addr<HubActor>,
+    /// The command ledger.
+    pub commands: Addr<CommandDispatcherActor>,
     pub auth: Arc<AuthService>,
     http: actix_web::dev::ServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -53,7 +61,7 @@ impl ServerBuilder {
         }
     }
 
-    pub fn downstream(mut self, r: Recipient<TelemetryAccepted>) -> Self {
+    pub fn downstream(mut self, r: Recipient<EntityUpdate>) -> Self {
         self.downstream.push(r);
         self
     }
@@ -73,7 +81,7 @@ impl ServerBuilder {
         let pool = ArbiterPool::per_core();
 
         let batcher_store = store.clone();
-        let batcher_settings = s.batcher_settings();
+        let batcher_settings = s.db.batcher();
         let batcher = Supervisor::start_in_arbiter(&pool.dedicated(), move |_| {
             DbBatcherActor::new(batcher_store, batcher_settings)
         });
@@ -101,16 +109,16 @@ impl ServerBuilder {
         let mut downstream = self.downstream;
         downstream.push(hub.clone().recipient());
 
-        let fences = urbanstream_actors::rules::SharedFences::default();
-        fences.replace(urbanstream_actors::rules::geojson::index(
-            &store.geofences().await?,
-        ));
+        let fences = SharedFences::default();
+        let fence_rows = store.geofences().await?;
+        fences.replace(geojson::index(&fence_rows));
 
         let routes = SharedRoutes::default();
-        routes.replace(RouteIndex::from_network(&store.network().await?));
+        let network = store.network().await?;
+        routes.replace(RouteIndex::from_network(&network));
 
         let notifier = {
-            let (store, settings) = (store.clone(), s.notify_settings());
+            let (store, settings) = (store.clone(), s.notifications.notifier());
             Supervisor::start(move |_| NotifierActor::new(store, settings))
         };
         let engine = {
@@ -125,42 +133,49 @@ impl ServerBuilder {
                 RuleEngineActor::new(settings, store, fences, sinks)
             })
         };
-        let (mut loaded_rules, rules) = http::alert_rules::load(&store).await?;
-        engine.do_send(rules);
+        let rules = urbanstream_actors::rules::load(&store).await?;
+        engine.do_send(rules.clone());
         hub.do_send(AttachEngine(engine.clone().recipient()));
         downstream.push(engine.clone().recipient());
+        let trackers = TrackerSettings {
+            mailbox: s.vehicle.mailbox,
+            downstream: downstream.into(),
+            persist: batcher.clone().recipient(),
+            offline_after: s.vehicle.offline_after,
+            motion: s.vehicle.motion(),
+            fences: fences.clone(),
+            routes: routes.clone(),
+        };
+        let profile_of: ProfileOf = {
+            let profiles = profiles.clone();
+            Arc::new(move |model: &str| -> Arc<str> { Arc::from(profiles.for_model(model).name()) })
+        };
         let registry = DeviceRegistryActor::load(RegistrySettings {
             register_unknown: s.teltonika.register_unknown,
             default_model: s.teltonika.default_model.clone(),
             devices: s.teltonika.devices.clone(),
-            profiles,
-            vehicle: VehicleSettings {
-                mailbox: s.vehicle.mailbox,
-                downstream: downstream.into(),
-                persist: batcher.clone().recipient(),
-                offline_after: s.vehicle.offline_after,
-                motion: s.motion_settings(),
-                fences: fences.clone(),
-                routes: routes.clone(),
-            },
+            // One factory per kind of device: a new kind is one line here.
+            factories: vec![Box::new(TrackerFactory {
+                settings: trackers,
+                profile_of,
+            })],
             pool: pool.clone(),
             store: store.clone(),
             idle_stop_after: s.vehicle.idle_stop_after,
         })
         .await
         .context("loading the device registry")?;
-        let vehicles = registry.directory();
+        let directory = registry.directory();
         let registry = registry.start();
         let commands = {
-            let (store, send, notices) = (
-                store.clone(),
-                registry.clone().recipient(),
-                hub.clone().recipient(),
-            );
+            let (store, notices) = (store.clone(), hub.clone().recipient());
             let ttl = s.commands.queue_ttl;
-            Supervisor::start(move |_| CommandDispatcherActor::new(store, send, notices, ttl))
+            Supervisor::start(move |_| CommandDispatcherActor::new(store, notices, ttl))
         };
-        registry.do_send(WatchLogins(commands.clone().recipient()));
+        registry.do_send(WatchConnections {
+            connected: commands.clone().recipient(),
+            disconnected: commands.clone().recipient(),
+        });
 
         let mut tasks = Vec::new();
         if s.retention.telemetry_days > 0 {
@@ -177,7 +192,7 @@ impl ServerBuilder {
         let cx = ListenerContext {
             authorize: registry.clone().recipient(),
             ended: registry.clone().recipient(),
-            settings: Arc::new(s.session_settings()),
+            settings: Arc::new(s.teltonika.session(profiles.clone())),
             pool: pool.clone(),
             keepalive: s.teltonika.tcp_keepalive,
         };
@@ -193,6 +208,7 @@ impl ServerBuilder {
                 tasks.push(actix_rt::spawn(run_udp_listener(
                     sock,
                     registry.clone().recipient(),
+                    profiles.clone(),
                     s.teltonika.ack_timeout,
                 )));
                 tracing::info!(udp_addr = %local, "Teltonika UDP listening");
@@ -223,62 +239,50 @@ impl ServerBuilder {
                 }
             }
         }));
-        let (fence_store, fence_set) = (store.clone(), fences.clone());
-        tasks.push(actix_rt::spawn(async move {
-            // Geofences changed on other nodes: the index is rebuilt only when they differ.
-            let mut loaded = None;
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                match fence_store.geofences().await {
-                    Ok(rows) if loaded.as_ref() != Some(&rows) => {
-                        fence_set.replace(urbanstream_actors::rules::geojson::index(&rows));
-                        loaded = Some(rows);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!("geofence reload: {e}"),
+        // Geofences, rules (and vehicles' groups) and the route network changed on other
+        // nodes: each is reloaded, and handed on only when it differs.
+        let fence_set = fences.clone();
+        tasks.push(crate::reload::spawn(
+            "geofence",
+            Duration::from_secs(5),
+            Some(fence_rows),
+            {
+                let store = store.clone();
+                move || {
+                    let store = store.clone();
+                    async move { store.geofences().await }
                 }
-            }
-        }));
-
-        let (rule_store, rule_engine, every) =
-            (store.clone(), engine.clone(), s.rules.reload_every);
-        tasks.push(actix_rt::spawn(async move {
-            // Rules (and vehicles' groups) changed on other nodes.
-            let mut groups = None;
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                match http::alert_rules::load(&rule_store).await {
-                    Ok((rows, replace)) => {
-                        if rows != loaded_rules || groups.as_ref() != Some(&replace.groups) {
-                            loaded_rules = rows;
-                            groups = Some(replace.groups.clone());
-                            rule_engine.do_send(replace);
-                        }
-                    }
-                    Err(e) => tracing::warn!("alert rule reload: {e}"),
+            },
+            move |rows| fence_set.replace(geojson::index(rows)),
+        ));
+        let rule_engine = engine.clone();
+        tasks.push(crate::reload::spawn(
+            "alert rule",
+            s.rules.reload_every,
+            Some(rules),
+            {
+                let store = store.clone();
+                move || {
+                    let store = store.clone();
+                    async move { urbanstream_actors::rules::load(&store).await }
                 }
-            }
-        }));
-
-        let (net_store, net_routes) = (store.clone(), routes.clone());
-        tasks.push(actix_rt::spawn(async move {
-            // Routes, stops and assignments changed on other nodes.
-            let mut loaded = None;
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                match net_store.network().await {
-                    Ok(n) if loaded.as_ref() != Some(&n) => {
-                        net_routes.replace(RouteIndex::from_network(&n));
-                        loaded = Some(n);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!("route network reload: {e}"),
+            },
+            move |rules| rule_engine.do_send(rules.clone()),
+        ));
+        let net_routes = routes.clone();
+        tasks.push(crate::reload::spawn(
+            "route network",
+            Duration::from_secs(5),
+            Some(network),
+            {
+                let store = store.clone();
+                move || {
+                    let store = store.clone();
+                    async move { store.network().await }
                 }
-            }
-        }));
+            },
+            move |n| net_routes.replace(RouteIndex::from_network(n)),
+        ));
 
         let hub_addr = hub.clone();
         let state = web::Data::new(HttpState {
@@ -288,10 +292,10 @@ impl ServerBuilder {
             registry: registry.clone(),
             redis: redis_bridge,
             auth: auth.clone(),
-            vehicles,
+            directory: directory.clone(),
             fences: fences.clone(),
             engine,
-            commands,
+            commands: commands.clone(),
             routes,
             eta: Arc::default(),
         });
@@ -341,9 +345,11 @@ impl ServerBuilder {
             teltonika_addr,
             udp_addr,
             registry,
+            directory,
             store,
             batcher,
             hub: hub_addr,
+            commands,
             auth,
             http,
             tasks,

@@ -257,7 +257,10 @@ async fn telemetry_history_pages_and_streamed_exports() {
         .collect();
     app.server
         .store
-        .insert_telemetry(rows, vec![], vec![])
+        .write(urbanstream_schema::store::Batch {
+            telemetry: rows,
+            ..Default::default()
+        })
         .await
         .unwrap();
 

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use common::{imei, now_ms, record, settings, TestApp, WAIT};
 use urbanstream::simulate;
-use urbanstream_actors::registry::{GetVehicleSnapshot, SendDeviceCommand};
+use urbanstream_actors::commands::{CommandError, Deliver};
+use urbanstream_actors::entity::{EntityKey, Io};
 use urbanstream_actors::teltonika::codec::{
     decode_command_frame, encode_avl_frame, encode_command_frame, encode_udp, AvlRecord, CodecId,
     CommandFrame,
 };
-use urbanstream_actors::teltonika::CommandError;
 
 const REGISTERED: u64 = 356_307_042_441_000;
 
@@ -57,13 +57,7 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
         assert_eq!(got.first().map(|x| x.0), d.first_ts);
         assert_eq!(got.last().map(|x| x.0), d.last_ts);
         total += got.len() as u64;
-        let snap = app
-            .server
-            .registry
-            .send(GetVehicleSnapshot { imei })
-            .await
-            .unwrap()
-            .unwrap();
+        let snap = app.vehicle(imei).unwrap();
         assert_eq!(snap.records_total, d.acked);
         let live = snap.live.unwrap();
         assert_eq!(
@@ -75,11 +69,7 @@ async fn hundreds_of_simulated_devices_every_record_once_in_order() {
             (44.7..44.8).contains(&pos.lat) && (17.1..17.3).contains(&pos.lon),
             "{pos:?}"
         );
-        assert_eq!(
-            urbanstream_actors::vehicle::logic::named_value(&live.values, "ignition")
-                .and_then(|v| v.as_bool()),
-            Some(true)
-        );
+        assert_eq!(live.values.bool(&Io::Ignition), Some(true));
     }
     assert_eq!(total, s.acked);
     app.server.stop().await;
@@ -230,13 +220,7 @@ async fn late_records_are_flagged_and_do_not_move_the_position_back() {
         Some(2),
         "late records are still accepted"
     );
-    let snap = app
-        .server
-        .registry
-        .send(GetVehicleSnapshot { imei: id })
-        .await
-        .unwrap()
-        .unwrap();
+    let snap = app.vehicle(id).unwrap();
     assert_eq!(snap.late_total, 2);
     let live = snap.live.unwrap();
     assert_eq!(live.device_time.timestamp_millis() as u64, t);
@@ -267,11 +251,11 @@ async fn a_reconnect_with_the_same_imei_replaces_the_older_session() {
     assert_eq!(second.ack(WAIT).await, Some(1));
 
     // Commands go to the newer session; its answer resolves the request.
-    let registry = app.server.registry.clone();
+    let commands = app.server.commands.clone();
     let pending = actix_rt::spawn(async move {
-        registry
-            .send(SendDeviceCommand {
-                imei: id,
+        commands
+            .send(Deliver {
+                key: EntityKey::Tracker(id),
                 text: "getinfo".into(),
             })
             .await
@@ -303,9 +287,9 @@ async fn a_reconnect_with_the_same_imei_replaces_the_older_session() {
 
     let offline = app
         .server
-        .registry
-        .send(SendDeviceCommand {
-            imei: imei(REGISTERED),
+        .commands
+        .send(Deliver {
+            key: EntityKey::Tracker(imei(REGISTERED)),
             text: "getinfo".into(),
         })
         .await
@@ -409,7 +393,7 @@ async fn idle_vehicle_actors_stop_and_start_again_at_the_next_login() {
         .await;
     assert_eq!(dev.ack(WAIT).await, Some(1));
     drop(dev);
-    let snapshot = || app.server.registry.send(GetVehicleSnapshot { imei: id });
+    let snapshot = || async { Ok::<_, ()>(app.vehicle(id)) };
     assert!(snapshot().await.unwrap().is_some());
     let mut gone = false;
     for _ in 0..60 {

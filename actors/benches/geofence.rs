@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use urbanstream_actors::rules::{FenceIndex, FenceTracker};
+use urbanstream_actors::geo::{FenceIndex, FenceTracker};
 
 mod city;
 use city::{drive, fences};

@@ -6,8 +6,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use serde_json::json;
+use urbanstream_actors::geo::{FenceIndex, FenceTracker};
 use urbanstream_actors::rules::logic::{Evaluator, Sample};
-use urbanstream_actors::rules::{Condition, FenceIndex, FenceTracker, Rule, Severity, Targets};
+use urbanstream_actors::rules::{Condition, Rule, Severity, Targets};
+use urbanstream_schema::{DeviceId, VehicleId};
 
 mod city;
 use city::{drive, fences};
@@ -86,8 +88,8 @@ fn bench(c: &mut Criterion) {
             let fence_events = trackers[v].observe(&index, at_ms, lat, lon);
             let fence_limit = trackers[v].speed_limit(&index);
             let s = Sample {
-                device_id: v as i64,
-                vehicle_id: Some(v as i64),
+                device_id: DeviceId(v as i64),
+                vehicle_id: Some(VehicleId(v as i64)),
                 group: Some(groups[v].clone()),
                 at_ms,
                 received_ms: at_ms,

@@ -1,9 +1,23 @@
-//! urbanstream actors: one per device connection and per entity, the aggregators, and the
-//! wire codecs they own.
+//! urbanstream actors: the device adapters, the entity actors, the aggregators, and the
+//! vocabulary they share. The crate is layered, and imports run one way, down:
+//!
+//! | layer | modules | may use |
+//! | --- | --- | --- |
+//! | adapters | `teltonika` | everything below |
+//! | registry | `registry` | entities' vocabulary and aggregators |
+//! | entities | `vehicle` | aggregators and shared modules |
+//! | aggregators | `hub`, `rules`, `db_batcher`, `redis_bridge`, `commands`, `notify` | each other (one way) and shared modules |
+//! | shared | `entity`, `geo`, `transit`, `errors`, `metrics`, `shared`, `arbiters` | each other, and the store |
+//!
+//! `tests/layers.rs` fails when an import runs back up, or two modules import each other.
+//! See [`entity`] for the seam every kind of device plugs into, and how to add a kind.
 
 pub mod arbiters;
 pub mod commands;
 pub mod db_batcher;
+pub mod entity;
+pub mod errors;
+pub mod geo;
 pub mod hub;
 pub mod metrics;
 pub mod notify;

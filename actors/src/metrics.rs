@@ -14,6 +14,7 @@ pub const TELTONIKA_DISCONNECTS_TOTAL: &str = "urbanstream_teltonika_disconnects
 pub const TELTONIKA_ACK_LATENCY_SECONDS: &str = "urbanstream_teltonika_ack_latency_seconds";
 pub const TELTONIKA_COMMANDS_TOTAL: &str = "urbanstream_teltonika_commands_total";
 pub const TELTONIKA_ACCEPT_ERRORS_TOTAL: &str = "urbanstream_teltonika_accept_errors_total";
+pub const TELTONIKA_CAMERA_FRAMES_TOTAL: &str = "urbanstream_teltonika_camera_frames_total";
 pub const VEHICLE_RECORDS_LATE_TOTAL: &str = "urbanstream_vehicle_records_late_total";
 pub const VEHICLE_EVENTS_TOTAL: &str = "urbanstream_vehicle_events_total";
 pub const REGISTRY_ENTITIES_ACTIVE: &str = "urbanstream_registry_entities_active";
@@ -47,6 +48,7 @@ pub const NOTIFICATION_ATTEMPTS_TOTAL: &str = "urbanstream_notification_attempts
 pub const COMMANDS_QUEUED_TOTAL: &str = "urbanstream_commands_queued_total";
 pub const AUTH_LOGINS_TOTAL: &str = "urbanstream_auth_logins_total";
 pub const HTTP_RESPONSES_TOTAL: &str = "urbanstream_http_responses_total";
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "urbanstream_http_request_duration_seconds";
 pub const AUTH_REJECTED_TOTAL: &str = "urbanstream_auth_rejected_total";
 pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "urbanstream_audit_write_failures_total";
 
@@ -59,6 +61,18 @@ enum Kind {
 
 /// (name, kind, unit, help) of every metric.
 const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
+    (
+        HTTP_REQUEST_DURATION_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and route pattern from the route table",
+    ),
+    (
+        TELTONIKA_CAMERA_FRAMES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Codec 12 camera data frames (DualCam image parts) received",
+    ),
     (
         HTTP_RESPONSES_TOTAL,
         Kind::Counter,

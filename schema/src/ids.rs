@@ -91,15 +91,66 @@ impl<'de> Deserialize<'de> for Imei {
     }
 }
 
-/// Database id of a device row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DeviceId(pub i64);
+/// A database row id with a type of its own, so that a vehicle id is never passed where a
+/// device id belongs. Serialized as the bare number.
+macro_rules! row_id {
+    ($(#[$doc:meta] $name:ident),+ $(,)?) => {$(
+        #[$doc]
+        #[derive(
+            Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
 
-/// Database id of a vehicle row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    )+};
+}
+
+row_id!(
+    /// Database id of a device row (a tracker today; every kind of device has one).
+    DeviceId,
+    /// Database id of a vehicle row.
+    VehicleId,
+    /// Database id of a geofence.
+    GeofenceId,
+    /// Database id of a route.
+    RouteId,
+    /// Database id of a stop.
+    StopId,
+);
+
+/// An alert's id: a UUID v7 made by the rule engine, so ids sort by creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct VehicleId(pub i64);
+pub struct AlertId(pub String);
+
+impl AlertId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AlertId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {

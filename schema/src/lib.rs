@@ -6,5 +6,6 @@ pub mod ids;
 pub mod models;
 pub mod schema;
 pub mod store;
+pub mod test_db;
 
-pub use ids::{DeviceId, Imei, ImeiError, VehicleId};
+pub use ids::{AlertId, DeviceId, GeofenceId, Imei, ImeiError, RouteId, StopId, VehicleId};

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::schema::{devices, telemetry};
 
 /// One telemetry record, as stored.
-#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Insertable, Queryable, Selectable, Serialize)]
 #[diesel(table_name = telemetry)]
 pub struct TelemetryRow {
     pub device_id: i64,
@@ -93,8 +93,12 @@ pub struct VehicleRow {
     pub group_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, serde::Deserialize, utoipa::ToSchema)]
-#[diesel(table_name = crate::schema::vehicles)]
+/// A vehicle's writable fields: what `POST` creates and `PUT` replaces whole (absent
+/// optional fields become empty).
+#[derive(
+    Debug, Clone, PartialEq, Insertable, AsChangeset, serde::Deserialize, utoipa::ToSchema,
+)]
+#[diesel(table_name = crate::schema::vehicles, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct NewVehicle {
     pub registration: String,
@@ -125,6 +129,17 @@ pub struct VehicleChanges {
     pub capacity: Option<i32>,
     /// Fleet group, for alert rules that target groups.
     pub group_name: Option<String>,
+}
+
+/// A device's writable fields, all of them: what `PUT` replaces (absent optional fields
+/// become empty).
+#[derive(Debug, Clone, PartialEq, AsChangeset, serde::Deserialize, utoipa::ToSchema)]
+#[diesel(table_name = crate::schema::devices, treat_none_as_null = true)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceReplace {
+    pub name: Option<String>,
+    pub model: String,
+    pub firmware: Option<String>,
 }
 
 /// Fields of a device to change; absent ones stay.
@@ -158,6 +173,12 @@ pub struct CanRow {
     pub dtc_codes: Option<String>,
     /// Door bit mask.
     pub doors: Option<i32>,
+    pub brake_active: Option<bool>,
+    pub cruise_control: Option<bool>,
+    pub check_engine: Option<bool>,
+    pub door1_open: Option<bool>,
+    pub door2_open: Option<bool>,
+    pub door3_open: Option<bool>,
 }
 
 /// An API user. `password_hash` is an argon2id PHC string; it never leaves the server.

@@ -81,6 +81,12 @@ diesel::table! {
         accelerator_pct -> Nullable<Double>,
         dtc_codes -> Nullable<Text>,
         doors -> Nullable<Integer>,
+        brake_active -> Nullable<Bool>,
+        cruise_control -> Nullable<Bool>,
+        check_engine -> Nullable<Bool>,
+        door1_open -> Nullable<Bool>,
+        door2_open -> Nullable<Bool>,
+        door3_open -> Nullable<Bool>,
     }
 }
 
@@ -235,6 +241,7 @@ diesel::table! {
         sent_ms -> Nullable<BigInt>,
         answered_ms -> Nullable<BigInt>,
         expires_ms -> BigInt,
+        idempotency_key -> Nullable<Text>,
     }
 }
 

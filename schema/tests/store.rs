@@ -3,9 +3,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use urbanstream_schema::models::{CanRow, NewEvent, TelemetryRow};
-use urbanstream_schema::store::{Store, DAY_MS};
+use urbanstream_schema::store::{Batch, Store, DAY_MS};
 
 /// Server of the tests' databases (trust auth on this machine).
 fn pg_base() -> String {
@@ -13,7 +12,7 @@ fn pg_base() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-/// A fresh, empty PostgreSQL database for one test.
+/// A fresh PostgreSQL database for one test, cloned from the migrated template.
 async fn fresh_pg() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
@@ -21,18 +20,9 @@ async fn fresh_pg() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_base()))
+    urbanstream_schema::test_db::fresh_pg(&pg_base(), &name)
         .await
-        .unwrap();
-    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    format!("{}/{name}", pg_base())
+        .unwrap()
 }
 
 fn fresh_sqlite() -> String {
@@ -117,11 +107,12 @@ async fn same_answers(store: Store) {
     };
     assert_eq!(
         store
-            .insert_telemetry(
-                rows.clone(),
-                can.clone(),
-                vec![trip(day0), trip(day0 + 3_600_000)]
-            )
+            .write(Batch {
+                telemetry: rows.clone(),
+                can: can.clone(),
+                events: vec![trip(day0), trip(day0 + 3_600_000)],
+                ..Batch::default()
+            })
             .await
             .unwrap(),
         31
@@ -129,7 +120,12 @@ async fn same_answers(store: Store) {
     // A retransmit of the same records is stored once.
     assert_eq!(
         store
-            .insert_telemetry(rows[..10].to_vec(), can.clone(), vec![trip(day0)])
+            .write(Batch {
+                telemetry: rows[..10].to_vec(),
+                can: can.clone(),
+                events: vec![trip(day0)],
+                ..Batch::default()
+            })
             .await
             .unwrap(),
         0
@@ -137,7 +133,13 @@ async fn same_answers(store: Store) {
     let mut mixed = rows[25..].to_vec();
     mixed.push(row(d1.id, day0 + 31 * 3 * 3_600_000));
     assert_eq!(
-        store.insert_telemetry(mixed, vec![], vec![]).await.unwrap(),
+        store
+            .write(Batch {
+                telemetry: mixed,
+                ..Batch::default()
+            })
+            .await
+            .unwrap(),
         1
     );
     let stored_can = store.can_data(d1.id, 0, i64::MAX, 100).await.unwrap();
@@ -160,7 +162,10 @@ async fn same_answers(store: Store) {
     };
     for _ in 0..2 {
         store
-            .insert_telemetry(vec![], vec![], vec![enter("7"), enter("9")])
+            .write(Batch {
+                events: vec![enter("7"), enter("9")],
+                ..Batch::default()
+            })
             .await
             .unwrap();
     }

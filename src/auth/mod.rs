@@ -6,6 +6,7 @@ pub mod accounts;
 mod limits;
 mod role;
 mod secret;
+mod settings;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,8 +24,7 @@ pub use secret::{
     check_password, hash_password, new_api_key, random_token, token_hash, verify_password,
     PasswordError, API_KEY_PREFIX,
 };
-
-use crate::config::AuthSettings;
+pub use settings::{AuthSettings, InvalidSetting, MIN_SIGNING_KEY_BYTES};
 
 /// Why a request is not let in.
 #[derive(Debug, thiserror::Error)]

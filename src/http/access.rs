@@ -203,12 +203,43 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = method_label(req.method());
+    let resolved = resolve(req.method(), req.path());
+    // The route table's pattern: a bounded label, whatever the path holds.
+    let route = resolved
+        .and_then(|(_, spec)| spec)
+        .map_or("unmatched", |s| s.path);
+    let res = checked(req, next, resolved).await;
+    metrics::histogram!(m::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    res
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+async fn checked(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    resolved: Option<(&'static str, Option<&'static RouteSpec>)>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let request_id = format!("{:016x}", rand::random::<u64>());
     let Some(state) = req.app_data::<web::Data<HttpState>>().cloned() else {
         return Err(ApiError::internal("HttpState missing").into());
     };
     let auth = state.auth.clone();
-    let (pattern, spec) = match resolve(req.method(), req.path()) {
+    let (pattern, spec) = match resolved {
         Some((p, spec)) => (Some(p.to_owned()), spec),
         // Not in the table: ask the router whether it serves the path at all.
         None => (req.match_pattern(), None),
@@ -402,7 +433,7 @@ mod tests {
         let (p, spec) = resolve(&Method::GET, "/api/v1/devices/1/latest").unwrap();
         assert_eq!(p, "/api/v1/devices/{imei}/latest");
         assert_eq!(spec.unwrap().access, Access::Roles(EVERYONE));
-        let (p, spec) = resolve(&Method::PUT, "/api/v1/devices/1").unwrap();
+        let (p, spec) = resolve(&Method::POST, "/api/v1/devices/1").unwrap();
         assert_eq!((p, spec.map(|s| s.path)), ("/api/v1/devices/{imei}", None));
         assert!(resolve(&Method::GET, "/nowhere").is_none());
     }

@@ -49,10 +49,10 @@ pub struct HttpState {
     /// Present when `redis.url` is set.
     pub redis: Option<Addr<RedisBridgeActor>>,
     pub auth: std::sync::Arc<crate::auth::AuthService>,
-    /// The running vehicle actors, for reads that need no registry decision.
-    pub vehicles: urbanstream_actors::registry::VehicleDirectory,
+    /// The running entities' published snapshots, for reads that need no message.
+    pub directory: urbanstream_actors::registry::Directory,
     /// The geofence index the vehicles check; replaced when fences change.
-    pub fences: urbanstream_actors::rules::SharedFences,
+    pub fences: urbanstream_actors::geo::SharedFences,
     /// This node's rule engine: told of rule changes and alerts users cleared.
     pub engine: Addr<urbanstream_actors::rules::RuleEngineActor>,
     pub commands: Addr<urbanstream_actors::commands::CommandDispatcherActor>,
@@ -100,6 +100,7 @@ route_table! {
     Get "/api/v1/devices" Access::Roles(EVERYONE) => devices::list::list;
     Post "/api/v1/devices" Access::Roles(ADMIN) => devices::create::create;
     Get "/api/v1/devices/{imei}" Access::Roles(EVERYONE) => devices::get::get;
+    Put "/api/v1/devices/{imei}" Access::Roles(ADMIN) => devices::replace::replace;
     Patch "/api/v1/devices/{imei}" Access::Roles(ADMIN) => devices::update::update;
     Delete "/api/v1/devices/{imei}" Access::Roles(ADMIN) => devices::delete::delete;
     Get "/api/v1/devices/{imei}/latest" Access::Roles(EVERYONE) => devices::latest::latest;
@@ -110,6 +111,7 @@ route_table! {
     Get "/api/v1/vehicles" Access::Roles(EVERYONE) => vehicles::list::list;
     Post "/api/v1/vehicles" Access::Roles(ADMIN) => vehicles::create::create;
     Get "/api/v1/vehicles/{id}" Access::Roles(EVERYONE) => vehicles::get::get;
+    Put "/api/v1/vehicles/{id}" Access::Roles(ADMIN) => vehicles::replace::replace;
     Patch "/api/v1/vehicles/{id}" Access::Roles(ADMIN) => vehicles::update::update;
     Delete "/api/v1/vehicles/{id}" Access::Roles(ADMIN) => vehicles::delete::delete;
     Get "/api/v1/vehicles/{id}/location" Access::Roles(EVERYONE) => vehicles::location::location;

@@ -2,103 +2,14 @@
 //! `/api/v1/openapi.json` and browsable at `/api/docs/` (Swagger UI, vendored).
 
 use actix_web::HttpResponse;
-use serde::Serialize;
-use urbanstream_schema::models::{ApiKeyRow, AuditRow, DeviceRow, VehicleRow};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     alert_rules, alerts, analytics, api_keys, audit, auth, devices, fleet, geofences, health,
     metrics, notifications, reports, routes, stops, telemetry, users, vehicles, ws,
 };
-
-/// Every error: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// bad_request, unauthorized, forbidden, not_found, conflict, too_many_requests,
-    /// unavailable or internal.
-    pub code: String,
-    /// What went wrong; for `internal`, only a reference id that the log holds.
-    pub message: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DevicePage {
-    pub items: Vec<DeviceRow>,
-    pub next_cursor: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VehiclePage {
-    pub items: Vec<VehicleRow>,
-    pub next_cursor: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserPage {
-    pub items: Vec<users::User>,
-    pub next_cursor: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApiKeyList {
-    pub items: Vec<ApiKeyRow>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditRow>,
-    pub next_cursor: Option<i64>,
-}
-
-/// A stored record: the telemetry columns, `device_time` in RFC 3339 and `io`, every IO
-/// element of the record by name (raw ids as `io<N>`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TelemetryRecord {
-    pub device_id: i64,
-    pub device_time_ms: i64,
-    pub device_time: Option<String>,
-    pub server_time_ms: i64,
-    pub lat: f64,
-    pub lon: f64,
-    pub altitude: i32,
-    pub speed_kmh: i32,
-    pub heading: i32,
-    pub satellites: i32,
-    pub fix: bool,
-    pub hdop: Option<f64>,
-    pub ignition: Option<bool>,
-    pub movement: Option<bool>,
-    pub external_voltage_v: Option<f64>,
-    pub battery_voltage_v: Option<f64>,
-    pub gsm_signal: Option<i32>,
-    pub distance_m: f64,
-    /// Arrived after newer records (a device flushing its buffer).
-    pub late: bool,
-    #[schema(value_type = Object)]
-    pub io: serde_json::Value,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeviceHistory {
-    pub imei: String,
-    pub from: String,
-    pub to: String,
-    pub items: Vec<TelemetryRecord>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TelemetryPage {
-    pub imei: String,
-    pub items: Vec<TelemetryRecord>,
-    pub next_cursor: Option<i64>,
-}
 
 /// Bearer JWT, API key, and the metrics token.
 struct Security;
@@ -164,6 +75,7 @@ impl Modify for Security {
         devices::list::list,
         devices::create::create,
         devices::get::get,
+        devices::replace::replace,
         devices::update::update,
         devices::delete::delete,
         devices::latest::latest,
@@ -171,6 +83,7 @@ impl Modify for Security {
         vehicles::list::list,
         vehicles::create::create,
         vehicles::get::get,
+        vehicles::replace::replace,
         vehicles::update::update,
         vehicles::delete::delete,
         vehicles::location::location,
@@ -229,7 +142,7 @@ impl Modify for Security {
         analytics::fuel_consumption::fuel_consumption,
         analytics::route_performance::route_performance,
     ),
-    components(schemas(ErrorBody, ErrorDetail, crate::auth::Role)),
+    components(schemas(super::error::ErrorBody, super::error::ErrorDetail, crate::auth::Role)),
     modifiers(&Security),
     security(("bearer" = []), ("api_key" = [])),
     tags(

@@ -12,7 +12,7 @@ use crate::ws::WsSessionActor;
 const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 
 /// `GET /ws`: upgrades to a WebSocket served by its own session actor.
-#[utoipa::path(get, path = "/ws", tag = "operations", params(("token" = Option<String>, Query, description = "Access token or API key; or send {\"op\":\"auth\",\"token\"} first")), responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, description = "Not a WebSocket upgrade"), (status = 401, description = "Invalid token", body = super::openapi::ErrorBody)), security(()))]
+#[utoipa::path(get, path = "/ws", tag = "operations", params(("token" = Option<String>, Query, description = "Access token or API key; or send {\"op\":\"auth\",\"token\"} first")), responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, description = "Not a WebSocket upgrade"), (status = 401, description = "Invalid token", body = crate::http::error::ErrorBody)), security(()))]
 pub async fn ws(
     req: HttpRequest,
     body: web::Payload,
@@ -38,7 +38,7 @@ pub async fn ws(
         session,
         stream,
         state.hub.clone(),
-        state.registry.clone(),
+        state.directory.clone(),
         state.auth.clone(),
         principal,
     );

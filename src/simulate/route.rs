@@ -2,7 +2,7 @@
 
 use std::f64::consts::PI;
 
-pub use urbanstream_actors::vehicle::logic::haversine_m;
+pub use urbanstream_actors::geo::haversine_m;
 
 /// A bus line: stops in order (lat, lon). Buses drive it out and back.
 pub struct Line {

@@ -10,9 +10,12 @@ use actix::prelude::*;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use serde::Deserialize;
 use serde_json::json;
+use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::hub::{HubActor, Leave, Push, Subscribe, SubscriberId, Topic, Unsubscribe};
 use urbanstream_actors::metrics::{WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE};
-use urbanstream_actors::registry::{DeviceRegistryActor, GetVehicleSnapshot, VehicleSnapshots};
+use urbanstream_actors::registry::Directory;
+use urbanstream_actors::vehicle::VehicleSnapshot;
+use urbanstream_schema::VehicleId;
 
 use crate::auth::{AuthService, Principal, PrincipalKind};
 use crate::http::access::topic_roles;
@@ -44,7 +47,8 @@ pub struct WsSessionActor {
     id: SubscriberId,
     session: Session,
     hub: Addr<HubActor>,
-    registry: Addr<DeviceRegistryActor>,
+    /// The entities' published snapshots, for a topic's first frame.
+    directory: Directory,
     topics: HashSet<Topic>,
     last_heard: Instant,
     /// Frames waiting for the socket, in order. Bounded: only replies to the client's own
@@ -63,7 +67,7 @@ impl WsSessionActor {
         session: Session,
         stream: AggregatedMessageStream,
         hub: Addr<HubActor>,
-        registry: Addr<DeviceRegistryActor>,
+        directory: Directory,
         auth: Arc<AuthService>,
         principal: Option<(Principal, String)>,
     ) -> Addr<Self> {
@@ -73,7 +77,7 @@ impl WsSessionActor {
                 id: SubscriberId::next(),
                 session,
                 hub,
-                registry,
+                directory,
                 topics: HashSet::new(),
                 last_heard: Instant::now(),
                 outbox: VecDeque::new(),
@@ -232,44 +236,26 @@ impl WsSessionActor {
                         .to_string(),
                     ctx,
                 );
-                // A device's latest state comes first, so the client has something to draw.
-                let entities: Vec<Topic> = topics
-                    .into_iter()
-                    .filter(|t| matches!(t, Topic::Device(_) | Topic::Vehicle(_)))
-                    .collect();
-                if !entities.is_empty() {
-                    let registry = self.registry.clone();
-                    let fetch = async move {
-                        let mut out = Vec::with_capacity(entities.len());
-                        for t in entities {
-                            let data = match t {
-                                Topic::Device(imei) => registry
-                                    .send(GetVehicleSnapshot { imei })
-                                    .await
-                                    .ok()
-                                    .flatten()
-                                    .and_then(|s| serde_json::to_value(s).ok())
-                                    .unwrap_or_default(),
-                                Topic::Vehicle(vehicle_id) => registry
-                                    .send(VehicleSnapshots { vehicle_id })
-                                    .await
-                                    .ok()
-                                    .and_then(|s| serde_json::to_value(s).ok())
-                                    .unwrap_or_default(),
-                                _ => continue,
-                            };
-                            out.push(
-                                json!({ "type": "status", "topic": t.to_string(), "data": data })
-                                    .to_string(),
-                            );
-                        }
-                        out
+                // An entity's latest state comes first, so the client has something to draw.
+                for t in topics {
+                    let data = match t {
+                        Topic::Device(imei) => self
+                            .directory
+                            .latest(&EntityKey::Tracker(imei))
+                            .and_then(|p| serde_json::from_slice(&p.json()).ok())
+                            .unwrap_or_default(),
+                        Topic::Vehicle(vehicle_id) => serde_json::to_value(
+                            self.directory
+                                .in_vehicle::<VehicleSnapshot>(VehicleId(vehicle_id)),
+                        )
+                        .unwrap_or_default(),
+                        _ => continue,
                     };
-                    ctx.wait(fetch.into_actor(self).map(|frames, act, ctx| {
-                        for f in frames {
-                            act.send(f, ctx);
-                        }
-                    }));
+                    self.send(
+                        json!({ "type": "status", "topic": t.to_string(), "data": data })
+                            .to_string(),
+                        ctx,
+                    );
                 }
             }
             ClientMessage::Unsubscribe { topics } => {

@@ -12,12 +12,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use urbanstream::config::Settings;
 use urbanstream::server::{Server, ServerBuilder};
+use urbanstream_actors::entity::{EntityKey, EntityUpdate};
 use urbanstream_actors::registry::DeviceEntry;
 use urbanstream_actors::teltonika::codec::encode_login;
-use urbanstream_actors::vehicle::TelemetryAccepted;
+use urbanstream_actors::vehicle::VehicleSnapshot;
 use urbanstream_schema::Imei;
 
-/// Records a vehicle emitted, per device: (device time, late).
+/// Readings the trackers' entities emitted, per device: (device time, late).
 #[derive(Default)]
 pub struct Collector {
     pub seen: HashMap<Imei, Vec<(u64, bool)>>,
@@ -30,11 +31,16 @@ impl Actor for Collector {
     }
 }
 
-impl Handler<TelemetryAccepted> for Collector {
+impl Handler<EntityUpdate> for Collector {
     type Result = ();
-    fn handle(&mut self, msg: TelemetryAccepted, _ctx: &mut Self::Context) {
-        let v = self.seen.entry(msg.imei).or_default();
-        v.extend(msg.records.iter().map(|r| (r.record.timestamp_ms, r.late)));
+    fn handle(&mut self, msg: EntityUpdate, _ctx: &mut Self::Context) {
+        let Some(imei) = msg.key.imei() else { return };
+        let v = self.seen.entry(imei).or_default();
+        v.extend(
+            msg.readings
+                .iter()
+                .map(|r| (r.reading.at_ms as u64, r.late)),
+        );
     }
 }
 
@@ -84,23 +90,22 @@ pub fn pg_base() -> String {
 
 /// Runs one statement on the `postgres` maintenance database.
 pub async fn pg_admin(sql: &str) {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-    let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", pg_base()))
+    urbanstream_schema::test_db::admin(&pg_base(), sql)
         .await
         .unwrap();
-    diesel::sql_query(sql).execute(&mut admin).await.unwrap();
 }
 
-/// A new, empty PostgreSQL database for one test; returns (name, url).
+/// A new PostgreSQL database for one test, cloned from the migrated template; returns
+/// (name, url).
 pub async fn fresh_pg() -> (String, String) {
     let name = format!(
         "us_it_{}_{}",
         std::process::id(),
         NEXT_DB.fetch_add(1, Ordering::Relaxed)
     );
-    pg_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-    pg_admin(&format!("CREATE DATABASE {name}")).await;
-    let url = format!("{}/{name}", pg_base());
+    let url = urbanstream_schema::test_db::fresh_pg(&pg_base(), &name)
+        .await
+        .unwrap();
     (name, url)
 }
 
@@ -123,6 +128,15 @@ pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
         .collect();
     edit(&mut s);
     s
+}
+
+impl TestApp {
+    /// The snapshot a tracker's entity published last, if it is running.
+    pub fn vehicle(&self, imei: Imei) -> Option<VehicleSnapshot> {
+        self.server
+            .directory
+            .latest_as::<VehicleSnapshot>(&EntityKey::Tracker(imei))
+    }
 }
 
 impl TestApp {

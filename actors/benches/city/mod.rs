@@ -4,7 +4,7 @@
 use geo::{LineString, Point, Polygon};
 use rand::rngs::SmallRng;
 use rand::Rng;
-use urbanstream_actors::rules::{FenceDef, Shape};
+use urbanstream_actors::geo::{FenceDef, Shape};
 
 pub const LAT: f64 = 44.7722;
 pub const LON: f64 = 17.191;

@@ -1,82 +1,54 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::Utc;
 use urbanstream_schema::models::{CommandRow, NewCommand};
 use urbanstream_schema::store::{DbError, Store};
-use urbanstream_schema::Imei;
+use urbanstream_schema::DeviceId;
 
-use crate::hub::DeviceNotice;
+use super::messages::{
+    CommandError, CommandTarget, Deliver, DeviceConnected, DeviceDisconnected, DispatchQueued,
+    SubmitCommand, Submitted,
+};
+use crate::entity::{EntityEvent, EntityKey, EntityUpdate};
 use crate::metrics::COMMANDS_QUEUED_TOTAL;
-use crate::registry::SendDeviceCommand;
-use crate::teltonika::CommandError;
-
-/// A command for a device, from a user: stored as QUEUED and sent when possible.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<CommandRow, DbError>")]
-pub struct SubmitCommand {
-    pub imei: Imei,
-    pub device_id: i64,
-    pub vehicle_id: Option<i64>,
-    pub text: String,
-    pub by: String,
-}
-
-/// A device logged in: its queued commands go out now.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DeviceConnected {
-    pub imei: Imei,
-    pub device_id: i64,
-    pub vehicle_id: Option<i64>,
-}
-
-/// Sends what is queued for a device (after a submit, a login, or a busy session).
-#[derive(Debug, Message, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct DispatchQueued {
-    pub imei: Imei,
-    pub device_id: i64,
-    pub vehicle_id: Option<i64>,
-}
 
 /// One per node: sends each device's commands one at a time, in the order they came.
 pub struct CommandDispatcherActor {
     store: Store,
-    send: Recipient<SendDeviceCommand>,
-    notices: Recipient<DeviceNotice>,
+    /// Where `command_updated` events go (the hub).
+    notices: Recipient<EntityUpdate>,
     queue_ttl: Duration,
+    /// The connections of connected devices.
+    connections: HashMap<EntityKey, Recipient<Deliver>>,
     /// Devices being dispatched, and whether another pass is wanted after this one.
-    running: HashMap<i64, bool>,
+    running: HashMap<DeviceId, bool>,
 }
 
 impl CommandDispatcherActor {
-    pub fn new(
-        store: Store,
-        send: Recipient<SendDeviceCommand>,
-        notices: Recipient<DeviceNotice>,
-        queue_ttl: Duration,
-    ) -> Self {
+    pub fn new(store: Store, notices: Recipient<EntityUpdate>, queue_ttl: Duration) -> Self {
         Self {
             store,
-            send,
             notices,
             queue_ttl,
+            connections: HashMap::new(),
             running: HashMap::new(),
         }
     }
 
-    fn announce(&self, d: DispatchQueued, row: &CommandRow) {
-        let event = serde_json::json!({
-            "kind": "command_updated",
-            "at": Utc::now(),
-            "command": row,
-        });
-        let _ = self.notices.try_send(DeviceNotice {
-            imei: d.imei,
-            vehicle_id: d.vehicle_id,
-            event,
+    fn announce(&self, t: CommandTarget, row: &CommandRow) {
+        let event = EntityEvent::CommandUpdated {
+            at: Utc::now(),
+            command: Box::new(row.clone()),
+        };
+        let _ = self.notices.try_send(EntityUpdate {
+            key: t.key,
+            device_id: t.device_id,
+            vehicle_id: t.vehicle_id,
+            readings: Arc::from(Vec::new()),
+            events: Arc::from(vec![event]),
         });
     }
 }
@@ -88,34 +60,32 @@ impl Actor for CommandDispatcherActor {
 impl Supervised for CommandDispatcherActor {}
 
 impl Handler<SubmitCommand> for CommandDispatcherActor {
-    type Result = ResponseActFuture<Self, Result<CommandRow, DbError>>;
+    type Result = ResponseActFuture<Self, Result<Submitted, DbError>>;
 
     fn handle(&mut self, msg: SubmitCommand, _ctx: &mut Self::Context) -> Self::Result {
         let now = Utc::now().timestamp_millis();
         let ttl = i64::try_from(self.queue_ttl.as_millis()).unwrap_or(i64::MAX);
         let store = self.store.clone();
         let row = NewCommand {
-            device_id: msg.device_id,
+            device_id: msg.target.device_id.0,
             command: msg.text,
             status: "QUEUED".into(),
             created_by: msg.by,
             created_ms: now,
             expires_ms: now.saturating_add(ttl),
+            idempotency_key: msg.idempotency_key,
         };
-        let d = DispatchQueued {
-            imei: msg.imei,
-            device_id: msg.device_id,
-            vehicle_id: msg.vehicle_id,
-        };
+        let target = msg.target;
         Box::pin(
             async move { store.enqueue_command(row).await }
                 .into_actor(self)
                 .map(move |res, act, ctx| {
-                    if let Ok(row) = &res {
-                        act.announce(d, row);
-                        ctx.notify(d);
+                    let (command, created) = res?;
+                    if created {
+                        act.announce(target, &command);
+                        ctx.notify(DispatchQueued(target));
                     }
-                    res
+                    Ok(Submitted { command, created })
                 }),
         )
     }
@@ -125,17 +95,42 @@ impl Handler<DeviceConnected> for CommandDispatcherActor {
     type Result = ();
 
     fn handle(&mut self, msg: DeviceConnected, ctx: &mut Self::Context) {
-        ctx.notify(DispatchQueued {
-            imei: msg.imei,
-            device_id: msg.device_id,
-            vehicle_id: msg.vehicle_id,
-        });
+        self.connections.insert(msg.target.key, msg.deliver);
+        ctx.notify(DispatchQueued(msg.target));
     }
+}
+
+impl Handler<DeviceDisconnected> for CommandDispatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceDisconnected, _ctx: &mut Self::Context) {
+        self.connections.remove(&msg.key);
+    }
+}
+
+impl Handler<Deliver> for CommandDispatcherActor {
+    type Result = ResponseFuture<Result<String, CommandError>>;
+
+    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) -> Self::Result {
+        let deliver = self.connections.get(&msg.key).cloned();
+        Box::pin(send(deliver, msg))
+    }
+}
+
+/// Sends over a connection; no connection (or a closed one) is `NotConnected`.
+async fn send(deliver: Option<Recipient<Deliver>>, msg: Deliver) -> Result<String, CommandError> {
+    let Some(deliver) = deliver else {
+        return Err(CommandError::NotConnected);
+    };
+    deliver
+        .send(msg)
+        .await
+        .unwrap_or(Err(CommandError::NotConnected))
 }
 
 /// How one send ended.
 enum Sent {
-    Done(CommandRow),
+    Done(Box<CommandRow>),
     /// Not connected (any more): back to the queue until the next login.
     Requeued,
     /// The session has too many commands in flight: try again shortly.
@@ -145,17 +140,18 @@ enum Sent {
 impl Handler<DispatchQueued> for CommandDispatcherActor {
     type Result = ();
 
-    fn handle(&mut self, d: DispatchQueued, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: DispatchQueued, ctx: &mut Self::Context) {
+        let d = msg.0;
         if let Some(again) = self.running.get_mut(&d.device_id) {
             *again = true;
             return;
         }
         self.running.insert(d.device_id, false);
         let store = self.store.clone();
-        let send = self.send.clone();
+        let deliver = self.connections.get(&d.key).cloned();
         let pass = async move {
             let now = Utc::now().timestamp_millis();
-            let queued = store.queued_commands(d.device_id, now).await?;
+            let queued = store.queued_commands(d.device_id.0, now).await?;
             let mut done = Vec::new();
             let mut busy = false;
             for cmd in queued {
@@ -165,19 +161,20 @@ impl Handler<DispatchQueued> for CommandDispatcherActor {
                 {
                     continue;
                 }
-                let answer = send
-                    .send(SendDeviceCommand {
-                        imei: d.imei,
+                let answer = send(
+                    deliver.clone(),
+                    Deliver {
+                        key: d.key,
                         text: cmd.command.clone(),
-                    })
-                    .await
-                    .unwrap_or(Err(CommandError::NotConnected));
+                    },
+                )
+                .await;
                 let at = Utc::now().timestamp_millis();
                 let sent = match answer {
                     Ok(text) => store
                         .finish_command(cmd.id, at, Ok(text))
                         .await?
-                        .map_or(Sent::Requeued, Sent::Done),
+                        .map_or(Sent::Requeued, |r| Sent::Done(Box::new(r))),
                     Err(CommandError::NotConnected | CommandError::Disconnected) => {
                         store.requeue_command(cmd.id).await?;
                         Sent::Requeued
@@ -189,10 +186,10 @@ impl Handler<DispatchQueued> for CommandDispatcherActor {
                     Err(e @ (CommandError::Timeout | CommandError::Invalid(_))) => store
                         .finish_command(cmd.id, at, Err(e.to_string()))
                         .await?
-                        .map_or(Sent::Requeued, Sent::Done),
+                        .map_or(Sent::Requeued, |r| Sent::Done(Box::new(r))),
                 };
                 match sent {
-                    Sent::Done(row) => done.push(row),
+                    Sent::Done(row) => done.push(*row),
                     Sent::Requeued => break,
                     Sent::Busy => {
                         busy = true;
@@ -216,15 +213,15 @@ impl Handler<DispatchQueued> for CommandDispatcherActor {
                         act.announce(d, row);
                     }
                     if busy {
-                        ctx.notify_later(d, Duration::from_secs(1));
+                        ctx.notify_later(DispatchQueued(d), Duration::from_secs(1));
                     } else if again {
-                        ctx.notify(d);
+                        ctx.notify(DispatchQueued(d));
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(imei = %d.imei, "device commands not dispatched: {e}");
+                    tracing::warn!(key = %d.key, "device commands not dispatched: {e}");
                     if again {
-                        ctx.notify_later(d, Duration::from_secs(1));
+                        ctx.notify_later(DispatchQueued(d), Duration::from_secs(1));
                     }
                 }
             }

@@ -3,10 +3,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
-use urbanstream_schema::models::{CanRow, NewEvent, TelemetryRow};
-use urbanstream_schema::store::Store;
+use urbanstream_schema::store::{Batch, Store};
 
-use super::messages::{PersistError, PersistTelemetry};
+use super::messages::Persist;
+use crate::errors::StorageError;
 use crate::metrics::*;
 
 #[derive(Debug, Clone)]
@@ -37,29 +37,27 @@ impl Default for BatcherSettings {
     }
 }
 
-type Waiter = oneshot::Sender<Result<(), PersistError>>;
+type Waiter = oneshot::Sender<Result<(), StorageError>>;
 
+/// Rows waiting for the next write, and who waits for them.
 #[derive(Default)]
-struct Batch {
-    rows: Vec<TelemetryRow>,
-    can: Vec<CanRow>,
-    events: Vec<NewEvent>,
+struct Pending {
+    batch: Batch,
     waiters: Vec<Waiter>,
 }
 
 /// A batch being written: shared, so that a retry does not copy it.
 struct Sealed {
-    rows: Arc<[TelemetryRow]>,
-    can: Arc<[CanRow]>,
-    events: Arc<[NewEvent]>,
+    batch: Arc<Batch>,
     waiters: Vec<Waiter>,
 }
 
-/// One per process: buffers rows, writes them in batches, retries with backoff.
+/// One per process: buffers rows of every kind, writes them in batches, retries with
+/// backoff. It knows no table: a `Batch` is written by the store.
 pub struct DbBatcherActor {
     store: Store,
     settings: BatcherSettings,
-    pending: Batch,
+    pending: Pending,
     timer: Option<SpawnHandle>,
     in_flight: usize,
     in_flight_rows: usize,
@@ -70,7 +68,7 @@ impl DbBatcherActor {
         Self {
             store,
             settings,
-            pending: Batch::default(),
+            pending: Pending::default(),
             timer: None,
             in_flight: 0,
             in_flight_rows: 0,
@@ -78,14 +76,14 @@ impl DbBatcherActor {
     }
 
     fn queued_rows(&self) -> usize {
-        self.pending.rows.len() + self.in_flight_rows
+        self.pending.batch.len() + self.in_flight_rows
     }
 
     fn maybe_flush(&mut self, ctx: &mut Context<Self>) {
-        if self.pending.rows.is_empty() && self.pending.events.is_empty() {
+        if self.pending.batch.is_empty() {
             return;
         }
-        if self.pending.rows.len() >= self.settings.batch_rows
+        if self.pending.batch.len() >= self.settings.batch_rows
             && self.in_flight < self.settings.max_in_flight
         {
             self.flush(ctx);
@@ -106,70 +104,64 @@ impl DbBatcherActor {
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
         }
-        let batch = std::mem::take(&mut self.pending);
-        if batch.rows.is_empty() && batch.events.is_empty() {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.batch.is_empty() {
             return;
         }
         self.in_flight += 1;
-        self.in_flight_rows += batch.rows.len();
+        self.in_flight_rows += pending.batch.len();
         let sealed = Sealed {
-            rows: batch.rows.into(),
-            can: batch.can.into(),
-            events: batch.events.into(),
-            waiters: batch.waiters,
+            batch: Arc::new(pending.batch),
+            waiters: pending.waiters,
         };
         self.write(sealed, self.settings.min_backoff, ctx);
     }
 
     fn write(&mut self, mut batch: Sealed, backoff: Duration, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let rows = Arc::clone(&batch.rows);
-        let events = Arc::clone(&batch.events);
-        let can = Arc::clone(&batch.can);
+        let rows = Arc::clone(&batch.batch);
         let n = rows.len();
+        let telemetry = rows.telemetry.len();
         let started = Instant::now();
-        ctx.spawn(
-            async move { store.insert_telemetry(rows, can, events).await }
-                .into_actor(self)
-                .map(move |res, act, ctx| match res {
-                    Ok(written) => {
-                        metrics::counter!(DB_ROWS_WRITTEN_TOTAL, "table" => "telemetry")
-                            .increment(written as u64);
-                        metrics::counter!(DB_ROWS_DUPLICATE_TOTAL, "table" => "telemetry")
-                            .increment((n - written) as u64);
-                        metrics::histogram!(DB_BATCH_ROWS).record(n as f64);
-                        metrics::histogram!(DB_FLUSH_SECONDS)
-                            .record(started.elapsed().as_secs_f64());
-                        for w in batch.waiters.drain(..) {
-                            let _ = w.send(Ok(()));
-                        }
+        ctx.spawn(async move { store.write(rows).await }.into_actor(self).map(
+            move |res, act, ctx| match res {
+                Ok(written) => {
+                    metrics::counter!(DB_ROWS_WRITTEN_TOTAL, "table" => "telemetry")
+                        .increment(written as u64);
+                    metrics::counter!(DB_ROWS_DUPLICATE_TOTAL, "table" => "telemetry")
+                        .increment(telemetry.saturating_sub(written) as u64);
+                    metrics::histogram!(DB_BATCH_ROWS).record(n as f64);
+                    metrics::histogram!(DB_FLUSH_SECONDS).record(started.elapsed().as_secs_f64());
+                    for w in batch.waiters.drain(..) {
+                        let _ = w.send(Ok(()));
+                    }
+                    act.in_flight -= 1;
+                    act.in_flight_rows -= n;
+                    metrics::gauge!(DB_QUEUE_ROWS).set(act.queued_rows() as f64);
+                    act.maybe_flush(ctx);
+                }
+                Err(e) => {
+                    metrics::counter!(DB_FLUSH_FAILURES_TOTAL, "error_kind" => e.kind())
+                        .increment(1);
+                    batch.waiters.retain(|w| !w.is_closed());
+                    if batch.waiters.is_empty() {
+                        // Nobody waits any more: those sessions closed without an ACK and
+                        // their devices will send the records again.
+                        tracing::warn!(
+                            rows = n,
+                            "database write failed ({e}); batch abandoned, unacknowledged"
+                        );
                         act.in_flight -= 1;
                         act.in_flight_rows -= n;
-                        metrics::gauge!(DB_QUEUE_ROWS).set(act.queued_rows() as f64);
                         act.maybe_flush(ctx);
+                        return;
                     }
-                    Err(e) => {
-                        metrics::counter!(DB_FLUSH_FAILURES_TOTAL, "error_kind" => e.kind())
-                            .increment(1);
-                        batch.waiters.retain(|w| !w.is_closed());
-                        if batch.waiters.is_empty() {
-                            // Nobody waits any more: those sessions closed without an ACK and
-                            // their devices will send the records again.
-                            tracing::warn!(
-                                rows = n,
-                                "database write failed ({e}); batch abandoned, unacknowledged"
-                            );
-                            act.in_flight -= 1;
-                            act.in_flight_rows -= n;
-                            act.maybe_flush(ctx);
-                            return;
-                        }
-                        tracing::warn!(rows = n, retry_in = ?backoff, "database write failed: {e}");
-                        let next = (backoff * 2).min(act.settings.max_backoff);
-                        ctx.run_later(backoff, move |act, ctx| act.write(batch, next, ctx));
-                    }
-                }),
-        );
+                    tracing::warn!(rows = n, retry_in = ?backoff, "database write failed: {e}");
+                    let next = (backoff * 2).min(act.settings.max_backoff);
+                    ctx.run_later(backoff, move |act, ctx| act.write(batch, next, ctx));
+                }
+            },
+        ));
     }
 }
 
@@ -186,35 +178,30 @@ impl Supervised for DbBatcherActor {
         metrics::counter!(ACTOR_RESTARTS_TOTAL, "actor" => "db_batcher").increment(1);
         // Waiters of the lost batches see their channel closed and answer with an error;
         // their devices resend.
-        self.pending = Batch::default();
+        self.pending = Pending::default();
         self.timer = None;
         self.in_flight = 0;
         self.in_flight_rows = 0;
     }
 }
 
-impl Handler<PersistTelemetry> for DbBatcherActor {
-    type Result = ResponseFuture<Result<(), PersistError>>;
+impl Handler<Persist> for DbBatcherActor {
+    type Result = ResponseFuture<Result<(), StorageError>>;
 
-    fn handle(&mut self, msg: PersistTelemetry, ctx: &mut Self::Context) -> Self::Result {
-        if msg.rows.is_empty() && msg.events.is_empty() {
+    fn handle(&mut self, Persist(batch): Persist, ctx: &mut Self::Context) -> Self::Result {
+        if batch.is_empty() {
             return Box::pin(async { Ok(()) });
         }
-        if self.queued_rows() + msg.rows.len() > self.settings.max_pending_rows {
+        if self.queued_rows() + batch.len() > self.settings.max_pending_rows {
             metrics::counter!(DB_REJECTED_TOTAL, "reason" => "overloaded").increment(1);
-            return Box::pin(async { Err(PersistError::Overloaded) });
+            return Box::pin(async { Err(StorageError::Overloaded) });
         }
         let (tx, rx) = oneshot::channel();
-        self.pending.rows.extend(msg.rows);
-        self.pending.events.extend(msg.events);
-        self.pending.can.extend(msg.can);
+        self.pending.batch.append(batch);
         self.pending.waiters.push(tx);
         metrics::gauge!(DB_QUEUE_ROWS).set(self.queued_rows() as f64);
         self.maybe_flush(ctx);
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_dropped| Err(PersistError::Failed("batch lost".into())))
-        })
+        Box::pin(async move { rx.await.unwrap_or(Err(StorageError::Lost)) })
     }
 }
 

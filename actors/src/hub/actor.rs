@@ -3,15 +3,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use urbanstream_schema::Imei;
+use urbanstream_schema::VehicleId;
 
-use super::messages::{Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe};
+use super::messages::{
+    AttachEngine, AttachRedis, Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe,
+};
 use super::topic::Topic;
+use crate::entity::{Accepted, EntityEvent, EntityKey, EntityUpdate};
 use crate::metrics::*;
-use crate::redis_bridge::{PublishToRedis, RemoteKind, RemoteUpdate};
+use crate::redis_bridge::{Presence, PublishToRedis, RemoteKind, RemoteUpdate};
 use crate::rules::{AlertChanged, AlertForgotten};
-use crate::vehicle::logic::device_time;
-use crate::vehicle::TelemetryAccepted;
 
 #[derive(Debug, Clone)]
 pub struct HubSettings {
@@ -32,7 +33,7 @@ struct Subscriber {
     topics: HashSet<Topic>,
     /// Updates that did not fit the mailbox: the latest per (topic, entity). Bounded by the
     /// number of entities, whatever the rate.
-    backlog: HashMap<(Topic, Option<Imei>), Push>,
+    backlog: HashMap<(Topic, Option<EntityKey>), Push>,
     /// Events (no entity key) for a slow subscriber, oldest first, at most `MAX_EVENT_BACKLOG`.
     event_backlog: VecDeque<Push>,
 }
@@ -223,70 +224,106 @@ impl Handler<Leave> for HubActor {
     }
 }
 
-/// The live picture of one frame: its newest live record (late records never move it back).
-impl Handler<TelemetryAccepted> for HubActor {
+/// The live picture of one frame: its newest live reading (late ones never move it back),
+/// and its events.
+impl Handler<EntityUpdate> for HubActor {
     type Result = ();
 
-    fn handle(&mut self, msg: TelemetryAccepted, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: EntityUpdate, _ctx: &mut Self::Context) {
         for event in msg.events.iter() {
-            let data = serde_json::json!({
-                "imei": msg.imei.to_string(),
-                "vehicle_id": msg.vehicle_id,
-                "event": event,
-            });
-            self.publish_event(msg.imei, msg.vehicle_id, &data);
-            self.to_redis(msg.imei, RemoteKind::Event, None, data);
+            let mut data = identity(msg.key, msg.vehicle_id);
+            data.insert(
+                "event".into(),
+                serde_json::to_value(event).unwrap_or_default(),
+            );
+            let data = serde_json::Value::Object(data);
+            self.publish_event(msg.key, msg.vehicle_id, &data);
+            let presence = match event {
+                EntityEvent::WentOnline { .. } => Some(Presence::Online),
+                EntityEvent::WentOffline { .. } => Some(Presence::Offline),
+                _ => None,
+            };
+            self.to_redis(msg.key, RemoteKind::Event, None, presence, data);
         }
-        let Some(rec) = msg.records.iter().rev().find(|r| !r.late) else {
+        let Some(rec) = msg.latest_live() else {
             return;
         };
-        let topics = self.wanted([Topic::Fleet, Topic::Device(msg.imei)], msg.vehicle_id);
+        let topics = self.wanted([Topic::Fleet, Topic::of(msg.key)], msg.vehicle_id);
         if topics.is_empty() && self.redis.is_none() {
             return;
         }
-        let g = &rec.record.gps;
-        let data = serde_json::json!({
-            "imei": msg.imei.to_string(),
-            "vehicle_id": msg.vehicle_id,
-            "device_time": device_time(rec.record.timestamp_ms),
-            "received_at": rec.received_at,
-            "lat": g.latitude_deg(),
-            "lon": g.longitude_deg(),
-            "altitude": g.altitude,
-            "heading": g.angle,
-            "satellites": g.satellites,
-            "speed_kmh": g.speed,
-            "fix": g.valid(),
-            "values": crate::teltonika::io_profile::serialize_named(&rec.named, serde_json::value::Serializer)
-                .unwrap_or_default(),
-        });
-        self.publish_telemetry(msg.imei, &topics, &data);
-        let position = g.valid().then(|| (g.latitude_deg(), g.longitude_deg()));
-        self.to_redis(msg.imei, RemoteKind::Telemetry, position, data);
+        let data = telemetry_json(msg.key, msg.vehicle_id, rec);
+        self.publish_telemetry(msg.key, &topics, &data);
+        let position = rec.reading.fix.and_then(|f| f.position());
+        self.to_redis(msg.key, RemoteKind::Telemetry, position, None, data);
     }
+}
+
+/// `{"imei": …, "vehicle_id": …}`: whom an update is about.
+fn identity(
+    key: EntityKey,
+    vehicle: Option<VehicleId>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert(key.field().into(), key.to_string().into());
+    m.insert(
+        "vehicle_id".into(),
+        serde_json::to_value(vehicle).unwrap_or_default(),
+    );
+    m
+}
+
+/// A live update as subscribers receive it: who, when, where (with a fix) and the facts.
+fn telemetry_json(key: EntityKey, vehicle: Option<VehicleId>, rec: &Accepted) -> serde_json::Value {
+    let r = &rec.reading;
+    let mut m = identity(key, vehicle);
+    let mut put = |k: &str, v: serde_json::Value| {
+        m.insert(k.into(), v);
+    };
+    put(
+        "device_time",
+        serde_json::to_value(r.at()).unwrap_or_default(),
+    );
+    put(
+        "received_at",
+        serde_json::to_value(rec.received_at).unwrap_or_default(),
+    );
+    if let Some(f) = r.fix {
+        put("lat", f.lat.into());
+        put("lon", f.lon.into());
+        put("altitude", f.altitude.into());
+        put("heading", f.heading.into());
+        put("satellites", f.satellites.into());
+        put("speed_kmh", f.speed_kmh.into());
+        put("fix", f.valid.into());
+    }
+    put("values", serde_json::to_value(&r.facts).unwrap_or_default());
+    serde_json::Value::Object(m)
 }
 
 impl HubActor {
     /// The topics, among `base` and the vehicle's, that someone listens to.
-    fn wanted<const N: usize>(&self, base: [Topic; N], vehicle: Option<i64>) -> Vec<Topic> {
+    fn wanted<const N: usize>(&self, base: [Topic; N], vehicle: Option<VehicleId>) -> Vec<Topic> {
         base.into_iter()
-            .chain(vehicle.map(Topic::Vehicle))
+            .chain(vehicle.map(|v| Topic::Vehicle(v.0)))
             .filter(|t| self.by_topic.contains_key(t))
             .collect()
     }
 
     fn to_redis(
         &self,
-        imei: Imei,
+        key: EntityKey,
         kind: RemoteKind,
         position: Option<(f64, f64)>,
+        presence: Option<Presence>,
         data: serde_json::Value,
     ) {
         let Some(redis) = &self.redis else { return };
         let publish = PublishToRedis {
-            imei,
+            key,
             kind,
             position,
+            presence,
             data: Arc::new(data),
         };
         if redis.try_send(publish).is_err() {
@@ -294,20 +331,25 @@ impl HubActor {
         }
     }
 
-    fn publish_telemetry(&mut self, imei: Imei, topics: &[Topic], data: &serde_json::Value) {
+    fn publish_telemetry(&mut self, key: EntityKey, topics: &[Topic], data: &serde_json::Value) {
         for &topic in topics {
             let json = serde_json::json!({ "type": "telemetry", "topic": topic.to_string(), "data": data });
             self.publish(Push {
                 topic,
                 kind: PushKind::Telemetry,
-                entity: Some(imei),
+                entity: Some(key),
                 json: Arc::from(json.to_string()),
             });
         }
     }
 
-    fn publish_event(&mut self, imei: Imei, vehicle: Option<i64>, data: &serde_json::Value) {
-        for topic in self.wanted([Topic::Events, Topic::Device(imei)], vehicle) {
+    fn publish_event(
+        &mut self,
+        key: EntityKey,
+        vehicle: Option<VehicleId>,
+        data: &serde_json::Value,
+    ) {
+        for topic in self.wanted([Topic::Events, Topic::of(key)], vehicle) {
             let json =
                 serde_json::json!({ "type": "event", "topic": topic.to_string(), "data": data });
             self.publish(Push {
@@ -318,9 +360,7 @@ impl HubActor {
             });
         }
     }
-}
 
-impl HubActor {
     fn publish_alert(&mut self, data: &serde_json::Value) {
         if !self.by_topic.contains_key(&Topic::Alerts) {
             return;
@@ -343,38 +383,9 @@ impl Handler<AlertChanged> for HubActor {
     fn handle(&mut self, msg: AlertChanged, _ctx: &mut Self::Context) {
         let data = msg.to_json();
         self.publish_alert(&data);
-        self.to_redis(msg.imei, RemoteKind::Alert, None, data);
+        self.to_redis(msg.key, RemoteKind::Alert, None, None, data);
     }
 }
-
-/// An event about a device that did not come from its vehicle actor (a command's answer):
-/// to `events` and the device's topics, here and on the other nodes.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DeviceNotice {
-    pub imei: Imei,
-    pub vehicle_id: Option<i64>,
-    pub event: serde_json::Value,
-}
-
-impl Handler<DeviceNotice> for HubActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeviceNotice, _ctx: &mut Self::Context) {
-        let data = serde_json::json!({
-            "imei": msg.imei.to_string(),
-            "vehicle_id": msg.vehicle_id,
-            "event": msg.event,
-        });
-        self.publish_event(msg.imei, msg.vehicle_id, &data);
-        self.to_redis(msg.imei, RemoteKind::Event, None, data);
-    }
-}
-
-/// Connects the hub to this node's rule engine.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AttachEngine(pub Recipient<AlertForgotten>);
 
 impl Handler<AttachEngine> for HubActor {
     type Result = ();
@@ -384,11 +395,6 @@ impl Handler<AttachEngine> for HubActor {
     }
 }
 
-/// Connects the hub to the Redis bridge.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AttachRedis(pub Recipient<PublishToRedis>);
-
 impl Handler<AttachRedis> for HubActor {
     type Result = ();
 
@@ -397,31 +403,21 @@ impl Handler<AttachRedis> for HubActor {
     }
 }
 
-/// Another node's update: delivered to this node's subscribers only.
+/// Another node's update, decoded by the bridge: delivered to this node's subscribers only.
 impl Handler<RemoteUpdate> for HubActor {
     type Result = ();
 
     fn handle(&mut self, msg: RemoteUpdate, _ctx: &mut Self::Context) {
-        let vehicle = msg.data["vehicle_id"].as_i64();
         match msg.kind {
             RemoteKind::Telemetry => {
-                let topics = self.wanted([Topic::Fleet, Topic::Device(msg.imei)], vehicle);
-                self.publish_telemetry(msg.imei, &topics, &msg.data);
+                let topics = self.wanted([Topic::Fleet, Topic::of(msg.key)], msg.vehicle_id);
+                self.publish_telemetry(msg.key, &topics, &msg.data);
             }
-            RemoteKind::Event => self.publish_event(msg.imei, vehicle, &msg.data),
+            RemoteKind::Event => self.publish_event(msg.key, msg.vehicle_id, &msg.data),
             RemoteKind::Alert => {
                 // Cleared by a user on another node: the engine that owns it lets go.
-                let a = &msg.data["alert"];
-                if let (Some(engine), "cleared", Some(id), Some(_by)) = (
-                    &self.engine,
-                    msg.data["action"].as_str().unwrap_or_default(),
-                    a["id"].as_str(),
-                    a["cleared_by"].as_str(),
-                ) {
-                    let _ = engine.try_send(AlertForgotten {
-                        id: id.to_owned(),
-                        at_ms: a["last_ms"].as_i64().unwrap_or_default(),
-                    });
+                if let (Some(engine), Some(forgotten)) = (&self.engine, msg.cleared_by_user) {
+                    let _ = engine.try_send(forgotten);
                 }
                 self.publish_alert(&msg.data);
             }
@@ -435,9 +431,10 @@ mod tests {
 
     use chrono::Utc;
 
+    use urbanstream_schema::{DeviceId, Imei};
+
     use super::*;
-    use crate::teltonika::codec::{AvlRecord, GpsElement, Priority};
-    use crate::vehicle::TelemetryRecord;
+    use crate::entity::{Facts, Fix, Reading};
 
     /// Records what it receives; the first message makes it stall, like a slow client.
     struct Client {
@@ -474,24 +471,26 @@ mod tests {
         }
     }
 
-    fn frame(imei: Imei, ts: u64) -> TelemetryAccepted {
-        let record = AvlRecord {
-            timestamp_ms: ts,
-            priority: Priority::Low,
-            gps: GpsElement {
+    fn frame(imei: Imei, ts: i64) -> EntityUpdate {
+        let reading = Reading {
+            at_ms: ts,
+            fix: Some(Fix {
+                lat: 0.0,
+                lon: 0.0,
+                altitude: 0,
+                heading: 0,
                 satellites: 5,
-                ..Default::default()
-            },
-            event_io_id: 0,
-            generation_type: None,
-            io: vec![],
+                speed_kmh: 0,
+                valid: true,
+            }),
+            facts: Facts::default(),
+            raw: String::new(),
         };
-        TelemetryAccepted {
-            imei,
-            device_id: 1,
-            records: Arc::from(vec![TelemetryRecord {
-                record,
-                named: vec![],
+        EntityUpdate {
+            key: EntityKey::Tracker(imei),
+            device_id: DeviceId(1),
+            readings: Arc::from(vec![Accepted {
+                reading,
                 late: false,
                 received_at: Utc::now(),
                 fence_limit: None,
@@ -541,7 +540,7 @@ mod tests {
         })
         .await
         .unwrap();
-        for i in 1..=100u64 {
+        for i in 1..=100i64 {
             hub.send(frame(a, i)).await.unwrap();
             hub.send(frame(b, 1000 + i)).await.unwrap();
         }

@@ -2,9 +2,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::{Message, Recipient};
-use urbanstream_schema::Imei;
 
 use super::topic::Topic;
+use crate::entity::EntityKey;
+use crate::redis_bridge::PublishToRedis;
+use crate::rules::AlertForgotten;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubscriberId(pub u64);
@@ -30,7 +32,7 @@ pub struct Push {
     pub topic: Topic,
     pub kind: PushKind,
     /// The entity the update is about: a slow subscriber keeps only the latest per entity.
-    pub entity: Option<Imei>,
+    pub entity: Option<EntityKey>,
     pub json: Arc<str>,
 }
 
@@ -55,3 +57,13 @@ pub struct Unsubscribe {
 pub struct Leave {
     pub id: SubscriberId,
 }
+
+/// Connects the hub to this node's rule engine (told of alerts users cleared elsewhere).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachEngine(pub Recipient<AlertForgotten>);
+
+/// Connects the hub to the Redis bridge.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachRedis(pub Recipient<PublishToRedis>);

@@ -6,6 +6,8 @@ mod actor;
 mod messages;
 mod topic;
 
-pub use actor::{AttachEngine, AttachRedis, DeviceNotice, HubActor, HubSettings};
-pub use messages::{Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe};
+pub use actor::{HubActor, HubSettings};
+pub use messages::{
+    AttachEngine, AttachRedis, Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe,
+};
 pub use topic::{Topic, TopicError};

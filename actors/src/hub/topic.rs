@@ -3,6 +3,8 @@ use std::str::FromStr;
 
 use urbanstream_schema::Imei;
 
+use crate::entity::EntityKey;
+
 /// What a client can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
@@ -26,6 +28,15 @@ pub enum TopicError {
     Unknown(String),
     #[error("topic `{topic}`: {reason}")]
     BadId { topic: String, reason: String },
+}
+
+impl Topic {
+    /// The topic of one entity's own updates.
+    pub fn of(key: EntityKey) -> Self {
+        match key {
+            EntityKey::Tracker(imei) => Self::Device(imei),
+        }
+    }
 }
 
 impl FromStr for Topic {

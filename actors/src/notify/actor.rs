@@ -191,7 +191,7 @@ impl Delivery {
         };
         let body = serde_json::json!({
             "event": event,
-            "imei": msg.imei.to_string(),
+            msg.key.field(): msg.key.to_string(),
             "alert": &*msg.alert,
         })
         .to_string();
@@ -284,7 +284,7 @@ impl Delivery {
             a.severity,
             a.status,
             a.device_id,
-            msg.imei,
+            msg.key,
             a.vehicle_id.map_or_else(|| "-".to_owned(), |v| v.to_string()),
             chrono::DateTime::<Utc>::from_timestamp_millis(a.raised_ms).map_or_else(String::new, |t| t.to_rfc3339()),
             a.details,

@@ -1,14 +1,17 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use bb8_redis::RedisConnectionManager;
 use futures_util::StreamExt;
 use rand::Rng;
+use serde::Deserialize;
 use serde_json::Value;
-use urbanstream_schema::Imei;
+use urbanstream_schema::{AlertId, VehicleId};
 
+use super::messages::{PingRedis, Presence, PublishToRedis, RemoteKind, RemoteUpdate};
+use crate::entity::EntityKey;
 use crate::metrics::{REDIS_DROPPED_TOTAL, REDIS_ERRORS_TOTAL, REDIS_RECEIVED_TOTAL, REDIS_UP};
+use crate::rules::AlertForgotten;
 
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
@@ -22,31 +25,53 @@ pub struct RedisSettings {
     pub max_in_flight: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemoteKind {
-    Telemetry,
-    Event,
-    Alert,
+/// The fields of a published update that routing needs.
+#[derive(Deserialize)]
+struct Routing {
+    #[serde(default)]
+    vehicle_id: Option<VehicleId>,
 }
 
-/// From the hub: one live update or event to publish.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct PublishToRedis {
-    pub imei: Imei,
-    pub kind: RemoteKind,
-    /// Position for the geo index.
-    pub position: Option<(f64, f64)>,
-    pub data: Arc<Value>,
+/// The fields of a published alert change that the engine needs.
+#[derive(Deserialize)]
+struct AlertNotice {
+    action: crate::rules::AlertAction,
+    alert: AlertFields,
 }
 
-/// To the hub: an update another node published.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct RemoteUpdate {
-    pub imei: Imei,
-    pub kind: RemoteKind,
-    pub data: Value,
+#[derive(Deserialize)]
+struct AlertFields {
+    id: AlertId,
+    last_ms: i64,
+    #[serde(default)]
+    cleared_by: Option<String>,
+}
+
+/// Decodes what another node published on `kind`'s channel; `None` when it is not ours to
+/// read (counted by the caller).
+fn decode(kind: RemoteKind, payload: &Value) -> Option<RemoteUpdate> {
+    let key = EntityKey::from_published(payload)?;
+    let data = payload.get("data")?;
+    let vehicle_id = Routing::deserialize(data).ok()?.vehicle_id;
+    let cleared_by_user = match kind {
+        RemoteKind::Alert => {
+            let notice = AlertNotice::deserialize(data).ok()?;
+            (notice.action == crate::rules::AlertAction::Cleared
+                && notice.alert.cleared_by.is_some())
+            .then_some(AlertForgotten {
+                id: notice.alert.id,
+                at_ms: notice.alert.last_ms,
+            })
+        }
+        _ => None,
+    };
+    Some(RemoteUpdate {
+        key,
+        kind,
+        vehicle_id,
+        cleared_by_user,
+        data: data.clone(),
+    })
 }
 
 type Pool = bb8::Pool<RedisConnectionManager>;
@@ -151,19 +176,12 @@ async fn subscribe_loop(settings: RedisSettings, hub: Recipient<RemoteUpdate>) {
                     if v["node"].as_str() == Some(settings.node_id.as_str()) {
                         continue;
                     }
-                    let Some(imei) = v["imei"].as_str().and_then(|s| s.parse::<Imei>().ok()) else {
+                    let Some(update) = decode(kind, &v) else {
                         metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "decode").increment(1);
                         continue;
                     };
                     metrics::counter!(REDIS_RECEIVED_TOTAL).increment(1);
-                    if hub
-                        .try_send(RemoteUpdate {
-                            imei,
-                            kind,
-                            data: v["data"].clone(),
-                        })
-                        .is_err()
-                    {
+                    if hub.try_send(update).is_err() {
                         metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "to_hub").increment(1);
                     }
                 }
@@ -215,25 +233,46 @@ impl Handler<PublishToRedis> for RedisBridgeActor {
             metrics::counter!(REDIS_DROPPED_TOTAL, "stage" => "backlog").increment(1);
             return;
         }
-        let imei = msg.imei.to_string();
-        let payload =
-            serde_json::json!({ "node": self.settings.node_id, "imei": imei, "data": &*msg.data })
-                .to_string();
+        let id = msg.key.to_string();
+        let payload = serde_json::json!({
+            "node": self.settings.node_id,
+            msg.key.field(): id,
+            "data": &*msg.data,
+        })
+        .to_string();
         let mut pipe = redis::pipe();
+        if let Some(p) = msg.presence {
+            pipe.cmd("SET")
+                .arg(self.key(&format!("device:{id}:status")))
+                .arg(p.as_str())
+                .ignore();
+        }
         match msg.kind {
             RemoteKind::Telemetry => {
+                let imei = &id;
                 pipe.cmd("SET")
                     .arg(self.key(&format!("device:{imei}:latest")))
                     .arg(msg.data.to_string())
                     .arg("EX")
                     .arg(self.settings.latest_ttl.as_secs().max(1))
                     .ignore();
+                // Sending: online, and when it was last heard from.
+                pipe.cmd("SET")
+                    .arg(self.key(&format!("device:{imei}:status")))
+                    .arg(Presence::Online.as_str())
+                    .ignore();
+                if let Some(at) = msg.data.get("received_at").and_then(Value::as_str) {
+                    pipe.cmd("SET")
+                        .arg(self.key(&format!("device:{imei}:last_seen")))
+                        .arg(at)
+                        .ignore();
+                }
                 if let Some((lat, lon)) = msg.position {
                     pipe.cmd("GEOADD")
                         .arg(self.key("devices:positions"))
                         .arg(lon)
                         .arg(lat)
-                        .arg(&imei)
+                        .arg(imei)
                         .ignore();
                 }
                 pipe.cmd("PUBLISH")
@@ -254,6 +293,10 @@ impl Handler<PublishToRedis> for RedisBridgeActor {
             RemoteKind::Alert => {
                 pipe.cmd("PUBLISH")
                     .arg(self.key("alerts:all"))
+                    .arg(&payload)
+                    .ignore();
+                pipe.cmd("PUBLISH")
+                    .arg(self.key(&format!("alerts:{id}")))
                     .arg(&payload)
                     .ignore();
             }
@@ -280,11 +323,6 @@ impl Handler<PublishToRedis> for RedisBridgeActor {
         }));
     }
 }
-
-/// Whether Redis answers now (for readiness).
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), String>")]
-pub struct PingRedis;
 
 impl Handler<PingRedis> for RedisBridgeActor {
     type Result = ResponseFuture<Result<(), String>>;

@@ -1,23 +1,25 @@
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use urbanstream_schema::store::{DbError, Store};
-use urbanstream_schema::Imei;
+use urbanstream_schema::{DeviceId, Imei, VehicleId};
 
+use super::directory::Directory;
 use super::messages::{
-    AuthorizeDevice, DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, FleetSnapshot,
-    GetVehicleSnapshot, LoginRefused, SendDeviceCommand, SessionEnded, Shutdown, VehicleSnapshots,
+    AuthorizeDevice, CloseConnection, CloseReason, ConnectionEnded, ConnectionHandle,
+    DeviceAssigned, DeviceGrant, DeviceRemoved, DeviceUpserted, LoginRefused, Shutdown,
+    WatchConnections,
 };
 use crate::arbiters::ArbiterPool;
-use crate::commands::DeviceConnected;
-use crate::metrics::{REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE};
-use crate::teltonika::io_profile::IoProfiles;
-use crate::teltonika::{CloseReason, CloseSession, CommandError, SendCommand, SessionHandle};
-use crate::vehicle::{GetSnapshot, SnapshotSlot, VehicleActor, VehicleSettings};
+use crate::commands::{CommandTarget, DeviceConnected, DeviceDisconnected};
+use crate::entity::{Control, DeviceRecord, EntityFactory, EntityHandle, EntityKey, EntityKind};
+use crate::metrics::{
+    ACTOR_RESTARTS_TOTAL, REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE,
+};
 
-/// A device allowed to log in.
+/// A tracker allowed to log in, from configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceEntry {
@@ -34,38 +36,39 @@ pub struct RegistrySettings {
     pub default_model: String,
     /// Devices from configuration; added to the database at start.
     pub devices: Vec<DeviceEntry>,
-    pub profiles: Arc<IoProfiles>,
-    pub vehicle: VehicleSettings,
+    /// One factory per kind of entity.
+    pub factories: Vec<Box<dyn EntityFactory>>,
     pub pool: ArbiterPool,
     pub store: Store,
-    /// A vehicle actor offline and without data for this long is stopped; it starts again
-    /// at the device's next login.
-    pub idle_stop_after: std::time::Duration,
+    /// An entity offline and without data for this long is stopped; it starts again at the
+    /// device's next login.
+    pub idle_stop_after: Duration,
 }
 
 /// A device the database knows.
 #[derive(Debug, Clone)]
 struct KnownDevice {
-    id: i64,
+    id: DeviceId,
     model: String,
-    vehicle_id: Option<i64>,
+    vehicle_id: Option<VehicleId>,
 }
 
-/// Owns the device list, the live sessions by IMEI and the entity actors.
+/// Owns the device list, the live connections and the entity actors.
 pub struct DeviceRegistryActor {
     settings: RegistrySettings,
-    devices: HashMap<Imei, KnownDevice>,
-    vehicles: HashMap<Imei, Addr<VehicleActor>>,
-    /// The same map, readable by others (HTTP reads go straight to the vehicle's actor).
-    directory: VehicleDirectory,
-    sessions: HashMap<Imei, SessionHandle>,
-    /// Told of every login (queued device commands go out then).
-    logins: Option<Recipient<DeviceConnected>>,
+    factories: HashMap<EntityKind, Box<dyn EntityFactory>>,
+    devices: HashMap<EntityKey, KnownDevice>,
+    entities: HashMap<EntityKey, EntityHandle>,
+    /// The entities' snapshots, readable by others (HTTP reads need no message).
+    directory: Directory,
+    connections: HashMap<EntityKey, ConnectionHandle>,
+    /// Told of every connection and its end (queued commands go out then).
+    watchers: Option<WatchConnections>,
 }
 
 impl DeviceRegistryActor {
     /// Registers the configured devices in the database and loads every registered one.
-    pub async fn load(settings: RegistrySettings) -> Result<Self, DbError> {
+    pub async fn load(mut settings: RegistrySettings) -> Result<Self, DbError> {
         for d in &settings.devices {
             settings
                 .store
@@ -77,11 +80,11 @@ impl DeviceRegistryActor {
             match row.imei.parse::<Imei>() {
                 Ok(imei) => {
                     devices.insert(
-                        imei,
+                        EntityKey::Tracker(imei),
                         KnownDevice {
-                            id: row.id,
+                            id: DeviceId(row.id),
                             model: row.model,
-                            vehicle_id: row.vehicle_id,
+                            vehicle_id: row.vehicle_id.map(VehicleId),
                         },
                     );
                 }
@@ -89,135 +92,167 @@ impl DeviceRegistryActor {
             }
         }
         tracing::info!(devices = devices.len(), "device registry loaded");
+        let factories = std::mem::take(&mut settings.factories)
+            .into_iter()
+            .map(|f| (f.kind(), f))
+            .collect();
         Ok(Self {
             settings,
+            factories,
             devices,
-            vehicles: HashMap::new(),
-            directory: VehicleDirectory::default(),
-            sessions: HashMap::new(),
-            logins: None,
+            entities: HashMap::new(),
+            directory: Directory::default(),
+            connections: HashMap::new(),
+            watchers: None,
         })
     }
 
-    /// The shared view of the running vehicle actors.
-    pub fn directory(&self) -> VehicleDirectory {
+    /// The shared view of the running entities.
+    pub fn directory(&self) -> Directory {
         self.directory.clone()
     }
 
-    fn vehicle(&mut self, imei: Imei) -> Option<Addr<VehicleActor>> {
-        let known = self.devices.get(&imei)?.clone();
-        if let Some(addr) = self.vehicles.get(&imei) {
-            if addr.connected() {
-                return Some(addr.clone());
-            }
-        }
-        let profile = self.settings.profiles.for_model(&known.model);
-        let settings = self.settings.vehicle.clone();
-        let arbiter = self.settings.pool.for_key(imei);
-        let slot = Arc::new(SnapshotSlot::default());
-        let actor_slot = slot.clone();
-        let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
-            VehicleActor::new(
-                imei,
-                known.id,
-                known.vehicle_id,
-                profile,
-                settings,
-                actor_slot,
-            )
-        });
-        self.vehicles.insert(imei, addr.clone());
-        self.directory.insert(imei, slot);
-        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
-            .set(self.vehicles.len() as f64);
-        Some(addr)
+    fn count(&self, kind: EntityKind) {
+        let n = self.entities.keys().filter(|k| k.kind() == kind).count();
+        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => kind.as_str()).set(n as f64);
     }
 
-    /// Stops the vehicle actors of devices that have been offline for `idle_stop_after` and
-    /// have no session: memory stays proportional to the active fleet.
+    /// The running entity of `key`, started (again) when it is not running.
+    fn entity(&mut self, key: EntityKey) -> Result<EntityHandle, LoginRefused> {
+        let known = self
+            .devices
+            .get(&key)
+            .cloned()
+            .ok_or(LoginRefused::Unknown(key))?;
+        if let Some(h) = self.entities.get(&key) {
+            if h.running() {
+                return Ok(h.clone());
+            }
+            // Stopped for good (its supervisor gave up, or it was retired): a new one.
+            metrics::counter!(ACTOR_RESTARTS_TOTAL, "actor" => key.kind().as_str()).increment(1);
+        }
+        let factory = self
+            .factories
+            .get(&key.kind())
+            .ok_or(LoginRefused::NoFactory)?;
+        let record = DeviceRecord {
+            key,
+            device_id: known.id,
+            model: known.model,
+            vehicle_id: known.vehicle_id,
+        };
+        let handle = factory.start(&record, self.settings.pool.for_key(key));
+        self.entities.insert(key, handle.clone());
+        self.directory
+            .insert(key, handle.slot.clone(), known.vehicle_id);
+        self.count(key.kind());
+        Ok(handle)
+    }
+
+    /// Drops an entity: the registry's handle goes, so its supervisor lets it stop.
+    fn forget_entity(&mut self, key: &EntityKey) -> Option<EntityHandle> {
+        self.directory.remove(key);
+        let handle = self.entities.remove(key);
+        self.count(key.kind());
+        handle
+    }
+
+    /// Stops the entities of devices that have been offline for `idle_stop_after` and have
+    /// no connection: memory stays proportional to the active fleet.
     fn retire_idle(&mut self, ctx: &mut Context<Self>) {
         let threshold = self.settings.idle_stop_after;
         let asks: Vec<_> = self
-            .vehicles
+            .entities
             .iter()
-            .filter(|(imei, _)| !self.sessions.contains_key(imei))
-            .map(|(imei, addr)| (*imei, addr.send(crate::vehicle::IdleFor)))
+            .filter(|(key, _)| !self.connections.contains_key(key))
+            .map(|(key, h)| (*key, h.control.send(Control::IdleFor)))
             .collect();
         if asks.is_empty() {
             return;
         }
         let check = async move {
             let mut idle = Vec::new();
-            for (imei, ask) in asks {
+            for (key, ask) in asks {
                 if let Ok(Some(d)) = ask.await {
                     if d >= threshold {
-                        idle.push(imei);
+                        idle.push(key);
                     }
                 }
             }
             idle
         };
         ctx.spawn(check.into_actor(self).map(|idle, act, _ctx| {
-            for imei in idle {
-                if act.sessions.contains_key(&imei) {
+            for key in idle {
+                if act.connections.contains_key(&key) {
                     continue;
                 }
-                act.directory.remove(&imei);
-                if let Some(addr) = act.vehicles.remove(&imei) {
-                    // Once the registry's address is gone, the supervisor lets it stop.
-                    addr.do_send(crate::vehicle::Retire);
-                    tracing::debug!(%imei, "idle vehicle actor stopped");
+                if let Some(h) = act.forget_entity(&key) {
+                    h.control.do_send(Control::Retire);
+                    tracing::debug!(%key, "idle entity stopped");
                 }
             }
-            metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
-                .set(act.vehicles.len() as f64);
         }));
     }
 
     /// Records in the database that a device connected or disconnected (in the background).
-    fn presence(&self, imei: Imei, online: bool) {
-        let Some(device) = self.devices.get(&imei) else {
+    fn presence(&self, key: EntityKey, online: bool) {
+        let Some(device) = self.devices.get(&key) else {
             return;
         };
         let (store, id) = (self.settings.store.clone(), device.id);
         let now = chrono::Utc::now().timestamp_millis();
         actix::spawn(async move {
-            if let Err(e) = store.set_presence(id, online, now).await {
-                tracing::debug!(%imei, "presence not stored: {e}");
+            if let Err(e) = store.set_presence(id.0, online, now).await {
+                tracing::debug!(%key, "presence not stored: {e}");
             }
         });
     }
 
+    fn target(&self, key: EntityKey) -> Option<CommandTarget> {
+        let d = self.devices.get(&key)?;
+        Some(CommandTarget {
+            key,
+            device_id: d.id,
+            vehicle_id: d.vehicle_id,
+        })
+    }
+
     fn grant(
         &mut self,
-        imei: Imei,
-        session: Option<SessionHandle>,
+        key: EntityKey,
+        connection: Option<ConnectionHandle>,
     ) -> Result<DeviceGrant, LoginRefused> {
-        let vehicle = self.vehicle(imei).ok_or(LoginRefused::Unknown(imei))?;
-        if let Some(session) = session {
-            self.presence(imei, true);
-            if let (Some(logins), Some(d)) = (&self.logins, self.devices.get(&imei)) {
-                let _ = logins.try_send(DeviceConnected {
-                    imei,
-                    device_id: d.id,
-                    vehicle_id: d.vehicle_id,
-                });
+        let entity = self.entity(key)?;
+        if let Some(connection) = connection {
+            self.presence(key, true);
+            if let (Some(w), Some(target), Some(deliver)) =
+                (&self.watchers, self.target(key), connection.deliver.clone())
+            {
+                let _ = w.connected.try_send(DeviceConnected { target, deliver });
             }
-            if let Some(old) = self.sessions.insert(imei, session) {
-                tracing::info!(%imei, "newer connection replaces the open session");
-                let _ = old.close.try_send(CloseSession(CloseReason::Replaced));
+            if let Some(old) = self.connections.insert(key, connection) {
+                tracing::info!(%key, "newer connection replaces the open one");
+                let _ = old.close.try_send(CloseConnection(CloseReason::Replaced));
             }
         }
         let model = self
             .devices
-            .get(&imei)
-            .map(|d| d.model.as_str())
+            .get(&key)
+            .map(|d| d.model.clone())
             .unwrap_or_default();
-        let profile = self.settings.profiles.for_model(model);
         Ok(DeviceGrant {
-            vehicle: vehicle.recipient(),
-            profile,
+            entity: entity.ingest,
+            model,
         })
+    }
+
+    fn disconnect(&mut self, key: &EntityKey, reason: CloseReason) {
+        if let Some(c) = self.connections.remove(key) {
+            let _ = c.close.try_send(CloseConnection(reason));
+            if let Some(w) = &self.watchers {
+                let _ = w.disconnected.try_send(DeviceDisconnected { key: *key });
+            }
+        }
     }
 }
 
@@ -226,16 +261,14 @@ impl Actor for DeviceRegistryActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(65_536);
-        let every = (self.settings.idle_stop_after / 4).clamp(
-            std::time::Duration::from_millis(50),
-            std::time::Duration::from_secs(300),
-        );
+        let every = (self.settings.idle_stop_after / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(300));
         ctx.run_interval(every, |act, ctx| act.retire_idle(ctx));
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        for s in self.sessions.values() {
-            let _ = s.close.try_send(CloseSession(CloseReason::Shutdown));
+        for c in self.connections.values() {
+            let _ = c.close.try_send(CloseConnection(CloseReason::Shutdown));
         }
         Running::Stop
     }
@@ -245,13 +278,14 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
     type Result = ResponseActFuture<Self, Result<DeviceGrant, LoginRefused>>;
 
     fn handle(&mut self, msg: AuthorizeDevice, _ctx: &mut Self::Context) -> Self::Result {
-        let imei = msg.imei;
-        if self.devices.contains_key(&imei) {
-            let granted = self.grant(imei, msg.session);
+        let key = msg.key;
+        if self.devices.contains_key(&key) {
+            let granted = self.grant(key, msg.connection);
             return Box::pin(actix::fut::ready(granted));
         }
+        let EntityKey::Tracker(imei) = key;
         if !self.settings.register_unknown {
-            return Box::pin(actix::fut::ready(Err(LoginRefused::Unknown(imei))));
+            return Box::pin(actix::fut::ready(Err(LoginRefused::Unknown(key))));
         }
         let store = self.settings.store.clone();
         let model = self.settings.default_model.clone();
@@ -265,19 +299,19 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
             .into_actor(self)
             .map(move |res, act, _ctx| match res {
                 Ok((row, model)) => {
-                    if let std::collections::hash_map::Entry::Vacant(e) = act.devices.entry(imei) {
-                        tracing::info!(%imei, %model, "registered unknown device on first contact");
+                    if let std::collections::hash_map::Entry::Vacant(e) = act.devices.entry(key) {
+                        tracing::info!(%key, %model, "registered unknown device on first contact");
                         metrics::counter!(REGISTRY_DEVICES_REGISTERED_TOTAL).increment(1);
                         e.insert(KnownDevice {
-                            id: row.id,
+                            id: DeviceId(row.id),
                             model: row.model,
-                            vehicle_id: row.vehicle_id,
+                            vehicle_id: row.vehicle_id.map(VehicleId),
                         });
                     }
-                    act.grant(imei, msg.session)
+                    act.grant(key, msg.connection)
                 }
                 Err(e) => {
-                    tracing::warn!(%imei, "device not registered: {e}");
+                    tracing::warn!(%key, "device not registered: {e}");
                     Err(LoginRefused::Storage(e.to_string()))
                 }
             }),
@@ -285,57 +319,29 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
     }
 }
 
-/// Who is told of every device login.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct WatchLogins(pub Recipient<DeviceConnected>);
-
-impl Handler<WatchLogins> for DeviceRegistryActor {
+impl Handler<WatchConnections> for DeviceRegistryActor {
     type Result = ();
 
-    fn handle(&mut self, msg: WatchLogins, _ctx: &mut Self::Context) {
-        self.logins = Some(msg.0);
+    fn handle(&mut self, msg: WatchConnections, _ctx: &mut Self::Context) {
+        self.watchers = Some(msg);
     }
 }
 
-impl Handler<SessionEnded> for DeviceRegistryActor {
+impl Handler<ConnectionEnded> for DeviceRegistryActor {
     type Result = ();
 
-    fn handle(&mut self, msg: SessionEnded, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: ConnectionEnded, _ctx: &mut Self::Context) {
         if self
-            .sessions
-            .get(&msg.imei)
-            .is_some_and(|s| s.id == msg.session)
+            .connections
+            .get(&msg.key)
+            .is_some_and(|c| c.id == msg.connection)
         {
-            self.sessions.remove(&msg.imei);
-            self.presence(msg.imei, false);
-        }
-    }
-}
-
-impl Handler<SendDeviceCommand> for DeviceRegistryActor {
-    type Result = ResponseFuture<Result<String, CommandError>>;
-
-    fn handle(&mut self, msg: SendDeviceCommand, _ctx: &mut Self::Context) -> Self::Result {
-        let Some(session) = self.sessions.get(&msg.imei) else {
-            return Box::pin(async { Err(CommandError::NotConnected) });
-        };
-        let send = session.command.send(SendCommand { text: msg.text });
-        Box::pin(async move { send.await.map_err(|_mailbox| CommandError::Disconnected)? })
-    }
-}
-
-impl Handler<GetVehicleSnapshot> for DeviceRegistryActor {
-    type Result = ResponseFuture<Option<crate::vehicle::VehicleSnapshot>>;
-
-    fn handle(&mut self, msg: GetVehicleSnapshot, _ctx: &mut Self::Context) -> Self::Result {
-        let addr = self.vehicles.get(&msg.imei).cloned();
-        Box::pin(async move {
-            match addr {
-                Some(a) => a.send(GetSnapshot).await.ok(),
-                None => None,
+            self.connections.remove(&msg.key);
+            if let Some(w) = &self.watchers {
+                let _ = w.disconnected.try_send(DeviceDisconnected { key: msg.key });
             }
-        })
+            self.presence(msg.key, false);
+        }
     }
 }
 
@@ -353,24 +359,21 @@ impl Handler<DeviceUpserted> for DeviceRegistryActor {
     fn handle(&mut self, msg: DeviceUpserted, _ctx: &mut Self::Context) {
         let changed_model = self
             .devices
-            .get(&msg.imei)
+            .get(&msg.key)
             .is_some_and(|d| d.model != msg.model);
-        let vehicle_id = self.devices.get(&msg.imei).and_then(|d| d.vehicle_id);
+        let vehicle_id = self.devices.get(&msg.key).and_then(|d| d.vehicle_id);
         self.devices.insert(
-            msg.imei,
+            msg.key,
             KnownDevice {
-                id: msg.id,
+                id: DeviceId(msg.id),
                 model: msg.model,
                 vehicle_id,
             },
         );
         if changed_model {
-            // The vehicle actor starts again with the new IO profile at the next login.
-            self.vehicles.remove(&msg.imei);
-            self.directory.remove(&msg.imei);
-            if let Some(s) = self.sessions.remove(&msg.imei) {
-                let _ = s.close.try_send(CloseSession(CloseReason::Replaced));
-            }
+            // The entity starts again with the new model at the next login.
+            self.forget_entity(&msg.key);
+            self.disconnect(&msg.key, CloseReason::Replaced);
         }
     }
 }
@@ -379,28 +382,12 @@ impl Handler<DeviceRemoved> for DeviceRegistryActor {
     type Result = ();
 
     fn handle(&mut self, msg: DeviceRemoved, _ctx: &mut Self::Context) {
-        self.devices.remove(&msg.imei);
-        self.vehicles.remove(&msg.imei);
-        self.directory.remove(&msg.imei);
-        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => "vehicle")
-            .set(self.vehicles.len() as f64);
-        if let Some(s) = self.sessions.remove(&msg.imei) {
-            tracing::info!(imei = %msg.imei, "device deleted; closing its session");
-            let _ = s.close.try_send(CloseSession(CloseReason::Replaced));
+        self.devices.remove(&msg.key);
+        self.forget_entity(&msg.key);
+        if self.connections.contains_key(&msg.key) {
+            tracing::info!(key = %msg.key, "device deleted; closing its connection");
         }
-    }
-}
-
-impl Handler<FleetSnapshot> for DeviceRegistryActor {
-    type Result = ResponseFuture<Vec<crate::vehicle::VehicleSnapshot>>;
-
-    fn handle(&mut self, _msg: FleetSnapshot, _ctx: &mut Self::Context) -> Self::Result {
-        let asks: Vec<_> = self
-            .vehicles
-            .values()
-            .map(|a| a.send(GetSnapshot))
-            .collect();
-        Box::pin(gather(asks))
+        self.disconnect(&msg.key, CloseReason::Replaced);
     }
 }
 
@@ -408,65 +395,13 @@ impl Handler<DeviceAssigned> for DeviceRegistryActor {
     type Result = ();
 
     fn handle(&mut self, msg: DeviceAssigned, _ctx: &mut Self::Context) {
-        if let Some(d) = self.devices.get_mut(&msg.imei) {
+        if let Some(d) = self.devices.get_mut(&msg.key) {
             d.vehicle_id = msg.vehicle_id;
         }
-        if let Some(v) = self.vehicles.get(&msg.imei) {
-            v.do_send(crate::vehicle::SetVehicle(msg.vehicle_id));
-        }
-    }
-}
-
-impl Handler<VehicleSnapshots> for DeviceRegistryActor {
-    type Result = ResponseFuture<Vec<crate::vehicle::VehicleSnapshot>>;
-
-    fn handle(&mut self, msg: VehicleSnapshots, _ctx: &mut Self::Context) -> Self::Result {
-        let asks: Vec<_> = self
-            .devices
-            .iter()
-            .filter(|(_, d)| d.vehicle_id == Some(msg.vehicle_id))
-            .filter_map(|(imei, _)| self.vehicles.get(imei))
-            .map(|a| a.send(GetSnapshot))
-            .collect();
-        Box::pin(gather(asks))
-    }
-}
-
-/// Awaits every snapshot asked for; actors that stopped meanwhile are left out.
-async fn gather(
-    asks: Vec<actix::dev::Request<VehicleActor, GetSnapshot>>,
-) -> Vec<crate::vehicle::VehicleSnapshot> {
-    let mut out = Vec::with_capacity(asks.len());
-    for ask in asks {
-        if let Ok(s) = ask.await {
-            out.push(s);
-        }
-    }
-    out
-}
-
-/// The published snapshots of the running vehicle actors by IMEI, shared read-only with
-/// request handlers: reading one vehicle's state needs no message. Only the registry writes
-/// it.
-#[derive(Clone, Default)]
-pub struct VehicleDirectory(Arc<std::sync::RwLock<HashMap<Imei, Arc<SnapshotSlot>>>>);
-
-impl VehicleDirectory {
-    /// The snapshot the vehicle's actor published last, without asking it.
-    pub fn latest(&self, imei: &Imei) -> Option<Arc<crate::vehicle::Published>> {
-        let slot = self.0.read().ok()?.get(imei)?.clone();
-        slot.latest()
-    }
-
-    fn insert(&self, imei: Imei, slot: Arc<SnapshotSlot>) {
-        if let Ok(mut m) = self.0.write() {
-            m.insert(imei, slot);
-        }
-    }
-
-    fn remove(&self, imei: &Imei) {
-        if let Ok(mut m) = self.0.write() {
-            m.remove(imei);
+        self.directory.set_vehicle(&msg.key, msg.vehicle_id);
+        if let Some(h) = self.entities.get(&msg.key) {
+            // Control messages must arrive: they wait in the mailbox rather than fail.
+            h.control.do_send(Control::SetVehicle(msg.vehicle_id));
         }
     }
 }

@@ -1,59 +1,89 @@
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::{Message, Recipient};
-use urbanstream_schema::Imei;
+use urbanstream_schema::VehicleId;
 
-use crate::teltonika::io_profile::IoProfile;
-use crate::teltonika::{CommandError, SessionHandle, SessionId};
-use crate::vehicle::{IngestRecords, VehicleSnapshot};
+use crate::commands::{Deliver, DeviceConnected, DeviceDisconnected};
+use crate::entity::{EntityKey, IngestReadings};
 
-/// A device presents its IMEI. TCP sessions pass their handle; UDP passes none.
+/// Identifies one connection, so that a late `ConnectionEnded` from a replaced connection
+/// does not unregister its successor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnectionId(pub u64);
+
+impl ConnectionId {
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// How the registry reaches a live connection of any adapter.
+#[derive(Clone)]
+pub struct ConnectionHandle {
+    pub id: ConnectionId,
+    pub close: Recipient<CloseConnection>,
+    /// How commands reach the device over this connection, when its protocol has them.
+    pub deliver: Option<Recipient<Deliver>>,
+}
+
+/// Why a connection is told to close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The same device logged in on a newer connection.
+    Replaced,
+    Shutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replaced => "replaced",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CloseConnection(pub CloseReason);
+
+/// A device presents itself. Connection-oriented adapters pass their handle; datagrams
+/// pass none.
 #[derive(Message)]
 #[rtype(result = "Result<DeviceGrant, LoginRefused>")]
 pub struct AuthorizeDevice {
-    pub imei: Imei,
-    pub session: Option<SessionHandle>,
+    pub key: EntityKey,
+    pub connection: Option<ConnectionHandle>,
 }
 
-/// Where an accepted device's frames go.
+/// Where an accepted device's readings go.
 #[derive(Clone)]
 pub struct DeviceGrant {
-    pub vehicle: Recipient<IngestRecords>,
-    pub profile: Arc<IoProfile>,
+    pub entity: Recipient<IngestReadings>,
+    /// The device model, as registered (an adapter reads its wire by it).
+    pub model: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoginRefused {
-    #[error("IMEI {0} is not registered")]
-    Unknown(Imei),
+    #[error("{0} is not registered")]
+    Unknown(EntityKey),
     #[error("registration not stored: {0}")]
     Storage(String),
+    #[error("no entity factory for this kind of device")]
+    NoFactory,
 }
 
-/// A session closed.
+/// A connection closed.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct SessionEnded {
-    pub imei: Imei,
-    pub session: SessionId,
+pub struct ConnectionEnded {
+    pub key: EntityKey,
+    pub connection: ConnectionId,
 }
 
-/// Sends a Codec 12 command to a connected device.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<String, CommandError>")]
-pub struct SendDeviceCommand {
-    pub imei: Imei,
-    pub text: String,
-}
-
-/// The live state of a device's vehicle, if it has one running.
-#[derive(Debug, Message)]
-#[rtype(result = "Option<VehicleSnapshot>")]
-pub struct GetVehicleSnapshot {
-    pub imei: Imei,
-}
-
-/// Stops the registry; it tells every open session to close.
+/// Stops the registry; it tells every open connection to close.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
@@ -62,34 +92,30 @@ pub struct Shutdown;
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct DeviceUpserted {
-    pub imei: Imei,
+    pub key: EntityKey,
     pub id: i64,
     pub model: String,
 }
 
-/// A device was deleted: it may no longer log in; an open session is closed.
+/// A device was deleted: it may no longer log in; an open connection is closed.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct DeviceRemoved {
-    pub imei: Imei,
+    pub key: EntityKey,
 }
-
-/// Every running vehicle's snapshot.
-#[derive(Debug, Message)]
-#[rtype(result = "Vec<VehicleSnapshot>")]
-pub struct FleetSnapshot;
 
 /// A device was put in a vehicle (or taken out, with `None`).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct DeviceAssigned {
-    pub imei: Imei,
-    pub vehicle_id: Option<i64>,
+    pub key: EntityKey,
+    pub vehicle_id: Option<VehicleId>,
 }
 
-/// The snapshots of the running vehicle actors of the devices in one vehicle.
-#[derive(Debug, Message)]
-#[rtype(result = "Vec<VehicleSnapshot>")]
-pub struct VehicleSnapshots {
-    pub vehicle_id: i64,
+/// Who is told of every connection and its end (the command ledger).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchConnections {
+    pub connected: Recipient<DeviceConnected>,
+    pub disconnected: Recipient<DeviceDisconnected>,
 }

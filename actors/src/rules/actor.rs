@@ -1,6 +1,6 @@
-//! `RuleEngineActor`: one mailbox for every vehicle's accepted frames. It evaluates the rules
-//! in device time per device, keeps each alert's state, and hands every change to a writer
-//! task that stores it, then announces it (hub, notifications) in order.
+//! `RuleEngineActor`: one mailbox for every entity's updates. It evaluates the rules in
+//! device time per entity, keeps each alert's state, and hands every change to a writer task
+//! that stores it, then announces it (hub, notifications) in order.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,19 +11,17 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use urbanstream_schema::models::{AlertRow, AlertView};
 use urbanstream_schema::store::{Store, ACTIVE_UNACK, CLEARED};
-use urbanstream_schema::Imei;
+use urbanstream_schema::{AlertId, DeviceId, Imei, VehicleId};
 
 use super::alert_rule::Rule;
-use super::geofence::SharedFences;
-use super::logic::{Evaluator, FenceChange, NewAlert, Sample, Transition};
+use super::logic::{Evaluator, NewAlert, Sample, Transition};
 use super::messages::{AlertAction, AlertChanged, AlertForgotten, ReplaceRules};
+use crate::entity::{Accepted, EntityKey, EntityUpdate, Io};
+use crate::geo::SharedFences;
 use crate::metrics::{
     ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, ALERTS_CLEARED_TOTAL, ALERTS_OPEN,
     ALERTS_RAISED_TOTAL, ALERTS_WRITE_FAILURES_TOTAL, RULES_RECORDS_EVALUATED_TOTAL,
 };
-use crate::teltonika::io_profile::NamedValue;
-use crate::vehicle::logic::named_value;
-use crate::vehicle::{TelemetryAccepted, TelemetryRecord, VehicleEvent};
 
 #[derive(Debug, Clone)]
 pub struct RuleEngineSettings {
@@ -49,7 +47,7 @@ pub type AlertSinks = Arc<[Recipient<AlertChanged>]>;
 
 struct Write {
     transition: Transition,
-    imei: Imei,
+    key: EntityKey,
 }
 
 pub struct RuleEngineActor {
@@ -60,7 +58,8 @@ pub struct RuleEngineActor {
     rules: Arc<[Rule]>,
     groups: HashMap<i64, String>,
     eval: Evaluator,
-    imeis: HashMap<i64, Imei>,
+    /// Every entity seen or known, by device id (alerts raised by the clock name it).
+    keys: HashMap<DeviceId, EntityKey>,
     writer: Option<mpsc::Sender<Write>>,
     out: Vec<Transition>,
 }
@@ -80,14 +79,14 @@ impl RuleEngineActor {
             rules: Arc::from(Vec::new()),
             groups: HashMap::new(),
             eval: Evaluator::default(),
-            imeis: HashMap::new(),
+            keys: HashMap::new(),
             writer: None,
             out: Vec::new(),
         }
     }
 
     /// Hands what the evaluator produced to the writer, in order.
-    fn flush(&mut self, imei: Imei) {
+    fn flush(&mut self, key: EntityKey) {
         if self.out.is_empty() {
             return;
         }
@@ -103,15 +102,9 @@ impl RuleEngineActor {
                 Transition::Repeat { .. } => {}
             }
             let Some(writer) = &self.writer else { continue };
-            if writer
-                .try_send(Write {
-                    transition: t,
-                    imei,
-                })
-                .is_err()
-            {
+            if writer.try_send(Write { transition: t, key }).is_err() {
                 metrics::counter!(ALERTS_WRITE_FAILURES_TOTAL, "stage" => "queue").increment(1);
-                tracing::error!(%imei, "alert change dropped: the alert write queue is full");
+                tracing::error!(%key, "alert change dropped: the alert write queue is full");
             }
         }
         metrics::gauge!(ALERTS_OPEN).set(self.eval.open_count() as f64);
@@ -123,11 +116,11 @@ impl RuleEngineActor {
         self.eval.tick(&self.rules, now, &mut raised);
         for t in raised {
             let Transition::Raise(a) = &t else { continue };
-            let Some(imei) = self.imeis.get(&a.device_id).copied() else {
+            let Some(key) = self.keys.get(&a.device_id).copied() else {
                 continue;
             };
             self.out.push(t);
-            self.flush(imei);
+            self.flush(key);
         }
     }
 
@@ -147,21 +140,31 @@ impl RuleEngineActor {
                 let groups: HashMap<i64, String> = groups.into_iter().collect();
                 for d in &devices {
                     if let Ok(imei) = d.imei.parse::<Imei>() {
-                        act.imeis.insert(d.id, imei);
+                        act.keys.insert(DeviceId(d.id), EntityKey::Tracker(imei));
                     }
                     let group = d.vehicle_id.and_then(|v| groups.get(&v).cloned());
-                    act.eval.known(d.id, d.vehicle_id, group, d.last_seen_ms);
+                    act.eval.known(
+                        DeviceId(d.id),
+                        d.vehicle_id.map(VehicleId),
+                        group,
+                        d.last_seen_ms,
+                    );
                 }
                 for a in &cleared {
-                    act.eval
-                        .restore(a.rule_id, a.device_id, &a.subject, None, a.cleared_ms);
+                    act.eval.restore(
+                        a.rule_id,
+                        DeviceId(a.device_id),
+                        &a.subject,
+                        None,
+                        a.cleared_ms,
+                    );
                 }
                 for a in &open {
                     act.eval.restore(
                         a.rule_id,
-                        a.device_id,
+                        DeviceId(a.device_id),
                         &a.subject,
-                        Some((a.id.clone(), a.last_ms)),
+                        Some((AlertId(a.id.clone()), a.last_ms)),
                         None,
                     );
                 }
@@ -197,16 +200,16 @@ impl Supervised for RuleEngineActor {
     }
 }
 
-impl Handler<TelemetryAccepted> for RuleEngineActor {
+impl Handler<EntityUpdate> for RuleEngineActor {
     type Result = ();
 
-    fn handle(&mut self, msg: TelemetryAccepted, _ctx: &mut Self::Context) {
-        self.imeis.insert(msg.device_id, msg.imei);
-        let group = msg.vehicle_id.and_then(|v| self.groups.get(&v).cloned());
+    fn handle(&mut self, msg: EntityUpdate, _ctx: &mut Self::Context) {
+        self.keys.insert(msg.device_id, msg.key);
+        let group = msg.vehicle_id.and_then(|v| self.groups.get(&v.0).cloned());
         let fences = self.fences.current();
         let mut late = Vec::new();
         let mut live = 0u64;
-        for r in msg.records.iter() {
+        for r in msg.readings.iter() {
             let s = sample(&msg, group.clone(), r);
             if r.late {
                 late.push(s);
@@ -222,8 +225,7 @@ impl Handler<TelemetryAccepted> for RuleEngineActor {
         metrics::counter!(RULES_RECORDS_EVALUATED_TOTAL, "freshness" => "live").increment(live);
         metrics::counter!(RULES_RECORDS_EVALUATED_TOTAL, "freshness" => "late")
             .increment(late.len() as u64);
-        let changes: Vec<FenceChange> = msg.events.iter().filter_map(fence_change).collect();
-        if !changes.is_empty() {
+        if !msg.events.is_empty() {
             let s = Sample {
                 device_id: msg.device_id,
                 vehicle_id: msg.vehicle_id,
@@ -231,9 +233,9 @@ impl Handler<TelemetryAccepted> for RuleEngineActor {
                 ..Sample::default()
             };
             self.eval
-                .observe_fences(&self.rules, &s, &changes, &mut self.out);
+                .observe_events(&self.rules, &s, &msg.events, &mut self.out);
         }
-        self.flush(msg.imei);
+        self.flush(msg.key);
     }
 }
 
@@ -257,63 +259,33 @@ impl Handler<AlertForgotten> for RuleEngineActor {
     }
 }
 
-/// A record's facts for the rules, by the profile's canonical names.
-fn sample(msg: &TelemetryAccepted, group: Option<String>, r: &TelemetryRecord) -> Sample {
-    let g = &r.record.gps;
-    let value = |k: &str| named_value(&r.named, k);
+/// A reading's facts for the rules.
+fn sample(msg: &EntityUpdate, group: Option<String>, r: &Accepted) -> Sample {
+    let facts = &r.reading.facts;
     Sample {
         device_id: msg.device_id,
         vehicle_id: msg.vehicle_id,
         group,
-        at_ms: i64::try_from(r.record.timestamp_ms).unwrap_or(i64::MAX),
+        at_ms: r.reading.at_ms,
         received_ms: r.received_at.timestamp_millis(),
-        speed_kmh: f64::from(g.speed),
-        ignition: value("ignition").and_then(NamedValue::as_bool),
-        position: g.valid().then(|| (g.latitude_deg(), g.longitude_deg())),
-        fuel_pct: value("fuel_level_pct").and_then(NamedValue::as_f64),
-        dtc: value("dtc").map(|v| match v {
-            NamedValue::Codes(c) => c.clone(),
-            NamedValue::Text(t) => t
-                .split([',', ' '])
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        }),
+        speed_kmh: r.reading.speed_kmh(),
+        ignition: facts.bool(&Io::Ignition),
+        position: r.reading.fix.and_then(|f| f.position()),
+        fuel_pct: facts.f64(&Io::FuelLevelPct),
+        dtc: facts
+            .get(&Io::Dtc)
+            .map(|v| v.as_codes().unwrap_or_default()),
         fence_limit: r.fence_limit,
-        green_driving: value("green_driving_type")
-            .and_then(NamedValue::as_f64)
+        green_driving: facts
+            .f64(&Io::GreenDrivingType)
             .and_then(|v| u8::try_from(v as i64).ok())
             .filter(|v| *v > 0),
     }
 }
 
-fn fence_change(e: &VehicleEvent) -> Option<FenceChange> {
-    Some(match e {
-        VehicleEvent::GeofenceEntered { at, fence, name } => FenceChange::Entered {
-            fence: *fence,
-            name: name.clone(),
-            at_ms: at.timestamp_millis(),
-        },
-        VehicleEvent::GeofenceExited {
-            at, fence, name, ..
-        } => FenceChange::Exited {
-            fence: *fence,
-            name: name.clone(),
-            at_ms: at.timestamp_millis(),
-        },
-        VehicleEvent::GeofenceCrossed { at, fence, name } => FenceChange::Crossed {
-            fence: *fence,
-            name: name.clone(),
-            at_ms: at.timestamp_millis(),
-        },
-        _ => return None,
-    })
-}
-
 fn alert_row(a: NewAlert, now_ms: i64) -> AlertRow {
     AlertRow {
-        id: a.id,
+        id: a.id.0,
         rule_id: a.rule_id,
         kind: a.kind.to_owned(),
         severity: a.severity.as_str().to_owned(),
@@ -323,8 +295,8 @@ fn alert_row(a: NewAlert, now_ms: i64) -> AlertRow {
             ACTIVE_UNACK
         }
         .to_owned(),
-        device_id: a.device_id,
-        vehicle_id: a.vehicle_id,
+        device_id: a.device_id.0,
+        vehicle_id: a.vehicle_id.map(|v| v.0),
         subject: a.subject,
         message: a.message,
         details: a.details.to_string(),
@@ -363,11 +335,11 @@ async fn write_alerts(store: Store, sinks: AlertSinks, mut rx: mpsc::Receiver<Wr
                         .map(|()| Some((action, row)))
                 }
                 Transition::Repeat { id, at_ms, details } => store
-                    .repeat_alert(id, *at_ms, &details.to_string())
+                    .repeat_alert(id.as_str(), *at_ms, &details.to_string())
                     .await
                     .map(|r| r.map(|r| (AlertAction::Updated, r))),
                 Transition::Clear { id, at_ms } => store
-                    .clear_alert(id, *at_ms, None)
+                    .clear_alert(id.as_str(), *at_ms, None)
                     .await
                     .map(|r| r.map(|r| (AlertAction::Cleared, r))),
             };
@@ -392,7 +364,7 @@ async fn write_alerts(store: Store, sinks: AlertSinks, mut rx: mpsc::Receiver<Wr
         };
         let changed = AlertChanged {
             action,
-            imei: w.imei,
+            key: w.key,
             alert: Arc::new(AlertView::from(row)),
         };
         for s in sinks.iter() {

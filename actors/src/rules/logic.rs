@@ -1,18 +1,23 @@
-//! The alert state machines, pure: fed samples in device time, they return what to raise,
-//! repeat and clear. One `Evaluator` holds the state of every (rule, device, subject).
+//! The alert state machines, pure: fed samples and events in device time, they return what
+//! to raise, repeat and clear. One `Evaluator` holds the state of every (rule, device,
+//! subject); what raises and clears an alert is each condition's (`conditions/`), the
+//! lifecycle — one open alert per subject, dedup, cooldown, hold — is this module's.
 
 use std::collections::{HashMap, VecDeque};
 
-use serde_json::{json, Value};
+use serde_json::Value;
+use urbanstream_schema::{AlertId, DeviceId, GeofenceId, VehicleId};
 
-use super::alert_rule::{Condition, Rule, Severity};
-use super::geofence::FenceIndex;
+use super::alert_rule::{Rule, Severity};
+use super::conditions::Cx;
+use crate::entity::EntityEvent;
+use crate::geo::FenceIndex;
 
-/// One live or late record's facts, as the rules need them.
+/// One live or late reading's facts, as the rules need them.
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
-    pub device_id: i64,
-    pub vehicle_id: Option<i64>,
+    pub device_id: DeviceId,
+    pub vehicle_id: Option<VehicleId>,
     pub group: Option<String>,
     /// Device time.
     pub at_ms: i64,
@@ -27,43 +32,23 @@ pub struct Sample {
     /// The device's green-driving report (IO 253): 1 acceleration, 2 braking, 3 cornering.
     pub green_driving: Option<u8>,
     /// The lowest speed limit of the geofences the vehicle is in, and that fence, as its
-    /// actor decided with each fence's hysteresis (live records).
-    pub fence_limit: Option<(f64, i64)>,
-}
-
-/// A geofence event of the vehicle, as its actor raised it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FenceChange {
-    Entered {
-        fence: i64,
-        name: String,
-        at_ms: i64,
-    },
-    Exited {
-        fence: i64,
-        name: String,
-        at_ms: i64,
-    },
-    Crossed {
-        fence: i64,
-        name: String,
-        at_ms: i64,
-    },
+    /// actor decided with each fence's hysteresis (live readings).
+    pub fence_limit: Option<(f64, GeofenceId)>,
 }
 
 /// An alert to store and announce.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAlert {
-    pub id: String,
+    pub id: AlertId,
     pub rule_id: i64,
     pub kind: &'static str,
     pub severity: Severity,
-    pub device_id: i64,
-    pub vehicle_id: Option<i64>,
+    pub device_id: DeviceId,
+    pub vehicle_id: Option<VehicleId>,
     pub subject: String,
     pub message: String,
     pub details: Value,
-    /// Raised by late records: stored as history, already cleared.
+    /// Raised by late readings: stored as history, already cleared.
     pub late: bool,
     pub occurrences: i32,
     pub raised_ms: i64,
@@ -76,13 +61,13 @@ pub enum Transition {
     Raise(NewAlert),
     /// Another occurrence while active (dedup).
     Repeat {
-        id: String,
+        id: AlertId,
         at_ms: i64,
         details: Value,
     },
     /// The condition ended.
     Clear {
-        id: String,
+        id: AlertId,
         at_ms: i64,
     },
 }
@@ -90,7 +75,7 @@ pub enum Transition {
 /// An alert open for a (rule, device, subject).
 #[derive(Debug, Clone, PartialEq)]
 struct Active {
-    id: String,
+    id: AlertId,
     last_ms: i64,
 }
 
@@ -101,13 +86,21 @@ struct Slot {
     cleared_ms: Option<i64>,
 }
 
+/// What a condition remembers of one entity between samples.
 #[derive(Debug, Clone, Default)]
-struct RuleState {
+pub struct Memory {
     /// When the condition began (overspeed, idling), before it lasted long enough.
-    since_ms: Option<i64>,
-    peak: f64,
-    /// Fuel samples while parked.
-    samples: VecDeque<(i64, f64)>,
+    pub since_ms: Option<i64>,
+    /// The extreme value seen since then (the top speed of an excess).
+    pub peak: f64,
+    /// Recent (time, value) samples (fuel levels while parked).
+    pub samples: VecDeque<(i64, f64)>,
+}
+
+/// A rule's state for one entity: its condition's memory and its alerts by subject.
+#[derive(Debug, Clone, Default)]
+pub struct RuleState {
+    pub(super) memory: Memory,
     slots: Vec<Slot>,
 }
 
@@ -129,7 +122,7 @@ impl RuleState {
 
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
-    vehicle_id: Option<i64>,
+    vehicle_id: Option<VehicleId>,
     group: Option<String>,
     last_speed: Option<(i64, f64)>,
     last_received_ms: Option<i64>,
@@ -168,17 +161,9 @@ impl DeviceState {
     }
 }
 
-/// Who an alert is about, for a raise.
-struct Subject<'a> {
-    rule: &'a Rule,
-    device_id: i64,
-    vehicle_id: Option<i64>,
-    subject: &'a str,
-}
-
 #[derive(Debug, Default)]
 pub struct Evaluator {
-    devices: HashMap<i64, DeviceState>,
+    devices: HashMap<DeviceId, DeviceState>,
 }
 
 impl Evaluator {
@@ -186,9 +171,9 @@ impl Evaluator {
     pub fn restore(
         &mut self,
         rule_id: i64,
-        device_id: i64,
+        device_id: DeviceId,
         subject: &str,
-        open: Option<(String, i64)>,
+        open: Option<(AlertId, i64)>,
         cleared_ms: Option<i64>,
     ) {
         let slot = self
@@ -209,8 +194,8 @@ impl Evaluator {
     /// watch it from now on.
     pub fn known(
         &mut self,
-        device_id: i64,
-        vehicle_id: Option<i64>,
+        device_id: DeviceId,
+        vehicle_id: Option<VehicleId>,
         group: Option<String>,
         last_ms: Option<i64>,
     ) {
@@ -221,11 +206,11 @@ impl Evaluator {
     }
 
     /// An alert cleared from outside (a user): the next occurrence raises a new one.
-    pub fn forget(&mut self, alert_id: &str, at_ms: i64) {
+    pub fn forget(&mut self, alert_id: &AlertId, at_ms: i64) {
         for d in self.devices.values_mut() {
             for (_, r) in &mut d.rules {
                 for s in &mut r.slots {
-                    if s.active.as_ref().is_some_and(|a| a.id == alert_id) {
+                    if s.active.as_ref().is_some_and(|a| &a.id == alert_id) {
                         s.active = None;
                         s.cleared_ms = Some(at_ms);
                     }
@@ -244,7 +229,7 @@ impl Evaluator {
             .count()
     }
 
-    /// A live record, in device-time order for its device.
+    /// A live sample, in device-time order for its device.
     pub fn observe(&mut self, rules: &[Rule], s: &Sample, out: &mut Vec<Transition>) {
         let dev = self.devices.entry(s.device_id).or_default();
         dev.vehicle_id = s.vehicle_id;
@@ -260,262 +245,52 @@ impl Evaluator {
             if !rule.enabled || !rule.targets.covers(s.vehicle_id, s.group.as_deref()) {
                 continue;
             }
-            let who = Subject {
+            let check = rule.condition.check();
+            if let Some(hold) = check.hold_ms() {
+                expire(st, hold, s.at_ms, out);
+            }
+            let mut cx = Cx {
                 rule,
                 device_id: s.device_id,
                 vehicle_id: s.vehicle_id,
-                subject: "",
+                st,
+                out,
+                delta,
             };
-            if let Some(hold) = rule.condition.hold_ms() {
-                expire(st, hold, s.at_ms, out);
-            }
-            match &rule.condition {
-                Condition::Overspeed(p) => {
-                    let fence = s.fence_limit.filter(|_| p.use_geofence_limits);
-                    let limit = match (p.limit_kmh, fence) {
-                        (Some(a), Some((b, _))) if b < a => Some((b, fence.map(|f| f.1))),
-                        (Some(a), _) => Some((a, None)),
-                        (None, Some((b, f))) => Some((b, Some(f))),
-                        (None, None) => None,
-                    };
-                    let Some((limit, fence_id)) = limit else {
-                        st.since_ms = None;
-                        end(st, who.subject, s.at_ms, out);
-                        continue;
-                    };
-                    if s.speed_kmh > limit {
-                        let since = *st.since_ms.get_or_insert(s.at_ms);
-                        st.peak = if s.at_ms == since {
-                            s.speed_kmh
-                        } else {
-                            st.peak.max(s.speed_kmh)
-                        };
-                        if (s.at_ms - since) as f64 >= p.min_duration_s * 1000.0 {
-                            let (speed, peak) = (s.speed_kmh, st.peak);
-                            begin(
-                                st,
-                                &who,
-                                since,
-                                || {
-                                    (
-                                    format!("Speed {speed:.0} km/h over the limit of {limit:.0} km/h"),
-                                    json!({"speed_kmh": speed, "limit_kmh": limit, "max_speed_kmh": peak, "geofence_id": fence_id, "since_ms": since}),
-                                )
-                                },
-                                out,
-                            );
-                        }
-                    } else if s.speed_kmh <= limit - p.clear_margin_kmh {
-                        st.since_ms = None;
-                        end(st, who.subject, s.at_ms, out);
-                    }
-                }
-                Condition::ExcessiveIdle(p) => {
-                    let idle = s.ignition == Some(true) && s.speed_kmh < p.moving_kmh;
-                    if idle {
-                        let since = *st.since_ms.get_or_insert(s.at_ms);
-                        let idle_s = (s.at_ms - since) as f64 / 1000.0;
-                        if idle_s > p.max_idle_s {
-                            begin(
-                                st,
-                                &who,
-                                s.at_ms,
-                                || {
-                                    (
-                                        format!(
-                                            "Idling for {:.0} min with the engine on",
-                                            idle_s / 60.0
-                                        ),
-                                        json!({"idle_since_ms": since, "idle_s": idle_s}),
-                                    )
-                                },
-                                out,
-                            );
-                        }
-                    } else {
-                        st.since_ms = None;
-                        end(st, who.subject, s.at_ms, out);
-                    }
-                }
-                Condition::LowFuel(p) => {
-                    let Some(pct) = s.fuel_pct else { continue };
-                    let clear_at = p.clear_above_pct.unwrap_or((p.below_pct + 5.0).min(100.0));
-                    if pct < p.below_pct {
-                        begin(
-                            st,
-                            &who,
-                            s.at_ms,
-                            || {
-                                (
-                                    format!("Fuel level {pct:.0} % (under {:.0} %)", p.below_pct),
-                                    json!({"fuel_pct": pct, "below_pct": p.below_pct}),
-                                )
-                            },
-                            out,
-                        );
-                    } else if pct >= clear_at {
-                        end(st, who.subject, s.at_ms, out);
-                    }
-                }
-                Condition::FuelDrop(p) => {
-                    let parked = s.speed_kmh < p.moving_kmh && s.ignition != Some(true);
-                    let Some(pct) = s.fuel_pct else { continue };
-                    if !parked {
-                        st.samples.clear();
-                        continue;
-                    }
-                    let window = (p.window_s * 1000.0) as i64;
-                    while st
-                        .samples
-                        .front()
-                        .is_some_and(|(t, _)| s.at_ms - t > window)
-                    {
-                        st.samples.pop_front();
-                    }
-                    st.samples.push_back((s.at_ms, pct));
-                    let top = st.samples.iter().map(|x| x.1).fold(f64::MIN, f64::max);
-                    if top - pct >= p.min_drop_pct {
-                        st.samples.clear();
-                        st.samples.push_back((s.at_ms, pct));
-                        pulse(
-                            st,
-                            &who,
-                            s.at_ms,
-                            || {
-                                (
-                                    format!(
-                                        "Fuel fell {:.0} % while parked ({top:.0} → {pct:.0} %)",
-                                        top - pct
-                                    ),
-                                    json!({"from_pct": top, "to_pct": pct, "drop_pct": top - pct}),
-                                )
-                            },
-                            out,
-                        );
-                    }
-                }
-                Condition::EngineError(p) => {
-                    let Some(codes) = &s.dtc else { continue };
-                    let watched: Vec<&String> = codes
-                        .iter()
-                        .filter(|c| p.codes.is_empty() || p.codes.contains(c))
-                        .collect();
-                    if watched.is_empty() {
-                        end(st, who.subject, s.at_ms, out);
-                    } else {
-                        let list: Vec<String> = watched.into_iter().cloned().collect();
-                        begin(
-                            st,
-                            &who,
-                            s.at_ms,
-                            || {
-                                (
-                                    format!("Engine trouble codes {}", list.join(", ")),
-                                    json!({ "codes": list }),
-                                )
-                            },
-                            out,
-                        );
-                    }
-                }
-                Condition::DeviceOffline(_) => {
-                    end(st, who.subject, s.received_ms, out);
-                }
-                Condition::HarshBraking(p) | Condition::HarshAcceleration(p) => {
-                    let braking = matches!(rule.condition, Condition::HarshBraking(_));
-                    let hit = match s.green_driving.filter(|_| p.use_device_events) {
-                        Some(code) => (code == if braking { 2 } else { 1 }).then(|| json!({"source": "device", "green_driving_type": code})),
-                        None => delta.and_then(|(from, dt)| {
-                            let rate = (s.speed_kmh - from) / dt;
-                            let rate = if braking { -rate } else { rate };
-                            (dt <= p.max_gap_s && rate >= p.threshold_kmh_per_s).then(|| {
-                                json!({"source": "speed", "from_kmh": from, "to_kmh": s.speed_kmh, "over_s": dt, "rate_kmh_per_s": rate})
-                            })
-                        }),
-                    };
-                    if let Some(details) = hit {
-                        let what = if braking {
-                            "Harsh braking"
-                        } else {
-                            "Harsh acceleration"
-                        };
-                        pulse(st, &who, s.at_ms, || (what.to_owned(), details), out);
-                    }
-                }
-                Condition::GeofenceEnter(_) | Condition::GeofenceExit(_) => {}
-            }
+            check.sample(s, &mut cx);
         }
     }
 
-    /// Geofence events of a vehicle.
-    pub fn observe_fences(
+    /// Events of an entity (geofences entered and left, …), in device-time order.
+    pub fn observe_events(
         &mut self,
         rules: &[Rule],
         s: &Sample,
-        changes: &[FenceChange],
+        events: &[EntityEvent],
         out: &mut Vec<Transition>,
     ) {
         let dev = self.devices.entry(s.device_id).or_default();
         dev.align(rules);
         for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
-            let (enter_rule, fences) = match &rule.condition {
-                Condition::GeofenceEnter(p) => (true, &p.geofence_ids),
-                Condition::GeofenceExit(p) => (false, &p.geofence_ids),
-                _ => continue,
-            };
             if !rule.enabled || !rule.targets.covers(s.vehicle_id, s.group.as_deref()) {
                 continue;
             }
-            for change in changes {
-                let (fence, name, at, inside_after, crossed) = match change {
-                    FenceChange::Entered { fence, name, at_ms } => {
-                        (*fence, name, *at_ms, true, false)
-                    }
-                    FenceChange::Exited { fence, name, at_ms } => {
-                        (*fence, name, *at_ms, false, false)
-                    }
-                    FenceChange::Crossed { fence, name, at_ms } => {
-                        (*fence, name, *at_ms, false, true)
-                    }
-                };
-                if !fences.is_empty() && !fences.contains(&fence) {
-                    continue;
-                }
-                let subject = fence.to_string();
-                let who = Subject {
-                    rule,
-                    device_id: s.device_id,
-                    vehicle_id: s.vehicle_id,
-                    subject: &subject,
-                };
-                let details = || {
-                    let verb = match (enter_rule, crossed) {
-                        (_, true) => "Crossed",
-                        (true, false) => "Entered",
-                        (false, false) => "Left",
-                    };
-                    (
-                        format!("{verb} geofence {name}"),
-                        json!({"geofence_id": fence, "geofence": name, "crossed": crossed}),
-                    )
-                };
-                if crossed {
-                    if enter_rule {
-                        begin(st, &who, at, details, out);
-                        end(st, who.subject, at, out);
-                    }
-                } else {
-                    if inside_after == enter_rule {
-                        begin(st, &who, at, details, out);
-                    } else {
-                        end(st, who.subject, at, out);
-                    }
-                }
+            let check = rule.condition.check();
+            let mut cx = Cx {
+                rule,
+                device_id: s.device_id,
+                vehicle_id: s.vehicle_id,
+                st,
+                out,
+                delta: None,
+            };
+            for e in events {
+                check.event(e, &mut cx);
             }
         }
     }
 
-    /// Late records: each rule's point conditions checked record by record, one alert per
+    /// Late samples: each rule's point conditions checked sample by sample, one alert per
     /// rule for the frame, stored as history (already cleared), never live.
     pub fn observe_late(
         &mut self,
@@ -533,38 +308,11 @@ impl Evaluator {
             {
                 continue;
             }
-            let mut hits: Vec<(i64, Value)> = Vec::new();
-            for s in samples {
-                let hit = match &rule.condition {
-                    Condition::Overspeed(p) => {
-                        let fence = p
-                            .use_geofence_limits
-                            .then(|| lowest_limit(fences, s.position))
-                            .flatten()
-                            .map(|f| f.0);
-                        let limit = match (p.limit_kmh, fence) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
-                        };
-                        limit
-                            .filter(|l| s.speed_kmh > *l)
-                            .map(|l| json!({"speed_kmh": s.speed_kmh, "limit_kmh": l}))
-                    }
-                    Condition::LowFuel(p) => s
-                        .fuel_pct
-                        .filter(|f| *f < p.below_pct)
-                        .map(|f| json!({"fuel_pct": f})),
-                    Condition::EngineError(p) => s
-                        .dtc
-                        .as_ref()
-                        .filter(|c| c.iter().any(|c| p.codes.is_empty() || p.codes.contains(c)))
-                        .map(|c| json!({"codes": c})),
-                    _ => None,
-                };
-                if let Some(d) = hit {
-                    hits.push((s.at_ms, d));
-                }
-            }
+            let check = rule.condition.check();
+            let hits: Vec<(i64, Value)> = samples
+                .iter()
+                .filter_map(|s| check.late(s, fences).map(|d| (s.at_ms, d)))
+                .collect();
             let (Some((from, first_details)), Some((to, _))) =
                 (hits.first().cloned(), hits.last().cloned())
             else {
@@ -594,7 +342,7 @@ impl Evaluator {
         }
     }
 
-    /// Offline detection, on the server's clock.
+    /// The server's clock: what silence raises (offline devices).
     pub fn tick(&mut self, rules: &[Rule], now_ms: i64, out: &mut Vec<Transition>) {
         for (device_id, dev) in &mut self.devices {
             let Some(last) = dev.last_received_ms else {
@@ -602,55 +350,21 @@ impl Evaluator {
             };
             dev.align(rules);
             for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
-                let Condition::DeviceOffline(p) = &rule.condition else {
-                    continue;
-                };
                 if !rule.enabled || !rule.targets.covers(dev.vehicle_id, dev.group.as_deref()) {
                     continue;
                 }
-                let silent_s = (now_ms - last) as f64 / 1000.0;
-                if silent_s <= p.after_s {
-                    continue;
-                }
-                let who = Subject {
+                let mut cx = Cx {
                     rule,
                     device_id: *device_id,
                     vehicle_id: dev.vehicle_id,
-                    subject: "",
-                };
-                begin(
                     st,
-                    &who,
-                    now_ms,
-                    || {
-                        (
-                            format!("No data for {:.0} min", silent_s / 60.0),
-                            json!({"last_seen_ms": last, "silent_s": silent_s}),
-                        )
-                    },
                     out,
-                );
+                    delta: None,
+                };
+                rule.condition.check().silence(last, now_ms, &mut cx);
             }
         }
     }
-}
-
-/// The lowest speed limit among the fences at a position, and its fence.
-fn lowest_limit(fences: &FenceIndex, position: Option<(f64, f64)>) -> Option<(f64, i64)> {
-    let (lat, lon) = position?;
-    if fences.is_empty() {
-        return None;
-    }
-    fences
-        .containing(lat, lon)
-        .into_iter()
-        .filter_map(|id| {
-            fences
-                .get(id)
-                .and_then(|f| f.speed_limit_kmh)
-                .map(|l| (l, id))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// String equality without a call into `memcmp` for the common empty subject.
@@ -658,62 +372,69 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
 }
 
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
+fn new_id() -> AlertId {
+    AlertId(uuid::Uuid::now_v7().to_string())
 }
 
-/// A condition that holds for a while began (or goes on): raise once, unless cooling down.
-fn begin(
-    st: &mut RuleState,
-    who: &Subject<'_>,
-    at_ms: i64,
-    describe: impl FnOnce() -> (String, Value),
-    out: &mut Vec<Transition>,
-) {
-    let cooldown = who.rule.cooldown_ms;
-    let slot = st.slot(who.subject);
-    if slot.active.is_some() || slot.cleared_ms.is_some_and(|c| at_ms < c + cooldown) {
-        return;
-    }
-    let (message, details) = describe();
-    let id = new_id();
-    slot.active = Some(Active {
-        id: id.clone(),
-        last_ms: at_ms,
-    });
-    out.push(raise(who, id, message, details, at_ms));
-}
-
-/// The condition ended: clear its open alert.
-fn end(st: &mut RuleState, subject: &str, at_ms: i64, out: &mut Vec<Transition>) {
-    let Some(slot) = st.slots.iter_mut().find(|s| same(&s.subject, subject)) else {
-        return;
-    };
-    if let Some(a) = slot.active.take() {
-        out.push(Transition::Clear { id: a.id, at_ms });
-        slot.cleared_ms = Some(at_ms);
-    }
-}
-
-/// A condition of an instant: raise, or count one more occurrence of the open alert.
-fn pulse(
-    st: &mut RuleState,
-    who: &Subject<'_>,
-    at_ms: i64,
-    describe: impl FnOnce() -> (String, Value),
-    out: &mut Vec<Transition>,
-) {
-    if let Some(a) = &mut st.slot(who.subject).active {
-        a.last_ms = at_ms;
-        let id = a.id.clone();
-        out.push(Transition::Repeat {
-            id,
-            at_ms,
-            details: describe().1,
+impl Cx<'_> {
+    /// A condition that holds for a while began (or goes on): raise once, unless cooling
+    /// down.
+    pub fn begin(&mut self, subject: &str, at_ms: i64, describe: impl FnOnce() -> (String, Value)) {
+        let cooldown = self.rule.cooldown_ms;
+        let slot = self.st.slot(subject);
+        if slot.active.is_some() || slot.cleared_ms.is_some_and(|c| at_ms < c + cooldown) {
+            return;
+        }
+        let (message, details) = describe();
+        let id = new_id();
+        slot.active = Some(Active {
+            id: id.clone(),
+            last_ms: at_ms,
         });
-        return;
+        let raise = Transition::Raise(NewAlert {
+            id,
+            rule_id: self.rule.id,
+            kind: self.rule.condition.kind(),
+            severity: self.rule.severity,
+            device_id: self.device_id,
+            vehicle_id: self.vehicle_id,
+            subject: subject.to_owned(),
+            message,
+            details,
+            late: false,
+            occurrences: 1,
+            raised_ms: at_ms,
+            last_ms: at_ms,
+            cleared_ms: None,
+        });
+        self.out.push(raise);
     }
-    begin(st, who, at_ms, describe, out);
+
+    /// The condition ended: clear its open alert.
+    pub fn end(&mut self, subject: &str, at_ms: i64) {
+        let Some(slot) = self.st.slots.iter_mut().find(|s| same(&s.subject, subject)) else {
+            return;
+        };
+        if let Some(a) = slot.active.take() {
+            self.out.push(Transition::Clear { id: a.id, at_ms });
+            slot.cleared_ms = Some(at_ms);
+        }
+    }
+
+    /// A condition of an instant: raise, or count one more occurrence of the open alert.
+    pub fn pulse(&mut self, subject: &str, at_ms: i64, describe: impl FnOnce() -> (String, Value)) {
+        if let Some(a) = &mut self.st.slot(subject).active {
+            a.last_ms = at_ms;
+            let id = a.id.clone();
+            self.out.push(Transition::Repeat {
+                id,
+                at_ms,
+                details: describe().1,
+            });
+            return;
+        }
+        self.begin(subject, at_ms, describe);
+    }
 }
 
 /// Pulse alerts clear after `hold_ms` without another occurrence.
@@ -731,25 +452,6 @@ fn expire(st: &mut RuleState, hold_ms: i64, now_ms: i64, out: &mut Vec<Transitio
             }
         }
     }
-}
-
-fn raise(who: &Subject<'_>, id: String, message: String, details: Value, at_ms: i64) -> Transition {
-    Transition::Raise(NewAlert {
-        id,
-        rule_id: who.rule.id,
-        kind: who.rule.condition.kind(),
-        severity: who.rule.severity,
-        device_id: who.device_id,
-        vehicle_id: who.vehicle_id,
-        subject: who.subject.to_owned(),
-        message,
-        details,
-        late: false,
-        occurrences: 1,
-        raised_ms: at_ms,
-        last_ms: at_ms,
-        cleared_ms: None,
-    })
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 use std::sync::Arc;
 
 use actix::Message;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use urbanstream_schema::models::AlertView;
-use urbanstream_schema::Imei;
+use urbanstream_schema::AlertId;
 
 use super::alert_rule::Rule;
+use crate::entity::EntityKey;
 
 /// What happened to an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertAction {
     Raised,
@@ -22,22 +23,24 @@ pub enum AlertAction {
 #[rtype(result = "()")]
 pub struct AlertChanged {
     pub action: AlertAction,
-    pub imei: Imei,
+    /// The entity the alert is about.
+    pub key: EntityKey,
     pub alert: Arc<AlertView>,
 }
 
 impl AlertChanged {
+    /// `{"action", "imei", "alert"}` (the key's own field names the entity).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "action": self.action,
-            "imei": self.imei.to_string(),
+            self.key.field(): self.key.to_string(),
             "alert": &*self.alert,
         })
     }
 }
 
 /// The rules changed (or vehicles' groups): evaluate with these from now on.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, PartialEq, Message)]
 #[rtype(result = "()")]
 pub struct ReplaceRules {
     pub rules: Vec<Rule>,
@@ -46,9 +49,9 @@ pub struct ReplaceRules {
 }
 
 /// A user cleared an alert: the engine lets go of it.
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, PartialEq, Eq, Message)]
 #[rtype(result = "()")]
 pub struct AlertForgotten {
-    pub id: String,
+    pub id: AlertId,
     pub at_ms: i64,
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::{IoElement, IoValue};
+use super::codec::{DecodeOptions, IoElement, IoValue};
+use crate::entity::{Facts, Io, Value};
 
 /// How a raw value is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -40,52 +41,32 @@ pub struct IoElementDef {
     pub kind: IoKind,
     #[serde(default = "one")]
     pub scale: f64,
+    /// Added after scaling (a coolant temperature sent as °C + 40 has `offset = -40`).
+    #[serde(default)]
+    pub offset: f64,
     #[serde(default)]
     pub unit: Option<String>,
+}
+
+/// How a profile's devices write their frames, beyond the codec id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileOptions {
+    /// Codec 8 frames with 2-byte IO ids and counts (the FMB "extended IO" setting).
+    pub codec8_wide_io: bool,
 }
 
 fn one() -> f64 {
     1.0
 }
 
-/// A named, scaled value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum NamedValue {
-    Bool(bool),
-    Integer(u64),
-    Number(f64),
-    Text(String),
-    Codes(Vec<String>),
-}
-
-impl NamedValue {
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Self::Integer(v) => Some(*v as f64),
-            Self::Number(v) => Some(*v),
-            Self::Bool(b) => Some(f64::from(u8::from(*b))),
-            Self::Text(_) | Self::Codes(_) => None,
-        }
-    }
-
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Self::Bool(b) => Some(*b),
-            Self::Integer(v) => Some(*v != 0),
-            _ => None,
-        }
-    }
-}
-
-/// Named values of one record, in the profile's naming.
-pub type NamedValues = Vec<(Arc<str>, NamedValue)>;
-
 #[derive(Debug)]
 struct Entry {
-    name: Arc<str>,
+    /// The canonical name, parsed once here.
+    name: Io,
     kind: IoKind,
     scale: f64,
+    offset: f64,
 }
 
 /// A compiled profile.
@@ -93,6 +74,7 @@ struct Entry {
 pub struct IoProfile {
     name: String,
     by_id: HashMap<u16, Entry>,
+    options: ProfileOptions,
 }
 
 /// Why a profile table is unusable.
@@ -100,8 +82,12 @@ pub struct IoProfile {
 pub enum ProfileError {
     #[error("IO profile `{profile}` maps id {id} twice")]
     DuplicateId { profile: String, id: u16 },
-    #[error("IO profile `{profile}` id {id}: scale must be a finite non-zero number")]
+    #[error(
+        "IO profile `{profile}` id {id}: scale must be a finite non-zero number and offset finite"
+    )]
     BadScale { profile: String, id: u16 },
+    #[error("options are given for unknown IO profile `{0}`")]
+    OptionsWithoutProfile(String),
     #[error("device model `{model}` refers to unknown IO profile `{profile}`")]
     UnknownProfile { model: String, profile: String },
     #[error("default IO profile `{0}` is not defined")]
@@ -110,18 +96,27 @@ pub enum ProfileError {
 
 impl IoProfile {
     pub fn new(name: &str, defs: &[IoElementDef]) -> Result<Self, ProfileError> {
+        Self::with_options(name, defs, ProfileOptions::default())
+    }
+
+    pub fn with_options(
+        name: &str,
+        defs: &[IoElementDef],
+        options: ProfileOptions,
+    ) -> Result<Self, ProfileError> {
         let mut by_id = HashMap::with_capacity(defs.len());
         for d in defs {
-            if !d.scale.is_finite() || d.scale == 0.0 {
+            if !d.scale.is_finite() || d.scale == 0.0 || !d.offset.is_finite() {
                 return Err(ProfileError::BadScale {
                     profile: name.into(),
                     id: d.id,
                 });
             }
             let entry = Entry {
-                name: Arc::from(d.name.as_str()),
+                name: Io::parse(&d.name),
                 kind: d.kind,
                 scale: d.scale,
+                offset: d.offset,
             };
             if by_id.insert(d.id, entry).is_some() {
                 return Err(ProfileError::DuplicateId {
@@ -133,6 +128,7 @@ impl IoProfile {
         Ok(Self {
             name: name.into(),
             by_id,
+            options,
         })
     }
 
@@ -140,9 +136,16 @@ impl IoProfile {
         &self.name
     }
 
-    /// Names and scales the known elements; unknown ids are left out here (the raw `io`
-    /// list keeps every element).
-    pub fn named(&self, io: &[IoElement]) -> NamedValues {
+    /// How this profile's devices write their frames.
+    pub fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions {
+            codec8_wide_io: self.options.codec8_wide_io,
+        }
+    }
+
+    /// Names and scales the known elements; unknown ids are left out here (the raw IO
+    /// keeps every element).
+    pub fn named(&self, io: &[IoElement]) -> Facts {
         let mut out = Vec::with_capacity(io.len());
         for e in io {
             if let Some(entry) = self.by_id.get(&e.id) {
@@ -151,18 +154,18 @@ impl IoProfile {
                 }
             }
         }
-        out
+        Facts(out)
     }
 }
 
-fn scaled(raw: f64, scale: f64) -> NamedValue {
-    NamedValue::Number(raw * scale)
+fn scaled(raw: f64, entry: &Entry) -> Value {
+    Value::Number(raw * entry.scale + entry.offset)
 }
 
-fn interpret(entry: &Entry, value: &IoValue) -> Option<NamedValue> {
+fn interpret(entry: &Entry, value: &IoValue) -> Option<Value> {
     match (entry.kind, value) {
-        (IoKind::Text, IoValue::Bytes(b)) => Some(NamedValue::Text(ascii(b))),
-        (IoKind::Dtc, IoValue::Bytes(b)) => Some(NamedValue::Codes(
+        (IoKind::Text, IoValue::Bytes(b)) => Some(Value::Text(ascii(b))),
+        (IoKind::Dtc, IoValue::Bytes(b)) => Some(Value::Codes(
             ascii(b)
                 .split(|c: char| c == ',' || c.is_whitespace())
                 .filter(|s| !s.is_empty())
@@ -170,17 +173,17 @@ fn interpret(entry: &Entry, value: &IoValue) -> Option<NamedValue> {
                 .collect(),
         )),
         (_, IoValue::Bytes(_)) => None,
-        (IoKind::Bool, v) => v.as_u64().map(|n| NamedValue::Bool(n != 0)),
-        (IoKind::Bitmask, v) => v.as_u64().map(NamedValue::Integer),
-        (IoKind::Signed, v) => v.as_i64().map(|n| scaled(n as f64, entry.scale)),
+        (IoKind::Bool, v) => v.as_u64().map(|n| Value::Bool(n != 0)),
+        (IoKind::Bitmask, v) => v.as_u64().map(Value::Integer),
+        (IoKind::Signed, v) => v.as_i64().map(|n| scaled(n as f64, entry)),
         (IoKind::Number, v) => v.as_u64().map(|n| {
-            if entry.scale == 1.0 {
-                NamedValue::Integer(n)
+            if entry.scale == 1.0 && entry.offset == 0.0 {
+                Value::Integer(n)
             } else {
-                scaled(n as f64, entry.scale)
+                scaled(n as f64, entry)
             }
         }),
-        (IoKind::Text | IoKind::Dtc, v) => v.as_u64().map(NamedValue::Integer),
+        (IoKind::Text | IoKind::Dtc, v) => v.as_u64().map(Value::Integer),
     }
 }
 
@@ -200,15 +203,24 @@ pub struct IoProfiles {
 }
 
 impl IoProfiles {
-    /// Builds the set from configuration tables: profile name → rows, model → profile name.
+    /// Builds the set from configuration tables: profile name → rows, model → profile name,
+    /// profile name → options.
     pub fn new(
         tables: &HashMap<String, Vec<IoElementDef>>,
         models: &HashMap<String, String>,
+        options: &HashMap<String, ProfileOptions>,
         default: &str,
     ) -> Result<Self, ProfileError> {
+        if let Some(name) = options.keys().find(|n| !tables.contains_key(*n)) {
+            return Err(ProfileError::OptionsWithoutProfile(name.clone()));
+        }
         let mut profiles = HashMap::with_capacity(tables.len());
         for (name, defs) in tables {
-            profiles.insert(name.clone(), Arc::new(IoProfile::new(name, defs)?));
+            let opts = options.get(name).copied().unwrap_or_default();
+            profiles.insert(
+                name.clone(),
+                Arc::new(IoProfile::with_options(name, defs, opts)?),
+            );
         }
         let default = profiles
             .get(default)
@@ -232,6 +244,20 @@ impl IoProfiles {
         })
     }
 
+    /// No tables: every model reads with an empty profile (its IO is kept raw only).
+    pub fn none() -> Self {
+        let empty = Arc::new(IoProfile {
+            name: "none".into(),
+            by_id: HashMap::new(),
+            options: ProfileOptions::default(),
+        });
+        Self {
+            profiles: HashMap::from([("none".to_owned(), empty.clone())]),
+            models: HashMap::new(),
+            default: empty,
+        }
+    }
+
     /// The profile of a device model (case-insensitive), or the default one.
     pub fn for_model(&self, model: &str) -> Arc<IoProfile> {
         self.models
@@ -250,16 +276,6 @@ impl IoProfiles {
     }
 }
 
-/// Serializes named values as a JSON object.
-pub fn serialize_named<S: serde::Serializer>(named: &NamedValues, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(named.len()))?;
-    for (k, v) in named {
-        map.serialize_entry(&**k, v)?;
-    }
-    map.end()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +286,7 @@ mod tests {
             name: name.into(),
             kind,
             scale,
+            offset: 0.0,
             unit: None,
         }
     }
@@ -314,19 +331,14 @@ mod tests {
             },
         ];
         let named = p.named(&io);
-        let get = |n: &str| {
-            named
-                .iter()
-                .find(|(k, _)| &**k == n)
-                .map(|(_, v)| v.clone())
-        };
-        assert_eq!(get("ignition"), Some(NamedValue::Bool(true)));
+        let get = |n: &str| named.get(&Io::parse(n)).cloned();
+        assert_eq!(get("ignition"), Some(Value::Bool(true)));
         assert!((get("external_voltage_v").unwrap().as_f64().unwrap() - 24.079).abs() < 1e-9);
-        assert_eq!(get("engine_rpm"), Some(NamedValue::Integer(1500)));
+        assert_eq!(get("engine_rpm"), Some(Value::Integer(1500)));
         assert!((get("engine_temp_c").unwrap().as_f64().unwrap() + 5.5).abs() < 1e-9);
         assert_eq!(
             get("dtc"),
-            Some(NamedValue::Codes(vec!["P0420".into(), "P0171".into()]))
+            Some(Value::Codes(vec!["P0420".into(), "P0171".into()]))
         );
         assert_eq!(named.len(), 5);
     }
@@ -344,11 +356,11 @@ mod tests {
         let tables = HashMap::from([("a".to_string(), vec![def(1, "a", IoKind::Number, 1.0)])]);
         let models = HashMap::from([("FMC125".to_string(), "missing".to_string())]);
         assert!(matches!(
-            IoProfiles::new(&tables, &models, "a"),
+            IoProfiles::new(&tables, &models, &HashMap::new(), "a"),
             Err(ProfileError::UnknownProfile { .. })
         ));
         assert!(matches!(
-            IoProfiles::new(&tables, &HashMap::new(), "zzz"),
+            IoProfiles::new(&tables, &HashMap::new(), &HashMap::new(), "zzz"),
             Err(ProfileError::NoDefault(_))
         ));
     }
@@ -360,8 +372,45 @@ mod tests {
             ("b".to_string(), vec![def(2, "two", IoKind::Number, 1.0)]),
         ]);
         let models = HashMap::from([("FMC125".to_string(), "b".to_string())]);
-        let set = IoProfiles::new(&tables, &models, "a").unwrap();
+        let set = IoProfiles::new(&tables, &models, &HashMap::new(), "a").unwrap();
         assert_eq!(set.for_model("fmc125").name(), "b");
         assert_eq!(set.for_model("unknown-model").name(), "a");
+    }
+}
+
+#[cfg(test)]
+mod offset_tests {
+    use super::*;
+
+    #[test]
+    fn an_offset_is_added_after_scaling_and_options_follow_the_profile() {
+        let coolant = IoElementDef {
+            id: 274,
+            name: "engine_temp_c".into(),
+            kind: IoKind::Number,
+            scale: 1.0,
+            offset: -40.0,
+            unit: Some("°C".into()),
+        };
+        let p = IoProfile::new("t", std::slice::from_ref(&coolant)).unwrap();
+        let facts = p.named(&[IoElement {
+            id: 274,
+            value: IoValue::U8(130),
+        }]);
+        assert_eq!(facts.f64(&Io::EngineTempC), Some(90.0));
+        let tables = HashMap::from([("wide".to_string(), vec![coolant])]);
+        let wide = HashMap::from([(
+            "wide".to_string(),
+            ProfileOptions {
+                codec8_wide_io: true,
+            },
+        )]);
+        let set = IoProfiles::new(&tables, &HashMap::new(), &wide, "wide").unwrap();
+        assert!(set.default_profile().decode_options().codec8_wide_io);
+        let stray = HashMap::from([("nope".to_string(), ProfileOptions::default())]);
+        assert!(matches!(
+            IoProfiles::new(&tables, &HashMap::new(), &stray, "wide"),
+            Err(ProfileError::OptionsWithoutProfile(_))
+        ));
     }
 }

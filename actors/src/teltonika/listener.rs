@@ -11,13 +11,13 @@ use tokio::net::TcpListener;
 use super::session::{SessionSettings, TeltonikaSessionActor};
 use crate::arbiters::ArbiterPool;
 use crate::metrics::TELTONIKA_ACCEPT_ERRORS_TOTAL;
-use crate::registry::{AuthorizeDevice, SessionEnded};
+use crate::registry::{AuthorizeDevice, ConnectionEnded};
 
 /// What the listener hands to every session.
 #[derive(Clone)]
 pub struct ListenerContext {
     pub authorize: Recipient<AuthorizeDevice>,
-    pub ended: Recipient<SessionEnded>,
+    pub ended: Recipient<ConnectionEnded>,
     pub settings: Arc<SessionSettings>,
     pub pool: ArbiterPool,
     /// TCP keepalive idle time; probes follow at a third of it.

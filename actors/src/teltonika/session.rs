@@ -16,14 +16,16 @@ use urbanstream_schema::Imei;
 
 use super::codec::{
     AvlPacket, CommandFrame, CommandKind, Inbound, Outbound, RejectReason, Rejection,
-    TeltonikaCodec,
+    SharedOptions, TeltonikaCodec,
 };
-use super::messages::{
-    CloseReason, CloseSession, CommandError, SendCommand, SessionHandle, SessionId,
-};
+use super::io_profile::{IoProfile, IoProfiles};
+use crate::commands::{CommandError, Deliver};
+use crate::entity::{EntityKey, IngestReadings, Transport};
 use crate::metrics::*;
-use crate::registry::{AuthorizeDevice, DeviceGrant, LoginRefused, SessionEnded};
-use crate::vehicle::{IngestRecords, Transport};
+use crate::registry::{
+    AuthorizeDevice, CloseConnection, CloseReason, ConnectionEnded, ConnectionHandle, ConnectionId,
+    LoginRefused,
+};
 
 /// Settings every session shares.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ pub struct SessionSettings {
     pub max_bad_frames: u32,
     /// Commands in flight per device.
     pub max_pending_commands: usize,
+    /// How each device model's IO is named and its frames read.
+    pub profiles: Arc<IoProfiles>,
 }
 
 impl Default for SessionSettings {
@@ -48,25 +52,32 @@ impl Default for SessionSettings {
             command_timeout: Duration::from_secs(30),
             max_bad_frames: 3,
             max_pending_commands: 8,
+            profiles: Arc::new(IoProfiles::none()),
         }
     }
 }
 
 enum State {
     AwaitingImei,
-    Streaming { imei: Imei, grant: DeviceGrant },
+    Streaming {
+        imei: Imei,
+        entity: Recipient<IngestReadings>,
+        profile: Arc<IoProfile>,
+    },
     Closed,
 }
 
 type Writer = FramedWrite<Outbound, OwnedWriteHalf, TeltonikaCodec>;
 
 pub struct TeltonikaSessionActor {
-    id: SessionId,
+    id: ConnectionId,
     peer: SocketAddr,
     state: State,
     writer: Writer,
+    /// Set once the device's model is known: how its frames are read.
+    options: SharedOptions,
     authorize: Recipient<AuthorizeDevice>,
-    ended: Recipient<SessionEnded>,
+    ended: Recipient<ConnectionEnded>,
     settings: Arc<SessionSettings>,
     last_activity: Instant,
     bad_frames: u32,
@@ -79,21 +90,23 @@ impl TeltonikaSessionActor {
         stream: TcpStream,
         peer: SocketAddr,
         authorize: Recipient<AuthorizeDevice>,
-        ended: Recipient<SessionEnded>,
+        ended: Recipient<ConnectionEnded>,
         settings: Arc<SessionSettings>,
     ) -> Addr<Self> {
         Self::create(move |ctx| {
             let (read, write) = stream.into_split();
+            let options = SharedOptions::default();
             ctx.add_stream(FramedRead::new(
                 read,
-                TeltonikaCodec::new(settings.max_frame),
+                TeltonikaCodec::new(settings.max_frame).with_options(options.clone()),
             ));
             let writer = FramedWrite::new(write, TeltonikaCodec::new(settings.max_frame), ctx);
             Self {
-                id: SessionId::next(),
+                id: ConnectionId::next(),
                 peer,
                 state: State::AwaitingImei,
                 writer,
+                options,
                 authorize,
                 ended,
                 settings,
@@ -127,9 +140,9 @@ impl TeltonikaSessionActor {
 
     fn leave_registry(&mut self) {
         if let State::Streaming { imei, .. } = self.state {
-            let _ = self.ended.try_send(SessionEnded {
-                imei,
-                session: self.id,
+            let _ = self.ended.try_send(ConnectionEnded {
+                key: EntityKey::Tracker(imei),
+                connection: self.id,
             });
         }
     }
@@ -138,14 +151,14 @@ impl TeltonikaSessionActor {
         if !matches!(self.state, State::AwaitingImei) {
             return self.reject(RejectReason::UnexpectedFrame, "second login", true, ctx);
         }
-        let handle = SessionHandle {
+        let handle = ConnectionHandle {
             id: self.id,
             close: ctx.address().recipient(),
-            command: ctx.address().recipient(),
+            deliver: Some(ctx.address().recipient()),
         };
         let request = self.authorize.send(AuthorizeDevice {
-            imei,
-            session: Some(handle),
+            key: EntityKey::Tracker(imei),
+            connection: Some(handle),
         });
         ctx.wait(
             request
@@ -155,7 +168,13 @@ impl TeltonikaSessionActor {
                         metrics::counter!(TELTONIKA_LOGINS_TOTAL, "result" => "accepted")
                             .increment(1);
                         tracing::debug!(peer = %act.peer, %imei, "device logged in");
-                        act.state = State::Streaming { imei, grant };
+                        let profile = act.settings.profiles.for_model(&grant.model);
+                        act.options.set(profile.decode_options());
+                        act.state = State::Streaming {
+                            imei,
+                            entity: grant.entity,
+                            profile,
+                        };
                         act.writer.write(Outbound::LoginReply(true));
                     }
                     Ok(Err(LoginRefused::Storage(e))) => {
@@ -181,8 +200,12 @@ impl TeltonikaSessionActor {
     }
 
     fn on_avl(&mut self, packet: AvlPacket, ctx: &mut Context<Self>) {
-        let (imei, vehicle) = match &self.state {
-            State::Streaming { imei, grant } => (*imei, grant.vehicle.clone()),
+        let (imei, entity, profile) = match &self.state {
+            State::Streaming {
+                imei,
+                entity,
+                profile,
+            } => (*imei, entity.clone(), profile.clone()),
             _ => {
                 return self.reject(
                     RejectReason::UnexpectedFrame,
@@ -195,8 +218,8 @@ impl TeltonikaSessionActor {
         self.bad_frames = 0;
         let codec = packet.codec;
         let started = Instant::now();
-        let request = vehicle.send(IngestRecords {
-            records: packet.records,
+        let request = entity.send(IngestReadings {
+            readings: super::adapter::readings(packet.records, &profile),
             received_at: Utc::now(),
             transport: Transport::Tcp,
         });
@@ -211,11 +234,11 @@ impl TeltonikaSessionActor {
                 metrics::histogram!(TELTONIKA_ACK_LATENCY_SECONDS).record(started.elapsed().as_secs_f64());
             }
             Ok(Ok(Err(e))) => {
-                tracing::warn!(%imei, "frame not taken: {e}; no ACK");
+                tracing::warn!(%imei, error_kind = e.kind(), "frame not taken: {e}; no ACK");
                 act.close("entity_error", ctx);
             }
             Ok(Err(_mailbox)) => {
-                tracing::warn!(%imei, "vehicle actor gone; no ACK");
+                tracing::warn!(%imei, "entity actor gone; no ACK");
                 act.close("entity_unavailable", ctx);
             }
             Err(_elapsed) => {
@@ -226,13 +249,23 @@ impl TeltonikaSessionActor {
     }
 
     fn on_command(&mut self, frame: CommandFrame, ctx: &mut Context<Self>) {
-        if frame.kind != CommandKind::Response {
-            return self.reject(
-                RejectReason::UnexpectedFrame,
-                "Codec 12 command from a device",
-                false,
-                ctx,
-            );
+        match frame.kind {
+            CommandKind::Response => {}
+            CommandKind::Camera => {
+                // A part of a DualCam image: a valid frame, not an answer to a command.
+                self.bad_frames = 0;
+                metrics::counter!(TELTONIKA_CAMERA_FRAMES_TOTAL).increment(1);
+                tracing::debug!(imei = ?self.imei(), bytes = frame.payload.len(), "camera data frame");
+                return;
+            }
+            CommandKind::Command => {
+                return self.reject(
+                    RejectReason::UnexpectedFrame,
+                    "Codec 12 command from a device",
+                    false,
+                    ctx,
+                );
+            }
         }
         self.bad_frames = 0;
         match self.pending_commands.pop_front() {
@@ -328,10 +361,10 @@ impl WriteHandler<std::io::Error> for TeltonikaSessionActor {
     }
 }
 
-impl Handler<CloseSession> for TeltonikaSessionActor {
+impl Handler<CloseConnection> for TeltonikaSessionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: CloseConnection, ctx: &mut Self::Context) {
         if msg.0 == CloseReason::Replaced {
             // The newer session already owns the registry entry.
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
@@ -343,10 +376,11 @@ impl Handler<CloseSession> for TeltonikaSessionActor {
     }
 }
 
-impl Handler<SendCommand> for TeltonikaSessionActor {
+/// The ledger's command, over Codec 12.
+impl Handler<Deliver> for TeltonikaSessionActor {
     type Result = ResponseFuture<Result<String, CommandError>>;
 
-    fn handle(&mut self, msg: SendCommand, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) -> Self::Result {
         let fail = |e: CommandError| -> Self::Result {
             metrics::counter!(TELTONIKA_COMMANDS_TOTAL, "result" => e.kind()).increment(1);
             Box::pin(async move { Err(e) })

@@ -1,5 +1,5 @@
-//! Teltonika over UDP: each datagram is decoded, handed to the device's vehicle actor and
-//! acknowledged once the actor has taken it.
+//! Teltonika over UDP: each datagram is decoded, handed to the device's entity and
+//! acknowledged once the entity has stored it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,15 +8,17 @@ use actix::Recipient;
 use chrono::Utc;
 use tokio::net::UdpSocket;
 
-use super::codec::{decode_udp, encode_udp_ack};
+use super::codec::{decode_udp, decode_udp_with, encode_udp_ack, CodecId};
+use super::io_profile::IoProfiles;
+use crate::entity::{EntityKey, IngestReadings, Transport};
 use crate::metrics::*;
 use crate::registry::AuthorizeDevice;
-use crate::vehicle::{IngestRecords, Transport};
 
 /// Serves the UDP socket until the task is dropped.
 pub async fn run_udp_listener(
     socket: UdpSocket,
     authorize: Recipient<AuthorizeDevice>,
+    profiles: Arc<IoProfiles>,
     ack_timeout: Duration,
 ) {
     let socket = Arc::new(socket);
@@ -29,7 +31,8 @@ pub async fn run_udp_listener(
                 continue;
             }
         };
-        let packet = match decode_udp(&buf[..n]) {
+        let datagram = buf[..n].to_vec();
+        let packet = match decode_udp(&datagram) {
             Ok(p) => p,
             Err(e) => {
                 metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => e.reason().as_str())
@@ -40,13 +43,14 @@ pub async fn run_udp_listener(
         };
         let socket = socket.clone();
         let authorize = authorize.clone();
+        let profiles = profiles.clone();
         actix::spawn(async move {
             let started = Instant::now();
             let imei = packet.imei;
             let grant = match authorize
                 .send(AuthorizeDevice {
-                    imei,
-                    session: None,
+                    key: EntityKey::Tracker(imei),
+                    connection: None,
                 })
                 .await
             {
@@ -58,9 +62,25 @@ pub async fn run_udp_listener(
                 }
                 Err(_mailbox) => return,
             };
+            let profile = profiles.for_model(&grant.model);
+            let opts = profile.decode_options();
+            // A model that writes Codec 8 with wide IO ids: read the datagram its way.
+            let packet = if opts.codec8_wide_io && packet.packet.codec == CodecId::Codec8 {
+                match decode_udp_with(&datagram, opts) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => e.reason().as_str())
+                            .increment(1);
+                        tracing::warn!(%peer, reason = %e.reason(), "UDP datagram rejected, no ACK: {e}");
+                        return;
+                    }
+                }
+            } else {
+                packet
+            };
             let codec = packet.packet.codec;
-            let ingest = grant.vehicle.send(IngestRecords {
-                records: packet.packet.records,
+            let ingest = grant.entity.send(IngestReadings {
+                readings: super::adapter::readings(packet.packet.records, &profile),
                 received_at: Utc::now(),
                 transport: Transport::Udp,
             });

@@ -3,48 +3,54 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::Utc;
-use urbanstream_schema::models::NewEvent;
-use urbanstream_schema::Imei;
+use urbanstream_schema::store::Batch;
+use urbanstream_schema::{DeviceId, Imei, RouteId, StopId, VehicleId};
 
-use super::logic::{apply_live, order_records, to_can_row, to_row, LiveState};
-use super::messages::{
-    GetSnapshot, IngestOutcome, IngestRecords, SetVehicle, TelemetryAccepted, TelemetryRecord,
-    VehicleError, VehicleSnapshot,
+use super::logic::{apply_live, order_readings, to_can_row, to_row, LiveState};
+use super::messages::VehicleSnapshot;
+use super::motion::{MotionSettings, MotionTracker, Observation};
+use super::rows::add_events;
+use crate::db_batcher::Persist;
+use crate::entity::{
+    Accepted, Control, EntityError, EntityEvent, EntityKey, EntityUpdate, IngestOutcome,
+    IngestReadings, Io, Motion, SnapshotSlot,
 };
-use super::motion::{MotionSettings, MotionTracker, Observation, VehicleEvent};
-use crate::db_batcher::PersistTelemetry;
+use crate::geo::{FenceTracker, SharedFences};
 use crate::metrics::{
     ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, VEHICLE_EVENTS_TOTAL,
     VEHICLE_RECORDS_LATE_TOTAL,
 };
-use crate::rules::{FenceEvent, FenceTracker, SharedFences};
-use crate::teltonika::io_profile::IoProfile;
+use crate::transit::{RouteEvent, RouteTracker, SharedRoutes};
 
-/// What every vehicle actor shares.
+/// What every tracker actor shares.
 #[derive(Clone)]
-pub struct VehicleSettings {
+pub struct TrackerSettings {
     pub mailbox: usize,
-    /// Where accepted telemetry and events go next (hub, rules).
-    pub downstream: Arc<[Recipient<TelemetryAccepted>]>,
+    /// Where accepted readings and events go next (hub, rules).
+    pub downstream: Arc<[Recipient<EntityUpdate>]>,
     /// The database batcher: a frame is acknowledged once its rows are committed.
-    pub persist: Recipient<PersistTelemetry>,
+    pub persist: Recipient<Persist>,
     /// No data for this long: the vehicle goes offline.
     pub offline_after: Duration,
     pub motion: MotionSettings,
     /// The geofences every vehicle is checked against.
     pub fences: SharedFences,
     /// Routes, stops and which vehicle runs which.
-    pub routes: crate::transit::SharedRoutes,
+    pub routes: SharedRoutes,
 }
 
-/// One per tracked vehicle: the owner of its live state.
-pub struct VehicleActor {
+/// One per tracker: the owner of the live state of the tracker and of the vehicle it rides
+/// in. The tracker, not the vehicle, is the unit: its stream is what is ordered in device
+/// time and acknowledged, and history is stored by device; the vehicle it rides in is a
+/// field that the registry changes when it is moved to another vehicle.
+pub struct TrackerActor {
     imei: Imei,
-    device_id: i64,
-    vehicle_id: Option<i64>,
-    profile: Arc<IoProfile>,
-    settings: VehicleSettings,
-    latest_ts: Option<u64>,
+    device_id: DeviceId,
+    vehicle_id: Option<VehicleId>,
+    /// The IO profile its readings were named with (shown in its snapshot).
+    profile: Arc<str>,
+    settings: TrackerSettings,
+    latest_ms: Option<i64>,
     live: Option<LiveState>,
     motion: MotionTracker,
     last_received: Option<(Instant, chrono::DateTime<Utc>)>,
@@ -55,54 +61,16 @@ pub struct VehicleActor {
     /// Which geofences the vehicle is in.
     fences: FenceTracker,
     /// Where the vehicle is on its route.
-    route: crate::transit::RouteTracker,
+    route: RouteTracker,
 }
 
-/// The latest snapshot of one vehicle, published by its actor after every change; readers
-/// (REST) take it without a message. Its JSON is rendered once per snapshot, on first read.
-#[derive(Default)]
-pub struct SnapshotSlot(std::sync::RwLock<Option<Arc<Published>>>);
-
-pub struct Published {
-    pub snapshot: VehicleSnapshot,
-    json: std::sync::OnceLock<bytes::Bytes>,
-}
-
-impl Published {
-    pub fn json(&self) -> bytes::Bytes {
-        self.json
-            .get_or_init(|| {
-                serde_json::to_vec(&self.snapshot)
-                    .unwrap_or_default()
-                    .into()
-            })
-            .clone()
-    }
-}
-
-impl SnapshotSlot {
-    pub fn latest(&self) -> Option<Arc<Published>> {
-        self.0.read().ok()?.clone()
-    }
-
-    fn publish(&self, snapshot: VehicleSnapshot) {
-        let p = Arc::new(Published {
-            snapshot,
-            json: std::sync::OnceLock::new(),
-        });
-        if let Ok(mut slot) = self.0.write() {
-            *slot = Some(p);
-        }
-    }
-}
-
-impl VehicleActor {
+impl TrackerActor {
     pub fn new(
         imei: Imei,
-        device_id: i64,
-        vehicle_id: Option<i64>,
-        profile: Arc<IoProfile>,
-        settings: VehicleSettings,
+        device_id: DeviceId,
+        vehicle_id: Option<VehicleId>,
+        profile: Arc<str>,
+        settings: TrackerSettings,
         slot: Arc<SnapshotSlot>,
     ) -> Self {
         Self {
@@ -111,7 +79,7 @@ impl VehicleActor {
             vehicle_id,
             profile,
             settings,
-            latest_ts: None,
+            latest_ms: None,
             live: None,
             motion: MotionTracker::default(),
             last_received: None,
@@ -119,14 +87,14 @@ impl VehicleActor {
             late_total: 0,
             slot,
             fences: FenceTracker::default(),
-            route: crate::transit::RouteTracker::default(),
+            route: RouteTracker::default(),
         }
     }
 
     fn snapshot(&self) -> VehicleSnapshot {
         VehicleSnapshot {
             imei: self.imei,
-            profile: self.profile.name().to_owned(),
+            profile: self.profile.to_string(),
             motion: self.motion.motion,
             live: self.live.clone(),
             records_total: self.records_total,
@@ -139,42 +107,19 @@ impl VehicleActor {
         self.slot.publish(self.snapshot());
     }
 
-    fn event_rows(&self, events: &[VehicleEvent]) -> Vec<NewEvent> {
-        events
-            .iter()
-            .map(|e| NewEvent {
-                device_id: self.device_id,
-                time_ms: e.at().timestamp_millis(),
-                kind: e.kind().to_owned(),
-                data: self.event_data(e),
-                subject: e.subject(),
-            })
-            .collect()
-    }
-
-    /// An event as stored: its JSON with the vehicle the tracker rides in now, so trips,
-    /// stays and arrivals keep the vehicle they were made with.
-    fn event_data(&self, e: &VehicleEvent) -> String {
-        let mut v = serde_json::to_value(e).unwrap_or_default();
-        if let (Some(id), Some(o)) = (self.vehicle_id, v.as_object_mut()) {
-            o.insert("vehicle_id".into(), id.into());
-        }
-        v.to_string()
-    }
-
     /// Live pushes: the hot path never waits on the database.
-    fn emit(&self, records: Vec<TelemetryRecord>, events: Vec<VehicleEvent>) {
+    fn emit(&self, readings: Vec<Accepted>, events: Vec<EntityEvent>) {
         for e in &events {
             metrics::counter!(VEHICLE_EVENTS_TOTAL, "kind" => e.kind()).increment(1);
         }
-        if self.settings.downstream.is_empty() || (records.is_empty() && events.is_empty()) {
+        if self.settings.downstream.is_empty() || (readings.is_empty() && events.is_empty()) {
             return;
         }
-        let msg = TelemetryAccepted {
-            imei: self.imei,
+        let msg = EntityUpdate {
+            key: EntityKey::Tracker(self.imei),
             device_id: self.device_id,
             vehicle_id: self.vehicle_id,
-            records: Arc::from(records),
+            readings: Arc::from(readings),
             events: Arc::from(events),
         };
         for r in self.settings.downstream.iter() {
@@ -201,116 +146,105 @@ impl VehicleActor {
             live.motion = self.motion.motion;
         }
         self.publish();
-        let rows = self.event_rows(&events);
-        if self
-            .settings
-            .persist
-            .try_send(PersistTelemetry {
-                rows: vec![],
-                can: vec![],
-                events: rows,
-            })
-            .is_err()
-        {
+        let mut batch = Batch::default();
+        add_events(&mut batch, self.device_id, self.vehicle_id, &events);
+        if self.settings.persist.try_send(Persist(batch)).is_err() {
             metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "vehicle_events").increment(1);
         }
         self.emit(Vec::new(), events);
     }
 }
 
-impl Actor for VehicleActor {
+impl Actor for TrackerActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.settings.mailbox);
+        // Readers see a running tracker at once, before its first reading.
+        self.publish();
         let every = (self.settings.offline_after / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(30));
         ctx.run_interval(every, |act, _| act.check_offline());
     }
 }
 
-impl Supervised for VehicleActor {
+impl Supervised for TrackerActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         // Live state is kept in the actor value across restarts.
-        metrics::counter!(ACTOR_RESTARTS_TOTAL, "actor" => "vehicle").increment(1);
-        tracing::warn!(imei = %self.imei, "vehicle actor restarting");
+        metrics::counter!(ACTOR_RESTARTS_TOTAL, "actor" => "tracker").increment(1);
+        tracing::warn!(imei = %self.imei, "tracker actor restarting");
     }
 }
 
-impl Handler<IngestRecords> for VehicleActor {
-    type Result = ResponseFuture<Result<IngestOutcome, VehicleError>>;
+impl Handler<IngestReadings> for TrackerActor {
+    type Result = ResponseFuture<Result<IngestOutcome, EntityError>>;
 
-    fn handle(&mut self, msg: IngestRecords, _ctx: &mut Self::Context) -> Self::Result {
-        let accepted = msg.records.len() as u32;
+    fn handle(&mut self, msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
+        let accepted = msg.readings.len() as u32;
         self.last_received = Some((Instant::now(), msg.received_at));
-        let (ordered, latest) = order_records(self.latest_ts, msg.records);
-        self.latest_ts = latest;
+        let (ordered, latest) = order_readings(self.latest_ms, msg.readings);
+        self.latest_ms = latest;
         let mut late = 0u32;
         let mut out = Vec::with_capacity(ordered.len());
-        let mut rows = Vec::with_capacity(ordered.len());
-        let mut can = Vec::new();
+        let mut batch = Batch {
+            telemetry: Vec::with_capacity(ordered.len()),
+            ..Batch::default()
+        };
         let mut events = Vec::new();
         let fences = self.settings.fences.current();
-        let route = self.settings.routes.current().route_of(self.vehicle_id);
+        let route = self
+            .settings
+            .routes
+            .current()
+            .route_of(self.vehicle_id.map(|v| v.0));
         for o in ordered {
-            let named = self.profile.named(&o.record.io);
+            let reading = o.reading;
             let mut fence_limit = None;
             let distance = if o.late {
                 late += 1;
                 0.0
             } else {
-                let distance = apply_live(&mut self.live, &o.record, &named, msg.received_at);
-                let g = &o.record.gps;
-                events.extend(
-                    self.motion.observe(
-                        Observation {
-                            at: super::logic::device_time(o.record.timestamp_ms),
-                            speed_kmh: f64::from(g.speed),
-                            ignition: named
-                                .iter()
-                                .find(|(k, _)| &**k == "ignition")
-                                .and_then(|(_, v)| v.as_bool()),
-                            position: g.valid().then(|| (g.latitude_deg(), g.longitude_deg())),
-                            distance_m: distance,
-                            fuel_used_l: super::logic::named_value(&named, "fuel_consumed_l")
-                                .and_then(crate::teltonika::io_profile::NamedValue::as_f64),
-                        },
-                        &self.settings.motion,
-                    ),
-                );
-                // Geofences see live fixes only, in device time: late records raise nothing.
-                if g.valid() && !fences.is_empty() {
-                    let at_ms = i64::try_from(o.record.timestamp_ms).unwrap_or(i64::MAX);
-                    let seen =
-                        self.fences
-                            .observe(&fences, at_ms, g.latitude_deg(), g.longitude_deg());
-                    events.extend(seen.into_iter().map(|e| fence_event(&fences, e)));
+                let distance = apply_live(&mut self.live, &reading, msg.received_at);
+                let position = reading.fix.and_then(|f| f.position());
+                events.extend(self.motion.observe(
+                    Observation {
+                        at: reading.at(),
+                        speed_kmh: reading.speed_kmh(),
+                        ignition: reading.facts.bool(&Io::Ignition),
+                        position,
+                        distance_m: distance,
+                        fuel_used_l: reading.facts.f64(&Io::FuelConsumedL),
+                    },
+                    &self.settings.motion,
+                ));
+                // Geofences see live fixes only, in device time: late readings raise nothing.
+                if let Some((lat, lon)) = position {
+                    if !fences.is_empty() {
+                        let seen = self.fences.observe(&fences, reading.at_ms, lat, lon);
+                        events.extend(seen.into_iter().map(EntityEvent::from));
+                    }
                 }
                 fence_limit = self.fences.speed_limit(&fences);
-                if g.valid() && (route.is_some() || self.route.progress().is_some()) {
-                    let at_ms = i64::try_from(o.record.timestamp_ms).unwrap_or(i64::MAX);
-                    let seen = self.route.observe(
-                        route.as_deref(),
-                        at_ms,
-                        g.latitude_deg(),
-                        g.longitude_deg(),
-                    );
-                    events.extend(seen.into_iter().map(route_event));
+                if let Some((lat, lon)) = position {
+                    if route.is_some() || self.route.progress().is_some() {
+                        let seen = self
+                            .route
+                            .observe(route.as_deref(), reading.at_ms, lat, lon);
+                        events.extend(seen.into_iter().map(route_event));
+                    }
                 }
                 distance
             };
-            can.extend(to_can_row(self.device_id, &o.record, &named));
-            rows.push(to_row(
+            batch.can.extend(to_can_row(self.device_id, &reading));
+            batch.telemetry.push(to_row(
                 self.device_id,
-                &o.record,
-                &named,
+                &reading,
                 o.late,
                 distance,
                 msg.received_at,
             ));
-            out.push(TelemetryRecord {
-                record: o.record,
-                named,
+            out.push(Accepted {
+                reading,
                 late: o.late,
                 received_at: msg.received_at,
                 fence_limit,
@@ -326,119 +260,75 @@ impl Handler<IngestRecords> for VehicleActor {
             metrics::counter!(VEHICLE_RECORDS_LATE_TOTAL).increment(u64::from(late));
             tracing::debug!(imei = %self.imei, late, "late records stored, live state kept");
         }
-        let event_rows = self.event_rows(&events);
+        add_events(&mut batch, self.device_id, self.vehicle_id, &events);
         self.publish();
         self.emit(out, events);
-        let persist = self.settings.persist.send(PersistTelemetry {
-            rows,
-            can,
-            events: event_rows,
-        });
+        let persist = self.settings.persist.send(Persist(batch));
         let imei = self.imei;
         Box::pin(async move {
             match persist.await {
                 Ok(Ok(())) => Ok(IngestOutcome { accepted, late }),
                 Ok(Err(e)) => {
                     tracing::warn!(%imei, "records not stored: {e}");
-                    Err(VehicleError::Storage(e.to_string()))
+                    Err(EntityError::Storage(e))
                 }
-                Err(_mailbox) => Err(VehicleError::Unavailable),
+                Err(_mailbox) => Err(EntityError::Unavailable),
             }
         })
     }
 }
 
-impl Handler<GetSnapshot> for VehicleActor {
-    type Result = MessageResult<GetSnapshot>;
-
-    fn handle(&mut self, _msg: GetSnapshot, _ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(self.snapshot())
-    }
-}
-
-impl Handler<SetVehicle> for VehicleActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetVehicle, _ctx: &mut Self::Context) {
-        self.vehicle_id = msg.0;
-    }
-}
-
-impl Handler<super::messages::IdleFor> for VehicleActor {
+impl Handler<Control> for TrackerActor {
     type Result = Option<Duration>;
 
-    fn handle(&mut self, _msg: super::messages::IdleFor, _ctx: &mut Self::Context) -> Self::Result {
-        if self.motion.motion != super::motion::Motion::Offline {
-            return None;
+    fn handle(&mut self, msg: Control, ctx: &mut Self::Context) -> Self::Result {
+        match msg {
+            Control::SetVehicle(vehicle) => {
+                self.vehicle_id = vehicle;
+                None
+            }
+            Control::IdleFor => {
+                if self.motion.motion != Motion::Offline {
+                    return None;
+                }
+                Some(
+                    self.last_received
+                        .map_or(Duration::MAX, |(at, _)| at.elapsed()),
+                )
+            }
+            Control::Retire => {
+                ctx.stop();
+                None
+            }
         }
-        Some(
-            self.last_received
-                .map_or(Duration::MAX, |(at, _)| at.elapsed()),
-        )
-    }
-}
-
-impl Handler<super::messages::Retire> for VehicleActor {
-    type Result = ();
-
-    fn handle(&mut self, _msg: super::messages::Retire, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
-
-/// A geofence event as the vehicle reports it.
-fn fence_event(index: &crate::rules::FenceIndex, e: FenceEvent) -> VehicleEvent {
-    let name = |id: i64| index.get(id).map(|f| f.name.clone()).unwrap_or_default();
-    let time = |ms: i64| chrono::DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-    match e {
-        FenceEvent::Enter { fence, at_ms } => VehicleEvent::GeofenceEntered {
-            at: time(at_ms),
-            fence,
-            name: name(fence),
-        },
-        FenceEvent::Exit {
-            fence,
-            at_ms,
-            dwell_ms,
-        } => VehicleEvent::GeofenceExited {
-            at: time(at_ms),
-            fence,
-            name: name(fence),
-            dwell_s: dwell_ms as f64 / 1000.0,
-        },
-        FenceEvent::Crossed { fence, at_ms } => VehicleEvent::GeofenceCrossed {
-            at: time(at_ms),
-            fence,
-            name: name(fence),
-        },
     }
 }
 
 /// A route event as the vehicle reports it.
-fn route_event(e: crate::transit::RouteEvent) -> VehicleEvent {
+fn route_event(e: RouteEvent) -> EntityEvent {
     let time = |ms: i64| chrono::DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
     match e {
-        crate::transit::RouteEvent::Arrived {
+        RouteEvent::Arrived {
             route,
             stop,
             seq,
             at_ms,
-        } => VehicleEvent::StopArrived {
+        } => EntityEvent::StopArrived {
             at: time(at_ms),
-            route,
-            stop,
+            route: RouteId(route),
+            stop: StopId(stop),
             seq,
         },
-        crate::transit::RouteEvent::Departed {
+        RouteEvent::Departed {
             route,
             stop,
             seq,
             arrived_ms,
             at_ms,
-        } => VehicleEvent::StopDeparted {
+        } => EntityEvent::StopDeparted {
             at: time(at_ms),
-            route,
-            stop,
+            route: RouteId(route),
+            stop: StopId(stop),
             seq,
             arrived_ms,
             dwell_s: (at_ms - arrived_ms) as f64 / 1000.0,

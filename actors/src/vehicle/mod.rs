@@ -1,14 +1,15 @@
-//! The entity actor of one tracked vehicle: live state, device-time ordering of records.
+//! The entity of one tracker and the vehicle it rides in: live state, device-time ordering
+//! of readings, motion and trips, geofence membership, route progress.
 
 mod actor;
+mod factory;
 pub mod logic;
 mod messages;
 pub mod motion;
+pub mod rows;
 
-pub use actor::{Published, SnapshotSlot, VehicleActor, VehicleSettings};
+pub use actor::{TrackerActor, TrackerSettings};
+pub use factory::{ProfileOf, TrackerFactory};
 pub use logic::LiveState;
-pub use messages::{
-    GetSnapshot, IdleFor, IngestOutcome, IngestRecords, Retire, SetVehicle, TelemetryAccepted,
-    TelemetryRecord, Transport, VehicleError, VehicleSnapshot,
-};
-pub use motion::{Motion, MotionSettings, VehicleEvent};
+pub use messages::VehicleSnapshot;
+pub use motion::MotionSettings;

@@ -4,140 +4,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Motion {
-    Offline,
-    Parked,
-    Idling,
-    Moving,
-}
-
-/// What happened to a vehicle.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum VehicleEvent {
-    WentOnline {
-        at: DateTime<Utc>,
-    },
-    WentOffline {
-        at: DateTime<Utc>,
-        last_seen: DateTime<Utc>,
-    },
-    MotionChanged {
-        at: DateTime<Utc>,
-        from: Motion,
-        to: Motion,
-    },
-    TripStarted {
-        at: DateTime<Utc>,
-        lat: Option<f64>,
-        lon: Option<f64>,
-    },
-    TripEnded {
-        at: DateTime<Utc>,
-        started_at: DateTime<Utc>,
-        distance_m: f64,
-        duration_s: i64,
-        lat: Option<f64>,
-        lon: Option<f64>,
-        start_lat: Option<f64>,
-        start_lon: Option<f64>,
-        max_speed_kmh: f64,
-        /// Engine on, standing, within the trip.
-        idle_s: f64,
-        /// From the CAN fuel counter, when the vehicle reports one.
-        fuel_used_l: Option<f64>,
-    },
-    /// A stay between two trips ended: the vehicle drove off.
-    StopEnded {
-        at: DateTime<Utc>,
-        started_at: DateTime<Utc>,
-        duration_s: i64,
-        lat: Option<f64>,
-        lon: Option<f64>,
-    },
-    GeofenceEntered {
-        at: DateTime<Utc>,
-        fence: i64,
-        name: String,
-    },
-    GeofenceExited {
-        at: DateTime<Utc>,
-        fence: i64,
-        name: String,
-        dwell_s: f64,
-    },
-    /// Reached a stop of its route.
-    StopArrived {
-        at: DateTime<Utc>,
-        route: i64,
-        stop: i64,
-        seq: usize,
-    },
-    /// Left a stop of its route.
-    StopDeparted {
-        at: DateTime<Utc>,
-        route: i64,
-        stop: i64,
-        seq: usize,
-        arrived_ms: i64,
-        dwell_s: f64,
-    },
-    /// Two fixes either side of the fence, neither inside: passed through between them.
-    GeofenceCrossed {
-        at: DateTime<Utc>,
-        fence: i64,
-        name: String,
-    },
-}
-
-impl VehicleEvent {
-    pub fn at(&self) -> DateTime<Utc> {
-        match self {
-            Self::WentOnline { at }
-            | Self::WentOffline { at, .. }
-            | Self::MotionChanged { at, .. }
-            | Self::TripStarted { at, .. }
-            | Self::TripEnded { at, .. }
-            | Self::StopEnded { at, .. }
-            | Self::StopArrived { at, .. }
-            | Self::StopDeparted { at, .. }
-            | Self::GeofenceEntered { at, .. }
-            | Self::GeofenceExited { at, .. }
-            | Self::GeofenceCrossed { at, .. } => *at,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::WentOnline { .. } => "went_online",
-            Self::WentOffline { .. } => "went_offline",
-            Self::MotionChanged { .. } => "motion_changed",
-            Self::TripStarted { .. } => "trip_started",
-            Self::TripEnded { .. } => "trip_ended",
-            Self::StopEnded { .. } => "stop_ended",
-            Self::StopArrived { .. } => "stop_arrived",
-            Self::StopDeparted { .. } => "stop_departed",
-            Self::GeofenceEntered { .. } => "geofence_entered",
-            Self::GeofenceExited { .. } => "geofence_exited",
-            Self::GeofenceCrossed { .. } => "geofence_crossed",
-        }
-    }
-
-    /// What the event is about besides the vehicle (the geofence); empty for none.
-    pub fn subject(&self) -> String {
-        match self {
-            Self::GeofenceEntered { fence, .. }
-            | Self::GeofenceExited { fence, .. }
-            | Self::GeofenceCrossed { fence, .. } => fence.to_string(),
-            Self::StopArrived { stop, .. } | Self::StopDeparted { stop, .. } => stop.to_string(),
-            _ => String::new(),
-        }
-    }
-}
+use crate::entity::{EntityEvent, Motion};
 
 #[derive(Debug, Clone)]
 pub struct MotionSettings {
@@ -171,8 +39,8 @@ struct Trip {
 }
 
 impl Trip {
-    fn ended(&self, at: DateTime<Utc>, end: Option<(f64, f64)>) -> VehicleEvent {
-        VehicleEvent::TripEnded {
+    fn ended(&self, at: DateTime<Utc>, end: Option<(f64, f64)>) -> EntityEvent {
+        EntityEvent::TripEnded {
             at,
             started_at: self.started_at,
             distance_m: self.distance_m,
@@ -235,7 +103,7 @@ impl Default for MotionTracker {
 
 impl MotionTracker {
     /// Feeds one live record (in device-time order) and returns what it caused.
-    pub fn observe(&mut self, o: Observation, s: &MotionSettings) -> Vec<VehicleEvent> {
+    pub fn observe(&mut self, o: Observation, s: &MotionSettings) -> Vec<EntityEvent> {
         let mut events = Vec::new();
         let (lat, lon) = o.position.map_or((None, None), |(a, b)| (Some(a), Some(b)));
         let moving_now = o.speed_kmh >= s.moving_kmh;
@@ -261,10 +129,10 @@ impl MotionTracker {
         }
         self.last = Some((o.at, ignition));
         if self.motion == Motion::Offline {
-            events.push(VehicleEvent::WentOnline { at: o.at });
+            events.push(EntityEvent::WentOnline { at: o.at });
         }
         if next != self.motion {
-            events.push(VehicleEvent::MotionChanged {
+            events.push(EntityEvent::MotionChanged {
                 at: o.at,
                 from: self.motion,
                 to: next,
@@ -283,7 +151,7 @@ impl MotionTracker {
             self.stopped_since = None;
             if self.trip.is_none() {
                 if let Some((since, at)) = self.stay.take() {
-                    events.push(VehicleEvent::StopEnded {
+                    events.push(EntityEvent::StopEnded {
                         at: o.at,
                         started_at: since,
                         duration_s: (o.at - since).num_seconds(),
@@ -300,7 +168,7 @@ impl MotionTracker {
                     fuel_at_start: o.fuel_used_l,
                     fuel_last: o.fuel_used_l,
                 });
-                events.push(VehicleEvent::TripStarted { at: o.at, lat, lon });
+                events.push(EntityEvent::TripStarted { at: o.at, lat, lon });
             }
         } else if let Some(trip) = &self.trip {
             let stopped = *self.stopped_since.get_or_insert(o.at);
@@ -318,7 +186,7 @@ impl MotionTracker {
     }
 
     /// No data since `last_seen`: the vehicle goes offline, closing an open trip.
-    pub fn silence(&mut self, now: DateTime<Utc>, last_seen: DateTime<Utc>) -> Vec<VehicleEvent> {
+    pub fn silence(&mut self, now: DateTime<Utc>, last_seen: DateTime<Utc>) -> Vec<EntityEvent> {
         if self.motion == Motion::Offline {
             return Vec::new();
         }
@@ -329,7 +197,7 @@ impl MotionTracker {
             self.stay = Some((end, self.last_position));
         }
         self.stopped_since = None;
-        events.push(VehicleEvent::WentOffline { at: now, last_seen });
+        events.push(EntityEvent::WentOffline { at: now, last_seen });
         self.motion = Motion::Offline;
         events
     }
@@ -358,8 +226,8 @@ mod tests {
         }
     }
 
-    fn kinds(e: &[VehicleEvent]) -> Vec<&'static str> {
-        e.iter().map(VehicleEvent::kind).collect()
+    fn kinds(e: &[EntityEvent]) -> Vec<&'static str> {
+        e.iter().map(EntityEvent::kind).collect()
     }
 
     #[test]
@@ -397,7 +265,7 @@ mod tests {
         let end = m.observe(obs(150, 0.0, Some(false), 0.0), &s);
         assert_eq!(kinds(&end), ["motion_changed", "trip_ended"]);
         match &end[1] {
-            VehicleEvent::TripEnded {
+            EntityEvent::TripEnded {
                 at,
                 started_at,
                 distance_m,
@@ -432,7 +300,7 @@ mod tests {
         m.observe(fuel(50, 0.0, true, 0.0, 100.4), &s); // 30 s idle
         m.observe(fuel(60, 20.0, true, 0.0, 100.5), &s);
         let end = m.observe(fuel(70, 0.0, false, 40.0, 100.6), &s);
-        let Some(VehicleEvent::TripEnded {
+        let Some(EntityEvent::TripEnded {
             max_speed_kmh,
             idle_s,
             fuel_used_l,
@@ -455,7 +323,7 @@ mod tests {
             ["motion_changed", "stop_ended", "trip_started"]
         );
         match &next[1] {
-            VehicleEvent::StopEnded {
+            EntityEvent::StopEnded {
                 started_at,
                 duration_s,
                 ..

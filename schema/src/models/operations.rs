@@ -130,6 +130,8 @@ pub struct CommandRow {
     pub sent_ms: Option<i64>,
     pub answered_ms: Option<i64>,
     pub expires_ms: i64,
+    /// The client's key (`Idempotency-Key`): creating again with it returns this command.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Insertable)]
@@ -141,6 +143,7 @@ pub struct NewCommand {
     pub created_by: String,
     pub created_ms: i64,
     pub expires_ms: i64,
+    pub idempotency_key: Option<String>,
 }
 
 /// An alert as the API and live updates show it: the stored row with its details as JSON.

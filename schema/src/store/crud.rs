@@ -4,7 +4,7 @@ use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 
 use super::{optional, DbError, Store};
 use crate::models::{
-    CanRow, DeviceChanges, DeviceRow, EventRow, NewDevice, NewVehicle, TelemetryRow,
+    CanRow, DeviceChanges, DeviceReplace, DeviceRow, EventRow, NewDevice, NewVehicle, TelemetryRow,
     VehicleChanges, VehicleRow,
 };
 use crate::schema::{can_data, devices, events, telemetry, vehicles};
@@ -148,6 +148,21 @@ impl Store {
         .get_result(c)))
     }
 
+    /// Replaces every writable field of a device.
+    pub async fn replace_device(
+        &self,
+        imei: &str,
+        fields: DeviceReplace,
+    ) -> Result<Option<DeviceRow>, DbError> {
+        let imei = imei.to_owned();
+        optional(on_db!(self, |c| diesel::update(
+            devices::table.filter(devices::imei.eq(imei.clone()))
+        )
+        .set(fields.clone())
+        .returning(DeviceRow::as_returning())
+        .get_result(c)))
+    }
+
     /// Deletes a device and its history. Returns whether it existed.
     pub async fn delete_device(&self, imei: &str) -> Result<bool, DbError> {
         let Some(d) = self.device(imei).await? else {
@@ -229,6 +244,18 @@ impl Store {
         }
         optional(on_db!(self, |c| diesel::update(vehicles::table.find(id))
             .set(changes)
+            .returning(VehicleRow::as_returning())
+            .get_result(c)))
+    }
+
+    /// Replaces every writable field of a vehicle.
+    pub async fn replace_vehicle(
+        &self,
+        id: i64,
+        fields: NewVehicle,
+    ) -> Result<Option<VehicleRow>, DbError> {
+        optional(on_db!(self, |c| diesel::update(vehicles::table.find(id))
+            .set(fields.clone())
             .returning(VehicleRow::as_returning())
             .get_result(c)))
     }

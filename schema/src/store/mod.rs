@@ -26,8 +26,8 @@ macro_rules! on_db {
 }
 
 mod auth;
+pub mod batch;
 mod crud;
-pub mod derived;
 mod geofences;
 mod network;
 mod operations;
@@ -46,7 +46,7 @@ pub use postgres::PgStore;
 pub use reports::{TripTotals, Window, SPEED_BANDS};
 pub use sqlite::SqliteStore;
 
-use crate::models::{CanRow, NewEvent, TelemetryRow};
+pub use batch::{Batch, Departure};
 
 /// A database failure; `kind()` is a bounded label for logs and metrics.
 #[derive(Debug, thiserror::Error)]
@@ -126,19 +126,14 @@ impl Store {
         }
     }
 
-    /// Writes rows and events in one transaction. A row whose (device, device time) is
-    /// already stored is skipped, and so is an event already stored, so a retransmit is
-    /// stored once. Returns the telemetry rows newly written.
-    pub async fn insert_telemetry(
-        &self,
-        rows: impl Into<Arc<[TelemetryRow]>>,
-        can: impl Into<Arc<[CanRow]>>,
-        events: impl Into<Arc<[NewEvent]>>,
-    ) -> Result<usize, DbError> {
-        let (rows, can, events) = (rows.into(), can.into(), events.into());
+    /// Writes a batch in one transaction. A telemetry row whose (device, device time) is
+    /// already stored is skipped, and so is an event already stored (with the rows it
+    /// implies), so a retransmit is stored once. Returns the telemetry rows newly written.
+    pub async fn write(&self, batch: impl Into<Arc<Batch>>) -> Result<usize, DbError> {
+        let batch = batch.into();
         match self {
-            Self::Postgres(s) => s.insert_telemetry(rows, can, events).await,
-            Self::Sqlite(s) => s.insert_telemetry(rows, can, events).await,
+            Self::Postgres(s) => s.write(batch).await,
+            Self::Sqlite(s) => s.write(batch).await,
         }
     }
 

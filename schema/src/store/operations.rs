@@ -314,11 +314,41 @@ impl Store {
             .load(c))
     }
 
-    pub async fn enqueue_command(&self, cmd: NewCommand) -> Result<CommandRow, DbError> {
-        on_db!(self, |c| diesel::insert_into(device_commands::table)
-            .values(cmd.clone())
-            .returning(CommandRow::as_returning())
-            .get_result(c))
+    /// Stores a new QUEUED command; with an idempotency key already used for this device,
+    /// returns that command instead. The flag says whether the command is new.
+    pub async fn enqueue_command(&self, cmd: NewCommand) -> Result<(CommandRow, bool), DbError> {
+        if let Some(row) = self.command_by_key(&cmd).await? {
+            return Ok((row, false));
+        }
+        let inserted = {
+            let cmd = cmd.clone();
+            on_db!(self, |c| diesel::insert_into(device_commands::table)
+                .values(cmd.clone())
+                .returning(CommandRow::as_returning())
+                .get_result(c))
+        };
+        match inserted {
+            Ok(row) => Ok((row, true)),
+            // The same key created at the same moment elsewhere: that one stands.
+            Err(e) if super::is_conflict(&e) && cmd.idempotency_key.is_some() => self
+                .command_by_key(&cmd)
+                .await?
+                .map(|row| (row, false))
+                .ok_or(e),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn command_by_key(&self, cmd: &NewCommand) -> Result<Option<CommandRow>, DbError> {
+        let Some(key) = cmd.idempotency_key.clone() else {
+            return Ok(None);
+        };
+        let device = cmd.device_id;
+        optional(on_db!(self, |c| device_commands::table
+            .filter(device_commands::device_id.eq(device))
+            .filter(device_commands::idempotency_key.eq(key.clone()))
+            .select(CommandRow::as_select())
+            .first(c)))
     }
 
     pub async fn command(&self, id: i64) -> Result<Option<CommandRow>, DbError> {

@@ -12,8 +12,9 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use super::Batch;
 use super::{DbError, DAY_MS};
-use crate::models::{CanRow, NewEvent, TelemetryRow};
+use crate::models::{CanRow, TelemetryRow};
 
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
@@ -68,6 +69,24 @@ fn upper_bound(expr: &str) -> Option<i64> {
 
 impl PgStore {
     pub async fn open(url: &str, pool_size: u32) -> Result<Self, DbError> {
+        Self::migrate(url).await?;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .build(manager)
+            .await
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+            copy_clients: Arc::new(tokio::sync::Mutex::new(Vec::new())),
+            partitions: Arc::new(Mutex::new(HashSet::new())),
+        })
+    }
+
+    /// Applies pending migrations over one connection, closed when done.
+    pub async fn migrate(url: &str) -> Result<(), DbError> {
         let migrate_url = url.to_owned();
         tokio::task::spawn_blocking(move || -> Result<(), DbError> {
             let mut conn =
@@ -92,20 +111,7 @@ impl PgStore {
             migrated
         })
         .await
-        .map_err(|e| DbError::Migration(e.to_string()))??;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
-        let pool = Pool::builder()
-            .max_size(pool_size.max(1))
-            .connection_timeout(std::time::Duration::from_secs(5))
-            .build(manager)
-            .await
-            .map_err(|e| DbError::Pool(e.to_string()))?;
-        Ok(Self {
-            pool,
-            url: url.to_owned(),
-            copy_clients: Arc::new(tokio::sync::Mutex::new(Vec::new())),
-            partitions: Arc::new(Mutex::new(HashSet::new())),
-        })
+        .map_err(|e| DbError::Migration(e.to_string()))?
     }
 
     pub(crate) async fn conn(
@@ -161,27 +167,20 @@ impl PgStore {
     /// Writes rows with binary COPY into a session-local staging table, then moves them
     /// with `INSERT … SELECT … ON CONFLICT DO NOTHING`, all in one transaction: COPY's speed
     /// with an idempotent result.
-    pub async fn insert_telemetry(
-        &self,
-        rows: Arc<[TelemetryRow]>,
-        can: Arc<[CanRow]>,
-        events: Arc<[NewEvent]>,
-    ) -> Result<usize, DbError> {
-        {
+    pub async fn write(&self, batch: Arc<Batch>) -> Result<usize, DbError> {
+        if !batch.telemetry.is_empty() {
             let mut conn = self.conn().await?;
-            self.ensure_partitions(&mut conn, &rows).await?;
+            self.ensure_partitions(&mut conn, &batch.telemetry).await?;
         }
         let mut client = self.copy_client().await?;
         // Fast path: COPY straight into the table. Retransmits (rows already stored) make it
         // fail as a whole on the primary key; then the staging path skips them. Batches with
         // late rows, where retransmits are, take the staging path at once.
-        let result = if rows.iter().any(|r| r.late) {
-            copy_rows(&mut client, &rows, &can, &events, Target::Staging).await
+        let result = if batch.has_late() {
+            copy_rows(&mut client, &batch, Target::Staging).await
         } else {
-            match copy_rows(&mut client, &rows, &can, &events, Target::Direct).await {
-                Err(CopyError::Duplicate) => {
-                    copy_rows(&mut client, &rows, &can, &events, Target::Staging).await
-                }
+            match copy_rows(&mut client, &batch, Target::Direct).await {
+                Err(CopyError::Duplicate) => copy_rows(&mut client, &batch, Target::Staging).await,
                 other => other,
             }
         }
@@ -292,17 +291,17 @@ impl From<tokio_postgres::Error> for CopyError {
 
 const CAN_COLUMNS: &str = "device_id, device_time_ms, engine_rpm, engine_hours_h, coolant_temp_c, \
     engine_load_pct, fuel_level_l, fuel_level_pct, fuel_used_l, fuel_rate_lph, vehicle_speed_kmh, \
-    odometer_m, accelerator_pct, dtc_codes, doors";
+    odometer_m, accelerator_pct, dtc_codes, doors, brake_active, cruise_control, check_engine, \
+    door1_open, door2_open, door3_open";
 
 /// One batch in one transaction: binary COPY of telemetry and CAN rows, straight into the
 /// tables or (`Staging`) into session temp tables moved over with `ON CONFLICT DO NOTHING`.
 async fn copy_rows(
     client: &mut tokio_postgres::Client,
-    rows: &[TelemetryRow],
-    can: &[CanRow],
-    events: &[NewEvent],
+    batch: &Batch,
     target: Target,
 ) -> Result<usize, CopyError> {
+    let (rows, can, events) = (&batch.telemetry, &batch.can, &batch.events);
     let tx = client.transaction().await?;
     let (telemetry, can_table) = match target {
         Target::Direct => ("telemetry", "can_data"),
@@ -323,7 +322,7 @@ async fn copy_rows(
         )
         .await?;
     }
-    write_derived(&tx, &super::derived::derive(events)).await?;
+    write_derived(&tx, batch).await?;
     if target == Target::Direct {
         tx.commit().await?;
         return Ok(copied);
@@ -348,13 +347,7 @@ async fn copy_rows(
 }
 
 /// Trips, stays and arrivals of the batch's events, in its transaction.
-async fn write_derived(
-    tx: &tokio_postgres::Transaction<'_>,
-    d: &super::derived::Derived,
-) -> Result<(), CopyError> {
-    if d.is_empty() {
-        return Ok(());
-    }
+async fn write_derived(tx: &tokio_postgres::Transaction<'_>, d: &Batch) -> Result<(), CopyError> {
     for t in &d.trips {
         tokio_postgres::Transaction::execute(
             tx,
@@ -473,7 +466,7 @@ async fn copy_can(
 ) -> Result<(), CopyError> {
     use tokio_postgres::binary_copy::BinaryCopyInWriter;
     use tokio_postgres::types::{ToSql, Type};
-    const TYPES: [Type; 15] = [
+    const TYPES: [Type; 21] = [
         Type::INT8,
         Type::INT8,
         Type::INT4,
@@ -489,6 +482,12 @@ async fn copy_can(
         Type::FLOAT8,
         Type::TEXT,
         Type::INT4,
+        Type::BOOL,
+        Type::BOOL,
+        Type::BOOL,
+        Type::BOOL,
+        Type::BOOL,
+        Type::BOOL,
     ];
     if can.is_empty() {
         return Ok(());
@@ -498,7 +497,7 @@ async fn copy_can(
         .await?;
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &TYPES));
     for r in can {
-        let values: [&(dyn ToSql + Sync); 15] = [
+        let values: [&(dyn ToSql + Sync); 21] = [
             &r.device_id,
             &r.device_time_ms,
             &r.engine_rpm,
@@ -514,6 +513,12 @@ async fn copy_can(
             &r.accelerator_pct,
             &r.dtc_codes,
             &r.doors,
+            &r.brake_active,
+            &r.cruise_control,
+            &r.check_engine,
+            &r.door1_open,
+            &r.door2_open,
+            &r.door3_open,
         ];
         writer.as_mut().write(&values).await?;
     }

@@ -10,8 +10,8 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tokio::sync::{mpsc, oneshot};
 
+use super::Batch;
 use super::DbError;
-use crate::models::{CanRow, NewEvent, TelemetryRow};
 use crate::schema::{can_data, events, stop_arrivals, telemetry, trips, vehicle_stops};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
@@ -66,34 +66,29 @@ impl SqliteStore {
         rx.await.map_err(|_closed| DbError::Closed)?
     }
 
-    pub async fn insert_telemetry(
-        &self,
-        rows: Arc<[TelemetryRow]>,
-        can: Arc<[CanRow]>,
-        new_events: Arc<[NewEvent]>,
-    ) -> Result<usize, DbError> {
+    pub async fn write(&self, batch: Arc<Batch>) -> Result<usize, DbError> {
         self.run(move |conn| {
+            let d = &*batch;
             conn.immediate_transaction(|c| {
                 // One prepared statement, executed per row inside one transaction: SQLite
                 // has no multi-row INSERT with a conflict clause in diesel, and per-row
                 // execution in a transaction costs microseconds.
                 let mut written = 0;
-                for row in rows.iter() {
+                for row in &d.telemetry {
                     written += diesel::insert_or_ignore_into(telemetry::table)
                         .values(row)
                         .execute(c)?;
                 }
-                for r in can.iter() {
+                for r in &d.can {
                     diesel::insert_or_ignore_into(can_data::table)
                         .values(r)
                         .execute(c)?;
                 }
-                for e in new_events.iter() {
+                for e in &d.events {
                     diesel::insert_or_ignore_into(events::table)
                         .values(e)
                         .execute(c)?;
                 }
-                let d = super::derived::derive(&new_events);
                 for t in &d.trips {
                     diesel::insert_or_ignore_into(trips::table)
                         .values(t)

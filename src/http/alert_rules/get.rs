@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(get, path = "/api/v1/alerts/rules/{id}", tag = "alerts",
     params(("id" = i64, Path, description = "Rule id")),
     responses((status = 200, description = "The rule", body = RuleView),
-        (status = 404, description = "No such rule", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such rule", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

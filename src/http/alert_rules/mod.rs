@@ -7,12 +7,9 @@ pub mod get;
 pub mod list;
 pub mod replace;
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
-use urbanstream_actors::rules::{Condition, ReplaceRules, Rule, Severity};
+use urbanstream_actors::rules::{Condition, Severity};
 use urbanstream_schema::models::{AlertRuleData, AlertRuleRow};
-use urbanstream_schema::store::{DbError, Store};
 
 use super::{ApiError, HttpState};
 
@@ -152,23 +149,9 @@ pub(crate) async fn to_data(state: &HttpState, r: RuleInput) -> Result<AlertRule
     })
 }
 
-/// Every stored rule that parses (others are logged and left out) and the vehicles' groups.
-pub async fn load(store: &Store) -> Result<(Vec<AlertRuleRow>, ReplaceRules), DbError> {
-    let rows = store.alert_rules().await?;
-    let mut rules = Vec::with_capacity(rows.len());
-    for row in &rows {
-        match Rule::from_row(row) {
-            Ok(r) => rules.push(r),
-            Err(e) => tracing::warn!(rule = row.id, "alert rule left out: {e}"),
-        }
-    }
-    let groups: HashMap<i64, String> = store.vehicle_groups().await?.into_iter().collect();
-    Ok((rows, ReplaceRules { rules, groups }))
-}
-
 /// Hands this node's rule engine the current rules; they apply before this returns.
 pub(crate) async fn apply(state: &HttpState) -> Result<(), ApiError> {
-    let (_, replace) = load(&state.store).await?;
+    let replace = urbanstream_actors::rules::load(&state.store).await?;
     state
         .engine
         .send(replace)

@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(put, path = "/api/v1/alerts/rules/{id}", tag = "alerts", request_body = RuleInput,
     params(("id" = i64, Path, description = "Rule id")),
     responses((status = 200, description = "The stored rule", body = RuleView),
-        (status = 404, description = "No such rule", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such rule", body = crate::http::error::ErrorBody)))]
 pub async fn replace(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

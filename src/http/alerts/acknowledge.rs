@@ -12,7 +12,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", tag = "alerts",
     params(("id" = String, Path, description = "Alert id (UUID)")),
     responses((status = 200, description = "The alert after acknowledgement", body = AlertView),
-        (status = 404, description = "No such alert", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such alert", body = crate::http::error::ErrorBody)))]
 pub async fn acknowledge(
     state: web::Data<HttpState>,
     principal: web::ReqData<Principal>,

@@ -1,6 +1,7 @@
 use actix_web::{web, HttpResponse};
 use urbanstream_actors::rules::{AlertAction, AlertForgotten};
 use urbanstream_schema::models::AlertView;
+use urbanstream_schema::AlertId;
 
 use super::announce;
 use crate::auth::Principal;
@@ -11,8 +12,8 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/clear", tag = "alerts",
     params(("id" = String, Path, description = "Alert id (UUID)")),
     responses((status = 200, description = "The cleared alert", body = AlertView),
-        (status = 404, description = "No such alert", body = crate::http::openapi::ErrorBody),
-        (status = 409, description = "Already cleared", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such alert", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Already cleared", body = crate::http::error::ErrorBody)))]
 pub async fn clear(
     state: web::Data<HttpState>,
     principal: web::ReqData<Principal>,
@@ -28,7 +29,7 @@ pub async fn clear(
             // The engine counts device time; a manual clear starts the cooldown at the
             // alert's latest occurrence.
             state.engine.do_send(AlertForgotten {
-                id: row.id.clone(),
+                id: AlertId(row.id.clone()),
                 at_ms: row.last_ms,
             });
             let view = announce(&state, AlertAction::Cleared, row).await?;

@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
     params(("id" = String, Path, description = "Alert id (UUID)")),
     responses((status = 200, description = "The alert", body = AlertView),
-        (status = 404, description = "No such alert", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such alert", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<HttpState>,
     id: web::Path<String>,

@@ -54,11 +54,8 @@ pub async fn list(
     };
     one_of("status", &q.status, &STATUSES)?;
     one_of("severity", &q.severity, &SEVERITIES)?;
-    one_of(
-        "kind",
-        &q.kind,
-        &urbanstream_actors::rules::Condition::KINDS,
-    )?;
+    let kinds: Vec<&str> = urbanstream_actors::rules::Condition::kinds().collect();
+    one_of("kind", &q.kind, &kinds)?;
     let before = match &q.cursor {
         None => None,
         Some(c) => Some(

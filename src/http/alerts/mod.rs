@@ -35,7 +35,7 @@ pub(crate) async fn announce(
     if let Some(imei) = imei {
         state.hub.do_send(AlertChanged {
             action,
-            imei,
+            key: urbanstream_actors::entity::EntityKey::Tracker(imei),
             alert: Arc::new(view.clone()),
         });
     }

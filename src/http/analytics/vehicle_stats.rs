@@ -10,7 +10,7 @@ use crate::http::{ApiError, HttpState};
 /// profile (share of records per speed band).
 #[utoipa::path(get, path = "/api/v1/analytics/vehicle/{id}/stats", tag = "analytics", params(("id" = i64, Path, description = "Vehicle id"), Span),
     responses((status = 200, description = "The vehicle's figures", body = Object),
-        (status = 404, description = "No such vehicle", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such vehicle", body = crate::http::error::ErrorBody)))]
 pub async fn vehicle_stats(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

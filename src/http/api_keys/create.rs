@@ -35,7 +35,7 @@ pub struct CreatedApiKey {
     request_body = NewApiKeyBody,
     responses(
         (status = 201, description = "Created; the key is in the body, once", body = CreatedApiKey),
-        (status = 400, description = "Bad name or role", body = super::super::openapi::ErrorBody),
+        (status = 400, description = "Bad name or role", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn create(

@@ -8,7 +8,7 @@ use crate::http::{ApiError, HttpState};
     get,
     path = "/api/v1/api-keys",
     tag = "api-keys",
-    responses((status = 200, description = "The keys", body = super::super::openapi::ApiKeyList))
+    responses((status = 200, description = "The keys", body = super::ApiKeyList))
 )]
 pub async fn list(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     let keys = state.store.api_keys().await?;

@@ -11,7 +11,7 @@ use crate::http::{ApiError, HttpState};
     params(("id" = i64, Path, description = "API key id")),
     responses(
         (status = 200, description = "Revoked", body = urbanstream_schema::models::ApiKeyRow),
-        (status = 404, description = "No such key", body = super::super::openapi::ErrorBody),
+        (status = 404, description = "No such key", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn revoke(

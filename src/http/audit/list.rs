@@ -30,8 +30,8 @@ pub struct AuditQuery {
     tag = "audit",
     params(AuditQuery),
     responses(
-        (status = 200, description = "A page of entries", body = super::super::openapi::AuditPage),
-        (status = 400, description = "Bad filter", body = super::super::openapi::ErrorBody),
+        (status = 200, description = "A page of entries", body = super::AuditPage),
+        (status = 400, description = "Bad filter", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn list(

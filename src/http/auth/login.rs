@@ -24,9 +24,9 @@ pub struct LoginBody {
     request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
-        (status = 400, description = "Malformed body", body = super::super::openapi::ErrorBody),
-        (status = 401, description = "Wrong username or password, or user disabled", body = super::super::openapi::ErrorBody),
-        (status = 429, description = "Locked or rate limited; see Retry-After", body = super::super::openapi::ErrorBody),
+        (status = 400, description = "Malformed body", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Wrong username or password, or user disabled", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Locked or rate limited; see Retry-After", body = crate::http::error::ErrorBody),
     ),
     security(())
 )]

@@ -10,8 +10,8 @@ use crate::http::{ApiError, HttpState};
     tag = "auth",
     responses(
         (status = 204, description = "Signed out"),
-        (status = 400, description = "An API key has no session", body = super::super::openapi::ErrorBody),
-        (status = 401, description = "Not signed in", body = super::super::openapi::ErrorBody),
+        (status = 400, description = "An API key has no session", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn logout(

@@ -22,7 +22,7 @@ pub struct Me {
     tag = "auth",
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "Not signed in", body = super::super::openapi::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn me(principal: web::ReqData<Principal>) -> Result<HttpResponse, ApiError> {

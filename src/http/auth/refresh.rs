@@ -23,8 +23,8 @@ pub struct RefreshBody {
     request_body = RefreshBody,
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
-        (status = 400, description = "Malformed body", body = super::super::openapi::ErrorBody),
-        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = super::super::openapi::ErrorBody),
+        (status = 400, description = "Malformed body", body = crate::http::error::ErrorBody),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = crate::http::error::ErrorBody),
     ),
     security(())
 )]

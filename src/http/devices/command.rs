@@ -10,7 +10,7 @@ use crate::http::{ApiError, HttpState};
     params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits"),
         ("id" = i64, Path, description = "Command id")),
     responses((status = 200, description = "The command", body = CommandRow),
-        (status = 404, description = "No such command for this device", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such command for this device", body = crate::http::error::ErrorBody)))]
 pub async fn command(
     state: web::Data<HttpState>,
     path: web::Path<(String, i64)>,

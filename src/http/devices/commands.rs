@@ -14,7 +14,7 @@ pub struct CommandList {
 #[utoipa::path(get, path = "/api/v1/devices/{imei}/commands", tag = "devices",
     params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")),
     responses((status = 200, description = "Commands", body = CommandList),
-        (status = 404, description = "Not registered", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "Not registered", body = crate::http::error::ErrorBody)))]
 pub async fn commands(
     state: web::Data<HttpState>,
     imei: web::Path<String>,

@@ -1,5 +1,6 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::registry::DeviceUpserted;
 use urbanstream_schema::store::is_conflict;
 
@@ -15,7 +16,7 @@ pub struct NewDeviceBody {
 }
 
 /// `POST /api/v1/devices`: registers a tracker; it may log in from now on.
-#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = NewDeviceBody, responses((status = 201, description = "Registered", body = urbanstream_schema::models::DeviceRow), (status = 409, description = "IMEI already registered", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = NewDeviceBody, responses((status = 201, description = "Registered", body = urbanstream_schema::models::DeviceRow), (status = 409, description = "IMEI already registered", body = crate::http::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<HttpState>,
     body: web::Json<NewDeviceBody>,
@@ -36,7 +37,7 @@ pub async fn create(
             }
         })?;
     state.registry.do_send(DeviceUpserted {
-        imei,
+        key: EntityKey::Tracker(imei),
         id: row.id,
         model: row.model.clone(),
     });

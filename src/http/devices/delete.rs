@@ -1,11 +1,12 @@
 use actix_web::{web, HttpResponse};
+use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::registry::DeviceRemoved;
 
 use super::parse_imei;
 use crate::http::{ApiError, HttpState};
 
 /// `DELETE /api/v1/devices/{imei}`: the device and its history; an open session is closed.
-#[utoipa::path(delete, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), responses((status = 204, description = "Deleted with its history"), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), responses((status = 204, description = "Deleted with its history"), (status = 404, description = "Not registered", body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<HttpState>,
     imei: web::Path<String>,
@@ -16,6 +17,8 @@ pub async fn delete(
             "device {imei} is not registered"
         )));
     }
-    state.registry.do_send(DeviceRemoved { imei });
+    state.registry.do_send(DeviceRemoved {
+        key: EntityKey::Tracker(imei),
+    });
     Ok(HttpResponse::NoContent().finish())
 }

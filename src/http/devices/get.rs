@@ -4,7 +4,7 @@ use super::parse_imei;
 use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/devices/{imei}`.
-#[utoipa::path(get, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), responses((status = 200, description = "The device", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), responses((status = 200, description = "The device", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "Not registered", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<HttpState>,
     imei: web::Path<String>,

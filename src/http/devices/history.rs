@@ -19,7 +19,7 @@ pub struct Range {
 }
 
 /// `GET /api/v1/devices/{imei}/history?from&to&limit`: stored records, oldest first.
-#[utoipa::path(get, path = "/api/v1/devices/{imei}/history", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits"), Range), responses((status = 200, description = "Stored records, oldest first", body = super::super::openapi::DeviceHistory), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/devices/{imei}/history", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits"), Range), responses((status = 200, description = "Stored records, oldest first", body = crate::http::telemetry::DeviceHistory), (status = 404, description = "Not registered", body = crate::http::error::ErrorBody)))]
 pub async fn history(
     state: web::Data<HttpState>,
     imei: web::Path<String>,

@@ -5,7 +5,7 @@ use crate::http::page::Page;
 use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/devices?limit&cursor`: registered devices by id.
-#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(crate::http::page::Page), responses((status = 200, description = "A page of devices", body = super::super::openapi::DevicePage)))]
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(crate::http::page::Page), responses((status = 200, description = "A page of devices", body = super::DevicePage)))]
 pub async fn list(
     state: web::Data<HttpState>,
     q: web::Query<Page>,

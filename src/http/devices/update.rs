@@ -1,4 +1,5 @@
 use actix_web::{web, HttpResponse};
+use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::registry::DeviceUpserted;
 use urbanstream_schema::models::DeviceChanges;
 
@@ -6,7 +7,7 @@ use super::parse_imei;
 use crate::http::{ApiError, HttpState};
 
 /// `PATCH /api/v1/devices/{imei}` with any of `name`, `model`, `firmware`.
-#[utoipa::path(patch, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), request_body = urbanstream_schema::models::DeviceChanges, responses((status = 200, description = "Changed", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/v1/devices/{imei}", tag = "devices", params(("imei" = String, Path, description = "The tracker's IMEI, 15 to 17 digits")), request_body = urbanstream_schema::models::DeviceChanges, responses((status = 200, description = "Changed", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "Not registered", body = crate::http::error::ErrorBody)))]
 pub async fn update(
     state: web::Data<HttpState>,
     imei: web::Path<String>,
@@ -23,7 +24,7 @@ pub async fn update(
     {
         Some(d) => {
             state.registry.do_send(DeviceUpserted {
-                imei,
+                key: EntityKey::Tracker(imei),
                 id: d.id,
                 model: d.model.clone(),
             });

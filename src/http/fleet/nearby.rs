@@ -1,8 +1,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use urbanstream_actors::registry::FleetSnapshot;
-use urbanstream_actors::vehicle::logic::haversine_m;
+use urbanstream_actors::geo::haversine_m;
+use urbanstream_actors::vehicle::VehicleSnapshot;
 
 use crate::http::{ApiError, HttpState};
 
@@ -17,7 +17,7 @@ pub struct Near {
 }
 
 /// `GET /api/v1/fleet/nearby?lat&lon&radius_m`: vehicles within the radius, nearest first.
-#[utoipa::path(get, path = "/api/v1/fleet/nearby", tag = "fleet", params(Near), responses((status = 200, description = "Vehicles within the radius, nearest first", body = Object), (status = 503, description = "Registry unavailable", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/fleet/nearby", tag = "fleet", params(Near), responses((status = 200, description = "Vehicles within the radius, nearest first", body = Object)))]
 pub async fn nearby(
     state: web::Data<HttpState>,
     q: web::Query<Near>,
@@ -33,11 +33,7 @@ pub async fn nearby(
             "radius_m must be 1..=100000, got {radius}"
         )));
     }
-    let fleet = state
-        .registry
-        .send(FleetSnapshot)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("device registry: {e}")))?;
+    let fleet = state.directory.all_as::<VehicleSnapshot>();
     let mut near: Vec<(f64, serde_json::Value)> = fleet
         .into_iter()
         .filter_map(|s| {

@@ -1,20 +1,16 @@
 use actix_web::{web, HttpResponse};
 use chrono::{Timelike, Utc};
 use serde_json::json;
-use urbanstream_actors::registry::FleetSnapshot;
-use urbanstream_actors::vehicle::Motion;
+use urbanstream_actors::entity::Motion;
+use urbanstream_actors::vehicle::VehicleSnapshot;
 
 use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/fleet/summary`: devices by state, distance driven and fuel used today (UTC).
-#[utoipa::path(get, path = "/api/v1/fleet/summary", tag = "fleet", responses((status = 200, description = "Devices by state, distance and fuel today (UTC)", body = Object), (status = 503, description = "Registry unavailable", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/fleet/summary", tag = "fleet", responses((status = 200, description = "Devices by state, distance and fuel today (UTC)", body = Object)))]
 pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     let total = state.store.devices().await?.len();
-    let fleet = state
-        .registry
-        .send(FleetSnapshot)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("device registry: {e}")))?;
+    let fleet = state.directory.all_as::<VehicleSnapshot>();
     let count = |m: Motion| fleet.iter().filter(|s| s.motion == m).count();
     let online = fleet.iter().filter(|s| s.motion != Motion::Offline).count();
     let now = Utc::now();

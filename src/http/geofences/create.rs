@@ -1,5 +1,5 @@
 use actix_web::{web, HttpResponse};
-use urbanstream_actors::rules::geojson::feature;
+use urbanstream_actors::geo::geojson::feature;
 
 use super::{reload, to_data, FenceFeature};
 use crate::http::{ApiError, HttpState};

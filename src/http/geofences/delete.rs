@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(delete, path = "/api/v1/geofences/{id}", tag = "geofences",
     params(("id" = i64, Path, description = "Geofence id")),
     responses((status = 204, description = "Deleted"),
-        (status = 404, description = "No such geofence", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such geofence", body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -1,5 +1,5 @@
 use actix_web::{web, HttpResponse};
-use urbanstream_actors::rules::geojson::feature;
+use urbanstream_actors::geo::geojson::feature;
 
 use crate::http::{ApiError, HttpState};
 
@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(get, path = "/api/v1/geofences/{id}", tag = "geofences",
     params(("id" = i64, Path, description = "Geofence id")),
     responses((status = 200, description = "The Feature", body = Object),
-        (status = 404, description = "No such geofence", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such geofence", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

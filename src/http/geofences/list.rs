@@ -1,6 +1,6 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
-use urbanstream_actors::rules::geojson::feature;
+use urbanstream_actors::geo::geojson::feature;
 
 use crate::http::{ApiError, HttpState};
 

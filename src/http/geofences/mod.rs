@@ -5,7 +5,7 @@ pub mod list;
 pub mod replace;
 
 use serde::Deserialize;
-use urbanstream_actors::rules::geojson::{index, shape_from_geojson};
+use urbanstream_actors::geo::geojson::{index, shape_from_geojson};
 use urbanstream_schema::models::GeofenceData;
 
 use super::{ApiError, HttpState};

@@ -1,5 +1,5 @@
 use actix_web::{web, HttpResponse};
-use urbanstream_actors::rules::geojson::feature;
+use urbanstream_actors::geo::geojson::feature;
 
 use super::{reload, to_data, FenceFeature};
 use crate::http::{ApiError, HttpState};
@@ -8,7 +8,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(put, path = "/api/v1/geofences/{id}", tag = "geofences",
     params(("id" = i64, Path, description = "Geofence id")), request_body = FenceFeature,
     responses((status = 200, description = "The stored Feature", body = Object),
-        (status = 404, description = "No such geofence", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such geofence", body = crate::http::error::ErrorBody)))]
 pub async fn replace(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

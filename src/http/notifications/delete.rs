@@ -6,7 +6,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(delete, path = "/api/v1/notifications/channels/{id}", tag = "notifications",
     params(("id" = i64, Path, description = "Channel id")),
     responses((status = 204, description = "Deleted"),
-        (status = 404, description = "No such channel", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such channel", body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

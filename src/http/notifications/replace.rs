@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(put, path = "/api/v1/notifications/channels/{id}", tag = "notifications",
     request_body = ChannelInput, params(("id" = i64, Path, description = "Channel id")),
     responses((status = 200, description = "The stored channel", body = ChannelView),
-        (status = 404, description = "No such channel", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such channel", body = crate::http::error::ErrorBody)))]
 pub async fn replace(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -46,7 +46,7 @@ pub(crate) async fn performance(
 /// 5 min late against the timetable), mean delay and dwell.
 #[utoipa::path(get, path = "/api/v1/reports/route", tag = "reports", params(ReportQuery),
     responses((status = 200, description = "One row per stop of the route", content((Object = "application/json"), (String = "text/csv"))),
-        (status = 404, description = "No such route, vehicle or tracker", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route, vehicle or tracker", body = crate::http::error::ErrorBody)))]
 pub async fn route(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,

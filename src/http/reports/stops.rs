@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 /// Stays between trips in the window (by start), oldest first: where and how long.
 #[utoipa::path(get, path = "/api/v1/reports/stops", tag = "reports", params(ReportQuery),
     responses((status = 200, description = "Stays", content((Object = "application/json"), (String = "text/csv"))),
-        (status = 404, description = "No such vehicle or tracker", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such vehicle or tracker", body = crate::http::error::ErrorBody)))]
 pub async fn stops(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,

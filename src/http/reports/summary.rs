@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 /// Per tracker over the window: trips, distance, driving and idle time, top speed, fuel.
 #[utoipa::path(get, path = "/api/v1/reports/summary", tag = "reports", params(ReportQuery),
     responses((status = 200, description = "One row per tracker", content((Object = "application/json"), (String = "text/csv"))),
-        (status = 404, description = "No such vehicle or tracker", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such vehicle or tracker", body = crate::http::error::ErrorBody)))]
 pub async fn summary(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,

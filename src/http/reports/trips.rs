@@ -8,7 +8,7 @@ use crate::http::{ApiError, HttpState};
 /// top speed, idling and fuel.
 #[utoipa::path(get, path = "/api/v1/reports/trips", tag = "reports", params(ReportQuery),
     responses((status = 200, description = "Trips", content((Object = "application/json"), (String = "text/csv"))),
-        (status = 404, description = "No such vehicle or tracker", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such vehicle or tracker", body = crate::http::error::ErrorBody)))]
 pub async fn trips(
     state: web::Data<HttpState>,
     q: web::Query<ReportQuery>,

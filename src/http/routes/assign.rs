@@ -16,7 +16,7 @@ pub struct AssignBody {
 #[utoipa::path(post, path = "/api/v1/routes/{id}/vehicles", tag = "transit", request_body = AssignBody,
     params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "Assigned", body = AssignmentRow),
-        (status = 404, description = "No such route or vehicle", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route or vehicle", body = crate::http::error::ErrorBody)))]
 pub async fn assign(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 /// Creates a route; give it stops with `PUT /routes/{id}/stops`.
 #[utoipa::path(post, path = "/api/v1/routes", tag = "transit", request_body = RouteInput,
     responses((status = 201, description = "The stored route", body = RouteRow),
-        (status = 409, description = "Number taken", body = crate::http::openapi::ErrorBody)))]
+        (status = 409, description = "Number taken", body = crate::http::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<HttpState>,
     body: web::Json<RouteInput>,

@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(get, path = "/api/v1/routes/{id}", tag = "transit",
     params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "The route", body = RouteRow),
-        (status = 404, description = "No such route", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

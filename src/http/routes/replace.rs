@@ -9,8 +9,8 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(put, path = "/api/v1/routes/{id}", tag = "transit", request_body = RouteInput,
     params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "The stored route", body = RouteRow),
-        (status = 404, description = "No such route", body = crate::http::openapi::ErrorBody),
-        (status = 409, description = "Number taken", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Number taken", body = crate::http::error::ErrorBody)))]
 pub async fn replace(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

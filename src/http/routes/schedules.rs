@@ -13,7 +13,7 @@ pub struct ScheduleList {
 #[utoipa::path(get, path = "/api/v1/routes/{id}/schedules", tag = "transit",
     params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "Departures", body = ScheduleList),
-        (status = 404, description = "No such route", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route", body = crate::http::error::ErrorBody)))]
 pub async fn schedules(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

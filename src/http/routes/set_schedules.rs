@@ -21,7 +21,7 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 #[utoipa::path(put, path = "/api/v1/routes/{id}/schedules", tag = "transit",
     request_body = Vec<ScheduleInput>, params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "Departures", body = ScheduleList),
-        (status = 404, description = "No such route", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route", body = crate::http::error::ErrorBody)))]
 pub async fn set_schedules(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

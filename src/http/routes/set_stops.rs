@@ -19,7 +19,7 @@ pub struct RouteStopInput {
 #[utoipa::path(put, path = "/api/v1/routes/{id}/stops", tag = "transit",
     request_body = Vec<RouteStopInput>, params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "Stops in order", body = RouteStopList),
-        (status = 404, description = "No such route", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route", body = crate::http::error::ErrorBody)))]
 pub async fn set_stops(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

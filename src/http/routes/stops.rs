@@ -23,7 +23,7 @@ pub struct RouteStopList {
 #[utoipa::path(get, path = "/api/v1/routes/{id}/stops", tag = "transit",
     params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "Stops in order", body = RouteStopList),
-        (status = 404, description = "No such route", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route", body = crate::http::error::ErrorBody)))]
 pub async fn stops(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

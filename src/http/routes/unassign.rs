@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(delete, path = "/api/v1/routes/{id}/vehicles/{vehicle_id}", tag = "transit",
     params(("id" = i64, Path, description = "Route id"), ("vehicle_id" = i64, Path, description = "Vehicle id")),
     responses((status = 204, description = "Unassigned"),
-        (status = 404, description = "The vehicle is not on this route", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "The vehicle is not on this route", body = crate::http::error::ErrorBody)))]
 pub async fn unassign(
     state: web::Data<HttpState>,
     path: web::Path<(i64, i64)>,

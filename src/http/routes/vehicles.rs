@@ -1,6 +1,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::transit::Progress;
+use urbanstream_actors::vehicle::VehicleSnapshot;
 
 use crate::http::devices::parse_imei;
 use crate::http::{ApiError, HttpState};
@@ -24,7 +26,7 @@ pub struct RouteVehicleList {
 #[utoipa::path(get, path = "/api/v1/routes/{id}/vehicles", tag = "transit",
     params(("id" = i64, Path, description = "Route id")),
     responses((status = 200, description = "Assigned vehicles", body = RouteVehicleList),
-        (status = 404, description = "No such route", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such route", body = crate::http::error::ErrorBody)))]
 pub async fn vehicles(
     state: web::Data<HttpState>,
     id: web::Path<i64>,
@@ -38,9 +40,9 @@ pub async fn vehicles(
         for d in state.store.devices_of_vehicle(a.vehicle_id).await? {
             let imei = parse_imei(&d.imei)?;
             let progress: Option<Progress> = state
-                .vehicles
-                .latest(&imei)
-                .and_then(|p| p.snapshot.route)
+                .directory
+                .latest_as::<VehicleSnapshot>(&EntityKey::Tracker(imei))
+                .and_then(|s| s.route)
                 .filter(|p| p.route == *id);
             trackers.push(serde_json::json!({ "imei": d.imei, "progress": progress }));
         }

@@ -1,5 +1,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use urbanstream_actors::entity::EntityKey;
+use urbanstream_actors::vehicle::VehicleSnapshot;
 use urbanstream_schema::models::ArrivalRow;
 
 use crate::http::devices::parse_imei;
@@ -33,7 +35,7 @@ pub struct StopArrivals {
 #[utoipa::path(get, path = "/api/v1/stops/{id}/arrivals", tag = "transit",
     params(("id" = i64, Path, description = "Stop id")),
     responses((status = 200, description = "Upcoming and recent arrivals", body = StopArrivals),
-        (status = 404, description = "No such stop", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such stop", body = crate::http::error::ErrorBody)))]
 pub async fn arrivals(
     state: web::Data<HttpState>,
     id: web::Path<i64>,
@@ -60,9 +62,9 @@ pub async fn arrivals(
             for d in state.store.devices_of_vehicle(a.vehicle_id).await? {
                 let imei = parse_imei(&d.imei)?;
                 let Some(progress) = state
-                    .vehicles
-                    .latest(&imei)
-                    .and_then(|p| p.snapshot.route)
+                    .directory
+                    .latest_as::<VehicleSnapshot>(&EntityKey::Tracker(imei))
+                    .and_then(|s| s.route)
                     .filter(|p| p.route == route_id)
                 else {
                     continue;

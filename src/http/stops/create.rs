@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 /// Creates a stop.
 #[utoipa::path(post, path = "/api/v1/stops", tag = "transit", request_body = StopInput,
     responses((status = 201, description = "The stored stop", body = StopRow),
-        (status = 409, description = "Code taken", body = crate::http::openapi::ErrorBody)))]
+        (status = 409, description = "Code taken", body = crate::http::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<HttpState>,
     body: web::Json<StopInput>,

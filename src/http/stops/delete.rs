@@ -6,8 +6,8 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(delete, path = "/api/v1/stops/{id}", tag = "transit",
     params(("id" = i64, Path, description = "Stop id")),
     responses((status = 204, description = "Deleted"),
-        (status = 404, description = "No such stop", body = crate::http::openapi::ErrorBody),
-        (status = 409, description = "A route still calls at it", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such stop", body = crate::http::error::ErrorBody),
+        (status = 409, description = "A route still calls at it", body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(get, path = "/api/v1/stops/{id}", tag = "transit",
     params(("id" = i64, Path, description = "Stop id")),
     responses((status = 200, description = "The stop", body = StopRow),
-        (status = 404, description = "No such stop", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such stop", body = crate::http::error::ErrorBody)))]
 pub async fn get(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

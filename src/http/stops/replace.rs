@@ -9,8 +9,8 @@ use crate::http::{ApiError, HttpState};
 #[utoipa::path(put, path = "/api/v1/stops/{id}", tag = "transit", request_body = StopInput,
     params(("id" = i64, Path, description = "Stop id")),
     responses((status = 200, description = "The stored stop", body = StopRow),
-        (status = 404, description = "No such stop", body = crate::http::openapi::ErrorBody),
-        (status = 409, description = "Code taken", body = crate::http::openapi::ErrorBody)))]
+        (status = 404, description = "No such stop", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Code taken", body = crate::http::error::ErrorBody)))]
 pub async fn replace(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -136,7 +136,7 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, actix_web::Error>, C
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/telemetry/export", tag = "telemetry", params(super::Window), responses((status = 200, description = "The records, streamed", content((String = "text/csv"), (String = "application/json"), (String = "application/gpx+xml"))), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/telemetry/export", tag = "telemetry", params(super::Window), responses((status = 200, description = "The records, streamed", content((String = "text/csv"), (String = "application/json"), (String = "application/gpx+xml"))), (status = 404, description = "Not registered", body = crate::http::error::ErrorBody)))]
 pub async fn export(
     state: web::Data<HttpState>,
     q: web::Query<Window>,

@@ -6,7 +6,7 @@ use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/telemetry/history?imei&from&to&limit&cursor`: a page of stored records,
 /// oldest first; `next_cursor` continues after the page.
-#[utoipa::path(get, path = "/api/v1/telemetry/history", tag = "telemetry", params(super::Window), responses((status = 200, description = "A page of stored records, oldest first", body = super::super::openapi::TelemetryPage), (status = 404, description = "Not registered", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/telemetry/history", tag = "telemetry", params(super::Window), responses((status = 200, description = "A page of stored records, oldest first", body = super::TelemetryPage), (status = 404, description = "Not registered", body = crate::http::error::ErrorBody)))]
 pub async fn history(
     state: web::Data<HttpState>,
     q: web::Query<Window>,

@@ -2,8 +2,9 @@ pub mod export;
 pub mod history;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use urbanstream_schema::models::DeviceRow;
+use utoipa::ToSchema;
 
 use super::devices::parse_imei;
 use super::{ApiError, HttpState};
@@ -62,4 +63,47 @@ pub fn row_json(r: &urbanstream_schema::models::TelemetryRow) -> serde_json::Val
         m.insert("device_time".into(), serde_json::json!(time));
     }
     v
+}
+
+/// A stored record: the telemetry columns, `device_time` in RFC 3339 and `io`, every IO
+/// element of the record by name (raw ids as `io<N>`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelemetryRecord {
+    pub device_id: i64,
+    pub device_time_ms: i64,
+    pub device_time: Option<String>,
+    pub server_time_ms: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub altitude: i32,
+    pub speed_kmh: i32,
+    pub heading: i32,
+    pub satellites: i32,
+    pub fix: bool,
+    pub hdop: Option<f64>,
+    pub ignition: Option<bool>,
+    pub movement: Option<bool>,
+    pub external_voltage_v: Option<f64>,
+    pub battery_voltage_v: Option<f64>,
+    pub gsm_signal: Option<i32>,
+    pub distance_m: f64,
+    /// Arrived after newer records (a device flushing its buffer).
+    pub late: bool,
+    #[schema(value_type = Object)]
+    pub io: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceHistory {
+    pub imei: String,
+    pub from: String,
+    pub to: String,
+    pub items: Vec<TelemetryRecord>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelemetryPage {
+    pub imei: String,
+    pub items: Vec<TelemetryRecord>,
+    pub next_cursor: Option<i64>,
 }

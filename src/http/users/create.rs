@@ -24,8 +24,8 @@ pub struct NewUserBody {
     request_body = NewUserBody,
     responses(
         (status = 201, description = "Created", body = User),
-        (status = 400, description = "Bad username, password or role", body = super::super::openapi::ErrorBody),
-        (status = 409, description = "Username taken", body = super::super::openapi::ErrorBody),
+        (status = 400, description = "Bad username, password or role", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Username taken", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn create(

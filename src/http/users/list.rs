@@ -12,8 +12,8 @@ use crate::http::{ApiError, HttpState};
     tag = "users",
     params(Page),
     responses(
-        (status = 200, description = "A page of users", body = super::super::openapi::UserPage),
-        (status = 400, description = "Bad limit or cursor", body = super::super::openapi::ErrorBody),
+        (status = 200, description = "A page of users", body = super::UserPage),
+        (status = 400, description = "Bad limit or cursor", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn list(

@@ -51,3 +51,9 @@ pub(crate) fn check_username(name: &str) -> Result<(), ApiError> {
         ))
     }
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    pub next_cursor: Option<i64>,
+}

@@ -23,8 +23,8 @@ pub struct UserChangesBody {
     request_body = UserChangesBody,
     responses(
         (status = 200, description = "Changed", body = User),
-        (status = 400, description = "Bad role or password, or an admin disabling or demoting itself", body = super::super::openapi::ErrorBody),
-        (status = 404, description = "No such user", body = super::super::openapi::ErrorBody),
+        (status = 400, description = "Bad role or password, or an admin disabling or demoting itself", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn update(

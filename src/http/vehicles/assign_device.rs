@@ -1,6 +1,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::registry::DeviceAssigned;
+use urbanstream_schema::VehicleId;
 
 use crate::http::devices::parse_imei;
 use crate::http::{ApiError, HttpState};
@@ -12,7 +14,7 @@ pub struct AssignBody {
 }
 
 /// `POST /api/v1/vehicles/{id}/assign-device` with `{"imei"}`: the tracker now rides in it.
-#[utoipa::path(post, path = "/api/v1/vehicles/{id}/assign-device", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), request_body = AssignBody, responses((status = 200, description = "The device, now in the vehicle", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "No such vehicle or device", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/vehicles/{id}/assign-device", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), request_body = AssignBody, responses((status = 200, description = "The device, now in the vehicle", body = urbanstream_schema::models::DeviceRow), (status = 404, description = "No such vehicle or device", body = crate::http::error::ErrorBody)))]
 pub async fn assign_device(
     state: web::Data<HttpState>,
     id: web::Path<i64>,
@@ -29,8 +31,8 @@ pub async fn assign_device(
     {
         Some(d) => {
             state.registry.do_send(DeviceAssigned {
-                imei,
-                vehicle_id: Some(*id),
+                key: EntityKey::Tracker(imei),
+                vehicle_id: Some(VehicleId(*id)),
             });
             Ok(HttpResponse::Ok().json(d))
         }

@@ -6,7 +6,7 @@ use super::check_year;
 use crate::http::{ApiError, HttpState};
 
 /// `POST /api/v1/vehicles`.
-#[utoipa::path(post, path = "/api/v1/vehicles", tag = "vehicles", request_body = urbanstream_schema::models::NewVehicle, responses((status = 201, description = "Created", body = urbanstream_schema::models::VehicleRow), (status = 409, description = "Registration taken", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/vehicles", tag = "vehicles", request_body = urbanstream_schema::models::NewVehicle, responses((status = 201, description = "Created", body = urbanstream_schema::models::VehicleRow), (status = 409, description = "Registration taken", body = crate::http::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<HttpState>,
     body: web::Json<NewVehicle>,

@@ -1,10 +1,11 @@
 use actix_web::{web, HttpResponse};
+use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::registry::DeviceAssigned;
 
 use crate::http::{ApiError, HttpState};
 
 /// `DELETE /api/v1/vehicles/{id}`: its devices stay registered, unassigned.
-#[utoipa::path(delete, path = "/api/v1/vehicles/{id}", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), responses((status = 204, description = "Deleted; its devices stay, unassigned"), (status = 404, description = "No such vehicle", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/vehicles/{id}", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), responses((status = 204, description = "Deleted; its devices stay, unassigned"), (status = 404, description = "No such vehicle", body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     state: web::Data<HttpState>,
     id: web::Path<i64>,
@@ -14,7 +15,7 @@ pub async fn delete(
         for d in riders {
             if let Ok(imei) = d.imei.parse() {
                 state.registry.do_send(DeviceAssigned {
-                    imei,
+                    key: EntityKey::Tracker(imei),
                     vehicle_id: None,
                 });
             }

@@ -5,7 +5,7 @@ use crate::http::page::Page;
 use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/vehicles?limit&cursor`.
-#[utoipa::path(get, path = "/api/v1/vehicles", tag = "vehicles", params(crate::http::page::Page), responses((status = 200, description = "A page of vehicles", body = super::super::openapi::VehiclePage)))]
+#[utoipa::path(get, path = "/api/v1/vehicles", tag = "vehicles", params(crate::http::page::Page), responses((status = 200, description = "A page of vehicles", body = super::VehiclePage)))]
 pub async fn list(
     state: web::Data<HttpState>,
     q: web::Query<Page>,

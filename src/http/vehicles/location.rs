@@ -1,12 +1,13 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
-use urbanstream_actors::registry::GetVehicleSnapshot;
+use urbanstream_actors::entity::EntityKey;
+use urbanstream_actors::vehicle::VehicleSnapshot;
 
 use crate::http::devices::parse_imei;
 use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/vehicles/{id}/location`: the latest position of the vehicle's trackers.
-#[utoipa::path(get, path = "/api/v1/vehicles/{id}/location", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), responses((status = 200, description = "Latest position of the vehicle's trackers", body = Object), (status = 404, description = "No such vehicle or no position", body = super::super::openapi::ErrorBody), (status = 503, description = "Registry unavailable", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/vehicles/{id}/location", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), responses((status = 200, description = "Latest position of the vehicle's trackers", body = Object), (status = 404, description = "No such vehicle or no position", body = crate::http::error::ErrorBody)))]
 pub async fn location(
     state: web::Data<HttpState>,
     id: web::Path<i64>,
@@ -19,10 +20,8 @@ pub async fn location(
     for d in state.store.devices_of_vehicle(*id).await? {
         let imei = parse_imei(&d.imei)?;
         let snapshot = state
-            .registry
-            .send(GetVehicleSnapshot { imei })
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("device registry: {e}")))?;
+            .directory
+            .latest_as::<VehicleSnapshot>(&EntityKey::Tracker(imei));
         let Some(live) = snapshot.and_then(|s| s.live.map(|l| (l, s.motion))) else {
             continue;
         };

@@ -4,7 +4,12 @@ pub mod delete;
 pub mod get;
 pub mod list;
 pub mod location;
+pub mod replace;
 pub mod update;
+
+use serde::Serialize;
+use urbanstream_schema::models::VehicleRow;
+use utoipa::ToSchema;
 
 use super::ApiError;
 
@@ -15,4 +20,10 @@ pub(crate) fn check_year(year: Option<i32>) -> Result<(), ApiError> {
         }
         _ => Ok(()),
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VehiclePage {
+    pub items: Vec<VehicleRow>,
+    pub next_cursor: Option<i64>,
 }

@@ -6,7 +6,7 @@ use super::check_year;
 use crate::http::{ApiError, HttpState};
 
 /// `PATCH /api/v1/vehicles/{id}`.
-#[utoipa::path(patch, path = "/api/v1/vehicles/{id}", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), request_body = urbanstream_schema::models::VehicleChanges, responses((status = 200, description = "Changed", body = urbanstream_schema::models::VehicleRow), (status = 404, description = "No such vehicle", body = super::super::openapi::ErrorBody), (status = 409, description = "Registration taken", body = super::super::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/v1/vehicles/{id}", tag = "vehicles", params(("id" = i64, Path, description = "Vehicle id")), request_body = urbanstream_schema::models::VehicleChanges, responses((status = 200, description = "Changed", body = urbanstream_schema::models::VehicleRow), (status = 404, description = "No such vehicle", body = crate::http::error::ErrorBody), (status = 409, description = "Registration taken", body = crate::http::error::ErrorBody)))]
 pub async fn update(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

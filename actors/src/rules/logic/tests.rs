@@ -1,6 +1,12 @@
+use serde_json::json;
+
 use super::*;
 use crate::rules::alert_rule::Targets;
-use crate::rules::geofence::{FenceDef, Shape};
+use crate::rules::Condition;
+use urbanstream_schema::{AlertId, DeviceId, GeofenceId, VehicleId};
+
+use crate::entity::EntityEvent;
+use crate::geo::{FenceChange, FenceDef, FenceEvent, Shape};
 
 const T0: i64 = 1_764_000_000_000;
 
@@ -19,8 +25,8 @@ fn rule(id: i64, kind: &str, params: Value, cooldown_s: i64) -> Rule {
 
 fn sample(at_s: i64, speed: f64) -> Sample {
     Sample {
-        device_id: 1,
-        vehicle_id: Some(7),
+        device_id: DeviceId(1),
+        vehicle_id: Some(VehicleId(7)),
         at_ms: T0 + at_s * 1000,
         received_ms: T0 + at_s * 1000,
         speed_kmh: speed,
@@ -116,7 +122,7 @@ fn a_geofence_speed_limit_applies_inside_it() {
         (15, 600.0, 55.0),
         (20, 3_500.0, 70.0),
     ];
-    let mut tracker = crate::rules::FenceTracker::default();
+    let mut tracker = crate::geo::FenceTracker::default();
     let samples: Vec<Sample> = path
         .iter()
         .map(|&(t, north, v)| {
@@ -133,10 +139,10 @@ fn a_geofence_speed_limit_applies_inside_it() {
     assert_eq!(
         limits,
         [
-            Some((30.0, 9)),
-            Some((30.0, 9)),
-            Some((50.0, 4)),
-            Some((50.0, 4)),
+            Some((30.0, GeofenceId(9))),
+            Some((30.0, GeofenceId(9))),
+            Some((50.0, GeofenceId(4))),
+            Some((50.0, GeofenceId(4))),
             None
         ]
     );
@@ -309,10 +315,10 @@ fn device_offline_on_the_server_clock() {
     e.observe(&r, &sample(800, 0.0), &mut out);
     assert_eq!(steps(&out), [("raise", 601), ("clear", 800)]);
     // A device known from the database, never heard since start.
-    e.known(2, None, None, Some(T0));
+    e.known(DeviceId(2), None, None, Some(T0));
     let mut out = Vec::new();
     e.tick(&r, T0 + 601_000, &mut out);
-    assert!(matches!(&out[..], [Transition::Raise(a)] if a.device_id == 2));
+    assert!(matches!(&out[..], [Transition::Raise(a)] if a.device_id == DeviceId(2)));
 }
 
 #[test]
@@ -326,33 +332,39 @@ fn geofence_enter_and_exit_rules() {
     let s = sample(0, 0.0);
     let at = |t: i64| T0 + t * 1000;
     let changes = [
-        FenceChange::Entered {
-            fence: 5,
+        FenceEvent {
+            change: FenceChange::Entered,
+            fence: GeofenceId(5),
             name: "depot".into(),
             at_ms: at(1),
         },
-        FenceChange::Entered {
-            fence: 6,
+        FenceEvent {
+            change: FenceChange::Entered,
+            fence: GeofenceId(6),
             name: "yard".into(),
             at_ms: at(2),
         },
-        FenceChange::Exited {
-            fence: 5,
+        FenceEvent {
+            change: FenceChange::Exited { dwell_ms: 0 },
+            fence: GeofenceId(5),
             name: "depot".into(),
             at_ms: at(3),
         },
-        FenceChange::Entered {
-            fence: 5,
+        FenceEvent {
+            change: FenceChange::Entered,
+            fence: GeofenceId(5),
             name: "depot".into(),
             at_ms: at(4),
         },
-        FenceChange::Crossed {
-            fence: 5,
+        FenceEvent {
+            change: FenceChange::Crossed,
+            fence: GeofenceId(5),
             name: "depot".into(),
             at_ms: at(9),
         },
     ];
-    e.observe_fences(&r, &s, &changes, &mut out);
+    let changes: Vec<EntityEvent> = changes.into_iter().map(EntityEvent::from).collect();
+    e.observe_events(&r, &s, &changes, &mut out);
     // Rule 1 (fence 5 only): in at 1, out at 3, in at 4 (still open at the crossing, so no
     // second alert). Rule 2: left fence 5 at 3, back at 4.
     let got: Vec<_> = out
@@ -456,15 +468,21 @@ fn restored_alerts_clear_and_cooldowns_hold() {
         600,
     )];
     let mut e = Evaluator::default();
-    e.restore(1, 1, "", Some(("before-restart".into(), T0)), None);
+    e.restore(
+        1,
+        DeviceId(1),
+        "",
+        Some((AlertId("before-restart".into()), T0)),
+        None,
+    );
     let mut out = Vec::new();
     e.observe(&r, &sample(5, 70.0), &mut out);
     assert!(out.is_empty(), "still open: no second alert");
     e.observe(&r, &sample(6, 30.0), &mut out);
-    assert!(matches!(&out[..], [Transition::Clear { id, .. }] if id == "before-restart"));
+    assert!(matches!(&out[..], [Transition::Clear { id, .. }] if id.as_str() == "before-restart"));
     // Cleared by a user: the next occurrence within the cooldown stays quiet.
     let mut e = Evaluator::default();
-    e.restore(1, 1, "", None, Some(T0));
+    e.restore(1, DeviceId(1), "", None, Some(T0));
     let mut out = Vec::new();
     e.observe(&r, &sample(100, 70.0), &mut out);
     assert!(out.is_empty());

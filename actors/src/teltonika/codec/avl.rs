@@ -199,6 +199,14 @@ pub struct AvlPacket {
     pub records: Vec<AvlRecord>,
 }
 
+/// How a device's frames are read beyond what the codec id says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Codec 8 frames with 2-byte IO ids, event IO id and counts: some FMB firmware sends
+    /// them so with its "extended IO" setting. A per-model option of the IO profile.
+    pub codec8_wide_io: bool,
+}
+
 /// Per-codec widths of the record's header fields and IO ids and counts.
 #[derive(Clone, Copy)]
 struct Layout {
@@ -210,8 +218,9 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(codec: CodecId) -> Self {
+    fn of(codec: CodecId, opts: DecodeOptions) -> Self {
         match codec {
+            CodecId::Codec8 if opts.codec8_wide_io => Wire8Wide::LAYOUT,
             CodecId::Codec8 => Wire8::LAYOUT,
             CodecId::Codec8Ext => Wire8Ext::LAYOUT,
             CodecId::Codec16 => Wire16::LAYOUT,
@@ -244,6 +253,7 @@ trait Wire {
 }
 
 struct Wire8;
+struct Wire8Wide;
 struct Wire8Ext;
 struct Wire16;
 
@@ -252,6 +262,16 @@ impl Wire for Wire8 {
         wide_ids: false,
         wide_counts: false,
         wide_event: false,
+        generation_type: false,
+        nx: false,
+    };
+}
+
+impl Wire for Wire8Wide {
+    const LAYOUT: Layout = Layout {
+        wide_ids: true,
+        wide_counts: true,
+        wide_event: true,
         generation_type: false,
         nx: false,
     };
@@ -285,7 +305,10 @@ const MAX_LAT: i32 = 900_000_000;
 const MAX_LON: i32 = 1_800_000_000;
 
 /// Decodes the AVL data field: codec id, count, records, count. Used by TCP and UDP.
-pub(crate) fn decode_avl_data(r: &mut Reader<'_>) -> Result<AvlPacket, DecodeError> {
+pub(crate) fn decode_avl_data(
+    r: &mut Reader<'_>,
+    opts: DecodeOptions,
+) -> Result<AvlPacket, DecodeError> {
     let codec_offset = r.offset();
     let codec_byte = r.u8("codec id")?;
     let codec = CodecId::from_id(codec_byte)
@@ -295,6 +318,7 @@ pub(crate) fn decode_avl_data(r: &mut Reader<'_>) -> Result<AvlPacket, DecodeErr
     let mut records = Vec::with_capacity(usize::from(first).min(r.remaining() / MIN_RECORD_LEN));
     for _ in 0..first {
         records.push(match codec {
+            CodecId::Codec8 if opts.codec8_wide_io => decode_record::<Wire8Wide>(r)?,
             CodecId::Codec8 => decode_record::<Wire8>(r)?,
             CodecId::Codec8Ext => decode_record::<Wire8Ext>(r)?,
             CodecId::Codec16 => decode_record::<Wire16>(r)?,
@@ -468,9 +492,14 @@ pub(crate) fn open_envelope(frame: &[u8]) -> Result<&[u8], DecodeError> {
 
 /// Decodes one complete TCP AVL frame (preamble through CRC), strictly.
 pub fn decode_avl_frame(frame: &[u8]) -> Result<AvlPacket, DecodeError> {
+    decode_avl_frame_with(frame, DecodeOptions::default())
+}
+
+/// [`decode_avl_frame`] with a device's options.
+pub fn decode_avl_frame_with(frame: &[u8], opts: DecodeOptions) -> Result<AvlPacket, DecodeError> {
     let data = open_envelope(frame)?;
     let mut r = Reader::new(data, 8);
-    let packet = decode_avl_data(&mut r)?;
+    let packet = decode_avl_data(&mut r, opts)?;
     if r.remaining() != 0 {
         return Err(r.err(DecodeErrorKind::Trailing(r.remaining())));
     }
@@ -488,10 +517,11 @@ fn unrepresentable(codec: CodecId, what: String) -> EncodeError {
 pub(crate) fn encode_avl_data(
     codec: CodecId,
     records: &[AvlRecord],
+    opts: DecodeOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let count = u8::try_from(records.len()).map_err(|_overflow| EncodeError::TooMany("records"))?;
-    let layout = Layout::of(codec);
+    let layout = Layout::of(codec, opts);
     out.push(codec.id());
     out.push(count);
     for rec in records {
@@ -596,8 +626,17 @@ pub(crate) fn seal_envelope(data: &[u8], out: &mut Vec<u8>) {
 
 /// Encodes a complete TCP AVL frame. IO elements are written grouped by width.
 pub fn encode_avl_frame(codec: CodecId, records: &[AvlRecord]) -> Result<Vec<u8>, EncodeError> {
+    encode_avl_frame_with(codec, records, DecodeOptions::default())
+}
+
+/// [`encode_avl_frame`] as a device with `opts` writes it.
+pub fn encode_avl_frame_with(
+    codec: CodecId,
+    records: &[AvlRecord],
+    opts: DecodeOptions,
+) -> Result<Vec<u8>, EncodeError> {
     let mut data = Vec::with_capacity(64 * records.len() + 3);
-    encode_avl_data(codec, records, &mut data)?;
+    encode_avl_data(codec, records, opts, &mut data)?;
     let mut out = Vec::with_capacity(data.len() + 12);
     seal_envelope(&data, &mut out);
     Ok(out)

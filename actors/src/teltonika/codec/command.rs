@@ -1,4 +1,6 @@
-//! Codec 12: GPRS commands from server to device (type 0x05) and their responses (type 0x06).
+//! Codec 12: GPRS commands from server to device (type 0x05), their responses (type 0x06),
+//! and camera data from DualCam accessories (type 0x0D, parts of an image), kept as their
+//! raw payload.
 
 use serde::Serialize;
 
@@ -9,6 +11,7 @@ use super::reader::Reader;
 pub(crate) const CODEC12: u8 = 0x0C;
 const TYPE_COMMAND: u8 = 0x05;
 const TYPE_RESPONSE: u8 = 0x06;
+const TYPE_CAMERA: u8 = 0x0D;
 /// Longest command or response text accepted.
 pub const MAX_COMMAND_LEN: usize = 4096;
 
@@ -19,6 +22,8 @@ pub enum CommandKind {
     Command,
     /// Device → server.
     Response,
+    /// Device → server: a part of a camera image (DualCam), raw bytes.
+    Camera,
 }
 
 impl CommandKind {
@@ -26,6 +31,7 @@ impl CommandKind {
         match self {
             Self::Command => TYPE_COMMAND,
             Self::Response => TYPE_RESPONSE,
+            Self::Camera => TYPE_CAMERA,
         }
     }
 }
@@ -85,12 +91,13 @@ pub fn decode_command_frame(frame: &[u8]) -> Result<CommandFrame, DecodeError> {
     let kind = match r.u8("command type")? {
         TYPE_COMMAND => CommandKind::Command,
         TYPE_RESPONSE => CommandKind::Response,
+        TYPE_CAMERA => CommandKind::Camera,
         other => {
             return Err(DecodeError::new(
                 type_offset,
                 DecodeErrorKind::Invalid {
                     field: "command type",
-                    detail: format!("0x{other:02X}, expected 0x05 or 0x06"),
+                    detail: format!("0x{other:02X}, expected 0x05, 0x06 or 0x0D"),
                 },
             ))
         }

@@ -1,14 +1,17 @@
 //! Stream framing for the TCP session: the IMEI login, then AVL and Codec 12 frames, with
 //! the single 0xFF keep-alive byte some devices send between frames.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 use urbanstream_schema::Imei;
 
-use super::avl::AvlPacket;
+use super::avl::{AvlPacket, DecodeOptions};
 use super::command::{encode_command_frame, CommandFrame};
 use super::error::{DecodeError, DecodeErrorKind, RejectReason};
-use super::{decode_tcp_frame, TcpFrame};
+use super::{decode_tcp_frame_with, TcpFrame};
 
 /// Default upper bound of one TCP frame, envelope included.
 pub const DEFAULT_MAX_FRAME: usize = 16 * 1024;
@@ -84,6 +87,23 @@ pub fn encode_login(imei: Imei) -> Vec<u8> {
     out
 }
 
+/// The decode options of one connection, learnt at login (from the device's model) and
+/// read by its decoder for every frame after.
+#[derive(Debug, Clone, Default)]
+pub struct SharedOptions(Arc<AtomicBool>);
+
+impl SharedOptions {
+    pub fn set(&self, opts: DecodeOptions) {
+        self.0.store(opts.codec8_wide_io, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> DecodeOptions {
+        DecodeOptions {
+            codec8_wide_io: self.0.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// `tokio_util` codec for one TCP connection. Never allocates from an untrusted length: a
 /// frame is buffered only once its declared length has been checked against `max_frame`.
 #[derive(Debug)]
@@ -92,6 +112,7 @@ pub struct TeltonikaCodec {
     awaiting_login: bool,
     /// Set after a fatal rejection: the rest of the stream is discarded.
     poisoned: bool,
+    options: SharedOptions,
 }
 
 impl TeltonikaCodec {
@@ -101,7 +122,14 @@ impl TeltonikaCodec {
             max_frame: max_frame.max(MIN_FRAME),
             awaiting_login: true,
             poisoned: false,
+            options: SharedOptions::default(),
         }
+    }
+
+    /// Reads frames with the options set on `options` (by the session, after login).
+    pub fn with_options(mut self, options: SharedOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// A codec past the login, for tests and tools that feed frames only.
@@ -203,15 +231,17 @@ impl Decoder for TeltonikaCodec {
             return Ok(None);
         }
         let frame = src.split_to(total);
-        Ok(Some(match decode_tcp_frame(&frame) {
-            Ok(TcpFrame::Avl(packet)) => Inbound::Avl(packet),
-            Ok(TcpFrame::Command(cmd)) => Inbound::Command(cmd),
-            // The frame's extent is known, so the stream stays in step.
-            Err(error) => Inbound::Rejected(Rejection {
-                error,
-                fatal: false,
-            }),
-        }))
+        Ok(Some(
+            match decode_tcp_frame_with(&frame, self.options.get()) {
+                Ok(TcpFrame::Avl(packet)) => Inbound::Avl(packet),
+                Ok(TcpFrame::Command(cmd)) => Inbound::Command(cmd),
+                // The frame's extent is known, so the stream stays in step.
+                Err(error) => Inbound::Rejected(Rejection {
+                    error,
+                    fatal: false,
+                }),
+            },
+        ))
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Inbound>, std::io::Error> {

@@ -2,7 +2,7 @@
 
 use urbanstream_schema::Imei;
 
-use super::avl::{decode_avl_data, encode_avl_data, AvlPacket, AvlRecord, CodecId};
+use super::avl::{decode_avl_data, encode_avl_data, AvlPacket, AvlRecord, CodecId, DecodeOptions};
 use super::error::{DecodeError, DecodeErrorKind, EncodeError};
 use super::reader::Reader;
 
@@ -19,6 +19,11 @@ pub struct UdpPacket {
 
 /// Decodes one UDP datagram strictly.
 pub fn decode_udp(datagram: &[u8]) -> Result<UdpPacket, DecodeError> {
+    decode_udp_with(datagram, DecodeOptions::default())
+}
+
+/// [`decode_udp`] with a device's options.
+pub fn decode_udp_with(datagram: &[u8], opts: DecodeOptions) -> Result<UdpPacket, DecodeError> {
     let mut r = Reader::new(datagram, 0);
     let length = usize::from(r.u16("UDP length")?);
     if length != r.remaining() {
@@ -47,7 +52,7 @@ pub fn decode_udp(datagram: &[u8]) -> Result<UdpPacket, DecodeError> {
     let imei_bytes = r.bytes(imei_len, "IMEI")?;
     let imei = Imei::from_ascii(imei_bytes)
         .map_err(|e| DecodeError::new(imei_offset, DecodeErrorKind::Imei(e.to_string())))?;
-    let packet = decode_avl_data(&mut r)?;
+    let packet = decode_avl_data(&mut r, opts)?;
     if r.remaining() != 0 {
         return Err(r.err(DecodeErrorKind::Trailing(r.remaining())));
     }
@@ -74,7 +79,7 @@ pub fn encode_udp(
     body.push(avl_packet_id);
     body.extend_from_slice(&(imei.len() as u16).to_be_bytes());
     body.extend_from_slice(&imei);
-    encode_avl_data(codec, records, &mut body)?;
+    encode_avl_data(codec, records, DecodeOptions::default(), &mut body)?;
     let len = u16::try_from(body.len())
         .map_err(|_overflow| EncodeError::TooMany("bytes for one datagram"))?;
     let mut out = Vec::with_capacity(body.len() + 2);

@@ -1,14 +1,17 @@
-//! Geofences: circles, polygons and route corridors, indexed in an R-tree, and a per-vehicle
+//! Geofences: circles, polygons and route corridors, indexed in an R-tree, and a per-entity
 //! tracker that turns positions into enter / exit / crossing events with hysteresis.
 //!
 //! Geometry is in metres on a local plane around each fence (equirectangular; exact enough
 //! at city scale, where fences span kilometres, not continents).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use geo::{Contains, Coord, Distance, Euclidean, Line, LineString, Point, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use urbanstream_schema::GeofenceId;
 
 /// Mean Earth radius (IUGG), metres.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -232,26 +235,53 @@ impl FenceIndex {
 pub type SharedFences = crate::shared::Swap<FenceIndex>;
 
 /// What a position did to a fence.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FenceEvent {
-    Enter {
-        fence: i64,
-        at_ms: i64,
-    },
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FenceChange {
+    Entered,
     /// `dwell_ms`: time inside, device time.
-    Exit {
-        fence: i64,
-        at_ms: i64,
+    Exited {
         dwell_ms: i64,
     },
-    /// Two fixes on either side, neither inside: the vehicle passed through between them.
-    Crossed {
-        fence: i64,
-        at_ms: i64,
-    },
+    /// Two fixes on either side, neither inside: the entity passed through between them.
+    Crossed,
 }
 
-/// One vehicle's fence state.
+/// The one fence event: made by the tracker, carried by the entity's events, read by the
+/// rules and stored as it serializes (`at`, `fence`, `name`, and `dwell_s` on exits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FenceEvent {
+    pub change: FenceChange,
+    pub fence: GeofenceId,
+    /// The fence's name when the event happened.
+    pub name: Arc<str>,
+    /// Device time.
+    pub at_ms: i64,
+}
+
+impl FenceEvent {
+    pub fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.at_ms).unwrap_or_default()
+    }
+}
+
+impl Serialize for FenceEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let dwell = match self.change {
+            FenceChange::Exited { dwell_ms } => Some(dwell_ms as f64 / 1000.0),
+            _ => None,
+        };
+        let mut st = s.serialize_struct("FenceEvent", 3 + usize::from(dwell.is_some()))?;
+        st.serialize_field("at", &self.at())?;
+        st.serialize_field("fence", &self.fence)?;
+        st.serialize_field("name", &*self.name)?;
+        if let Some(d) = dwell {
+            st.serialize_field("dwell_s", &d)?;
+        }
+        st.end()
+    }
+}
+
+/// One entity's fence state.
 #[derive(Debug, Clone, Default)]
 pub struct FenceTracker {
     /// Fences the vehicle is inside, since when (device time).
@@ -265,11 +295,12 @@ pub struct FenceTracker {
 impl FenceTracker {
     /// The lowest speed limit among the fences the vehicle is in (by the same hysteresis
     /// as its enter and exit events), and that fence.
-    pub fn speed_limit(&self, index: &FenceIndex) -> Option<(f64, i64)> {
+    pub fn speed_limit(&self, index: &FenceIndex) -> Option<(f64, GeofenceId)> {
         self.inside
             .keys()
             .filter_map(|id| Some((index.get(*id)?.speed_limit_kmh?, *id)))
             .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+            .map(|(limit, id)| (limit, GeofenceId(id)))
     }
 
     /// Takes the next fix in device time; returns what changed.
@@ -291,15 +322,18 @@ impl FenceTracker {
             match self.inside.get(&id) {
                 None if d <= -band => {
                     self.inside.insert(id, at_ms);
-                    events.push(FenceEvent::Enter { fence: id, at_ms });
+                    events.push(event(index, FenceChange::Entered, id, at_ms));
                 }
                 Some(&since) if d >= band => {
                     self.inside.remove(&id);
-                    events.push(FenceEvent::Exit {
-                        fence: id,
+                    events.push(event(
+                        index,
+                        FenceChange::Exited {
+                            dwell_ms: at_ms - since,
+                        },
+                        id,
                         at_ms,
-                        dwell_ms: at_ms - since,
-                    });
+                    ));
                 }
                 _ => {}
             }
@@ -315,11 +349,14 @@ impl FenceTracker {
                 .collect();
             for (id, since) in gone {
                 self.inside.remove(&id);
-                events.push(FenceEvent::Exit {
-                    fence: id,
+                events.push(event(
+                    index,
+                    FenceChange::Exited {
+                        dwell_ms: at_ms - since,
+                    },
+                    id,
                     at_ms,
-                    dwell_ms: at_ms - since,
-                });
+                ));
             }
         }
         if let Some((t0, lat0, lon0)) = self.last {
@@ -351,9 +388,9 @@ impl FenceTracker {
             let f = &index.fences[g.data];
             let id = f.def.id;
             if self.inside.contains_key(&id)
-                || events.iter().any(|e| {
-                    matches!(e, FenceEvent::Enter { fence, .. } | FenceEvent::Exit { fence, .. } if *fence == id)
-                })
+                || events
+                    .iter()
+                    .any(|e| e.fence.0 == id && e.change != FenceChange::Crossed)
             {
                 continue;
             }
@@ -365,12 +402,21 @@ impl FenceTracker {
             }
             let d0 = known(&self.near_last).unwrap_or_else(|| f.signed_distance(lon0, lat0));
             if d0 > 0.0 && d0 + d1 <= step_m && f.path_touches((lon0, lat0), (lon1, lat1)) {
-                events.push(FenceEvent::Crossed {
-                    fence: id,
-                    at_ms: t0 + (t1 - t0) / 2,
-                });
+                events.push(event(index, FenceChange::Crossed, id, t0 + (t1 - t0) / 2));
             }
         }
+    }
+}
+
+fn event(index: &FenceIndex, change: FenceChange, fence: i64, at_ms: i64) -> FenceEvent {
+    let name = index
+        .get(fence)
+        .map_or_else(|| Arc::from(""), |f| Arc::from(f.name.as_str()));
+    FenceEvent {
+        change,
+        fence: GeofenceId(fence),
+        name,
+        at_ms,
     }
 }
 

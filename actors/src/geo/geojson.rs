@@ -5,7 +5,7 @@ use geo::{Coord, LineString, Point, Polygon};
 use serde_json::{json, Value};
 use urbanstream_schema::models::GeofenceRow;
 
-use super::geofence::{FenceDef, Shape};
+use super::fence::{FenceDef, Shape};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GeoJsonError {

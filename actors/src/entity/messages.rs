@@ -1,0 +1,100 @@
+//! The messages of the seam: adapters → entities (`IngestReadings`), entities → aggregators
+//! (`EntityUpdate`).
+
+use std::sync::Arc;
+
+use actix::Message;
+use chrono::{DateTime, Utc};
+use urbanstream_schema::{DeviceId, VehicleId};
+
+use super::event::EntityEvent;
+use super::key::EntityKey;
+use super::reading::{Accepted, Reading};
+use crate::errors::StorageError;
+
+/// How the readings arrived, for metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+        }
+    }
+}
+
+/// One frame's readings for an entity. The reply is what the adapter acknowledges: once
+/// `Ok`, the readings are committed to the database.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<IngestOutcome, EntityError>")]
+pub struct IngestReadings {
+    pub readings: Vec<Reading>,
+    pub received_at: DateTime<Utc>,
+    pub transport: Transport,
+}
+
+/// Readings taken over by the entity; `late` of them were older than its latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub accepted: u32,
+    pub late: u32,
+}
+
+/// Why an entity did not take readings. The adapter sends no acknowledgement, so the
+/// device keeps them and sends them again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntityError {
+    #[error("entity actor is unavailable")]
+    Unavailable,
+    #[error("readings not stored: {0}")]
+    Storage(#[from] StorageError),
+}
+
+impl EntityError {
+    /// Bounded, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::Storage(e) => e.kind(),
+        }
+    }
+}
+
+/// What an entity tells the aggregators (hub, rules, Redis, and tests' collectors) after
+/// every frame it accepted, and for events with no readings (going offline, a command's
+/// answer). Readings are in device-time order.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct EntityUpdate {
+    pub key: EntityKey,
+    /// The device's database id.
+    pub device_id: DeviceId,
+    /// The vehicle the device rides in, when assigned.
+    pub vehicle_id: Option<VehicleId>,
+    pub readings: Arc<[Accepted]>,
+    pub events: Arc<[EntityEvent]>,
+}
+
+impl EntityUpdate {
+    /// The newest live reading: what the live picture shows (late ones never move it back).
+    pub fn latest_live(&self) -> Option<&Accepted> {
+        self.readings.iter().rev().find(|r| !r.late)
+    }
+}
+
+/// What the registry tells a running entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
+#[rtype(result = "Option<std::time::Duration>")]
+pub enum Control {
+    /// The vehicle the device rides in changed.
+    SetVehicle(Option<VehicleId>),
+    /// How long it has been offline without data; `None` while online.
+    IdleFor,
+    /// The registry has let go of it: stop.
+    Retire,
+}

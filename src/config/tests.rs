@@ -1,0 +1,142 @@
+//! Loading and validating settings.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+use crate::auth::MIN_SIGNING_KEY_BYTES;
+
+#[test]
+fn defaults_load_and_validate() {
+    let s = Settings::defaults_with(&[]).unwrap();
+    assert_eq!(s.http.listen, "0.0.0.0:8080".parse().unwrap());
+    assert_eq!(s.teltonika.listen, "0.0.0.0:5000".parse().unwrap());
+    assert_eq!(s.teltonika.udp_listen, None);
+    assert!(!s.teltonika.register_unknown);
+    assert_eq!(s.teltonika.idle_timeout, Duration::from_secs(600));
+    assert_eq!(s.teltonika.max_frame_bytes, 16 * 1024);
+    assert_eq!(s.database.url, "sqlite://data/urbanstream.db");
+    let err = Settings::defaults_with(&[("database.url", "mysql://x")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("database.url"), "{err}");
+    let profiles = s.io_profiles().unwrap();
+    assert_eq!(profiles.for_model("FMC125").name(), "fmc125");
+    assert_eq!(
+        profiles.for_model("FMC125-CAN-ALT").name(),
+        "fmc125_can_alt"
+    );
+}
+
+fn load_env(env: &str, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::load(&Sources {
+        env: Some(env.into()),
+        vars: Some(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
+        ..Sources::default()
+    })
+}
+
+#[test]
+fn production_refuses_a_missing_or_short_signing_key() {
+    let e = load_env("production", &[]).unwrap_err().to_string();
+    assert!(e.contains("auth.signing_key"), "{e}");
+    let e = load_env("production", &[("URBANSTREAM__AUTH__SIGNING_KEY", "short")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at least 32 bytes"), "{e}");
+    let key = "k".repeat(MIN_SIGNING_KEY_BYTES);
+    let s = load_env("production", &[("URBANSTREAM__AUTH__SIGNING_KEY", &key)]).unwrap();
+    assert_eq!(s.environment, "production");
+    // Elsewhere a missing key means a random one per start.
+    assert!(load_env("development", &[]).is_ok());
+    // The key never shows in a debug print.
+    assert!(!format!("{:?}", s.auth).contains(&key));
+    let e = load_env(
+        "development",
+        &[("URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD", "short")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("auth.bootstrap_admin_password"), "{e}");
+}
+
+#[test]
+fn environment_overrides_any_key() {
+    let s = Settings::defaults_with(&[
+        ("http.listen", "127.0.0.1:9999"),
+        ("teltonika.register_unknown", "true"),
+        ("teltonika.udp_listen", "127.0.0.1:5001"),
+        ("teltonika.ack_timeout", "250ms"),
+    ])
+    .unwrap();
+    assert_eq!(s.http.listen, "127.0.0.1:9999".parse().unwrap());
+    assert!(s.teltonika.register_unknown);
+    assert_eq!(
+        s.teltonika.udp_listen,
+        Some("127.0.0.1:5001".parse().unwrap())
+    );
+    assert_eq!(s.teltonika.ack_timeout, Duration::from_millis(250));
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    let err = Settings::defaults_with(&[("teltonika.listen_port", "5000")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("listen_port"), "{err}");
+    assert!(err.contains("teltonika"), "{err}");
+    let err = Settings::defaults_with(&[("nosuchsection.key", "1")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nosuchsection"), "{err}");
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    let err = Settings::defaults_with(&[("teltonika.idle_timeout", "soon")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("teltonika.idle_timeout"), "{err}");
+    let err = Settings::defaults_with(&[("teltonika.max_frame_bytes", "10")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("teltonika.max_frame_bytes"), "{err}");
+    let err = Settings::defaults_with(&[("teltonika.default_profile", "nope")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn file_layers_over_defaults() {
+    let dir = std::env::temp_dir().join(format!("urbanstream-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("site.toml");
+    std::fs::write(
+        &file,
+        "[teltonika]\nregister_unknown = true\n[[teltonika.devices]]\nimei = \"356307042441013\"\nmodel = \"FMC125\"\nname = \"Bus 12\"\n",
+    )
+    .unwrap();
+    let s = Settings::load(&Sources {
+        file: Some(file.clone()),
+        vars: Some(HashMap::new()),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert!(s.teltonika.register_unknown);
+    assert_eq!(s.teltonika.devices.len(), 1);
+    assert_eq!(s.teltonika.devices[0].name.as_deref(), Some("Bus 12"));
+    std::fs::write(&file, "[teltonika]\nregister_unknwn = true\n").unwrap();
+    let err = Settings::load(&Sources {
+        file: Some(file),
+        vars: Some(HashMap::new()),
+        ..Sources::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("register_unknwn"), "{err}");
+}
