@@ -258,13 +258,28 @@ impl TestApp {
         path: &str,
         json: Option<&serde_json::Value>,
     ) -> (u16, String, String) {
+        self.request_with(token, method, path, json, &[]).await
+    }
+
+    /// Like [`TestApp::request_full`], with extra request headers.
+    pub async fn request_with(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        json: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, String) {
         let mut s = TcpStream::connect(self.server.http_addr).await.unwrap();
         let body = json.map(|j| j.to_string()).unwrap_or_default();
-        let auth = token
+        let mut extra = token
             .map(|t| format!("Authorization: Bearer {t}\r\n"))
             .unwrap_or_default();
+        for (k, v) in headers {
+            extra.push_str(&format!("{k}: {v}\r\n"));
+        }
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).await.unwrap();

@@ -339,3 +339,50 @@ impl Handler<PingRedis> for RedisBridgeActor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_nodes_updates_decode_into_types() {
+        let imei = "356307042441013";
+        let telemetry =
+            serde_json::json!({"node": "b", "imei": imei, "data": {"vehicle_id": 7, "lat": 44.7}});
+        let u = decode(RemoteKind::Telemetry, &telemetry).unwrap();
+        assert_eq!(u.key.to_string(), imei);
+        assert_eq!(u.vehicle_id, Some(VehicleId(7)));
+        assert_eq!(u.data["lat"], 44.7);
+        assert!(u.cleared_by_user.is_none());
+        let cleared = serde_json::json!({"node": "b", "imei": imei, "data": {
+            "action": "cleared", "imei": imei,
+            "alert": {"id": "0192", "last_ms": 5, "cleared_by": "ana"}}});
+        let u = decode(RemoteKind::Alert, &cleared).unwrap();
+        assert_eq!(
+            u.cleared_by_user,
+            Some(AlertForgotten {
+                id: AlertId("0192".into()),
+                at_ms: 5
+            })
+        );
+        let by_condition = serde_json::json!({"node": "b", "imei": imei, "data": {
+            "action": "cleared", "alert": {"id": "0193", "last_ms": 5, "cleared_by": null}}});
+        assert!(decode(RemoteKind::Alert, &by_condition)
+            .unwrap()
+            .cleared_by_user
+            .is_none());
+        for junk in [
+            serde_json::json!({"node": "b", "data": {}}),
+            serde_json::json!({"node": "b", "imei": "12", "data": {}}),
+            serde_json::json!({"node": "b", "imei": imei, "data": {"vehicle_id": "seven"}}),
+            serde_json::json!({"node": "b", "imei": imei, "data": {"action": "exploded", "alert": {}}}),
+        ] {
+            let kind = if junk["data"].get("action").is_some() {
+                RemoteKind::Alert
+            } else {
+                RemoteKind::Telemetry
+            };
+            assert!(decode(kind, &junk).is_none(), "{junk}");
+        }
+    }
+}

@@ -197,6 +197,69 @@ fn codec12_responses_decode() {
 }
 
 #[test]
+fn codec8_with_wide_io_ids_and_counts() {
+    let narrow = hex(A);
+    let p = decode_avl_frame(&narrow).unwrap();
+    let opts = DecodeOptions {
+        codec8_wide_io: true,
+    };
+    let wide = encode_avl_frame_with(CodecId::Codec8, &p.records, opts).unwrap();
+    // One more byte for the event id, each of the 5 ids, the total and the 4 group counts.
+    assert_eq!(wide.len(), narrow.len() + 11);
+    assert_eq!(decode_avl_frame_with(&wide, opts).unwrap(), p);
+    assert!(
+        decode_avl_frame(&wide).is_err(),
+        "narrow reading refuses it"
+    );
+    let mut r = p.records[0].clone();
+    r.io.push(IoElement {
+        id: 1000,
+        value: IoValue::U16(7),
+    });
+    assert!(encode_avl_frame(CodecId::Codec8, std::slice::from_ref(&r)).is_err());
+    let wide = encode_avl_frame_with(CodecId::Codec8, std::slice::from_ref(&r), opts).unwrap();
+    let back = decode_avl_frame_with(&wide, opts).unwrap();
+    assert_eq!(io(&back.records[0], 1000), &IoValue::U16(7));
+    let udp = encode_udp(
+        1,
+        2,
+        Imei::from_number(356_307_042_441_013).unwrap(),
+        CodecId::Codec8,
+        &p.records,
+    )
+    .unwrap();
+    assert_eq!(
+        decode_udp_with(&udp, DecodeOptions::default())
+            .unwrap()
+            .packet,
+        p
+    );
+}
+
+#[test]
+fn codec12_camera_data_is_a_raw_payload() {
+    let seal = |data: &[u8]| {
+        let mut frame = vec![0, 0, 0, 0];
+        frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        frame.extend_from_slice(data);
+        frame.extend_from_slice(&u32::from(crc16_ibm(data)).to_be_bytes());
+        frame
+    };
+    // codec 0x0C, 1 message, type 0x0D, 3 bytes, 1 message.
+    let frame = seal(&hex("0C010D00000003FFD8FF01"));
+    let f = decode_command_frame(&frame).unwrap();
+    assert_eq!(f.kind, CommandKind::Camera);
+    assert_eq!(f.payload, vec![0xFF, 0xD8, 0xFF]);
+    assert_eq!(encode_command_frame(&f).unwrap(), frame);
+    let other = seal(&hex("0C010E00000003FFD8FF01"));
+    let e = decode_command_frame(&other).unwrap_err();
+    assert!(
+        e.to_string().contains("0x0E"),
+        "other types stay refused: {e}"
+    );
+}
+
+#[test]
 fn strict_checks_name_the_byte() {
     let mut bad = hex(A);
     let last = bad.len() - 1;
