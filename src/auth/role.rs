@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use urbanstream_actors::hub::Topic;
 
 /// What a user or API key may do; the route table (`http::access`) says which roles each
 /// route and WebSocket topic admits.
@@ -101,6 +102,28 @@ impl Principal {
             PrincipalKind::User { id, .. } => format!("u{id}"),
             PrincipalKind::ApiKey { id } => format!("k{id}"),
         }
+    }
+}
+
+/// Who may do what, as the route table and the WebSocket topics name it.
+/// Every role.
+pub const EVERYONE: &[Role] = &Role::ALL;
+/// History, exports and analytics.
+pub const HISTORY: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Analyst];
+/// Acting on vehicles and alerts: device commands, acknowledgements.
+pub const DISPATCH: &[Role] = &[Role::Admin, Role::Dispatcher];
+/// Robots and cameras.
+pub const OPERATE: &[Role] = &[Role::Admin, Role::Operator];
+/// Users, keys, devices, vehicles, rules, configuration, the audit log.
+pub const ADMIN: &[Role] = &[Role::Admin];
+/// Who sees alerts and events: everyone but viewers.
+pub const WATCH: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst];
+
+/// Which roles may subscribe to a WebSocket topic.
+pub fn topic_roles(topic: &Topic) -> &'static [Role] {
+    match topic {
+        Topic::Fleet | Topic::Device(_) | Topic::Vehicle(_) => EVERYONE,
+        Topic::Events | Topic::Alerts => WATCH,
     }
 }
 

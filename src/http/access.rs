@@ -10,25 +10,13 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
-use urbanstream_actors::hub::Topic;
 use urbanstream_actors::metrics as m;
 use urbanstream_schema::models::NewAudit;
 
 use super::{ApiError, HttpState, ROUTES};
 use crate::auth::{now_ms, AuthService, Principal, Role};
 
-/// Every role.
-pub const EVERYONE: &[Role] = &Role::ALL;
-/// History, exports and analytics.
-pub const HISTORY: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Analyst];
-/// Acting on vehicles and alerts: device commands, acknowledgements.
-pub const DISPATCH: &[Role] = &[Role::Admin, Role::Dispatcher];
-/// Robots and cameras.
-pub const OPERATE: &[Role] = &[Role::Admin, Role::Operator];
-/// Users, keys, devices, vehicles, rules, configuration, the audit log.
-pub const ADMIN: &[Role] = &[Role::Admin];
-/// Who sees alerts and events: everyone but viewers.
-pub const WATCH: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst];
+pub use crate::auth::{topic_roles, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, WATCH};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,14 +94,6 @@ pub const EXTRA_ROUTES: &[RouteSpec] = &[
         access: Access::Public,
     },
 ];
-
-/// Which roles may subscribe to a WebSocket topic.
-pub fn topic_roles(topic: &Topic) -> &'static [Role] {
-    match topic {
-        Topic::Fleet | Topic::Device(_) | Topic::Vehicle(_) => EVERYONE,
-        Topic::Events | Topic::Alerts => WATCH,
-    }
-}
 
 /// The entry for a matched pattern and method.
 pub fn lookup(method: &Method, pattern: &str) -> Option<&'static RouteSpec> {

@@ -17,8 +17,8 @@ use urbanstream_actors::registry::Directory;
 use urbanstream_actors::vehicle::VehicleSnapshot;
 use urbanstream_schema::VehicleId;
 
+use crate::auth::topic_roles;
 use crate::auth::{AuthService, Principal, PrincipalKind};
-use crate::http::access::topic_roles;
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How long a connection may stay without a valid token.
