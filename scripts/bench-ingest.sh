@@ -9,9 +9,7 @@ source scripts/lib.sh
 devices="${1:-1000}"
 rate="${2:-10}"
 duration="${3:-30s}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/urbanstream-target}"
-cargo build --release --locked --bin urbanstream >&2
-bin="$CARGO_TARGET_DIR/release/urbanstream"
+release_bin
 ulimit -n "$(ulimit -Hn)"
 
 http=127.0.0.1:18080

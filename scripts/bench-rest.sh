@@ -10,22 +10,14 @@ source scripts/lib.sh
 conns="${1:-8}"
 duration="${2:-15s}"
 threads="${3:-1}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/urbanstream-target}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked --bin urbanstream >&2
-bin="$CARGO_TARGET_DIR/release/urbanstream"
+release_bin
 dir=$(mktemp -d /tmp/urbanstream-bench-rest.XXXXXX)
 http=127.0.0.1:18081
 tcp=127.0.0.1:15001
 password="bench-admin-password"
-export_unlimited
-URBANSTREAM__DATABASE__URL="sqlite://$dir/bench.db" URBANSTREAM__HTTP__LISTEN=$http \
-  URBANSTREAM__TELTONIKA__LISTEN=$tcp URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN=true \
-  URBANSTREAM__LOG__FILTER=warn URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD=$password \
-  "$bin" serve >"$dir/serve.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
-wait_healthy "http://$http"
+trap 'kill ${server:-} 2>/dev/null || true; rm -rf "$dir"' EXIT
+serve_sqlite "$dir" $http $tcp "$password"
 # One tracker with live state.
 "$bin" simulate teltonika --devices 1 --rate 1 --duration 2s --target $tcp --quiet --json >/dev/null
 imei=350000000000000

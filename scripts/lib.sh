@@ -30,3 +30,26 @@ api_key() {
     -d "{\"name\":\"$3\",\"role\":\"$4\"}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'
 }
+
+# release_bin: builds the release binary unless URBANSTREAM_BIN names one (e.g. to put two
+# versions side by side); sets `bin`.
+release_bin() {
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/urbanstream-target}"
+  if [[ -z "${URBANSTREAM_BIN:-}" ]]; then
+    cargo build --release --locked --bin urbanstream >&2
+  fi
+  bin="${URBANSTREAM_BIN:-$CARGO_TARGET_DIR/release/urbanstream}"
+}
+
+# serve_sqlite DIR HTTP TCP PASSWORD: starts `serve` on a SQLite file in DIR with unknown
+# trackers registered, rate limits lifted and an admin with PASSWORD; sets `server` and
+# waits until it answers. The caller's trap stops it.
+serve_sqlite() {
+  export_unlimited
+  URBANSTREAM__DATABASE__URL="sqlite://$1/bench.db" URBANSTREAM__HTTP__LISTEN=$2 \
+    URBANSTREAM__TELTONIKA__LISTEN=$3 URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN=true \
+    URBANSTREAM__LOG__FILTER=warn URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD=$4 \
+    "$bin" serve >"$1/serve.log" 2>&1 &
+  server=$!
+  wait_healthy "http://$2"
+}

@@ -326,14 +326,7 @@ impl FenceTracker {
                 }
                 Some(&since) if d >= band => {
                     self.inside.remove(&id);
-                    events.push(event(
-                        index,
-                        FenceChange::Exited {
-                            dwell_ms: at_ms - since,
-                        },
-                        id,
-                        at_ms,
-                    ));
+                    events.push(exit(index, id, since, at_ms));
                 }
                 _ => {}
             }
@@ -349,14 +342,7 @@ impl FenceTracker {
                 .collect();
             for (id, since) in gone {
                 self.inside.remove(&id);
-                events.push(event(
-                    index,
-                    FenceChange::Exited {
-                        dwell_ms: at_ms - since,
-                    },
-                    id,
-                    at_ms,
-                ));
+                events.push(exit(index, id, since, at_ms));
             }
         }
         if let Some((t0, lat0, lon0)) = self.last {
@@ -406,6 +392,12 @@ impl FenceTracker {
             }
         }
     }
+}
+
+/// Left `fence`, inside since `since_ms`.
+fn exit(index: &FenceIndex, fence: i64, since_ms: i64, at_ms: i64) -> FenceEvent {
+    let dwell_ms = at_ms - since_ms;
+    event(index, FenceChange::Exited { dwell_ms }, fence, at_ms)
 }
 
 fn event(index: &FenceIndex, change: FenceChange, fence: i64, at_ms: i64) -> FenceEvent {

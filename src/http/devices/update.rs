@@ -1,6 +1,4 @@
 use actix_web::{web, HttpResponse};
-use urbanstream_actors::entity::EntityKey;
-use urbanstream_actors::registry::DeviceUpserted;
 use urbanstream_schema::models::DeviceChanges;
 
 use super::parse_imei;
@@ -17,21 +15,9 @@ pub async fn update(
     if body.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
         return Err(ApiError::BadRequest("model must not be empty".into()));
     }
-    match state
+    let row = state
         .store
         .update_device(&imei.to_string(), body.into_inner())
-        .await?
-    {
-        Some(d) => {
-            state.registry.do_send(DeviceUpserted {
-                key: EntityKey::Tracker(imei),
-                id: d.id,
-                model: d.model.clone(),
-            });
-            Ok(HttpResponse::Ok().json(d))
-        }
-        None => Err(ApiError::NotFound(format!(
-            "device {imei} is not registered"
-        ))),
-    }
+        .await?;
+    super::changed(&state, imei, row)
 }

@@ -34,15 +34,15 @@ impl Default for Harsh {
     }
 }
 
+/// The condition in one direction: braking (`true`) or acceleration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct HarshBraking(Harsh);
+pub struct Directed<const BRAKING: bool>(Harsh);
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HarshAcceleration(Harsh);
+pub type HarshBraking = Directed<true>;
+pub type HarshAcceleration = Directed<false>;
 
-impl Check for HarshBraking {
+impl<const BRAKING: bool> Check for Directed<BRAKING> {
     fn validate(&self) -> Result<(), RuleError> {
         self.0.validate()
     }
@@ -52,21 +52,7 @@ impl Check for HarshBraking {
     }
 
     fn sample(&self, s: &Sample, cx: &mut Cx<'_>) {
-        self.0.sample(true, s, cx);
-    }
-}
-
-impl Check for HarshAcceleration {
-    fn validate(&self) -> Result<(), RuleError> {
-        self.0.validate()
-    }
-
-    fn hold_ms(&self) -> Option<i64> {
-        Some(secs_to_ms(self.0.hold_s))
-    }
-
-    fn sample(&self, s: &Sample, cx: &mut Cx<'_>) {
-        self.0.sample(false, s, cx);
+        self.0.sample(BRAKING, s, cx);
     }
 }
 
