@@ -12,22 +12,6 @@ use super::key::EntityKey;
 use super::reading::{Accepted, Reading};
 use crate::errors::StorageError;
 
-/// How the readings arrived, for metric labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tcp => "tcp",
-            Self::Udp => "udp",
-        }
-    }
-}
-
 /// One frame's readings for an entity. The reply is what the adapter acknowledges: once
 /// `Ok`, the readings are committed to the database.
 #[derive(Debug, Message)]
@@ -35,7 +19,6 @@ impl Transport {
 pub struct IngestReadings {
     pub readings: Vec<Reading>,
     pub received_at: DateTime<Utc>,
-    pub transport: Transport,
 }
 
 /// Readings taken over by the entity; `late` of them were older than its latest.

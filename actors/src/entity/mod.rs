@@ -58,6 +58,6 @@ pub use event::{EntityEvent, Motion};
 pub use factory::{DeviceRecord, EntityFactory, EntityHandle};
 pub use facts::{Facts, Io, Value};
 pub use key::{EntityKey, EntityKind};
-pub use messages::{Control, EntityError, EntityUpdate, IngestOutcome, IngestReadings, Transport};
+pub use messages::{Control, EntityError, EntityUpdate, IngestOutcome, IngestReadings};
 pub use reading::{device_time, Accepted, Fix, Reading};
 pub use snapshot::{typed, Published, Snapshot, SnapshotSlot};

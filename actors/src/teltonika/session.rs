@@ -20,7 +20,7 @@ use super::codec::{
 };
 use super::io_profile::{IoProfile, IoProfiles};
 use crate::commands::{CommandError, Deliver};
-use crate::entity::{EntityKey, IngestReadings, Transport};
+use crate::entity::{EntityKey, IngestReadings};
 use crate::metrics::*;
 use crate::registry::{
     AuthorizeDevice, CloseConnection, CloseReason, ConnectionEnded, ConnectionHandle, ConnectionId,
@@ -221,7 +221,6 @@ impl TeltonikaSessionActor {
         let request = entity.send(IngestReadings {
             readings: super::adapter::readings(packet.records, &profile),
             received_at: Utc::now(),
-            transport: Transport::Tcp,
         });
         let request = tokio::time::timeout(self.settings.ack_timeout, request);
         // The ACK waits for the entity actor; no further frame is read meanwhile, so ACKs

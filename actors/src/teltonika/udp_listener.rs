@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 
 use super::codec::{decode_udp, decode_udp_with, encode_udp_ack, CodecId};
 use super::io_profile::IoProfiles;
-use crate::entity::{EntityKey, IngestReadings, Transport};
+use crate::entity::{EntityKey, IngestReadings};
 use crate::metrics::*;
 use crate::registry::AuthorizeDevice;
 
@@ -82,7 +82,6 @@ pub async fn run_udp_listener(
             let ingest = grant.entity.send(IngestReadings {
                 readings: super::adapter::readings(packet.packet.records, &profile),
                 received_at: Utc::now(),
-                transport: Transport::Udp,
             });
             match tokio::time::timeout(ack_timeout, ingest).await {
                 Ok(Ok(Ok(outcome))) => {
