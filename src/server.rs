@@ -245,42 +245,27 @@ impl ServerBuilder {
         tasks.push(crate::reload::spawn(
             "geofence",
             Duration::from_secs(5),
-            Some(fence_rows),
-            {
-                let store = store.clone();
-                move || {
-                    let store = store.clone();
-                    async move { store.geofences().await }
-                }
-            },
+            store.clone(),
+            fence_rows,
+            |store| async move { store.geofences().await },
             move |rows| fence_set.replace(geojson::index(rows)),
         ));
         let rule_engine = engine.clone();
         tasks.push(crate::reload::spawn(
             "alert rule",
             s.rules.reload_every,
-            Some(rules),
-            {
-                let store = store.clone();
-                move || {
-                    let store = store.clone();
-                    async move { urbanstream_actors::rules::load(&store).await }
-                }
-            },
+            store.clone(),
+            rules,
+            |store| async move { urbanstream_actors::rules::load(&store).await },
             move |rules| rule_engine.do_send(rules.clone()),
         ));
         let net_routes = routes.clone();
         tasks.push(crate::reload::spawn(
             "route network",
             Duration::from_secs(5),
-            Some(network),
-            {
-                let store = store.clone();
-                move || {
-                    let store = store.clone();
-                    async move { store.network().await }
-                }
-            },
+            store.clone(),
+            network,
+            |store| async move { store.network().await },
             move |n| net_routes.replace(RouteIndex::from_network(n)),
         ));
 

@@ -239,11 +239,11 @@ impl WsSessionActor {
                 // An entity's latest state comes first, so the client has something to draw.
                 for t in topics {
                     let data = match t {
-                        Topic::Device(imei) => self
-                            .directory
-                            .latest(&EntityKey::Tracker(imei))
-                            .and_then(|p| serde_json::from_slice(&p.json()).ok())
-                            .unwrap_or_default(),
+                        Topic::Device(imei) => serde_json::to_value(
+                            self.directory
+                                .latest_as::<VehicleSnapshot>(&EntityKey::Tracker(imei)),
+                        )
+                        .unwrap_or_default(),
                         Topic::Vehicle(vehicle_id) => serde_json::to_value(
                             self.directory
                                 .in_vehicle::<VehicleSnapshot>(VehicleId(vehicle_id)),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use urbanstream_schema::{AlertId, VehicleId};
 
-use super::messages::{PingRedis, Presence, PublishToRedis, RemoteKind, RemoteUpdate};
+use super::messages::{PingRedis, PublishToRedis, RemoteKind, RemoteUpdate};
 use crate::entity::EntityKey;
 use crate::metrics::{REDIS_DROPPED_TOTAL, REDIS_ERRORS_TOTAL, REDIS_RECEIVED_TOTAL, REDIS_UP};
 use crate::rules::AlertForgotten;
@@ -256,11 +256,7 @@ impl Handler<PublishToRedis> for RedisBridgeActor {
                     .arg("EX")
                     .arg(self.settings.latest_ttl.as_secs().max(1))
                     .ignore();
-                // Sending: online, and when it was last heard from.
-                pipe.cmd("SET")
-                    .arg(self.key(&format!("device:{imei}:status")))
-                    .arg(Presence::Online.as_str())
-                    .ignore();
+                // When it was last heard from (its status follows its online/offline events).
                 if let Some(at) = msg.data.get("received_at").and_then(Value::as_str) {
                     pipe.cmd("SET")
                         .arg(self.key(&format!("device:{imei}:last_seen")))

@@ -59,6 +59,9 @@ pub struct DeviceRegistryActor {
     factories: HashMap<EntityKind, Box<dyn EntityFactory>>,
     devices: HashMap<EntityKey, KnownDevice>,
     entities: HashMap<EntityKey, EntityHandle>,
+    /// How many entities of each kind run (kept, not counted, so a burst of logins stays
+    /// linear).
+    active: HashMap<EntityKind, usize>,
     /// The entities' snapshots, readable by others (HTTP reads need no message).
     directory: Directory,
     connections: HashMap<EntityKey, ConnectionHandle>,
@@ -101,6 +104,7 @@ impl DeviceRegistryActor {
             factories,
             devices,
             entities: HashMap::new(),
+            active: HashMap::new(),
             directory: Directory::default(),
             connections: HashMap::new(),
             watchers: None,
@@ -112,9 +116,11 @@ impl DeviceRegistryActor {
         self.directory.clone()
     }
 
-    fn count(&self, kind: EntityKind) {
-        let n = self.entities.keys().filter(|k| k.kind() == kind).count();
-        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => kind.as_str()).set(n as f64);
+    /// One more (`+1`) or one fewer (`-1`) entity of `kind`.
+    fn count(&mut self, kind: EntityKind, change: isize) {
+        let n = self.active.entry(kind).or_default();
+        *n = n.saturating_add_signed(change);
+        metrics::gauge!(REGISTRY_ENTITIES_ACTIVE, "kind" => kind.as_str()).set(*n as f64);
     }
 
     /// The running entity of `key`, started (again) when it is not running.
@@ -142,10 +148,11 @@ impl DeviceRegistryActor {
             vehicle_id: known.vehicle_id,
         };
         let handle = factory.start(&record, self.settings.pool.for_key(key));
-        self.entities.insert(key, handle.clone());
+        if self.entities.insert(key, handle.clone()).is_none() {
+            self.count(key.kind(), 1);
+        }
         self.directory
             .insert(key, handle.slot.clone(), known.vehicle_id);
-        self.count(key.kind());
         Ok(handle)
     }
 
@@ -153,7 +160,9 @@ impl DeviceRegistryActor {
     fn forget_entity(&mut self, key: &EntityKey) -> Option<EntityHandle> {
         self.directory.remove(key);
         let handle = self.entities.remove(key);
-        self.count(key.kind());
+        if handle.is_some() {
+            self.count(key.kind(), -1);
+        }
         handle
     }
 
@@ -283,7 +292,6 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
             let granted = self.grant(key, msg.connection);
             return Box::pin(actix::fut::ready(granted));
         }
-        let EntityKey::Tracker(imei) = key;
         if !self.settings.register_unknown {
             return Box::pin(actix::fut::ready(Err(LoginRefused::Unknown(key))));
         }
@@ -291,8 +299,9 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
         let model = self.settings.default_model.clone();
         Box::pin(
             async move {
+                // The device's own identifier (a tracker's IMEI) names its row.
                 store
-                    .ensure_device(&imei.to_string(), &model, None)
+                    .ensure_device(&key.to_string(), &model, None)
                     .await
                     .map(|row| (row, model))
             }
