@@ -3,10 +3,10 @@
 //!
 //! | layer | modules | may use |
 //! | --- | --- | --- |
-//! | adapters | `teltonika` | everything below |
+//! | adapters | `teltonika`, `mqtt` | everything below |
 //! | registry | `registry` | entities' vocabulary and aggregators |
-//! | entities | `vehicle` | aggregators and shared modules |
-//! | aggregators | `hub`, `rules`, `db_batcher`, `redis_bridge`, `commands`, `notify` | each other (one way) and shared modules |
+//! | entities | `vehicle`, `edge` | aggregators and shared modules |
+//! | aggregators | `hub`, `rules`, `db_batcher`, `redis_bridge`, `commands`, `notify`, `system` | each other (one way) and shared modules |
 //! | shared | `entity`, `geo`, `transit`, `errors`, `metrics`, `shared`, `arbiters` | each other, and the store |
 //!
 //! `tests/layers.rs` fails when an import runs back up, or two modules import each other.
@@ -15,16 +15,19 @@
 pub mod arbiters;
 pub mod commands;
 pub mod db_batcher;
+pub mod edge;
 pub mod entity;
 pub mod errors;
 pub mod geo;
 pub mod hub;
 pub mod metrics;
+pub mod mqtt;
 pub mod notify;
 pub mod redis_bridge;
 pub mod registry;
 pub mod rules;
 pub mod shared;
+pub mod system;
 pub mod teltonika;
 pub mod transit;
 pub mod vehicle;

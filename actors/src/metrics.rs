@@ -17,6 +17,17 @@ pub const TELTONIKA_ACCEPT_ERRORS_TOTAL: &str = "urbanstream_teltonika_accept_er
 pub const TELTONIKA_CAMERA_FRAMES_TOTAL: &str = "urbanstream_teltonika_camera_frames_total";
 pub const VEHICLE_RECORDS_LATE_TOTAL: &str = "urbanstream_vehicle_records_late_total";
 pub const VEHICLE_EVENTS_TOTAL: &str = "urbanstream_vehicle_events_total";
+pub const EDGE_EVENTS_TOTAL: &str = "urbanstream_edge_events_total";
+pub const EDGE_MESSAGES_REDELIVERED_TOTAL: &str = "urbanstream_edge_messages_redelivered_total";
+pub const EDGE_MESSAGES_MISSING_TOTAL: &str = "urbanstream_edge_messages_missing_total";
+pub const MQTT_MESSAGES_TOTAL: &str = "urbanstream_mqtt_messages_total";
+pub const MQTT_MESSAGES_REJECTED_TOTAL: &str = "urbanstream_mqtt_messages_rejected_total";
+pub const MQTT_CONNECTED: &str = "urbanstream_mqtt_connected";
+pub const MQTT_CONNECTION_ERRORS_TOTAL: &str = "urbanstream_mqtt_connection_errors_total";
+pub const MQTT_CLIENTS_ACTIVE: &str = "urbanstream_mqtt_clients_active";
+pub const MQTT_CONNECTS_REFUSED_TOTAL: &str = "urbanstream_mqtt_connects_refused_total";
+pub const MQTT_UNACKED: &str = "urbanstream_mqtt_unacknowledged";
+pub const MQTT_ACK_SECONDS: &str = "urbanstream_mqtt_ack_seconds";
 pub const REGISTRY_ENTITIES_ACTIVE: &str = "urbanstream_registry_entities_active";
 pub const REGISTRY_DEVICES_REGISTERED_TOTAL: &str = "urbanstream_registry_devices_registered_total";
 pub const DB_ROWS_WRITTEN_TOTAL: &str = "urbanstream_db_rows_written_total";
@@ -174,6 +185,72 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Vehicle events raised (trips, motion, online/offline), by kind",
+    ),
+    (
+        EDGE_EVENTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Edge node events raised (status changes, births, sequence gaps, consensus disagreements), by kind",
+    ),
+    (
+        EDGE_MESSAGES_REDELIVERED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Edge node messages received again (same boot and sequence): stored once",
+    ),
+    (
+        EDGE_MESSAGES_MISSING_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Edge node messages missing: sequence numbers skipped",
+    ),
+    (
+        MQTT_MESSAGES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "MQTT messages received, by message type (heartbeat, status, detection, metrics, consensus)",
+    ),
+    (
+        MQTT_MESSAGES_REJECTED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "MQTT messages refused and dead-lettered, by reason",
+    ),
+    (
+        MQTT_CONNECTED,
+        Kind::Gauge,
+        Unit::Count,
+        "1 while the MQTT client is connected to its broker",
+    ),
+    (
+        MQTT_CONNECTION_ERRORS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "MQTT client connection failures and drops",
+    ),
+    (
+        MQTT_CLIENTS_ACTIVE,
+        Kind::Gauge,
+        Unit::Count,
+        "MQTT clients connected to the embedded broker",
+    ),
+    (
+        MQTT_CONNECTS_REFUSED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "MQTT connections the embedded broker refused, by reason",
+    ),
+    (
+        MQTT_UNACKED,
+        Kind::Gauge,
+        Unit::Count,
+        "MQTT messages received and not yet acknowledged (waiting for their commit)",
+    ),
+    (
+        MQTT_ACK_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time from receiving an MQTT message to acknowledging it (after its commit)",
     ),
     (
         REGISTRY_ENTITIES_ACTIVE,

@@ -22,9 +22,12 @@ const LAYERS: &[(&str, u8)] = &[
     ("redis_bridge", 1),
     ("commands", 1),
     ("notify", 1),
+    ("system", 1),
     ("vehicle", 2),
+    ("edge", 2),
     ("registry", 3),
     ("teltonika", 4),
+    ("mqtt", 4),
 ];
 
 fn layer(module: &str) -> u8 {

@@ -188,3 +188,96 @@ mod tests {
         assert_ne!(a, b);
     }
 }
+
+/// An edge node's id as it presents itself (MQTT username, topic segment): 1 to 50 of
+/// `A-Z a-z 0-9 _ - .`, kept inline so that keys stay `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId {
+    len: u8,
+    bytes: [u8; NodeId::MAX_LEN],
+}
+
+/// Why a string is not a node id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeIdError {
+    #[error("node id must be 1 to {max} characters, got {0}", max = NodeId::MAX_LEN)]
+    Length(usize),
+    #[error("node id may hold only A-Z a-z 0-9 _ - . (found {0:?})")]
+    Character(char),
+}
+
+impl NodeId {
+    pub const MAX_LEN: usize = 50;
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl FromStr for NodeId {
+    type Err = NodeIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(NodeIdError::Length(s.chars().count()));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            return Err(NodeIdError::Character(c));
+        }
+        let mut bytes = [0; Self::MAX_LEN];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(Self {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({})", self.as_str())
+    }
+}
+
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod node_id_tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_parse_and_refuse_what_a_topic_cannot_carry() {
+        let id: NodeId = "cam-node_01.a".parse().unwrap();
+        assert_eq!(id.to_string(), "cam-node_01.a");
+        assert_eq!(
+            serde_json::from_str::<NodeId>("\"n1\"").unwrap().as_str(),
+            "n1"
+        );
+        assert_eq!("".parse::<NodeId>(), Err(NodeIdError::Length(0)));
+        assert_eq!("a/b".parse::<NodeId>(), Err(NodeIdError::Character('/')));
+        assert_eq!("a+".parse::<NodeId>(), Err(NodeIdError::Character('+')));
+        assert!("x".repeat(51).parse::<NodeId>().is_err());
+        assert!("x".repeat(50).parse::<NodeId>().is_ok());
+    }
+}

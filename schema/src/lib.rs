@@ -8,4 +8,6 @@ pub mod schema;
 pub mod store;
 pub mod test_db;
 
-pub use ids::{AlertId, DeviceId, GeofenceId, Imei, ImeiError, RouteId, StopId, VehicleId};
+pub use ids::{
+    AlertId, DeviceId, GeofenceId, Imei, ImeiError, NodeId, NodeIdError, RouteId, StopId, VehicleId,
+};

@@ -43,6 +43,8 @@ pub struct DeviceRow {
     pub online: bool,
     pub last_seen_ms: Option<i64>,
     pub firmware: Option<String>,
+    /// `tracker` or `edge_node`; `imei` holds the device's own identifier.
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -51,6 +53,7 @@ pub struct NewDevice<'a> {
     pub imei: &'a str,
     pub name: Option<&'a str>,
     pub model: &'a str,
+    pub kind: &'a str,
 }
 
 /// A vehicle event to store (trip start/stop, online/offline, motion change).
@@ -328,3 +331,6 @@ pub use operations::*;
 
 mod network;
 pub use network::*;
+
+mod edge;
+pub use edge::*;

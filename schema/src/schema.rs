@@ -24,6 +24,7 @@ diesel::table! {
         online -> Bool,
         last_seen_ms -> Nullable<BigInt>,
         firmware -> Nullable<Text>,
+        kind -> Text,
     }
 }
 
@@ -353,3 +354,112 @@ diesel::allow_tables_to_appear_in_same_query!(
     stop_arrivals,
     route_assignments
 );
+
+diesel::table! {
+    edge_nodes (id) {
+        id -> Text,
+        device_id -> BigInt,
+        name -> Text,
+        status -> Text,
+        location -> Nullable<Text>,
+        cpu_usage -> Double,
+        memory_usage -> Double,
+        network_status -> Text,
+        energy_consumption -> Double,
+        ip_address -> Nullable<Text>,
+        port -> Nullable<Integer>,
+        capabilities -> Text,
+        api_key_id -> Nullable<BigInt>,
+        quarantined -> Bool,
+        boot -> Nullable<BigInt>,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+        last_heartbeat_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    detections (node_id, time_ms, boot, seq, idx) {
+        node_id -> Text,
+        time_ms -> BigInt,
+        boot -> BigInt,
+        seq -> BigInt,
+        idx -> Integer,
+        received_ms -> BigInt,
+        stream_id -> Text,
+        object_type -> Text,
+        confidence -> Double,
+        bbox_x -> Double,
+        bbox_y -> Double,
+        bbox_width -> Double,
+        bbox_height -> Double,
+        bbox_normalized -> Bool,
+        location -> Nullable<Text>,
+        metadata -> Text,
+    }
+}
+
+diesel::table! {
+    node_samples (node_id, kind, time_ms) {
+        node_id -> Text,
+        kind -> Text,
+        time_ms -> BigInt,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    consensus_rounds (id) {
+        id -> BigInt,
+        node_id -> Text,
+        round_number -> BigInt,
+        time_ms -> BigInt,
+        success -> Nullable<Bool>,
+        participants -> Nullable<Integer>,
+        duration_ms -> Nullable<Integer>,
+        votes -> Text,
+        result -> Nullable<Text>,
+        computed_result -> Nullable<Text>,
+        agrees -> Nullable<Bool>,
+    }
+}
+
+diesel::table! {
+    system_metrics (time_ms) {
+        time_ms -> BigInt,
+        total_nodes -> Integer,
+        active_nodes -> Integer,
+        total_detections -> BigInt,
+        average_latency -> Double,
+        bandwidth_saved -> Double,
+        energy_saved -> Double,
+        metadata -> Text,
+    }
+}
+
+diesel::table! {
+    system_logs (id) {
+        id -> BigInt,
+        time_ms -> BigInt,
+        level -> Text,
+        source -> Text,
+        message -> Text,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    mqtt_dead_letters (id) {
+        id -> BigInt,
+        received_ms -> BigInt,
+        topic -> Text,
+        reason -> Text,
+        detail -> Text,
+        payload -> Binary,
+    }
+}
+
+diesel::joinable!(edge_nodes -> devices (device_id));
+diesel::allow_tables_to_appear_in_same_query!(edge_nodes, devices);

@@ -44,6 +44,7 @@ impl CommandDispatcherActor {
             command: Box::new(row.clone()),
         };
         let _ = self.notices.try_send(EntityUpdate {
+            state: None,
             key: t.key,
             device_id: t.device_id,
             vehicle_id: t.vehicle_id,

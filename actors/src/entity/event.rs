@@ -5,6 +5,7 @@ use serde::Serialize;
 use urbanstream_schema::models::CommandRow;
 use urbanstream_schema::{RouteId, StopId};
 
+use super::observation::NodeStatus;
 use crate::geo::{FenceChange, FenceEvent};
 
 /// A vehicle's motion state.
@@ -87,6 +88,31 @@ pub enum EntityEvent {
         at: DateTime<Utc>,
         command: Box<CommandRow>,
     },
+    /// A device's own status changed (an edge node: active, idle, fault, offline).
+    StatusChanged {
+        at: DateTime<Utc>,
+        from: NodeStatus,
+        to: NodeStatus,
+    },
+    /// A device announced a (re)start.
+    Born {
+        at: DateTime<Utc>,
+        boot: Option<i64>,
+    },
+    /// Messages of the device's stream are missing: sequence numbers skipped.
+    SequenceGap {
+        at: DateTime<Utc>,
+        boot: i64,
+        expected: i64,
+        got: i64,
+    },
+    /// A consensus round whose reported result differs from what its votes give.
+    ConsensusDisagreed {
+        at: DateTime<Utc>,
+        round_number: i64,
+        reported: Option<serde_json::Value>,
+        computed: Option<serde_json::Value>,
+    },
 }
 
 impl From<FenceEvent> for EntityEvent {
@@ -120,7 +146,11 @@ impl EntityEvent {
             | Self::StopEnded { at, .. }
             | Self::StopArrived { at, .. }
             | Self::StopDeparted { at, .. }
-            | Self::CommandUpdated { at, .. } => *at,
+            | Self::CommandUpdated { at, .. }
+            | Self::StatusChanged { at, .. }
+            | Self::Born { at, .. }
+            | Self::SequenceGap { at, .. }
+            | Self::ConsensusDisagreed { at, .. } => *at,
             Self::GeofenceEntered(e) | Self::GeofenceExited(e) | Self::GeofenceCrossed(e) => e.at(),
         }
     }
@@ -139,6 +169,10 @@ impl EntityEvent {
             Self::GeofenceExited(_) => "geofence_exited",
             Self::GeofenceCrossed(_) => "geofence_crossed",
             Self::CommandUpdated { .. } => "command_updated",
+            Self::StatusChanged { .. } => "status_changed",
+            Self::Born { .. } => "born",
+            Self::SequenceGap { .. } => "sequence_gap",
+            Self::ConsensusDisagreed { .. } => "consensus_disagreed",
         }
     }
 

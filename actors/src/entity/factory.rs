@@ -40,5 +40,18 @@ impl EntityHandle {
 /// kept in the actor value) on the arbiter it is given.
 pub trait EntityFactory: Send + 'static {
     fn kind(&self) -> EntityKind;
-    fn start(&self, device: &DeviceRecord, arbiter: &ArbiterHandle) -> EntityHandle;
+    /// `None` when the device is not of this factory's kind.
+    fn start(&self, device: &DeviceRecord, arbiter: &ArbiterHandle) -> Option<EntityHandle>;
+
+    /// The model a device of this kind is registered with on first contact; `None`: the
+    /// registry's default.
+    fn default_model(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether an unknown device of this kind is registered on first contact; `None`: the
+    /// registry's setting.
+    fn register_unknown(&self) -> Option<bool> {
+        None
+    }
 }

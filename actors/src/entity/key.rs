@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use urbanstream_schema::Imei;
+use urbanstream_schema::{Imei, NodeId};
 
 /// The kinds of tracked things. Each kind has an adapter (its wire), an entity actor and a
 /// factory registered with the device registry.
@@ -10,6 +10,8 @@ use urbanstream_schema::Imei;
 pub enum EntityKind {
     /// A vehicle tracker (Teltonika today), one actor per tracker with its vehicle inside.
     Tracker,
+    /// An edge AI node (cameras with a detector) reporting over MQTT.
+    EdgeNode,
 }
 
 impl EntityKind {
@@ -17,6 +19,7 @@ impl EntityKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Tracker => "tracker",
+            Self::EdgeNode => "edge_node",
         }
     }
 }
@@ -29,12 +32,14 @@ impl EntityKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EntityKey {
     Tracker(Imei),
+    EdgeNode(NodeId),
 }
 
 impl EntityKey {
     pub fn kind(&self) -> EntityKind {
         match self {
             Self::Tracker(_) => EntityKind::Tracker,
+            Self::EdgeNode(_) => EntityKind::EdgeNode,
         }
     }
 
@@ -42,6 +47,7 @@ impl EntityKey {
     pub fn field(&self) -> &'static str {
         match self {
             Self::Tracker(_) => "imei",
+            Self::EdgeNode(_) => "node_id",
         }
     }
 
@@ -51,13 +57,26 @@ impl EntityKey {
         if let Some(imei) = object.get("imei").and_then(serde_json::Value::as_str) {
             return imei.parse().ok().map(Self::Tracker);
         }
+        if let Some(id) = object.get("node_id").and_then(serde_json::Value::as_str) {
+            return id.parse().ok().map(Self::EdgeNode);
+        }
         None
+    }
+
+    /// The key of a device row of `kind` (as stored in `devices.kind`) and identifier.
+    pub fn parse(kind: &str, identifier: &str) -> Option<Self> {
+        match kind {
+            "tracker" => identifier.parse().ok().map(Self::Tracker),
+            "edge_node" => identifier.parse().ok().map(Self::EdgeNode),
+            _ => None,
+        }
     }
 
     /// The tracker's IMEI, for what only trackers have (Codec 12, IO profiles).
     pub fn imei(&self) -> Option<Imei> {
         match self {
             Self::Tracker(imei) => Some(*imei),
+            Self::EdgeNode(_) => None,
         }
     }
 }
@@ -73,6 +92,7 @@ impl fmt::Display for EntityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Tracker(imei) => imei.fmt(f),
+            Self::EdgeNode(id) => id.fmt(f),
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct EntityUpdate {
     pub vehicle_id: Option<VehicleId>,
     pub readings: Arc<[Accepted]>,
     pub events: Arc<[EntityEvent]>,
+    /// The entity's state as JSON, when it changed in a way subscribers are told of as a
+    /// whole (an edge node's status and health); trackers' live state goes out as telemetry.
+    pub state: Option<bytes::Bytes>,
 }
 
 impl EntityUpdate {

@@ -51,6 +51,7 @@ mod factory;
 mod facts;
 mod key;
 mod messages;
+mod observation;
 mod reading;
 mod snapshot;
 
@@ -59,5 +60,9 @@ pub use factory::{DeviceRecord, EntityFactory, EntityHandle};
 pub use facts::{Facts, Io, Value};
 pub use key::{EntityKey, EntityKind};
 pub use messages::{Control, EntityError, EntityUpdate, IngestOutcome, IngestReadings};
+pub use observation::{
+    BBox, Birth, ConsensusReport, Detection, Health, NodeStatus, Observation, Performance,
+    Sequence,
+};
 pub use reading::{device_time, Accepted, Fix, Reading};
 pub use snapshot::{typed, Published, Snapshot, SnapshotSlot};

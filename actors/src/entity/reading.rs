@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::facts::Facts;
+use super::observation::{Observation, Sequence};
 use urbanstream_schema::GeofenceId;
 
 /// A satellite position as the device reported it. `valid` is false when the device had no
@@ -35,6 +36,10 @@ pub struct Reading {
     /// The wire's own values as a JSON object (a tracker's IO elements by id), stored beside
     /// the facts so that nothing the device sent is lost.
     pub raw: String,
+    /// Where the reading stands in the device's stream, when the device numbers its messages.
+    pub sequence: Option<Sequence>,
+    /// What it reports beyond a fix and facts (heartbeats, detections, …).
+    pub observations: Vec<Observation>,
 }
 
 impl Reading {

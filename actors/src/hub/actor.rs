@@ -6,10 +6,11 @@ use actix::prelude::*;
 use urbanstream_schema::VehicleId;
 
 use super::messages::{
-    AttachEngine, AttachRedis, Leave, Push, PushKind, Subscribe, SubscriberId, Unsubscribe,
+    AttachEngine, AttachRedis, Broadcast, Leave, Push, PushKind, Subscribe, SubscriberId,
+    Unsubscribe,
 };
 use super::topic::Topic;
-use crate::entity::{Accepted, EntityEvent, EntityKey, EntityUpdate};
+use crate::entity::{Accepted, EntityEvent, EntityKey, EntityKind, EntityUpdate, Observation};
 use crate::metrics::*;
 use crate::redis_bridge::{Presence, PublishToRedis, RemoteKind, RemoteUpdate};
 use crate::rules::{AlertChanged, AlertForgotten};
@@ -224,6 +225,27 @@ impl Handler<Leave> for HubActor {
     }
 }
 
+impl Handler<Broadcast> for HubActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Broadcast, _ctx: &mut Self::Context) {
+        if !self.by_topic.contains_key(&msg.topic) {
+            return;
+        }
+        let json = serde_json::json!({
+            "type": msg.kind,
+            "topic": msg.topic.to_string(),
+            "data": &*msg.data,
+        });
+        self.publish(Push {
+            topic: msg.topic,
+            kind: PushKind::Event,
+            entity: None,
+            json: Arc::from(json.to_string()),
+        });
+    }
+}
+
 /// The live picture of one frame: its newest live reading (late ones never move it back),
 /// and its events.
 impl Handler<EntityUpdate> for HubActor {
@@ -244,6 +266,13 @@ impl Handler<EntityUpdate> for HubActor {
                 _ => None,
             };
             self.to_redis(msg.key, RemoteKind::Event, None, presence, data);
+        }
+        if let Some(state) = &msg.state {
+            self.publish_state(msg.key, state);
+        }
+        if msg.key.kind() != EntityKind::Tracker {
+            self.publish_observations(msg.key, &msg.readings);
+            return;
         }
         let Some(rec) = msg.latest_live() else {
             return;
@@ -358,6 +387,65 @@ impl HubActor {
                 entity: None,
                 json: Arc::from(json.to_string()),
             });
+        }
+    }
+
+    /// An entity's whole state, to its kind's topic and its own (`edge_node_update`).
+    fn publish_state(&mut self, key: EntityKey, state: &bytes::Bytes) {
+        let kind = match key.kind() {
+            EntityKind::Tracker => "vehicle_update",
+            EntityKind::EdgeNode => "edge_node_update",
+        };
+        let data = String::from_utf8_lossy(state);
+        for topic in self.wanted([Topic::all_of(key), Topic::of(key)], None) {
+            let json = format!(
+                r#"{{"type":"{kind}","topic":{},"data":{data}}}"#,
+                serde_json::Value::from(topic.to_string())
+            );
+            self.publish(Push {
+                topic,
+                kind: PushKind::Status,
+                entity: Some(key),
+                json: Arc::from(json),
+            });
+        }
+    }
+
+    /// What readings observed (detections) to their topics, one push per message.
+    fn publish_observations(&mut self, key: EntityKey, readings: &[Accepted]) {
+        let EntityKey::EdgeNode(node) = key else {
+            return;
+        };
+        let topics = self.wanted([Topic::Detections, Topic::NodeDetections(node)], None);
+        if topics.is_empty() {
+            return;
+        }
+        for rec in readings {
+            for o in &rec.reading.observations {
+                let Observation::Detections { detections } = o else {
+                    continue;
+                };
+                let data = serde_json::json!({
+                    "node_id": node,
+                    "timestamp": rec.reading.at(),
+                    "received_at": rec.received_at,
+                    "seq": rec.reading.sequence.map(|q| q.seq),
+                    "detections": detections,
+                });
+                for &topic in &topics {
+                    let json = serde_json::json!({
+                        "type": "detection_result",
+                        "topic": topic.to_string(),
+                        "data": data,
+                    });
+                    self.publish(Push {
+                        topic,
+                        kind: PushKind::Event,
+                        entity: None,
+                        json: Arc::from(json.to_string()),
+                    });
+                }
+            }
         }
     }
 

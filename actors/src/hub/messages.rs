@@ -67,3 +67,13 @@ pub struct AttachEngine(pub Recipient<AlertForgotten>);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct AttachRedis(pub Recipient<PublishToRedis>);
+
+/// A push to every subscriber of a topic that is about no one entity (system metrics, log
+/// entries): `{"type": kind, "topic": …, "data": data}`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Broadcast {
+    pub topic: Topic,
+    pub kind: &'static str,
+    pub data: Arc<serde_json::Value>,
+}

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use urbanstream_schema::Imei;
+use urbanstream_schema::{Imei, NodeId};
 
 use crate::entity::EntityKey;
 
@@ -18,12 +18,24 @@ pub enum Topic {
     Events,
     /// Alerts raised, acknowledged and cleared.
     Alerts,
+    /// Every edge node's state changes.
+    Nodes,
+    /// One edge node's state changes and events.
+    Node(NodeId),
+    /// Every node's detections.
+    Detections,
+    /// One node's detections.
+    NodeDetections(NodeId),
+    /// System metrics, every few seconds.
+    System,
+    /// System log entries.
+    Logs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
     #[error(
-        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}} or vehicle:{{id}}"
+        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}}, vehicle:{{id}}, nodes, node:{{id}}, detections, detections:{{node}}, system or logs"
     )]
     Unknown(String),
     #[error("topic `{topic}`: {reason}")]
@@ -35,6 +47,15 @@ impl Topic {
     pub fn of(key: EntityKey) -> Self {
         match key {
             EntityKey::Tracker(imei) => Self::Device(imei),
+            EntityKey::EdgeNode(id) => Self::Node(id),
+        }
+    }
+
+    /// The topic of every entity of `key`'s kind.
+    pub fn all_of(key: EntityKey) -> Self {
+        match key {
+            EntityKey::Tracker(_) => Self::Fleet,
+            EntityKey::EdgeNode(_) => Self::Nodes,
         }
     }
 }
@@ -47,7 +68,24 @@ impl FromStr for Topic {
             "fleet" => Ok(Self::Fleet),
             "events" => Ok(Self::Events),
             "alerts" => Ok(Self::Alerts),
+            "nodes" => Ok(Self::Nodes),
+            "detections" => Ok(Self::Detections),
+            "system" => Ok(Self::System),
+            "logs" => Ok(Self::Logs),
             _ => match s.split_once(':') {
+                Some((kind @ ("node" | "detections"), id)) => {
+                    let id: NodeId = id.parse().map_err(|e: urbanstream_schema::NodeIdError| {
+                        TopicError::BadId {
+                            topic: s.into(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    Ok(if kind == "node" {
+                        Self::Node(id)
+                    } else {
+                        Self::NodeDetections(id)
+                    })
+                }
                 Some(("vehicle", id)) => {
                     id.parse()
                         .map(Self::Vehicle)
@@ -78,6 +116,12 @@ impl fmt::Display for Topic {
             Self::Alerts => f.write_str("alerts"),
             Self::Device(imei) => write!(f, "device:{imei}"),
             Self::Vehicle(id) => write!(f, "vehicle:{id}"),
+            Self::Nodes => f.write_str("nodes"),
+            Self::Node(id) => write!(f, "node:{id}"),
+            Self::Detections => f.write_str("detections"),
+            Self::NodeDetections(id) => write!(f, "detections:{id}"),
+            Self::System => f.write_str("system"),
+            Self::Logs => f.write_str("logs"),
         }
     }
 }
@@ -94,12 +138,22 @@ mod tests {
             "alerts",
             "device:356307042441013",
             "vehicle:42",
+            "nodes",
+            "node:cam-1",
+            "detections",
+            "detections:cam-1",
+            "system",
+            "logs",
         ] {
             assert_eq!(t.parse::<Topic>().unwrap().to_string(), t);
         }
         assert!(matches!(
             "trains".parse::<Topic>(),
             Err(TopicError::Unknown(_))
+        ));
+        assert!(matches!(
+            "node:a/b".parse::<Topic>(),
+            Err(TopicError::BadId { .. })
         ));
         assert!(matches!(
             "device:12".parse::<Topic>(),

@@ -75,15 +75,20 @@ impl DeviceRegistryActor {
         for d in &settings.devices {
             settings
                 .store
-                .ensure_device(&d.imei.to_string(), &d.model, d.name.as_deref())
+                .ensure_device(
+                    &d.imei.to_string(),
+                    &d.model,
+                    d.name.as_deref(),
+                    EntityKind::Tracker.as_str(),
+                )
                 .await?;
         }
         let mut devices = HashMap::new();
         for row in settings.store.devices().await? {
-            match row.imei.parse::<Imei>() {
-                Ok(imei) => {
+            match EntityKey::parse(&row.kind, &row.imei) {
+                Some(key) => {
                     devices.insert(
-                        EntityKey::Tracker(imei),
+                        key,
                         KnownDevice {
                             id: DeviceId(row.id),
                             model: row.model,
@@ -91,7 +96,11 @@ impl DeviceRegistryActor {
                         },
                     );
                 }
-                Err(e) => tracing::warn!(imei = %row.imei, "device row skipped: {e}"),
+                None => tracing::warn!(
+                    identifier = %row.imei,
+                    kind = %row.kind,
+                    "device row skipped: not a valid identifier of its kind"
+                ),
             }
         }
         tracing::info!(devices = devices.len(), "device registry loaded");
@@ -147,7 +156,9 @@ impl DeviceRegistryActor {
             model: known.model,
             vehicle_id: known.vehicle_id,
         };
-        let handle = factory.start(&record, self.settings.pool.for_key(key));
+        let handle = factory
+            .start(&record, self.settings.pool.for_key(key))
+            .ok_or(LoginRefused::NoFactory)?;
         if self.entities.insert(key, handle.clone()).is_none() {
             self.count(key.kind(), 1);
         }
@@ -292,16 +303,22 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
             let granted = self.grant(key, msg.connection);
             return Box::pin(actix::fut::ready(granted));
         }
-        if !self.settings.register_unknown {
+        let factory = self.factories.get(&key.kind());
+        let register = factory
+            .and_then(|f| f.register_unknown())
+            .unwrap_or(self.settings.register_unknown);
+        if !register {
             return Box::pin(actix::fut::ready(Err(LoginRefused::Unknown(key))));
         }
         let store = self.settings.store.clone();
-        let model = self.settings.default_model.clone();
+        let model = factory
+            .and_then(|f| f.default_model())
+            .unwrap_or_else(|| self.settings.default_model.clone());
         Box::pin(
             async move {
                 // The device's own identifier (a tracker's IMEI) names its row.
                 store
-                    .ensure_device(&key.to_string(), &model, None)
+                    .ensure_device(&key.to_string(), &model, None, key.kind().as_str())
                     .await
                     .map(|row| (row, model))
             }

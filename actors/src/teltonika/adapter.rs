@@ -18,6 +18,8 @@ fn reading(r: &AvlRecord, profile: &IoProfile) -> Reading {
         fix: Some(fix(&r.gps)),
         facts: profile.named(&r.io),
         raw: raw_json(r),
+        sequence: None,
+        observations: Vec::new(),
     }
 }
 

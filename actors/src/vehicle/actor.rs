@@ -116,6 +116,7 @@ impl TrackerActor {
             return;
         }
         let msg = EntityUpdate {
+            state: None,
             key: EntityKey::Tracker(self.imei),
             device_id: self.device_id,
             vehicle_id: self.vehicle_id,

@@ -21,8 +21,10 @@ impl EntityFactory for TrackerFactory {
         EntityKind::Tracker
     }
 
-    fn start(&self, device: &DeviceRecord, arbiter: &ArbiterHandle) -> EntityHandle {
-        let EntityKey::Tracker(imei) = device.key;
+    fn start(&self, device: &DeviceRecord, arbiter: &ArbiterHandle) -> Option<EntityHandle> {
+        let EntityKey::Tracker(imei) = device.key else {
+            return None;
+        };
         let (device_id, vehicle_id) = (device.device_id, device.vehicle_id);
         let profile = (self.profile_of)(&device.model);
         let settings = self.settings.clone();
@@ -31,10 +33,10 @@ impl EntityFactory for TrackerFactory {
         let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
             TrackerActor::new(imei, device_id, vehicle_id, profile, settings, actor_slot)
         });
-        EntityHandle {
+        Some(EntityHandle {
             ingest: addr.clone().recipient(),
             control: addr.recipient(),
             slot,
-        }
+        })
     }
 }

@@ -3,7 +3,10 @@
 //! PostgreSQL). A kind with tables of its own adds a field here and its writer in each
 //! backend.
 
-use crate::models::{ArrivalRow, CanRow, NewEvent, TelemetryRow, TripRow, VehicleStopRow};
+use crate::models::{
+    ArrivalRow, CanRow, DetectionRow, NewConsensusRound, NewMqttDeadLetter, NewEvent, NewSystemLog,
+    NodeSampleRow, NodeStateRow, SystemMetricsRow, TelemetryRow, TripRow, VehicleStopRow,
+};
 
 /// A departure closes its arrival row.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,13 +35,32 @@ pub struct Batch {
     pub arrivals: Vec<ArrivalRow>,
     /// Closed by `stop_departed` events of this batch.
     pub departures: Vec<Departure>,
+    /// Edge nodes' detections; a redelivered message's are skipped.
+    pub detections: Vec<DetectionRow>,
+    /// Edge nodes' heartbeats and metrics reports.
+    pub node_samples: Vec<NodeSampleRow>,
+    /// Edge nodes' latest state (an update of their row).
+    pub node_states: Vec<NodeStateRow>,
+    pub consensus: Vec<NewConsensusRound>,
+    pub system_metrics: Vec<SystemMetricsRow>,
+    pub system_logs: Vec<NewSystemLog>,
+    /// Messages refused by an adapter, kept for inspection.
+    pub dead_letters: Vec<NewMqttDeadLetter>,
 }
 
 impl Batch {
     /// Rows of the batch's own (CAN values and derived rows ride with theirs): what the
     /// batcher's size limits count.
     pub fn len(&self) -> usize {
-        self.telemetry.len() + self.events.len()
+        self.telemetry.len()
+            + self.events.len()
+            + self.detections.len()
+            + self.node_samples.len()
+            + self.node_states.len()
+            + self.consensus.len()
+            + self.system_metrics.len()
+            + self.system_logs.len()
+            + self.dead_letters.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -49,6 +71,13 @@ impl Batch {
             && self.stays.is_empty()
             && self.arrivals.is_empty()
             && self.departures.is_empty()
+            && self.detections.is_empty()
+            && self.node_samples.is_empty()
+            && self.node_states.is_empty()
+            && self.consensus.is_empty()
+            && self.system_metrics.is_empty()
+            && self.system_logs.is_empty()
+            && self.dead_letters.is_empty()
     }
 
     /// Moves every row of `other` to the end of this batch.
@@ -60,6 +89,13 @@ impl Batch {
         self.stays.append(&mut other.stays);
         self.arrivals.append(&mut other.arrivals);
         self.departures.append(&mut other.departures);
+        self.detections.append(&mut other.detections);
+        self.node_samples.append(&mut other.node_samples);
+        self.node_states.append(&mut other.node_states);
+        self.consensus.append(&mut other.consensus);
+        self.system_metrics.append(&mut other.system_metrics);
+        self.system_logs.append(&mut other.system_logs);
+        self.dead_letters.append(&mut other.dead_letters);
     }
 
     /// Whether a row may already be stored (late rows are where retransmits are).

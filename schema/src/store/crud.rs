@@ -22,19 +22,46 @@ pub fn is_conflict(e: &DbError) -> bool {
 }
 
 impl Store {
-    /// The device row of `imei`, inserted with `model` and `name` when absent.
+    /// The device row of `imei` (the device's own identifier), inserted with `model`, `name`
+    /// and `kind` when absent. An edge node gets its `edge_nodes` row too.
     pub async fn ensure_device(
         &self,
         imei: &str,
         model: &str,
         name: Option<&str>,
+        kind: &str,
     ) -> Result<DeviceRow, DbError> {
-        let (i, m, n) = (imei.to_owned(), model.to_owned(), name.map(str::to_owned));
+        if kind == super::edge::EDGE_NODE_KIND {
+            let now = chrono::Utc::now().timestamp_millis();
+            let node = crate::models::EdgeNodeRow::new(imei, name.unwrap_or(imei), now);
+            self.ensure_edge_node(node).await?;
+            return self
+                .device(imei)
+                .await?
+                .ok_or(DbError::Query(diesel::result::Error::NotFound));
+        }
+        self.insert_device_if_absent(imei, model, name, kind).await
+    }
+
+    pub(crate) async fn insert_device_if_absent(
+        &self,
+        imei: &str,
+        model: &str,
+        name: Option<&str>,
+        kind: &str,
+    ) -> Result<DeviceRow, DbError> {
+        let (i, m, n, k) = (
+            imei.to_owned(),
+            model.to_owned(),
+            name.map(str::to_owned),
+            kind.to_owned(),
+        );
         on_db!(self, |c| diesel::insert_into(devices::table)
             .values(NewDevice {
                 imei: &i,
                 name: n.as_deref(),
-                model: &m
+                model: &m,
+                kind: &k,
             })
             .on_conflict_do_nothing()
             .execute(c))?;
@@ -125,7 +152,8 @@ impl Store {
             .values(NewDevice {
                 imei: &imei,
                 name: name.as_deref(),
-                model: &model
+                model: &model,
+                kind: "tracker",
             })
             .returning(DeviceRow::as_returning())
             .get_result(c))

@@ -28,6 +28,7 @@ macro_rules! on_db {
 mod auth;
 pub mod batch;
 mod crud;
+mod edge;
 mod geofences;
 mod network;
 mod operations;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 
 pub use auth::AuditFilter;
 pub use crud::is_conflict;
+pub use edge::{DetectionFilter, LogFilter, EDGE_NODE_KIND, EDGE_NODE_MODEL};
 pub use network::Network;
 pub use operations::{AckOutcome, AlertFilter, ACTIVE_ACK, ACTIVE_UNACK, CLEARED};
 pub use postgres::PgStore;
@@ -141,8 +143,31 @@ impl Store {
     /// Returns what was dropped (partitions or rows).
     pub async fn drop_telemetry_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
         match self {
-            Self::Postgres(s) => s.drop_partitions_before(cutoff_ms).await,
+            Self::Postgres(s) => {
+                s.drop_partitions_before(postgres::TELEMETRY_TABLES, cutoff_ms)
+                    .await
+            }
             Self::Sqlite(s) => s.delete_before(cutoff_ms).await,
+        }
+    }
+
+    /// Removes detections older than `cutoff_ms`: whole daily partitions on PostgreSQL.
+    pub async fn drop_detections_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
+        match self {
+            Self::Postgres(s) => {
+                s.drop_partitions_before(postgres::DETECTION_TABLES, cutoff_ms)
+                    .await
+            }
+            Self::Sqlite(s) => {
+                s.run(move |c| {
+                    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+                    use crate::schema::detections;
+                    let n = diesel::delete(detections::table.filter(detections::time_ms.lt(cutoff_ms)))
+                        .execute(c)?;
+                    Ok(n as u64)
+                })
+                .await
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::Batch;
 use super::{DbError, DAY_MS};
-use crate::models::{CanRow, TelemetryRow};
+use crate::models::{CanRow, DetectionRow, TelemetryRow};
 
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
@@ -30,12 +30,14 @@ pub struct PgStore {
     url: String,
     /// Idle connections for COPY (diesel-async has no COPY; tokio-postgres does).
     copy_clients: Arc<tokio::sync::Mutex<Vec<tokio_postgres::Client>>>,
-    /// Days whose partition is known to exist.
-    partitions: Arc<Mutex<HashSet<i64>>>,
+    /// (first table of a group, day) whose partitions are known to exist.
+    partitions: Arc<Mutex<HashSet<(&'static str, i64)>>>,
 }
 
-/// Tables partitioned by day.
-const PARTITIONED: [&str; 2] = ["telemetry", "can_data"];
+/// Tables partitioned by day on their device time, together.
+pub const TELEMETRY_TABLES: &[&str] = &["telemetry", "can_data"];
+/// Detections, partitioned by day on their time, with a retention of their own.
+pub const DETECTION_TABLES: &[&str] = &["detections"];
 
 /// The partition of `table` for a UTC day.
 pub fn partition_name(table: &str, day: i64) -> String {
@@ -124,27 +126,27 @@ impl PgStore {
             .map_err(|e| DbError::Pool(e.to_string()))
     }
 
-    fn known(&self, day: i64) -> bool {
+    fn known(&self, group: &'static str, day: i64) -> bool {
         self.partitions
             .lock()
-            .map(|p| p.contains(&day))
+            .map(|p| p.contains(&(group, day)))
             .unwrap_or(false)
     }
 
+    /// Creates the daily partitions of `tables` that rows at `times` (ms) need.
     async fn ensure_partitions(
         &self,
         conn: &mut AsyncPgConnection,
-        rows: &[TelemetryRow],
+        tables: &'static [&'static str],
+        times: impl Iterator<Item = i64>,
     ) -> Result<(), DbError> {
-        let days: BTreeSet<i64> = rows
-            .iter()
-            .map(|r| r.device_time_ms.div_euclid(DAY_MS))
-            .collect();
+        let group = tables[0];
+        let days: BTreeSet<i64> = times.map(|t| t.div_euclid(DAY_MS)).collect();
         for day in days {
-            if self.known(day) {
+            if self.known(group, day) {
                 continue;
             }
-            for table in PARTITIONED {
+            for &table in tables {
                 let sql = format!(
                     "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} FOR VALUES FROM ({}) TO ({})",
                     partition_name(table, day),
@@ -158,7 +160,7 @@ impl PgStore {
                 }
             }
             if let Ok(mut p) = self.partitions.lock() {
-                p.insert(day);
+                p.insert((group, day));
             }
         }
         Ok(())
@@ -168,9 +170,14 @@ impl PgStore {
     /// with `INSERT … SELECT … ON CONFLICT DO NOTHING`, all in one transaction: COPY's speed
     /// with an idempotent result.
     pub async fn write(&self, batch: Arc<Batch>) -> Result<usize, DbError> {
-        if !batch.telemetry.is_empty() {
+        if !batch.telemetry.is_empty() || !batch.detections.is_empty() {
             let mut conn = self.conn().await?;
-            self.ensure_partitions(&mut conn, &batch.telemetry).await?;
+            let telemetry = batch.telemetry.iter().map(|r| r.device_time_ms);
+            self.ensure_partitions(&mut conn, TELEMETRY_TABLES, telemetry)
+                .await?;
+            let detections = batch.detections.iter().map(|r| r.time_ms);
+            self.ensure_partitions(&mut conn, DETECTION_TABLES, detections)
+                .await?;
         }
         let mut client = self.copy_client().await?;
         // Fast path: COPY straight into the table. Retransmits (rows already stored) make it
@@ -219,23 +226,31 @@ impl PgStore {
         client
             .batch_execute(
                 "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (LIKE telemetry) ON COMMIT DELETE ROWS; \
-                 CREATE TEMP TABLE IF NOT EXISTS can_stage (LIKE can_data) ON COMMIT DELETE ROWS",
+                 CREATE TEMP TABLE IF NOT EXISTS can_stage (LIKE can_data) ON COMMIT DELETE ROWS; \
+                 CREATE TEMP TABLE IF NOT EXISTS detections_stage (LIKE detections) ON COMMIT DELETE ROWS",
             )
             .await
             .map_err(pg_err)?;
         Ok(client)
     }
 
-    /// Drops every daily partition that ends at or before `cutoff_ms`.
-    pub async fn drop_partitions_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
+    /// Drops every daily partition of `tables` that ends at or before `cutoff_ms`.
+    pub async fn drop_partitions_before(
+        &self,
+        tables: &'static [&'static str],
+        cutoff_ms: i64,
+    ) -> Result<u64, DbError> {
         let mut conn = self.conn().await?;
+        let names: Vec<String> = tables.iter().map(|t| (*t).to_owned()).collect();
         let parts: Vec<PartitionBound> = diesel::sql_query(
             "SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound \
              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
-             WHERE p.relname IN ('telemetry', 'can_data') AND p.relnamespace = to_regnamespace(current_schema())::oid",
+             WHERE p.relname = ANY($1) AND p.relnamespace = to_regnamespace(current_schema())::oid",
         )
+        .bind::<diesel::sql_types::Array<Text>, _>(names)
         .load(&mut conn)
         .await?;
+        let group = tables[0];
         let mut dropped = 0;
         for p in parts {
             if upper_bound(&p.bound).is_some_and(|upper| upper <= cutoff_ms) {
@@ -246,7 +261,7 @@ impl PgStore {
                 .execute(&mut conn)
                 .await?;
                 if let Ok(mut known) = self.partitions.lock() {
-                    known.retain(|d| (d + 1) * DAY_MS > cutoff_ms);
+                    known.retain(|(g, d)| *g != group || (d + 1) * DAY_MS > cutoff_ms);
                 }
                 dropped += 1;
             }
@@ -309,6 +324,12 @@ async fn copy_rows(
     };
     let copied = copy_telemetry(&tx, telemetry, rows).await?;
     copy_can(&tx, can_table, can).await?;
+    let detections_table = match target {
+        Target::Direct => "detections",
+        Target::Staging => "detections_stage",
+    };
+    copy_detections(&tx, detections_table, &batch.detections).await?;
+    write_edge(&tx, batch).await?;
     if !events.is_empty() {
         let device: Vec<i64> = events.iter().map(|e| e.device_id).collect();
         let time: Vec<i64> = events.iter().map(|e| e.time_ms).collect();
@@ -342,8 +363,137 @@ async fn copy_rows(
         )
         .await?;
     }
+    if !batch.detections.is_empty() {
+        tokio_postgres::Transaction::execute(&tx,
+            &format!("INSERT INTO detections ({DETECTION_COLUMNS}) SELECT {DETECTION_COLUMNS} FROM detections_stage ON CONFLICT DO NOTHING"),
+            &[],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(usize::try_from(written).unwrap_or(usize::MAX))
+}
+
+const DETECTION_COLUMNS: &str = "node_id, time_ms, boot, seq, idx, received_ms, stream_id, object_type, \
+    confidence, bbox_x, bbox_y, bbox_width, bbox_height, bbox_normalized, location, metadata";
+
+async fn copy_detections(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    rows: &[DetectionRow],
+) -> Result<(), CopyError> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::{ToSql, Type};
+    const TYPES: [Type; 16] = [
+        Type::TEXT,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT4,
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::BOOL,
+        Type::TEXT,
+        Type::TEXT,
+    ];
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sink = tx
+        .copy_in(&format!("COPY {table} ({DETECTION_COLUMNS}) FROM STDIN BINARY"))
+        .await?;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &TYPES));
+    for r in rows {
+        let values: [&(dyn ToSql + Sync); 16] = [
+            &r.node_id,
+            &r.time_ms,
+            &r.boot,
+            &r.seq,
+            &r.idx,
+            &r.received_ms,
+            &r.stream_id,
+            &r.object_type,
+            &r.confidence,
+            &r.bbox_x,
+            &r.bbox_y,
+            &r.bbox_width,
+            &r.bbox_height,
+            &r.bbox_normalized,
+            &r.location,
+            &r.metadata,
+        ];
+        writer.as_mut().write(&values).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// Edge nodes' samples, state, consensus rounds, system metrics, logs and dead letters, in
+/// the batch's transaction.
+async fn write_edge(tx: &tokio_postgres::Transaction<'_>, d: &Batch) -> Result<(), CopyError> {
+    if !d.node_samples.is_empty() {
+        let node: Vec<&str> = d.node_samples.iter().map(|r| r.node_id.as_str()).collect();
+        let kind: Vec<&str> = d.node_samples.iter().map(|r| r.kind.as_str()).collect();
+        let time: Vec<i64> = d.node_samples.iter().map(|r| r.time_ms).collect();
+        let data: Vec<&str> = d.node_samples.iter().map(|r| r.data.as_str()).collect();
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO node_samples (node_id, kind, time_ms, data) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[]) ON CONFLICT DO NOTHING",
+            &[&node, &kind, &time, &data],
+        )
+        .await?;
+    }
+    for n in &d.node_states {
+        tokio_postgres::Transaction::execute(tx,
+            "UPDATE edge_nodes SET status = $2, cpu_usage = $3, memory_usage = $4, network_status = $5, \
+             energy_consumption = $6, boot = COALESCE($7, boot), \
+             last_heartbeat_ms = GREATEST(COALESCE($8, last_heartbeat_ms), last_heartbeat_ms), updated_ms = $9 \
+             WHERE id = $1",
+            &[&n.node_id, &n.status, &n.cpu_usage, &n.memory_usage, &n.network_status,
+              &n.energy_consumption, &n.boot, &n.last_heartbeat_ms, &n.updated_ms],
+        )
+        .await?;
+    }
+    for c in &d.consensus {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO consensus_rounds (node_id, round_number, time_ms, success, participants, duration_ms, \
+             votes, result, computed_result, agrees) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT DO NOTHING",
+            &[&c.node_id, &c.round_number, &c.time_ms, &c.success, &c.participants, &c.duration_ms,
+              &c.votes, &c.result, &c.computed_result, &c.agrees],
+        )
+        .await?;
+    }
+    for m in &d.system_metrics {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO system_metrics (time_ms, total_nodes, active_nodes, total_detections, average_latency, \
+             bandwidth_saved, energy_saved, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[&m.time_ms, &m.total_nodes, &m.active_nodes, &m.total_detections, &m.average_latency,
+              &m.bandwidth_saved, &m.energy_saved, &m.metadata],
+        )
+        .await?;
+    }
+    for l in &d.system_logs {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO system_logs (time_ms, level, source, message, details) VALUES ($1, $2, $3, $4, $5)",
+            &[&l.time_ms, &l.level, &l.source, &l.message, &l.details],
+        )
+        .await?;
+    }
+    for l in &d.dead_letters {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO mqtt_dead_letters (received_ms, topic, reason, detail, payload) VALUES ($1, $2, $3, $4, $5)",
+            &[&l.received_ms, &l.topic, &l.reason, &l.detail, &l.payload],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Trips, stays and arrivals of the batch's events, in its transaction.

@@ -117,6 +117,7 @@ impl SqliteStore {
                     ))
                     .execute(c)?;
                 }
+                write_edge(c, d)?;
                 Ok(written)
             })
         })
@@ -141,6 +142,68 @@ impl SqliteStore {
     pub async fn ping(&self) -> Result<(), DbError> {
         self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
     }
+}
+
+/// Edge nodes' rows of a batch, in its transaction.
+fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
+    use crate::schema::{
+        consensus_rounds, detections, edge_nodes, mqtt_dead_letters, node_samples, system_logs,
+        system_metrics,
+    };
+    for r in &d.detections {
+        diesel::insert_or_ignore_into(detections::table)
+            .values(r)
+            .execute(c)?;
+    }
+    for r in &d.node_samples {
+        diesel::insert_or_ignore_into(node_samples::table)
+            .values(r)
+            .execute(c)?;
+    }
+    for n in &d.node_states {
+        let row = edge_nodes::table.filter(edge_nodes::id.eq(&n.node_id));
+        diesel::update(row)
+            .set((
+                edge_nodes::status.eq(&n.status),
+                edge_nodes::cpu_usage.eq(n.cpu_usage),
+                edge_nodes::memory_usage.eq(n.memory_usage),
+                edge_nodes::network_status.eq(&n.network_status),
+                edge_nodes::energy_consumption.eq(n.energy_consumption),
+                edge_nodes::updated_ms.eq(n.updated_ms),
+            ))
+            .execute(c)?;
+        if let Some(boot) = n.boot {
+            diesel::update(row).set(edge_nodes::boot.eq(boot)).execute(c)?;
+        }
+        if let Some(at) = n.last_heartbeat_ms {
+            diesel::update(row.filter(
+                edge_nodes::last_heartbeat_ms
+                    .lt(at)
+                    .or(edge_nodes::last_heartbeat_ms.is_null()),
+            ))
+            .set(edge_nodes::last_heartbeat_ms.eq(at))
+            .execute(c)?;
+        }
+    }
+    for r in &d.consensus {
+        diesel::insert_or_ignore_into(consensus_rounds::table)
+            .values(r)
+            .execute(c)?;
+    }
+    for r in &d.system_metrics {
+        diesel::insert_or_ignore_into(system_metrics::table)
+            .values(r)
+            .execute(c)?;
+    }
+    for r in &d.system_logs {
+        diesel::insert_into(system_logs::table).values(r).execute(c)?;
+    }
+    for r in &d.dead_letters {
+        diesel::insert_into(mqtt_dead_letters::table)
+            .values(r)
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 fn connect(path: &std::path::Path) -> Result<SqliteConnection, DbError> {

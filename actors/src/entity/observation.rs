@@ -1,0 +1,137 @@
+//! What a device reports beyond a position and named values: a heartbeat with its own
+//! health, performance figures, objects it detected, a consensus round it took part in, its
+//! birth and its death. Device-neutral: an edge node reports them over MQTT today, a camera
+//! adapter reports detections the same way.
+
+use serde::Serialize;
+
+/// Where a message stands in its device's stream: the device's boot counter and its
+/// sequence number within that boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Sequence {
+    pub boot: i64,
+    pub seq: i64,
+}
+
+/// A device's own status, as edge nodes report it (lowercase on every wire we speak), plus
+/// `offline`, which only we decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    /// Known, never heard from.
+    Registered,
+    Active,
+    Idle,
+    Fault,
+    Offline,
+}
+
+impl NodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Active => "active",
+            Self::Idle => "idle",
+            Self::Fault => "fault",
+            Self::Offline => "offline",
+        }
+    }
+
+    /// A status a device may report of itself.
+    pub fn reported(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "idle" => Some(Self::Idle),
+            "fault" => Some(Self::Fault),
+            _ => None,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "registered" => Some(Self::Registered),
+            "offline" => Some(Self::Offline),
+            other => Self::reported(other),
+        }
+    }
+}
+
+/// A heartbeat's health figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub status: NodeStatus,
+    /// Percent, 0–100.
+    pub cpu_usage: f64,
+    /// Percent, 0–100.
+    pub memory_usage: f64,
+    pub network_status: Option<String>,
+    /// Watts.
+    pub energy_consumption: Option<f64>,
+}
+
+/// A performance report (all optional: nodes report what they measure).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Performance {
+    /// Detection pipeline latency, milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Bytes (or the node's unit) not sent thanks to edge processing.
+    pub bandwidth_saved: Option<f64>,
+    pub energy_saved: Option<f64>,
+}
+
+/// A detection's box, in pixels or (normalized) fractions of the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct BBox {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    #[serde(default)]
+    pub normalized: bool,
+}
+
+/// One detected object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    pub stream_id: String,
+    pub object_type: String,
+    /// 0–1.
+    pub confidence: f64,
+    pub bbox: BBox,
+    pub location: Option<String>,
+    /// What else the device sent with it, kept as JSON.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A consensus round as one participant reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsensusReport {
+    pub round_number: i64,
+    /// Voter → its vote.
+    pub votes: serde_json::Map<String, serde_json::Value>,
+    /// The outcome the reporter saw.
+    pub result: Option<serde_json::Value>,
+    pub participants: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub success: Option<bool>,
+}
+
+/// A device announcing itself after a (re)start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Birth {
+    pub boot: Option<i64>,
+    pub capabilities: serde_json::Value,
+}
+
+/// What one reading carries besides a fix and facts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Observation {
+    Heartbeat(Health),
+    Performance(Performance),
+    Detections { detections: Vec<Detection> },
+    Consensus(ConsensusReport),
+    Birth(Birth),
+    /// The device said (or its broker said for it) that it is gone.
+    Death,
+}

@@ -1,0 +1,436 @@
+//! The embedded broker: with no external broker configured, nodes connect here. It speaks
+//! MQTT 3.1.1 to nodes and is built for one guarantee: **a node's PUBACK means its message
+//! is committed** (for QoS 1; PUBREC for QoS 2), so a crash of this process loses nothing a
+//! node was told was received — the node still holds it and sends it again.
+//!
+//! Beyond ingest it is a small broker: subscriptions with `+`/`#`, retained messages, last
+//! wills, and delivery to subscribers at QoS 0 of what was committed (and of other topics,
+//! as received). It keeps no sessions across restarts (`session_present` is always false):
+//! durability sits with the publisher, which keeps unacknowledged messages.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::Recipient;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use rumqttc::mqttbytes::v4::{Codec, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, Publish, SubAck, SubscribeReasonCode, UnsubAck};
+use rumqttc::mqttbytes::{matches, valid_filter, QoS};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+use super::payload::{self, Limits, PREFIX};
+use super::pipeline::{AckFuture, Disposition, InOrder, Ingest};
+use crate::db_batcher::Persist;
+use crate::metrics::{MQTT_CLIENTS_ACTIVE, MQTT_CONNECTS_REFUSED_TOTAL};
+use crate::registry::AuthorizeDevice;
+
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    pub limits: Limits,
+    /// Messages of one connection received and not yet acknowledged, at most; beyond,
+    /// reading from it pauses.
+    pub inflight: usize,
+    /// How long a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
+    /// Messages queued for a subscriber; beyond, it misses them (QoS 0).
+    pub subscriber_queue: usize,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            inflight: 1024,
+            connect_timeout: Duration::from_secs(10),
+            subscriber_queue: 4096,
+        }
+    }
+}
+
+/// What a connecting client presents.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Why a client may not connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    BadCredentials,
+    NotAuthorized,
+    Unavailable,
+}
+
+impl Refusal {
+    fn code(self) -> ConnectReturnCode {
+        match self {
+            Self::BadCredentials => ConnectReturnCode::BadUserNamePassword,
+            Self::NotAuthorized => ConnectReturnCode::NotAuthorized,
+            Self::Unavailable => ConnectReturnCode::ServiceUnavailable,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::BadCredentials => "bad_credentials",
+            Self::NotAuthorized => "not_authorized",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Who a client is once admitted: a node (it may publish only its own topics) or anyone
+/// (development: any node may connect and is registered on first contact).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    Node(urbanstream_schema::NodeId),
+    Anyone,
+}
+
+/// Decides who may connect.
+pub type Authenticate =
+    Arc<dyn Fn(Credentials) -> BoxFuture<'static, Result<Admitted, Refusal>> + Send + Sync>;
+
+/// Lets every client in.
+pub fn anyone() -> Authenticate {
+    Arc::new(|_| async { Ok(Admitted::Anyone) }.boxed())
+}
+
+enum Outgoing {
+    Publish(Publish),
+    /// The same client id connected again.
+    Replaced,
+}
+
+#[derive(Default)]
+struct Router {
+    next_id: u64,
+    /// client id → (connection id, its queue)
+    sessions: HashMap<String, (u64, mpsc::Sender<Outgoing>)>,
+    /// (client id, filter)
+    subscriptions: Vec<(String, String)>,
+    retained: HashMap<String, Publish>,
+}
+
+impl Router {
+    fn route(&mut self, p: &Publish) {
+        if p.retain {
+            if p.payload.is_empty() {
+                self.retained.remove(&p.topic);
+            } else {
+                let mut kept = p.clone();
+                kept.qos = QoS::AtMostOnce;
+                kept.pkid = 0;
+                self.retained.insert(p.topic.clone(), kept);
+            }
+        }
+        let mut sent = std::collections::HashSet::new();
+        for (client, filter) in &self.subscriptions {
+            if sent.contains(client) || !matches(&p.topic, filter) {
+                continue;
+            }
+            if let Some((_, tx)) = self.sessions.get(client) {
+                let mut out = Publish::from_bytes(p.topic.clone(), QoS::AtMostOnce, p.payload.clone());
+                out.retain = false;
+                if tx.try_send(Outgoing::Publish(out)).is_err() {
+                    metrics::counter!(crate::metrics::MQTT_MESSAGES_REJECTED_TOTAL, "reason" => "subscriber_slow").increment(1);
+                }
+                sent.insert(client.clone());
+            }
+        }
+    }
+}
+
+/// Binds the listener; the caller reports a port already in use.
+pub async fn bind(listen: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(listen).await
+}
+
+/// Everything connections share.
+#[derive(Clone)]
+struct Shared {
+    settings: BrokerSettings,
+    authenticate: Authenticate,
+    registry: Recipient<AuthorizeDevice>,
+    persist: Recipient<Persist>,
+    router: Arc<Mutex<Router>>,
+}
+
+/// Accepts connections until the process ends.
+pub async fn serve(
+    listener: TcpListener,
+    settings: BrokerSettings,
+    authenticate: Authenticate,
+    registry: Recipient<AuthorizeDevice>,
+    persist: Recipient<Persist>,
+) {
+    let shared = Shared {
+        settings,
+        authenticate,
+        registry,
+        persist,
+        router: Arc::default(),
+    };
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    metrics::gauge!(MQTT_CLIENTS_ACTIVE).increment(1.0);
+                    connection(stream, peer, shared).await;
+                    metrics::gauge!(MQTT_CLIENTS_ACTIVE).decrement(1.0);
+                });
+            }
+            Err(e) => {
+                tracing::warn!("MQTT accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// What a connection is waiting on before it acknowledges a message.
+enum Due {
+    /// A QoS 1 publish: PUBACK, then delivery to subscribers.
+    Ack(Publish),
+    /// A QoS 2 publish: PUBREC, then delivery; PUBCOMP answers its PUBREL.
+    Rec(Publish),
+    /// A QoS 0 publish: delivery only.
+    Deliver(Publish),
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
+    // Payloads over the limit are read whole and refused (dead-lettered); beyond four times
+    // the limit the connection is dropped.
+    let hard_cap = shared.settings.limits.max_payload.saturating_mul(4).max(64 * 1024);
+    let framed = Framed::new(
+        stream,
+        Codec {
+            max_incoming_size: hard_cap,
+            max_outgoing_size: hard_cap,
+        },
+    );
+    let (mut sink, mut stream) = framed.split();
+    let connect = match tokio::time::timeout(shared.settings.connect_timeout, stream.next()).await {
+        Ok(Some(Ok(Packet::Connect(c)))) => c,
+        _ => {
+            metrics::counter!(MQTT_CONNECTS_REFUSED_TOTAL, "reason" => "no_connect").increment(1);
+            return;
+        }
+    };
+    let mut client_id = connect.client_id.clone();
+    if client_id.is_empty() {
+        if !connect.clean_session {
+            let _ = sink
+                .send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::BadClientId, false)))
+                .await;
+            return;
+        }
+        client_id = format!("anonymous-{peer}");
+    }
+    let credentials = Credentials {
+        client_id: client_id.clone(),
+        username: connect.login.as_ref().map(|l| l.username.clone()),
+        password: connect.login.as_ref().map(|l| l.password.clone()),
+    };
+    let admitted = match (shared.authenticate)(credentials).await {
+        Ok(a) => a,
+        Err(refusal) => {
+            metrics::counter!(MQTT_CONNECTS_REFUSED_TOTAL, "reason" => refusal.as_str()).increment(1);
+            tracing::info!(%peer, client_id, "MQTT connection refused: {}", refusal.as_str());
+            let _ = sink.send(Packet::ConnAck(ConnAck::new(refusal.code(), false))).await;
+            return;
+        }
+    };
+    let (tx, mut outgoing) = mpsc::channel(shared.settings.subscriber_queue.max(1));
+    let conn_id = {
+        let Ok(mut r) = shared.router.lock() else { return };
+        r.next_id += 1;
+        let id = r.next_id;
+        if let Some((_, old)) = r.sessions.insert(client_id.clone(), (id, tx)) {
+            let _ = old.try_send(Outgoing::Replaced);
+        }
+        // A new session starts without subscriptions (no session is kept).
+        r.subscriptions.retain(|(c, _)| c != &client_id);
+        id
+    };
+    if sink
+        .send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)))
+        .await
+        .is_err()
+    {
+        forget(&shared, &client_id, conn_id);
+        return;
+    }
+    tracing::debug!(%peer, client_id, "MQTT client connected");
+    let keep_alive = match connect.keep_alive {
+        0 => Duration::from_secs(24 * 3600),
+        s => Duration::from_millis(u64::from(s) * 1500),
+    };
+    let mut ingest = Ingest::new(shared.registry.clone(), shared.persist.clone(), shared.settings.limits);
+    let mut due: InOrder<Due> = InOrder::default();
+    let window = shared.settings.inflight.max(1);
+    let mut clean = false;
+    loop {
+        tokio::select! {
+            read = tokio::time::timeout(keep_alive, stream.next()), if due.len() < window => {
+                let packet = match read {
+                    Ok(Some(Ok(p))) => p,
+                    Ok(Some(Err(e))) => {
+                        tracing::debug!(%peer, client_id, "MQTT protocol error: {e}");
+                        metrics::counter!(crate::metrics::MQTT_MESSAGES_REJECTED_TOTAL, "reason" => "protocol").increment(1);
+                        break;
+                    }
+                    Ok(None) => break,
+                    Err(_elapsed) => {
+                        tracing::debug!(%peer, client_id, "MQTT keep-alive expired");
+                        break;
+                    }
+                };
+                match packet {
+                    Packet::Publish(p) => {
+                        let ready = admit(&mut ingest, &admitted, &p).await;
+                        let token = match p.qos {
+                            QoS::AtMostOnce => Due::Deliver(p),
+                            QoS::AtLeastOnce => Due::Ack(p),
+                            QoS::ExactlyOnce => Due::Rec(p),
+                        };
+                        due.push(token, ready);
+                    }
+                    Packet::PubRel(r) => {
+                        if sink.send(Packet::PubComp(PubComp::new(r.pkid))).await.is_err() {
+                            break;
+                        }
+                    }
+                    Packet::Subscribe(s) => {
+                        let mut codes = Vec::with_capacity(s.filters.len());
+                        let mut retained = Vec::new();
+                        if let Ok(mut r) = shared.router.lock() {
+                            for f in &s.filters {
+                                if valid_filter(&f.path) {
+                                    r.subscriptions.retain(|(c, p)| !(c == &client_id && p == &f.path));
+                                    r.subscriptions.push((client_id.clone(), f.path.clone()));
+                                    codes.push(SubscribeReasonCode::Success(QoS::AtMostOnce));
+                                    retained.extend(
+                                        r.retained.values().filter(|p| matches(&p.topic, &f.path)).cloned(),
+                                    );
+                                } else {
+                                    codes.push(SubscribeReasonCode::Failure);
+                                }
+                            }
+                        }
+                        if sink.send(Packet::SubAck(SubAck::new(s.pkid, codes))).await.is_err() {
+                            break;
+                        }
+                        for mut p in retained {
+                            p.retain = true;
+                            if sink.send(Packet::Publish(p)).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Packet::Unsubscribe(u) => {
+                        if let Ok(mut r) = shared.router.lock() {
+                            r.subscriptions.retain(|(c, p)| !(c == &client_id && u.topics.contains(p)));
+                        }
+                        if sink.send(Packet::UnsubAck(UnsubAck::new(u.pkid))).await.is_err() {
+                            break;
+                        }
+                    }
+                    Packet::PingReq => {
+                        if sink.send(Packet::PingResp).await.is_err() {
+                            break;
+                        }
+                    }
+                    Packet::Disconnect => {
+                        clean = true;
+                        break;
+                    }
+                    // Acknowledgements of what we deliver at QoS 0: none expected.
+                    _ => {}
+                }
+            }
+            d = due.next() => {
+                let (packet, delivered) = match d {
+                    Due::Ack(p) => (Some(Packet::PubAck(PubAck::new(p.pkid))), p),
+                    Due::Rec(p) => (Some(Packet::PubRec(PubRec::new(p.pkid))), p),
+                    Due::Deliver(p) => (None, p),
+                };
+                if let Some(packet) = packet {
+                    if sink.send(packet).await.is_err() {
+                        break;
+                    }
+                }
+                if let Ok(mut r) = shared.router.lock() {
+                    r.route(&delivered);
+                }
+            }
+            out = outgoing.recv() => {
+                match out {
+                    Some(Outgoing::Publish(p)) => {
+                        if sink.send(Packet::Publish(p)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Outgoing::Replaced) | None => {
+                        tracing::info!(%peer, client_id, "MQTT client replaced by a newer connection");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    forget(&shared, &client_id, conn_id);
+    // What was received and not yet acknowledged is still stored; only the PUBACKs are lost
+    // with the connection, and the node sends those messages again.
+    drop(due);
+    if !clean {
+        if let Some(will) = connect.last_will {
+            let p = Publish::from_bytes(will.topic, will.qos, will.message);
+            let mut p = p;
+            p.retain = will.retain;
+            tracing::debug!(%peer, client_id, topic = %p.topic, "publishing last will");
+            admit(&mut ingest, &admitted, &p).await.await;
+            if let Ok(mut r) = shared.router.lock() {
+                r.route(&p);
+            }
+        }
+    }
+    tracing::debug!(%peer, client_id, clean, "MQTT client disconnected");
+}
+
+/// Hands a publish to ingest, or lets it through at once when it is not an edge node topic.
+async fn admit(ingest: &mut Ingest, admitted: &Admitted, p: &Publish) -> AckFuture {
+    if !p.topic.starts_with(&format!("{PREFIX}/")) {
+        return async { Disposition::Stored }.boxed();
+    }
+    if let Admitted::Node(node) = admitted {
+        // A node publishes its own topics only.
+        if let Ok((topic_node, _)) = payload::topic(&p.topic) {
+            if topic_node != *node {
+                let refused = super::payload::Refused::Forbidden {
+                    node: *node,
+                    topic: p.topic.clone(),
+                };
+                return ingest.dead_letter(&p.topic, &p.payload, refused);
+            }
+        }
+    }
+    ingest.admit(&p.topic, &p.payload).await
+}
+
+fn forget(shared: &Shared, client_id: &str, conn_id: u64) {
+    if let Ok(mut r) = shared.router.lock() {
+        if r.sessions.get(client_id).is_some_and(|(id, _)| *id == conn_id) {
+            r.sessions.remove(client_id);
+            r.subscriptions.retain(|(c, _)| c != client_id);
+        }
+    }
+}
