@@ -10,7 +10,10 @@ use anyhow::Context as _;
 use urbanstream_actors::arbiters::ArbiterPool;
 use urbanstream_actors::commands::CommandDispatcherActor;
 use urbanstream_actors::db_batcher::DbBatcherActor;
+use urbanstream_actors::edge::{EdgeNodeFactory, EdgeSettings};
 use urbanstream_actors::entity::EntityUpdate;
+use urbanstream_actors::mqtt::{broker, client, ClientSettings, Connected};
+use urbanstream_actors::system::{SystemSettings, SystemStatsActor, SystemView};
 use urbanstream_actors::geo::{geojson, SharedFences};
 use urbanstream_actors::hub::{AttachEngine, AttachRedis, HubActor, HubSettings};
 use urbanstream_actors::notify::NotifierActor;
@@ -26,6 +29,7 @@ use urbanstream_schema::store::{Store, DAY_MS};
 
 use crate::auth::AuthService;
 use crate::config::Settings;
+use crate::http::system::{EdgeState, MqttStatus};
 use crate::http::{self, HttpState};
 
 /// Builds a server; `downstream` recipients receive every entity update.
@@ -39,6 +43,10 @@ pub struct Server {
     pub http_addr: SocketAddr,
     pub teltonika_addr: SocketAddr,
     pub udp_addr: Option<SocketAddr>,
+    /// The embedded MQTT broker's address, when it runs.
+    pub mqtt_addr: Option<SocketAddr>,
+    /// The latest system metrics.
+    pub system: SystemView,
     pub registry: Addr<DeviceRegistryActor>,
     /// The running entities' published snapshots.
     pub directory: Directory,
@@ -137,6 +145,26 @@ impl ServerBuilder {
         engine.do_send(rules.clone());
         hub.do_send(AttachEngine(engine.clone().recipient()));
         downstream.push(engine.clone().recipient());
+        let system_view = SystemView::default();
+        let system = {
+            let settings = SystemSettings {
+                every: s.edge.metrics_every,
+                store: store.clone(),
+                persist: batcher.clone().recipient(),
+                hub: Some(hub.clone().recipient()),
+                view: system_view.clone(),
+            };
+            SystemStatsActor::new(settings).start()
+        };
+        let mut edge_downstream = downstream.clone();
+        edge_downstream.push(system.recipient());
+        let edge_nodes = EdgeSettings {
+            mailbox: s.edge.mailbox,
+            downstream: edge_downstream.into(),
+            persist: batcher.clone().recipient(),
+            offline_after: s.edge.offline_after,
+            quorum: s.edge.quorum,
+        };
         let trackers = TrackerSettings {
             mailbox: s.vehicle.mailbox,
             downstream: downstream.into(),
@@ -155,10 +183,16 @@ impl ServerBuilder {
             default_model: s.teltonika.default_model.clone(),
             devices: s.teltonika.devices.clone(),
             // One factory per kind of device: a new kind is one line here.
-            factories: vec![Box::new(TrackerFactory {
-                settings: trackers,
-                profile_of,
-            })],
+            factories: vec![
+                Box::new(TrackerFactory {
+                    settings: trackers,
+                    profile_of,
+                }),
+                Box::new(EdgeNodeFactory {
+                    settings: edge_nodes,
+                    register_unknown: s.edge.register_unknown,
+                }),
+            ],
             pool: pool.clone(),
             store: store.clone(),
             idle_stop_after: s.vehicle.idle_stop_after,
@@ -178,6 +212,11 @@ impl ServerBuilder {
         });
 
         let mut tasks = Vec::new();
+        tasks.push(actix_rt::spawn(run_edge_retention(
+            store.clone(),
+            s.edge.clone(),
+            s.retention.check_interval,
+        )));
         if s.retention.telemetry_days > 0 {
             tasks.push(actix_rt::spawn(run_retention(
                 store.clone(),
@@ -239,6 +278,8 @@ impl ServerBuilder {
                 }
             }
         }));
+        let (mqtt_addr, mqtt) = start_mqtt(&s, &registry, &batcher, &auth, &store, &mut tasks).await?;
+
         // Geofences, rules (and vehicles' groups) and the route network changed on other
         // nodes: each is reloaded, and handed on only when it differs.
         let fence_set = fences.clone();
@@ -283,6 +324,11 @@ impl ServerBuilder {
             commands: commands.clone(),
             routes,
             eta: Arc::default(),
+            edge: EdgeState {
+                offline_after: s.edge.offline_after,
+                system: system_view.clone(),
+                mqtt,
+            },
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {
@@ -329,6 +375,8 @@ impl ServerBuilder {
             http_addr,
             teltonika_addr,
             udp_addr,
+            mqtt_addr,
+            system: system_view,
             registry,
             directory,
             store,
@@ -367,6 +415,154 @@ async fn run_retention(store: Store, days: u32, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(dropped = n, days, "telemetry retention applied"),
             Err(e) => tracing::warn!("telemetry retention failed: {e}"),
+        }
+    }
+}
+
+/// Starts the MQTT side: a client of `mqtt.url`, or the embedded broker on `mqtt.listen`.
+async fn start_mqtt(
+    s: &Settings,
+    registry: &Addr<DeviceRegistryActor>,
+    batcher: &Addr<DbBatcherActor>,
+    auth: &Arc<AuthService>,
+    store: &Store,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<(Option<SocketAddr>, MqttStatus)> {
+    if !s.mqtt.enabled {
+        return Ok((None, MqttStatus::Disabled));
+    }
+    if let Some(url) = &s.mqtt.url {
+        let (host, port) = s.mqtt.broker(url)?;
+        let connected = Connected::default();
+        let settings = ClientSettings {
+            host,
+            port,
+            client_id: s.mqtt.client_id.clone(),
+            username: s.mqtt.username.clone(),
+            password: s.mqtt.password.clone(),
+            shared_group: s.mqtt.shared_group.clone(),
+            keep_alive: s.mqtt.keep_alive,
+            inflight: s.mqtt.inflight,
+            limits: s.mqtt.limits(),
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        };
+        tasks.push(actix_rt::spawn(client::run(
+            settings,
+            registry.clone().recipient(),
+            batcher.clone().recipient(),
+            connected.clone(),
+        )));
+        tracing::info!(broker = %url, "edge nodes: subscribing at the MQTT broker");
+        return Ok((
+            None,
+            MqttStatus::External {
+                broker: url.clone(),
+                connected,
+            },
+        ));
+    }
+    let listen = s.mqtt.listen;
+    let listener = broker::bind(listen).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "mqtt.listen {listen} is already in use, perhaps by another MQTT broker (such as \
+                 this machine's Mosquitto). Either use that broker: set mqtt.url, e.g. \
+                 URBANSTREAM__MQTT__URL=mqtt://127.0.0.1:{port}; or run the embedded broker on \
+                 another address: set mqtt.listen, e.g. URBANSTREAM__MQTT__LISTEN=0.0.0.0:1884",
+                port = listen.port()
+            )
+        } else {
+            anyhow::anyhow!("binding mqtt.listen {listen}: {e}")
+        }
+    })?;
+    let addr = listener.local_addr()?;
+    let authenticate = if s.edge.authenticate {
+        node_credentials(auth.clone(), store.clone())
+    } else {
+        broker::anyone()
+    };
+    let settings = broker::BrokerSettings {
+        limits: s.mqtt.limits(),
+        inflight: s.mqtt.inflight,
+        ..broker::BrokerSettings::default()
+    };
+    tasks.push(actix_rt::spawn(broker::serve(
+        listener,
+        settings,
+        authenticate,
+        registry.clone().recipient(),
+        batcher.clone().recipient(),
+    )));
+    tracing::info!(mqtt_addr = %addr, authenticate = s.edge.authenticate, "embedded MQTT broker listening");
+    Ok((Some(addr), MqttStatus::Embedded { listen: addr }))
+}
+
+/// Embedded broker, production: username = a registered node's id, password = the API key
+/// it registered with (or, for a node created by an operator, any ADMIN or OPERATOR key).
+fn node_credentials(auth: Arc<AuthService>, store: Store) -> broker::Authenticate {
+    use crate::auth::{PrincipalKind, Role};
+    use broker::{Admitted, Credentials, Refusal};
+    use futures_util::FutureExt;
+    Arc::new(move |c: Credentials| {
+        let (auth, store) = (auth.clone(), store.clone());
+        async move {
+            let (Some(user), Some(password)) = (c.username, c.password) else {
+                return Err(Refusal::BadCredentials);
+            };
+            let node: urbanstream_schema::NodeId =
+                user.parse().map_err(|_bad| Refusal::BadCredentials)?;
+            let principal = auth
+                .verify_api_key(&password)
+                .await
+                .map_err(|_refused| Refusal::BadCredentials)?;
+            let PrincipalKind::ApiKey { id } = principal.kind else {
+                return Err(Refusal::BadCredentials);
+            };
+            let row = store
+                .edge_node(node.as_str())
+                .await
+                .map_err(|_db| Refusal::Unavailable)?
+                .ok_or(Refusal::NotAuthorized)?;
+            if row.quarantined {
+                return Err(Refusal::NotAuthorized);
+            }
+            match row.api_key_id {
+                Some(key) if key == id => Ok(Admitted::Node(node)),
+                None if matches!(principal.role, Role::Admin | Role::Operator) => {
+                    Ok(Admitted::Node(node))
+                }
+                _ => Err(Refusal::NotAuthorized),
+            }
+        }
+        .boxed()
+    })
+}
+
+/// Drops detections, system metrics and system logs past their retention, every `every`.
+async fn run_edge_retention(store: Store, edge: crate::config::EdgeSection, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    let cutoff = |days: u32| {
+        if days == 0 {
+            i64::MIN
+        } else {
+            chrono::Utc::now().timestamp_millis() - i64::from(days) * DAY_MS
+        }
+    };
+    loop {
+        tick.tick().await;
+        if edge.detections_days > 0 {
+            match store.drop_detections_before(cutoff(edge.detections_days)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(dropped = n, "detection retention applied"),
+                Err(e) => tracing::warn!("detection retention failed: {e}"),
+            }
+        }
+        if let Err(e) = store
+            .prune_system(cutoff(edge.system_metrics_days), cutoff(edge.system_logs_days))
+            .await
+        {
+            tracing::warn!("system metrics and log retention failed: {e}");
         }
     }
 }

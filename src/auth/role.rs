@@ -124,6 +124,8 @@ pub fn topic_roles(topic: &Topic) -> &'static [Role] {
     match topic {
         Topic::Fleet | Topic::Device(_) | Topic::Vehicle(_) => EVERYONE,
         Topic::Events | Topic::Alerts => WATCH,
+        Topic::Nodes | Topic::Node(_) | Topic::System => EVERYONE,
+        Topic::Detections | Topic::NodeDetections(_) | Topic::Logs => WATCH,
     }
 }
 

@@ -3,6 +3,7 @@
 //! One file per section; each section validates itself.
 
 mod alerts;
+mod edge;
 mod http;
 mod storage;
 mod teltonika;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use urbanstream_actors::teltonika::io_profile::{IoProfiles, ProfileError};
 
 pub use self::alerts::{CommandsSection, NotificationsSection, RulesSection, SmtpSection};
+pub use self::edge::{EdgeSection, MqttSection};
 pub use self::http::{HttpSettings, LogSettings};
 pub use self::storage::{BatchSettings, DatabaseSettings, RedisSection, RetentionSettings};
 pub use self::teltonika::TeltonikaSettings;
@@ -46,6 +48,8 @@ pub struct Settings {
     pub rules: RulesSection,
     pub notifications: NotificationsSection,
     pub commands: CommandsSection,
+    pub mqtt: MqttSection,
+    pub edge: EdgeSection,
     /// The overlay this was loaded with (`URBANSTREAM_ENV`, default `development`).
     #[serde(skip)]
     pub environment: String,
@@ -159,6 +163,8 @@ impl Settings {
         self.rules.validate()?;
         self.notifications.validate()?;
         self.commands.validate()?;
+        self.mqtt.validate()?;
+        self.edge.validate()?;
         self.auth.validate(&self.environment)?;
         Ok(())
     }

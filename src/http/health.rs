@@ -39,11 +39,13 @@ pub async fn ready(state: web::Data<HttpState>) -> HttpResponse {
         Ok(()) => "ok".to_owned(),
         Err(e) => e.clone(),
     };
-    let ok = database.is_ok() && redis.as_ref().is_none_or(Result::is_ok);
+    let (mqtt_ok, mqtt) = state.edge.mqtt.check();
+    let ok = database.is_ok() && redis.as_ref().is_none_or(Result::is_ok) && mqtt_ok;
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
         "database": { "backend": state.store.backend(), "status": status(&database) },
         "redis": redis.as_ref().map(status),
+        "mqtt": mqtt,
     });
     if ok {
         HttpResponse::Ok().json(body)

@@ -7,18 +7,21 @@ mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
+mod detections;
 mod devices;
 mod error;
 mod fleet;
 mod geofences;
 mod health;
 mod metrics;
+pub(crate) mod nodes;
 mod notifications;
 pub mod openapi;
 mod page;
 pub(crate) mod reports;
 mod routes;
 mod stops;
+pub mod system;
 mod telemetry;
 pub(crate) mod transit;
 mod users;
@@ -33,7 +36,7 @@ use urbanstream_actors::redis_bridge::RedisBridgeActor;
 use urbanstream_actors::registry::DeviceRegistryActor;
 use urbanstream_schema::store::Store;
 
-use access::{Access, RouteSpec, Verb, ADMIN, DISPATCH, EVERYONE, HISTORY, WATCH};
+use access::{Access, RouteSpec, Verb, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, WATCH};
 pub use error::ApiError;
 
 /// Largest JSON body accepted.
@@ -60,6 +63,8 @@ pub struct HttpState {
     pub routes: urbanstream_actors::transit::SharedRoutes,
     /// ETA models per route, learned from recent arrivals, kept for a minute.
     pub eta: std::sync::Arc<transit::EtaCache>,
+    /// Edge nodes: offline threshold, system metrics, the MQTT broker's state.
+    pub edge: system::EdgeState,
 }
 
 /// The route table: every route, its handler and who may call it. Routes are registered
@@ -166,6 +171,21 @@ route_table! {
     Get "/api/v1/analytics/vehicle/{id}/stats" Access::Roles(HISTORY) => analytics::vehicle_stats::vehicle_stats;
     Get "/api/v1/analytics/fuel-consumption" Access::Roles(HISTORY) => analytics::fuel_consumption::fuel_consumption;
     Get "/api/v1/analytics/route-performance" Access::Roles(HISTORY) => analytics::route_performance::route_performance;
+    Get "/api/v1/nodes" Access::Roles(EVERYONE) => nodes::list::list;
+    Post "/api/v1/nodes" Access::Roles(OPERATE) => nodes::create::create;
+    Post "/api/v1/nodes/register" Access::Roles(OPERATE) => nodes::register::register;
+    Get "/api/v1/nodes/{id}" Access::Roles(EVERYONE) => nodes::get::get;
+    Patch "/api/v1/nodes/{id}" Access::Roles(OPERATE) => nodes::update::update;
+    Delete "/api/v1/nodes/{id}" Access::Roles(OPERATE) => nodes::delete::delete;
+    Get "/api/v1/nodes/{id}/metrics" Access::Roles(EVERYONE) => nodes::metrics::metrics;
+    Get "/api/v1/detections" Access::Roles(WATCH) => detections::list::list;
+    Get "/api/v1/detections/export" Access::Roles(WATCH) => detections::export::export;
+    Get "/api/v1/consensus/rounds" Access::Roles(WATCH) => system::consensus::rounds;
+    Get "/api/v1/system/status" Access::Roles(EVERYONE) => system::status::status;
+    Get "/api/v1/system/health" Access::Roles(EVERYONE) => system::health::health;
+    Get "/api/v1/system/nodes/summary" Access::Roles(EVERYONE) => system::summary::summary;
+    Get "/api/v1/system/logs" Access::Roles(WATCH) => system::logs::logs;
+    Get "/api/v1/mqtt/dead-letters" Access::Roles(ADMIN) => system::dead_letters::dead_letters;
 }
 
 /// Registers one resource per path holding all its methods, in table order.

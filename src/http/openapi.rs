@@ -7,8 +7,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    alert_rules, alerts, analytics, api_keys, audit, auth, devices, fleet, geofences, health,
-    metrics, notifications, reports, routes, stops, telemetry, users, vehicles, ws,
+    alert_rules, alerts, analytics, api_keys, audit, auth, detections, devices, fleet,
+    geofences, health, metrics, nodes, notifications, reports, routes, stops, system, telemetry,
+    users, vehicles, ws,
 };
 
 /// Bearer JWT, API key, and the metrics token.
@@ -141,6 +142,21 @@ impl Modify for Security {
         analytics::vehicle_stats::vehicle_stats,
         analytics::fuel_consumption::fuel_consumption,
         analytics::route_performance::route_performance,
+        nodes::list::list,
+        nodes::create::create,
+        nodes::register::register,
+        nodes::get::get,
+        nodes::update::update,
+        nodes::delete::delete,
+        nodes::metrics::metrics,
+        detections::list::list,
+        detections::export::export,
+        system::consensus::rounds,
+        system::status::status,
+        system::health::health,
+        system::summary::summary,
+        system::logs::logs,
+        system::dead_letters::dead_letters,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail, crate::auth::Role)),
     modifiers(&Security),
@@ -160,6 +176,7 @@ impl Modify for Security {
         (name = "analytics", description = "Fleet, vehicle, fuel and route figures for dashboards"),
         (name = "transit", description = "Routes, stops, timetables, vehicles on routes, arrivals and ETAs"),
         (name = "notifications", description = "Webhook and e-mail channels for alerts (ADMIN)"),
+        (name = "edge", description = "Edge AI nodes over MQTT: nodes, detections, consensus rounds, system metrics and log"),
         (name = "operations", description = "Health, readiness, metrics, WebSocket"),
     )
 )]

@@ -115,6 +115,7 @@ pub fn settings(edit: impl FnOnce(&mut Settings)) -> Settings {
         ("http.listen", "127.0.0.1:0"),
         ("http.workers", "1"),
         ("teltonika.listen", "127.0.0.1:0"),
+        ("mqtt.listen", "127.0.0.1:0"),
     ])
     .unwrap();
     s.database.url = fresh_sqlite_url();

@@ -1,0 +1,147 @@
+//! `[mqtt]` (the broker edge nodes report to: embedded, or an external one) and `[edge]`
+//! (the edge node entities).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{duration, ConfigError};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSection {
+    /// Off: no MQTT at all (no broker, no client).
+    pub enabled: bool,
+    /// An external broker, `mqtt://host:port`; unset: the embedded broker on `listen`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where the embedded broker listens.
+    pub listen: SocketAddr,
+    /// Client id at the external broker: fixed, so the broker keeps the session.
+    pub client_id: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Subscribe as `$share/{group}/…` (several urbanstream nodes share the messages).
+    #[serde(default)]
+    pub shared_group: Option<String>,
+    #[serde(with = "duration")]
+    pub keep_alive: Duration,
+    /// Messages received and not yet acknowledged, at most.
+    pub inflight: usize,
+    /// Largest payload accepted; larger ones are refused and dead-lettered.
+    pub max_payload: usize,
+    /// How far ahead of our clock a message's timestamp may be.
+    #[serde(with = "duration")]
+    pub max_future: Duration,
+}
+
+impl MqttSection {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.url {
+            self.broker(url)?;
+        }
+        if self.inflight == 0 {
+            return Err(ConfigError::Invalid {
+                key: "mqtt.inflight",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.max_payload < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "mqtt.max_payload",
+                message: "must be at least 1024 bytes".into(),
+            });
+        }
+        if self.client_id.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "mqtt.client_id",
+                message: "must not be empty".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Host and port of `mqtt.url`.
+    pub fn broker(&self, url: &str) -> Result<(String, u16), ConfigError> {
+        let bad = |message: String| ConfigError::Invalid {
+            key: "mqtt.url",
+            message,
+        };
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or_else(|| bad(format!("`{url}` must start with mqtt://")))?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|e| bad(format!("port `{p}`: {e}")))?,
+            ),
+            None => (rest, 1883),
+        };
+        if host.is_empty() {
+            return Err(bad(format!("`{url}` names no host")));
+        }
+        Ok((host.to_owned(), port))
+    }
+
+    pub fn limits(&self) -> urbanstream_actors::mqtt::Limits {
+        urbanstream_actors::mqtt::Limits {
+            max_payload: self.max_payload,
+            max_future: chrono::Duration::from_std(self.max_future)
+                .unwrap_or(chrono::Duration::MAX),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSection {
+    /// Register a node never seen before on its first message (development). Otherwise a
+    /// node must be created (REST) or register itself with an API key first.
+    pub register_unknown: bool,
+    /// Embedded broker: nodes connect with username = node id and password = the API key
+    /// they registered with. Off (development): any client may connect.
+    pub authenticate: bool,
+    /// Nothing heard for this long: the node is offline (3 heartbeat intervals).
+    #[serde(with = "duration")]
+    pub offline_after: Duration,
+    pub mailbox: usize,
+    /// A consensus outcome needs more than this share of the round's votes.
+    pub quorum: f64,
+    /// How often the system metrics are computed, stored and pushed.
+    #[serde(with = "duration")]
+    pub metrics_every: Duration,
+    /// Retention, in days (0 keeps everything).
+    pub detections_days: u32,
+    pub system_metrics_days: u32,
+    pub system_logs_days: u32,
+}
+
+impl EdgeSection {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.offline_after.is_zero() || self.metrics_every.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "edge.offline_after",
+                message: "durations must be more than zero".into(),
+            });
+        }
+        if !(0.0..1.0).contains(&self.quorum) {
+            return Err(ConfigError::Invalid {
+                key: "edge.quorum",
+                message: "must be at least 0 and less than 1".into(),
+            });
+        }
+        if self.mailbox == 0 {
+            return Err(ConfigError::Invalid {
+                key: "edge.mailbox",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
