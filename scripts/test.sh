@@ -93,6 +93,17 @@ if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
   python3 -m pip install -q aiosmtpd
 fi
 
+# Mosquitto: the external broker the edge node tests start on ephemeral ports (the
+# package's own service, if any, is left alone). paho-mqtt: a publisher that is not ours.
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "== installing mosquitto"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null
+fi
+if ! python3 -c "import paho.mqtt" >/dev/null 2>&1; then
+  echo "== installing paho-mqtt"
+  python3 -m pip install -q paho-mqtt
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -12,16 +12,16 @@ use urbanstream_actors::commands::CommandDispatcherActor;
 use urbanstream_actors::db_batcher::DbBatcherActor;
 use urbanstream_actors::edge::{EdgeNodeFactory, EdgeSettings};
 use urbanstream_actors::entity::EntityUpdate;
-use urbanstream_actors::mqtt::{broker, client, ClientSettings, Connected};
-use urbanstream_actors::system::{SystemSettings, SystemStatsActor, SystemView};
 use urbanstream_actors::geo::{geojson, SharedFences};
 use urbanstream_actors::hub::{AttachEngine, AttachRedis, HubActor, HubSettings};
+use urbanstream_actors::mqtt::{broker, client, ClientSettings, Connected};
 use urbanstream_actors::notify::NotifierActor;
 use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
 use urbanstream_actors::registry::{
     DeviceRegistryActor, Directory, RegistrySettings, Shutdown, WatchConnections,
 };
 use urbanstream_actors::rules::{AlertSinks, RuleEngineActor, RuleEngineSettings};
+use urbanstream_actors::system::{SystemSettings, SystemStatsActor, SystemView};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
 use urbanstream_actors::transit::{RouteIndex, SharedRoutes};
 use urbanstream_actors::vehicle::{ProfileOf, TrackerFactory, TrackerSettings};
@@ -278,7 +278,8 @@ impl ServerBuilder {
                 }
             }
         }));
-        let (mqtt_addr, mqtt) = start_mqtt(&s, &registry, &batcher, &auth, &store, &mut tasks).await?;
+        let (mqtt_addr, mqtt) =
+            start_mqtt(&s, &registry, &batcher, &auth, &store, &mut tasks).await?;
 
         // Geofences, rules (and vehicles' groups) and the route network changed on other
         // nodes: each is reloaded, and handed on only when it differs.
@@ -552,14 +553,20 @@ async fn run_edge_retention(store: Store, edge: crate::config::EdgeSection, ever
     loop {
         tick.tick().await;
         if edge.detections_days > 0 {
-            match store.drop_detections_before(cutoff(edge.detections_days)).await {
+            match store
+                .drop_detections_before(cutoff(edge.detections_days))
+                .await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(dropped = n, "detection retention applied"),
                 Err(e) => tracing::warn!("detection retention failed: {e}"),
             }
         }
         if let Err(e) = store
-            .prune_system(cutoff(edge.system_metrics_days), cutoff(edge.system_logs_days))
+            .prune_system(
+                cutoff(edge.system_metrics_days),
+                cutoff(edge.system_logs_days),
+            )
             .await
         {
             tracing::warn!("system metrics and log retention failed: {e}");

@@ -62,16 +62,16 @@ fn row(device_id: i64, t: i64) -> TelemetryRow {
 
 async fn same_answers(store: Store) {
     let d1 = store
-        .ensure_device("356307042441013", "FMC125", Some("Bus 12"))
+        .ensure_device("356307042441013", "FMC125", Some("Bus 12"), "tracker")
         .await
         .unwrap();
     let again = store
-        .ensure_device("356307042441013", "FMC130", None)
+        .ensure_device("356307042441013", "FMC130", None, "tracker")
         .await
         .unwrap();
     assert_eq!(d1, again, "ensure_device keeps the first registration");
     let d2 = store
-        .ensure_device("356307042441014", "FMC125", None)
+        .ensure_device("356307042441014", "FMC125", None, "tracker")
         .await
         .unwrap();
     assert_ne!(d1.id, d2.id);

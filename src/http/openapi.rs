@@ -7,9 +7,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    alert_rules, alerts, analytics, api_keys, audit, auth, detections, devices, fleet,
-    geofences, health, metrics, nodes, notifications, reports, routes, stops, system, telemetry,
-    users, vehicles, ws,
+    alert_rules, alerts, analytics, api_keys, audit, auth, detections, devices, fleet, geofences,
+    health, metrics, nodes, notifications, reports, routes, stops, system, telemetry, users,
+    vehicles, ws,
 };
 
 /// Bearer JWT, API key, and the metrics token.

@@ -2,6 +2,8 @@
 //! raw TCP tracker for protocol edge cases.
 #![allow(dead_code)]
 
+pub mod mqtt;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -14,8 +14,8 @@ use crate::entity::{
     IngestReadings, NodeStatus, SnapshotSlot,
 };
 use crate::metrics::{
-    ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, EDGE_EVENTS_TOTAL,
-    EDGE_MESSAGES_MISSING_TOTAL, EDGE_MESSAGES_REDELIVERED_TOTAL,
+    ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, EDGE_EVENTS_TOTAL, EDGE_MESSAGES_MISSING_TOTAL,
+    EDGE_MESSAGES_REDELIVERED_TOTAL,
 };
 
 /// What every edge node actor shares.
@@ -93,8 +93,8 @@ impl EdgeNodeActor {
     }
 
     fn check_offline(&mut self) {
-        let offline_after =
-            chrono::Duration::from_std(self.settings.offline_after).unwrap_or(chrono::Duration::MAX);
+        let offline_after = chrono::Duration::from_std(self.settings.offline_after)
+            .unwrap_or(chrono::Duration::MAX);
         let now = Utc::now();
         let events = self.state.silence(now, offline_after);
         if events.is_empty() {
@@ -152,7 +152,13 @@ impl Handler<IngestReadings> for EdgeNodeActor {
                 }
             }
             let seen = self.state.observe(&reading, msg.received_at);
-            add_reading(&mut batch, &node, &reading, received_ms, self.settings.quorum);
+            add_reading(
+                &mut batch,
+                &node,
+                &reading,
+                received_ms,
+                self.settings.quorum,
+            );
             if seen.redelivered {
                 late += 1;
                 continue;

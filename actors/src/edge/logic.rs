@@ -228,12 +228,19 @@ impl NodeState {
     }
 
     /// Nothing heard since `last_seen`: offline once `offline_after` has passed.
-    pub fn silence(&mut self, now: DateTime<Utc>, offline_after: chrono::Duration) -> Vec<EntityEvent> {
+    pub fn silence(
+        &mut self,
+        now: DateTime<Utc>,
+        offline_after: chrono::Duration,
+    ) -> Vec<EntityEvent> {
         let mut events = Vec::new();
         let Some(last) = self.snapshot.last_seen else {
             return events;
         };
-        if matches!(self.snapshot.status, NodeStatus::Offline | NodeStatus::Registered) {
+        if matches!(
+            self.snapshot.status,
+            NodeStatus::Offline | NodeStatus::Registered
+        ) {
             return events;
         }
         if now - last >= offline_after {
@@ -303,22 +310,35 @@ mod tests {
     fn a_node_goes_active_offline_on_silence_and_back() {
         let mut n = NodeState::new("n1".parse().unwrap());
         let t0 = device_time(1_000_000);
-        let o = n.observe(&reading(1_000_000, Some((1, 1)), vec![heartbeat(NodeStatus::Active)]), t0);
+        let o = n.observe(
+            &reading(1_000_000, Some((1, 1)), vec![heartbeat(NodeStatus::Active)]),
+            t0,
+        );
         assert_eq!(kinds(&o.events), ["went_online", "status_changed"]);
         assert_eq!(n.status(), NodeStatus::Active);
         assert_eq!(n.snapshot.cpu_usage, 42.0);
         let limit = chrono::Duration::seconds(30);
-        assert!(n.silence(t0 + chrono::Duration::seconds(29), limit).is_empty());
+        assert!(n
+            .silence(t0 + chrono::Duration::seconds(29), limit)
+            .is_empty());
         let off = n.silence(t0 + chrono::Duration::seconds(30), limit);
         assert_eq!(kinds(&off), ["went_offline", "status_changed"]);
         assert_eq!(n.status(), NodeStatus::Offline);
-        assert!(n.silence(t0 + chrono::Duration::seconds(90), limit).is_empty());
+        assert!(n
+            .silence(t0 + chrono::Duration::seconds(90), limit)
+            .is_empty());
         // A detection (no heartbeat) brings it back to what it last reported.
         let det = Observation::Detections { detections: vec![] };
-        let back = n.observe(&reading(1_040_000, Some((1, 2)), vec![det]), t0 + chrono::Duration::seconds(40));
+        let back = n.observe(
+            &reading(1_040_000, Some((1, 2)), vec![det]),
+            t0 + chrono::Duration::seconds(40),
+        );
         assert_eq!(kinds(&back.events), ["went_online", "status_changed"]);
         assert_eq!(n.status(), NodeStatus::Active);
-        let fault = n.observe(&reading(1_041_000, Some((1, 3)), vec![heartbeat(NodeStatus::Fault)]), t0);
+        let fault = n.observe(
+            &reading(1_041_000, Some((1, 3)), vec![heartbeat(NodeStatus::Fault)]),
+            t0,
+        );
         assert_eq!(kinds(&fault.events), ["status_changed"]);
     }
 
@@ -326,8 +346,14 @@ mod tests {
     fn redeliveries_change_nothing_and_gaps_are_reported() {
         let mut n = NodeState::new("n1".parse().unwrap());
         let t = device_time(0);
-        n.observe(&reading(1, Some((7, 10)), vec![heartbeat(NodeStatus::Idle)]), t);
-        let again = n.observe(&reading(1, Some((7, 10)), vec![heartbeat(NodeStatus::Fault)]), t);
+        n.observe(
+            &reading(1, Some((7, 10)), vec![heartbeat(NodeStatus::Idle)]),
+            t,
+        );
+        let again = n.observe(
+            &reading(1, Some((7, 10)), vec![heartbeat(NodeStatus::Fault)]),
+            t,
+        );
         assert!(again.redelivered);
         assert_eq!(n.status(), NodeStatus::Idle, "a redelivery moves nothing");
         let gap = n.observe(&reading(2, Some((7, 14)), vec![]), t);

@@ -61,8 +61,7 @@ pub use facts::{Facts, Io, Value};
 pub use key::{EntityKey, EntityKind};
 pub use messages::{Control, EntityError, EntityUpdate, IngestOutcome, IngestReadings};
 pub use observation::{
-    BBox, Birth, ConsensusReport, Detection, Health, NodeStatus, Observation, Performance,
-    Sequence,
+    BBox, Birth, ConsensusReport, Detection, Health, NodeStatus, Observation, Performance, Sequence,
 };
 pub use reading::{device_time, Accepted, Fix, Reading};
 pub use snapshot::{typed, Published, Snapshot, SnapshotSlot};

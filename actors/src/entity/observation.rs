@@ -129,7 +129,9 @@ pub struct Birth {
 pub enum Observation {
     Heartbeat(Health),
     Performance(Performance),
-    Detections { detections: Vec<Detection> },
+    Detections {
+        detections: Vec<Detection>,
+    },
     Consensus(ConsensusReport),
     Birth(Birth),
     /// The device said (or its broker said for it) that it is gone.

@@ -573,6 +573,8 @@ mod tests {
             }),
             facts: Facts::default(),
             raw: String::new(),
+            sequence: None,
+            observations: Vec::new(),
         };
         EntityUpdate {
             key: EntityKey::Tracker(imei),
@@ -585,6 +587,7 @@ mod tests {
             }]),
             events: Arc::from(vec![]),
             vehicle_id: None,
+            state: None,
         }
     }
 

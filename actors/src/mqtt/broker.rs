@@ -16,7 +16,10 @@ use std::time::Duration;
 use actix::Recipient;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use rumqttc::mqttbytes::v4::{Codec, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, Publish, SubAck, SubscribeReasonCode, UnsubAck};
+use rumqttc::mqttbytes::v4::{
+    Codec, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, Publish, SubAck,
+    SubscribeReasonCode, UnsubAck,
+};
 use rumqttc::mqttbytes::{matches, valid_filter, QoS};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -136,7 +139,8 @@ impl Router {
                 continue;
             }
             if let Some((_, tx)) = self.sessions.get(client) {
-                let mut out = Publish::from_bytes(p.topic.clone(), QoS::AtMostOnce, p.payload.clone());
+                let mut out =
+                    Publish::from_bytes(p.topic.clone(), QoS::AtMostOnce, p.payload.clone());
                 out.retain = false;
                 if tx.try_send(Outgoing::Publish(out)).is_err() {
                     metrics::counter!(crate::metrics::MQTT_MESSAGES_REJECTED_TOTAL, "reason" => "subscriber_slow").increment(1);
@@ -209,7 +213,12 @@ enum Due {
 async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     // Payloads over the limit are read whole and refused (dead-lettered); beyond four times
     // the limit the connection is dropped.
-    let hard_cap = shared.settings.limits.max_payload.saturating_mul(4).max(64 * 1024);
+    let hard_cap = shared
+        .settings
+        .limits
+        .max_payload
+        .saturating_mul(4)
+        .max(64 * 1024);
     let framed = Framed::new(
         stream,
         Codec {
@@ -229,7 +238,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     if client_id.is_empty() {
         if !connect.clean_session {
             let _ = sink
-                .send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::BadClientId, false)))
+                .send(Packet::ConnAck(ConnAck::new(
+                    ConnectReturnCode::BadClientId,
+                    false,
+                )))
                 .await;
             return;
         }
@@ -243,15 +255,20 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     let admitted = match (shared.authenticate)(credentials).await {
         Ok(a) => a,
         Err(refusal) => {
-            metrics::counter!(MQTT_CONNECTS_REFUSED_TOTAL, "reason" => refusal.as_str()).increment(1);
+            metrics::counter!(MQTT_CONNECTS_REFUSED_TOTAL, "reason" => refusal.as_str())
+                .increment(1);
             tracing::info!(%peer, client_id, "MQTT connection refused: {}", refusal.as_str());
-            let _ = sink.send(Packet::ConnAck(ConnAck::new(refusal.code(), false))).await;
+            let _ = sink
+                .send(Packet::ConnAck(ConnAck::new(refusal.code(), false)))
+                .await;
             return;
         }
     };
     let (tx, mut outgoing) = mpsc::channel(shared.settings.subscriber_queue.max(1));
     let conn_id = {
-        let Ok(mut r) = shared.router.lock() else { return };
+        let Ok(mut r) = shared.router.lock() else {
+            return;
+        };
         r.next_id += 1;
         let id = r.next_id;
         if let Some((_, old)) = r.sessions.insert(client_id.clone(), (id, tx)) {
@@ -262,7 +279,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
         id
     };
     if sink
-        .send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)))
+        .send(Packet::ConnAck(ConnAck::new(
+            ConnectReturnCode::Success,
+            false,
+        )))
         .await
         .is_err()
     {
@@ -274,7 +294,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
         0 => Duration::from_secs(24 * 3600),
         s => Duration::from_millis(u64::from(s) * 1500),
     };
-    let mut ingest = Ingest::new(shared.registry.clone(), shared.persist.clone(), shared.settings.limits);
+    let mut ingest = Ingest::new(
+        shared.registry.clone(),
+        shared.persist.clone(),
+        shared.settings.limits,
+    );
     let mut due: InOrder<Due> = InOrder::default();
     let window = shared.settings.inflight.max(1);
     let mut clean = false;
@@ -305,7 +329,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
                         due.push(token, ready);
                     }
                     Packet::PubRel(r) => {
-                        if sink.send(Packet::PubComp(PubComp::new(r.pkid))).await.is_err() {
+                        let sent = sink.send(Packet::PubComp(PubComp::new(r.pkid))).await;
+                        if sent.is_err() {
                             break;
                         }
                     }
@@ -345,7 +370,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
                         }
                     }
                     Packet::PingReq => {
-                        if sink.send(Packet::PingResp).await.is_err() {
+                        let sent = sink.send(Packet::PingResp).await;
+                        if sent.is_err() {
                             break;
                         }
                     }
@@ -428,7 +454,10 @@ async fn admit(ingest: &mut Ingest, admitted: &Admitted, p: &Publish) -> AckFutu
 
 fn forget(shared: &Shared, client_id: &str, conn_id: u64) {
     if let Ok(mut r) = shared.router.lock() {
-        if r.sessions.get(client_id).is_some_and(|(id, _)| *id == conn_id) {
+        if r.sessions
+            .get(client_id)
+            .is_some_and(|(id, _)| *id == conn_id)
+        {
             r.sessions.remove(client_id);
             r.subscriptions.retain(|(c, _)| c != client_id);
         }

@@ -73,7 +73,12 @@ pub async fn run(
     let (client, eventloop) = AsyncClient::new(options, 1024);
     let (tx, rx) = mpsc::channel::<Publish>(settings.inflight.max(1));
     let ingest = Ingest::new(registry, persist, settings.limits);
-    tokio::spawn(acknowledge(client.clone(), rx, ingest, settings.inflight.max(1)));
+    tokio::spawn(acknowledge(
+        client.clone(),
+        rx,
+        ingest,
+        settings.inflight.max(1),
+    ));
     poll(settings, client, eventloop, tx, connected).await;
 }
 

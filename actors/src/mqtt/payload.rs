@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 use urbanstream_schema::NodeId;
 
 use crate::entity::{
-    BBox, Birth, ConsensusReport, Detection, Facts, Health, NodeStatus, Observation,
-    Performance, Reading, Sequence,
+    BBox, Birth, ConsensusReport, Detection, Facts, Health, NodeStatus, Observation, Performance,
+    Reading, Sequence,
 };
 
 /// The topic prefix of every edge node message.
@@ -155,8 +155,7 @@ pub fn parse(
             limit: limits.max_payload,
         });
     }
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| Refused::Json(e.to_string()))?;
+    let value: Value = serde_json::from_slice(payload).map_err(|e| Refused::Json(e.to_string()))?;
     let Value::Object(mut m) = value else {
         return Err(Refused::Shape("payload must be a JSON object".into()));
     };
@@ -333,7 +332,9 @@ fn detection(mut d: Map<String, Value>) -> Result<Detection, Refused> {
         None => return Err(Refused::Shape("bbox is required".into())),
     };
     if !(bbox.x.is_finite() && bbox.y.is_finite() && bbox.width >= 0.0 && bbox.height >= 0.0) {
-        return Err(Refused::Shape("bbox must be finite with width and height ≥ 0".into()));
+        return Err(Refused::Shape(
+            "bbox must be finite with width and height ≥ 0".into(),
+        ));
     }
     let location = match d.remove("location") {
         None | Some(Value::Null) => None,
@@ -379,7 +380,7 @@ fn consensus(m: &Map<String, Value>) -> Result<ConsensusReport, Refused> {
     };
     let small = |k: &str| -> Result<Option<i32>, Refused> {
         int(m, k)?
-            .map(|v| i32::try_from(v).map_err(|_| Refused::Shape(format!("{k} out of range"))))
+            .map(|v| i32::try_from(v).map_err(|e| Refused::Shape(format!("{k}: {e}"))))
             .transpose()
     };
     let success = match m.get("success") {
@@ -428,8 +429,14 @@ mod tests {
         let Observation::Heartbeat(h) = &p.reading.observations[0] else {
             panic!("{p:?}")
         };
-        assert_eq!((h.status, h.cpu_usage, h.memory_usage), (NodeStatus::Idle, 12.5, 40.0));
-        assert!(p.reading.raw.contains("\"gpu\":3"), "unknown fields are kept");
+        assert_eq!(
+            (h.status, h.cpu_usage, h.memory_usage),
+            (NodeStatus::Idle, 12.5, 40.0)
+        );
+        assert!(
+            p.reading.raw.contains("\"gpu\":3"),
+            "unknown fields are kept"
+        );
         assert_eq!(p.reading.sequence, None);
     }
 
@@ -444,7 +451,10 @@ mod tests {
             panic!()
         };
         assert_eq!(detections.len(), 1);
-        assert_eq!(detections[0].metadata["track"], 11, "extra fields go to metadata");
+        assert_eq!(
+            detections[0].metadata["track"], 11,
+            "extra fields go to metadata"
+        );
         assert!(!detections[0].bbox.normalized);
         let many = ok(
             "edge-qi/detection/cam-2",
@@ -463,11 +473,20 @@ mod tests {
 
     #[test]
     fn births_deaths_metrics_and_consensus() {
-        let b = ok("edge-qi/nodes/n1/status", r#"{"status":"online","boot":4,"capabilities":{"fps":15}}"#);
-        assert!(matches!(&b.reading.observations[0], Observation::Birth(Birth { boot: Some(4), .. })));
+        let b = ok(
+            "edge-qi/nodes/n1/status",
+            r#"{"status":"online","boot":4,"capabilities":{"fps":15}}"#,
+        );
+        assert!(matches!(
+            &b.reading.observations[0],
+            Observation::Birth(Birth { boot: Some(4), .. })
+        ));
         let d = ok("edge-qi/nodes/n1/status", r#"{"status":"offline"}"#);
         assert_eq!(d.reading.observations[0], Observation::Death);
-        let m = ok("edge-qi/metrics/n1", r#"{"average_latency":12,"bandwidth_saved":100.5}"#);
+        let m = ok(
+            "edge-qi/metrics/n1",
+            r#"{"average_latency":12,"bandwidth_saved":100.5}"#,
+        );
         assert_eq!(
             m.reading.observations[0],
             Observation::Performance(Performance {
@@ -494,12 +513,27 @@ mod tests {
         assert_eq!(refused("edge-qi/detection/a+b", b"{}"), "bad_node_id");
         assert_eq!(refused(hb, b"{not json"), "malformed_json");
         assert_eq!(refused(hb, b"[1]"), "wrong_type");
-        assert_eq!(refused(hb, br#"{"cpu_usage":"high","memory_usage":1}"#), "wrong_type");
-        assert_eq!(refused(hb, br#"{"cpu_usage":101,"memory_usage":1}"#), "wrong_type");
-        assert_eq!(refused(hb, br#"{"cpu_usage":1,"memory_usage":1,"status":"sleepy"}"#), "wrong_type");
-        assert_eq!(refused(hb, br#"{"node_id":"n2","cpu_usage":1,"memory_usage":1}"#), "node_mismatch");
         assert_eq!(
-            refused(hb, br#"{"timestamp":"2027-01-01T00:00:00Z","cpu_usage":1,"memory_usage":1}"#),
+            refused(hb, br#"{"cpu_usage":"high","memory_usage":1}"#),
+            "wrong_type"
+        );
+        assert_eq!(
+            refused(hb, br#"{"cpu_usage":101,"memory_usage":1}"#),
+            "wrong_type"
+        );
+        assert_eq!(
+            refused(hb, br#"{"cpu_usage":1,"memory_usage":1,"status":"sleepy"}"#),
+            "wrong_type"
+        );
+        assert_eq!(
+            refused(hb, br#"{"node_id":"n2","cpu_usage":1,"memory_usage":1}"#),
+            "node_mismatch"
+        );
+        assert_eq!(
+            refused(
+                hb,
+                br#"{"timestamp":"2027-01-01T00:00:00Z","cpu_usage":1,"memory_usage":1}"#
+            ),
             "future_timestamp"
         );
         assert_eq!(refused(hb, &vec![b' '; 300 * 1024]), "oversize");
@@ -507,6 +541,12 @@ mod tests {
             refused("edge-qi/detection/n1", br#"{"stream_id":"s","object_type":"car","confidence":1.5,"bbox":{"x":0,"y":0,"width":1,"height":1}}"#),
             "wrong_type"
         );
-        assert_eq!(refused("edge-qi/detection/n1", br#"{"detections":[{"object_type":"car"}]}"#), "wrong_type");
+        assert_eq!(
+            refused(
+                "edge-qi/detection/n1",
+                br#"{"detections":[{"object_type":"car"}]}"#
+            ),
+            "wrong_type"
+        );
     }
 }

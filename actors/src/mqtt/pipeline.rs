@@ -185,7 +185,6 @@ impl Ingest {
     }
 }
 
-
 /// Acknowledgements in the order messages arrived (MQTT 3.1.1 §4.6), each once its message
 /// may be acknowledged. `T` is what acknowledging takes (a packet id, a publish).
 pub struct InOrder<T> {

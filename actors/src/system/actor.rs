@@ -67,7 +67,14 @@ impl SystemStatsActor {
         }
     }
 
-    fn log(&mut self, at: DateTime<Utc>, level: &str, node: NodeId, message: String, details: serde_json::Value) {
+    fn log(
+        &mut self,
+        at: DateTime<Utc>,
+        level: &str,
+        node: NodeId,
+        message: String,
+        details: serde_json::Value,
+    ) {
         let entry = NewSystemLog {
             time_ms: at.timestamp_millis(),
             level: level.to_owned(),
@@ -105,12 +112,11 @@ impl SystemStatsActor {
                         Ok(rows) => {
                             for r in rows {
                                 total += 1;
-                                let live = r
-                                    .id
-                                    .parse::<NodeId>()
-                                    .ok()
-                                    .and_then(|id| act.nodes.get(&id))
-                                    .and_then(|f| f.status);
+                                let live =
+                                    r.id.parse::<NodeId>()
+                                        .ok()
+                                        .and_then(|id| act.nodes.get(&id))
+                                        .and_then(|f| f.status);
                                 let status = live.or_else(|| NodeStatus::parse(&r.status));
                                 if status == Some(NodeStatus::Active) {
                                     active += 1;
@@ -227,17 +233,39 @@ impl Handler<EntityUpdate> for SystemStatsActor {
                     } else {
                         "info"
                     };
-                    self.log(*at, level, node, format!("node {node} {} → {}", from.as_str(), to.as_str()), details);
+                    self.log(
+                        *at,
+                        level,
+                        node,
+                        format!("node {node} {} → {}", from.as_str(), to.as_str()),
+                        details,
+                    );
                 }
-                EntityEvent::SequenceGap { at, expected, got, .. } => {
-                    self.log(*at, "warning", node, format!("node {node}: messages {expected}–{} missing", got - 1), details);
+                EntityEvent::SequenceGap {
+                    at, expected, got, ..
+                } => {
+                    self.log(
+                        *at,
+                        "warning",
+                        node,
+                        format!("node {node}: messages {expected}–{} missing", got - 1),
+                        details,
+                    );
                 }
-                EntityEvent::ConsensusDisagreed { at, round_number, .. } => {
+                EntityEvent::ConsensusDisagreed {
+                    at, round_number, ..
+                } => {
                     self.log(*at, "warning", node, format!("node {node}: consensus round {round_number} result differs from its votes"), details);
                 }
                 EntityEvent::Born { at, boot } => {
                     let boot = boot.map_or_else(|| "?".to_owned(), |b| b.to_string());
-                    self.log(*at, "info", node, format!("node {node} started (boot {boot})"), details);
+                    self.log(
+                        *at,
+                        "info",
+                        node,
+                        format!("node {node} started (boot {boot})"),
+                        details,
+                    );
                 }
                 _ => {}
             }

@@ -234,6 +234,8 @@ mod tests {
             }),
             facts: Facts::default(),
             raw: String::new(),
+            sequence: None,
+            observations: Vec::new(),
         }
     }
 
@@ -319,6 +321,8 @@ mod tests {
                 (Io::ExternalVoltageV, Value::Number(27.6)),
             ]),
             raw: r#"{"239":1,"9999":5}"#.into(),
+            sequence: None,
+            observations: Vec::new(),
         };
         let at = device_time(1_764_000_000_100);
         let row = to_row(DeviceId(7), &r, false, 12.5, at);

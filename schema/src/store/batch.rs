@@ -4,7 +4,7 @@
 //! backend.
 
 use crate::models::{
-    ArrivalRow, CanRow, DetectionRow, NewConsensusRound, NewMqttDeadLetter, NewEvent, NewSystemLog,
+    ArrivalRow, CanRow, DetectionRow, NewConsensusRound, NewEvent, NewMqttDeadLetter, NewSystemLog,
     NodeSampleRow, NodeStateRow, SystemMetricsRow, TelemetryRow, TripRow, VehicleStopRow,
 };
 

@@ -4,8 +4,8 @@ use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl, SelectableHelpe
 
 use super::{optional, DbError, Store};
 use crate::models::{
-    ConsensusRoundRow, MqttDeadLetterRow, DetectionRow, EdgeNodeChanges, EdgeNodeRow, NodeSampleRow,
-    SystemLogRow, SystemMetricsRow,
+    ConsensusRoundRow, DetectionRow, EdgeNodeChanges, EdgeNodeRow, MqttDeadLetterRow,
+    NodeSampleRow, SystemLogRow, SystemMetricsRow,
 };
 use crate::schema::{
     consensus_rounds, detections, devices, edge_nodes, mqtt_dead_letters, node_samples,
@@ -106,9 +106,11 @@ impl Store {
         }
         if let Some(name) = name {
             let key = id.to_owned();
-            on_db!(self, |c| diesel::update(devices::table.filter(devices::imei.eq(key)))
-                .set(devices::name.eq(name))
-                .execute(c))?;
+            on_db!(self, |c| diesel::update(
+                devices::table.filter(devices::imei.eq(key))
+            )
+            .set(devices::name.eq(name))
+            .execute(c))?;
         }
         self.edge_node(id).await
     }
@@ -116,9 +118,11 @@ impl Store {
     /// Remembers the API key a node registered with (its MQTT password).
     pub async fn set_edge_node_key(&self, id: &str, key_id: i64) -> Result<(), DbError> {
         let id = id.to_owned();
-        on_db!(self, |c| diesel::update(edge_nodes::table.filter(edge_nodes::id.eq(id)))
-            .set(edge_nodes::api_key_id.eq(key_id))
-            .execute(c))?;
+        on_db!(self, |c| diesel::update(
+            edge_nodes::table.filter(edge_nodes::id.eq(id))
+        )
+        .set(edge_nodes::api_key_id.eq(key_id))
+        .execute(c))?;
         Ok(())
     }
 
@@ -156,13 +160,15 @@ impl Store {
             if let Some((t, n, b, s, i)) = f.after.clone() {
                 q = q.filter(
                     detections::time_ms.gt(t).or(detections::time_ms.eq(t).and(
-                        detections::node_id.gt(n.clone()).or(detections::node_id
-                            .eq(n)
-                            .and(detections::boot.gt(b).or(detections::boot.eq(b).and(
-                                detections::seq
-                                    .gt(s)
-                                    .or(detections::seq.eq(s).and(detections::idx.gt(i))),
-                            )))),
+                        detections::node_id
+                            .gt(n.clone())
+                            .or(detections::node_id.eq(n).and(
+                                detections::boot.gt(b).or(detections::boot.eq(b).and(
+                                    detections::seq
+                                        .gt(s)
+                                        .or(detections::seq.eq(s).and(detections::idx.gt(i))),
+                                )),
+                            )),
                     )),
                 );
             }
@@ -219,10 +225,13 @@ impl Store {
             if let Some(n) = &node {
                 q = q.filter(consensus_rounds::node_id.eq(n.clone()));
             }
-            q.order((consensus_rounds::time_ms.desc(), consensus_rounds::id.desc()))
-                .limit(limit)
-                .select(ConsensusRoundRow::as_select())
-                .load(c)
+            q.order((
+                consensus_rounds::time_ms.desc(),
+                consensus_rounds::id.desc(),
+            ))
+            .limit(limit)
+            .select(ConsensusRoundRow::as_select())
+            .load(c)
         })
     }
 

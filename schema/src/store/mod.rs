@@ -160,10 +160,11 @@ impl Store {
             }
             Self::Sqlite(s) => {
                 s.run(move |c| {
-                    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
                     use crate::schema::detections;
-                    let n = diesel::delete(detections::table.filter(detections::time_ms.lt(cutoff_ms)))
-                        .execute(c)?;
+                    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+                    let n =
+                        diesel::delete(detections::table.filter(detections::time_ms.lt(cutoff_ms)))
+                            .execute(c)?;
                     Ok(n as u64)
                 })
                 .await

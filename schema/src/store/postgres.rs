@@ -374,7 +374,8 @@ async fn copy_rows(
     Ok(usize::try_from(written).unwrap_or(usize::MAX))
 }
 
-const DETECTION_COLUMNS: &str = "node_id, time_ms, boot, seq, idx, received_ms, stream_id, object_type, \
+const DETECTION_COLUMNS: &str =
+    "node_id, time_ms, boot, seq, idx, received_ms, stream_id, object_type, \
     confidence, bbox_x, bbox_y, bbox_width, bbox_height, bbox_normalized, location, metadata";
 
 async fn copy_detections(
@@ -406,7 +407,9 @@ async fn copy_detections(
         return Ok(());
     }
     let sink = tx
-        .copy_in(&format!("COPY {table} ({DETECTION_COLUMNS}) FROM STDIN BINARY"))
+        .copy_in(&format!(
+            "COPY {table} ({DETECTION_COLUMNS}) FROM STDIN BINARY"
+        ))
         .await?;
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &TYPES));
     for r in rows {

@@ -173,14 +173,18 @@ fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
             ))
             .execute(c)?;
         if let Some(boot) = n.boot {
-            diesel::update(row).set(edge_nodes::boot.eq(boot)).execute(c)?;
+            diesel::update(row)
+                .set(edge_nodes::boot.eq(boot))
+                .execute(c)?;
         }
         if let Some(at) = n.last_heartbeat_ms {
-            diesel::update(row.filter(
-                edge_nodes::last_heartbeat_ms
-                    .lt(at)
-                    .or(edge_nodes::last_heartbeat_ms.is_null()),
-            ))
+            diesel::update(
+                row.filter(
+                    edge_nodes::last_heartbeat_ms
+                        .lt(at)
+                        .or(edge_nodes::last_heartbeat_ms.is_null()),
+                ),
+            )
             .set(edge_nodes::last_heartbeat_ms.eq(at))
             .execute(c)?;
         }
@@ -196,7 +200,9 @@ fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
             .execute(c)?;
     }
     for r in &d.system_logs {
-        diesel::insert_into(system_logs::table).values(r).execute(c)?;
+        diesel::insert_into(system_logs::table)
+            .values(r)
+            .execute(c)?;
     }
     for r in &d.dead_letters {
         diesel::insert_into(mqtt_dead_letters::table)

@@ -85,7 +85,9 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, actix_web::Error>, C
             tracing::error!("detections export stopped: {e}");
             c.done = true;
             Some((
-                Err(actix_web::error::ErrorInternalServerError("export interrupted")),
+                Err(actix_web::error::ErrorInternalServerError(
+                    "export interrupted",
+                )),
                 c,
             ))
         }

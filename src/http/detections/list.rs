@@ -13,11 +13,15 @@ pub async fn list(
     q: web::Query<DetectionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if q.format.is_some() {
-        return Err(ApiError::BadRequest("format is for /api/v1/detections/export".into()));
+        return Err(ApiError::BadRequest(
+            "format is for /api/v1/detections/export".into(),
+        ));
     }
     let limit = limit(q.limit)?;
     let rows = state.store.detections(q.filter(limit)?).await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(cursor)).flatten();
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(cursor))
+        .flatten();
     let items: Vec<_> = rows.iter().map(detection_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
 }

@@ -45,7 +45,10 @@ impl DetectionQuery {
         if let Some(n) = &self.node {
             parse_node(n)?;
         }
-        if self.min_confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+        if self
+            .min_confidence
+            .is_some_and(|c| !(0.0..=1.0).contains(&c))
+        {
             return Err(ApiError::BadRequest("min_confidence must be 0 to 1".into()));
         }
         Ok(DetectionFilter {
@@ -75,7 +78,13 @@ fn parse_cursor(s: &str) -> Result<(i64, String, i64, i64, i32), ApiError> {
     let boot = tail.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
     let node = tail.next().ok_or_else(bad)?;
     parse_node(node)?;
-    Ok((time.parse().map_err(|_| bad())?, node.to_owned(), boot, seq, idx))
+    Ok((
+        time.parse().map_err(|_e: std::num::ParseIntError| bad())?,
+        node.to_owned(),
+        boot,
+        seq,
+        idx,
+    ))
 }
 
 /// A detection as the API shows it: the plan's fields, `bbox` as an object.

@@ -5,7 +5,10 @@ use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/nodes/{id}`.
 #[utoipa::path(get, path = "/api/v1/nodes/{id}", tag = "edge", params(("id" = String, Path, description = "Node id")), responses((status = 200, description = "The node", body = super::Node), (status = 404, description = "No such node", body = crate::http::error::ErrorBody)))]
-pub async fn get(state: web::Data<HttpState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_node(&id)?;
     let row = state
         .store

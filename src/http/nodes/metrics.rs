@@ -40,7 +40,9 @@ pub async fn metrics(
     }
     if let Some(k) = q.kind.as_deref() {
         if !matches!(k, "heartbeat" | "metrics") {
-            return Err(ApiError::BadRequest("kind must be heartbeat or metrics".into()));
+            return Err(ApiError::BadRequest(
+                "kind must be heartbeat or metrics".into(),
+            ));
         }
     }
     if state.store.edge_node(id.as_str()).await?.is_none() {
@@ -48,7 +50,12 @@ pub async fn metrics(
     }
     let rows = state
         .store
-        .node_samples(id.as_str(), from.timestamp_millis(), to.timestamp_millis(), limit)
+        .node_samples(
+            id.as_str(),
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            limit,
+        )
         .await?;
     let items: Vec<_> = rows
         .into_iter()

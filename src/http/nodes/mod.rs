@@ -142,7 +142,9 @@ impl NodeCreate {
     pub(crate) fn row(&self, now_ms: i64) -> Result<EdgeNodeRow, ApiError> {
         let id = parse_node(&self.id)?;
         if self.name.trim().is_empty() || self.name.len() > 100 {
-            return Err(ApiError::BadRequest("name must be 1 to 100 characters".into()));
+            return Err(ApiError::BadRequest(
+                "name must be 1 to 100 characters".into(),
+            ));
         }
         check_fields(self.port, self.lat, self.lon, self.capabilities.as_ref())?;
         let mut row = EdgeNodeRow::new(id.as_str(), self.name.trim(), now_ms);
@@ -167,11 +169,17 @@ pub(crate) fn check_fields(
     if port.is_some_and(|p| !(1..=65535).contains(&p)) {
         return Err(ApiError::BadRequest("port must be 1 to 65535".into()));
     }
-    if lat.is_some_and(|v| !(-90.0..=90.0).contains(&v)) || lon.is_some_and(|v| !(-180.0..=180.0).contains(&v)) {
-        return Err(ApiError::BadRequest("lat must be -90..90 and lon -180..180".into()));
+    if lat.is_some_and(|v| !(-90.0..=90.0).contains(&v))
+        || lon.is_some_and(|v| !(-180.0..=180.0).contains(&v))
+    {
+        return Err(ApiError::BadRequest(
+            "lat must be -90..90 and lon -180..180".into(),
+        ));
     }
     if capabilities.is_some_and(|c| !c.is_object()) {
-        return Err(ApiError::BadRequest("capabilities must be a JSON object".into()));
+        return Err(ApiError::BadRequest(
+            "capabilities must be a JSON object".into(),
+        ));
     }
     Ok(())
 }

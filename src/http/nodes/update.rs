@@ -50,9 +50,19 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_node(&id)?;
     let b = body.into_inner();
-    check_fields(b.port.flatten(), b.lat.flatten(), b.lon.flatten(), b.capabilities.as_ref())?;
-    if b.name.as_ref().is_some_and(|n| n.trim().is_empty() || n.len() > 100) {
-        return Err(ApiError::BadRequest("name must be 1 to 100 characters".into()));
+    check_fields(
+        b.port.flatten(),
+        b.lat.flatten(),
+        b.lon.flatten(),
+        b.capabilities.as_ref(),
+    )?;
+    if b.name
+        .as_ref()
+        .is_some_and(|n| n.trim().is_empty() || n.len() > 100)
+    {
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 100 characters".into(),
+        ));
     }
     let changes = EdgeNodeChanges {
         name: b.name.map(|n| n.trim().to_owned()),

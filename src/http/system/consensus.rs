@@ -8,7 +8,10 @@ use crate::http::{ApiError, HttpState};
 /// `GET /api/v1/consensus/rounds?node&from&to&limit`: stored rounds, newest first, each with
 /// the outcome recomputed from its votes and whether the reporter agreed.
 #[utoipa::path(get, path = "/api/v1/consensus/rounds", tag = "edge", params(Span), responses((status = 200, description = "Consensus rounds", body = Object)))]
-pub async fn rounds(state: web::Data<HttpState>, q: web::Query<Span>) -> Result<HttpResponse, ApiError> {
+pub async fn rounds(
+    state: web::Data<HttpState>,
+    q: web::Query<Span>,
+) -> Result<HttpResponse, ApiError> {
     let (from_ms, to_ms, limit) = q.range()?;
     if let Some(n) = &q.node {
         parse_node(n)?;

@@ -15,7 +15,10 @@ pub async fn health(state: web::Data<HttpState>) -> Result<HttpResponse, ApiErro
     let (mqtt_ok, mqtt) = state.edge.mqtt.check();
     let redis = match &state.redis {
         None => json!({ "status": "disabled" }),
-        Some(bridge) => match bridge.send(urbanstream_actors::redis_bridge::PingRedis).await {
+        Some(bridge) => match bridge
+            .send(urbanstream_actors::redis_bridge::PingRedis)
+            .await
+        {
             Ok(Ok(())) => json!({ "status": "ok" }),
             _ => json!({ "status": "unavailable" }),
         },

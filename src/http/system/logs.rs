@@ -7,11 +7,16 @@ use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/system/logs?level&source&from&to&limit`: the system log, newest first.
 #[utoipa::path(get, path = "/api/v1/system/logs", tag = "edge", params(Span), responses((status = 200, description = "Log entries", body = Object)))]
-pub async fn logs(state: web::Data<HttpState>, q: web::Query<Span>) -> Result<HttpResponse, ApiError> {
+pub async fn logs(
+    state: web::Data<HttpState>,
+    q: web::Query<Span>,
+) -> Result<HttpResponse, ApiError> {
     let (from_ms, to_ms, limit) = q.range()?;
     if let Some(l) = q.level.as_deref() {
         if !matches!(l, "debug" | "info" | "warning" | "error") {
-            return Err(ApiError::BadRequest("level must be debug, info, warning or error".into()));
+            return Err(ApiError::BadRequest(
+                "level must be debug, info, warning or error".into(),
+            ));
         }
     }
     let rows = state

@@ -22,8 +22,13 @@ use super::ApiError;
 #[derive(Clone)]
 pub enum MqttStatus {
     Disabled,
-    Embedded { listen: SocketAddr },
-    External { broker: String, connected: Connected },
+    Embedded {
+        listen: SocketAddr,
+    },
+    External {
+        broker: String,
+        connected: Connected,
+    },
 }
 
 impl MqttStatus {

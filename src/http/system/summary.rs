@@ -25,7 +25,10 @@ pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiErr
             *c += 1;
         }
     }
-    let live: Vec<_> = nodes.iter().filter(|n| n.status != "offline" && n.status != "registered").collect();
+    let live: Vec<_> = nodes
+        .iter()
+        .filter(|n| n.status != "offline" && n.status != "registered")
+        .collect();
     let mean = |f: fn(&&crate::http::nodes::Node) -> f64| {
         if live.is_empty() {
             0.0

@@ -1,0 +1,603 @@
+//! Edge AI nodes over MQTT, end to end: real MQTT clients (ours and paho), the embedded
+//! broker and a real Mosquitto, the database, REST and WebSocket.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::mqtt::{MqttNode, NodeOptions};
+use common::{settings, TestApp, WAIT};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+use urbanstream_schema::store::{DetectionFilter, Store};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339()
+}
+
+/// A development server: any node may connect and is registered on first contact.
+async fn dev_app(edit: impl FnOnce(&mut urbanstream::config::Settings)) -> TestApp {
+    TestApp::start(settings(|s| {
+        s.edge.register_unknown = true;
+        s.edge.authenticate = false;
+        edit(s);
+    }))
+    .await
+}
+
+fn heartbeat(node: &str, seq: i64, status: &str, cpu: f64) -> Vec<u8> {
+    json!({
+        "node_id": node, "timestamp": now_rfc3339(), "cpu_usage": cpu,
+        "memory_usage": 61.5, "status": status, "boot": 1, "seq": seq,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn detections(node: &str, seq: i64, n: usize) -> Vec<u8> {
+    let list: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "stream_id": "gate-cam", "object_type": if i % 2 == 0 { "person" } else { "car" },
+                "confidence": 0.9, "bbox": {"x": 10 * i, "y": 20, "width": 30, "height": 60},
+                "track_id": i,
+            })
+        })
+        .collect();
+    json!({ "node_id": node, "timestamp": now_rfc3339(), "boot": 1, "seq": seq, "detections": list })
+        .to_string()
+        .into_bytes()
+}
+
+async fn stored_detections(
+    store: &Store,
+    node: &str,
+) -> Vec<urbanstream_schema::models::DetectionRow> {
+    store
+        .detections(DetectionFilter {
+            node: Some(node.into()),
+            from_ms: 0,
+            to_ms: i64::MAX,
+            limit: 100_000,
+            ..DetectionFilter::default()
+        })
+        .await
+        .unwrap()
+}
+
+async fn node_json(app: &TestApp, id: &str) -> Value {
+    let (s, b) = app.get(&format!("/api/v1/nodes/{id}")).await;
+    assert_eq!(s, 200, "{b}");
+    serde_json::from_str(&b).unwrap()
+}
+
+/// Polls `check` until it holds or `wait` passes.
+async fn eventually<F, Fut>(wait: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within {wait:?}");
+}
+
+async fn ws_connect(app: &TestApp, topics: &[&str]) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    next_json(&mut ws).await;
+    ws.send(Message::Text(
+        json!({"op": "subscribe", "topics": topics})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["data"]["subscribed"], json!(topics), "{ack}");
+    ws
+}
+
+async fn next_json(ws: &mut Ws) -> Value {
+    try_next_json(ws, WAIT).await.expect("a frame in time")
+}
+
+async fn try_next_json(ws: &mut Ws, wait: Duration) -> Option<Value> {
+    let until = Instant::now() + wait;
+    loop {
+        let left = until.checked_duration_since(Instant::now())?;
+        let msg = tokio::time::timeout(left, ws.next()).await.ok()??.ok()?;
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).ok();
+        }
+    }
+}
+
+/// The next push of `kind`, skipping others.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let v = next_json(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_node_goes_active_then_offline_when_silent_and_back() {
+    let app = dev_app(|s| {
+        s.edge.offline_after = Duration::from_millis(1200);
+    })
+    .await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let mut node = MqttNode::connect(addr, "cam-1", NodeOptions::default())
+        .await
+        .unwrap();
+    let birth =
+        json!({"status": "online", "boot": 1, "seq": 0, "capabilities": {"detector": "yolov8n"}});
+    node.publish_acked_retain("edge-qi/nodes/cam-1/status", birth.to_string(), true)
+        .await;
+    node.publish_acked(
+        "edge-qi/nodes/cam-1/heartbeat",
+        heartbeat("cam-1", 1, "active", 35.5),
+    )
+    .await;
+    // The PUBACK came after the commit: the heartbeat is stored already.
+    let samples = app
+        .server
+        .store
+        .node_samples("cam-1", 0, i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    assert_eq!(samples[0].kind, "heartbeat");
+    let n = node_json(&app, "cam-1").await;
+    assert_eq!(n["status"], "active", "{n}");
+    assert_eq!(n["cpu_usage"], 35.5);
+    assert_eq!(n["capabilities"]["detector"], "yolov8n");
+    assert_eq!(n["boot"], 1);
+
+    eventually(Duration::from_secs(5), "offline after silence", || async {
+        node_json(&app, "cam-1").await["status"] == "offline"
+    })
+    .await;
+    node.publish_acked("edge-qi/detection/cam-1", detections("cam-1", 2, 1))
+        .await;
+    assert_eq!(node_json(&app, "cam-1").await["status"], "active");
+    node.publish_acked(
+        "edge-qi/nodes/cam-1/heartbeat",
+        heartbeat("cam-1", 3, "fault", 99.0),
+    )
+    .await;
+    assert_eq!(node_json(&app, "cam-1").await["status"], "fault");
+
+    // The history holds the status changes, as events of the node's device row.
+    let device = app.server.store.device("cam-1").await.unwrap().unwrap();
+    assert_eq!(device.kind, "edge_node");
+    let (_, b) = app
+        .get(&format!(
+            "/api/v1/nodes/cam-1/metrics?from=2000-01-01T00:00:00Z"
+        ))
+        .await;
+    let m: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(m["items"].as_array().unwrap().len(), 2, "{m}");
+    assert_eq!(m["items"][1]["data"]["status"], "fault");
+}
+
+#[actix_rt::test]
+async fn detections_are_stored_once_and_pushed_once_when_a_message_comes_again() {
+    let app = dev_app(|_| {}).await;
+    let mut ws = ws_connect(&app, &["detections", "nodes"]).await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let mut node = MqttNode::connect(addr, "cam-2", NodeOptions::default())
+        .await
+        .unwrap();
+    let message = detections("cam-2", 5, 3);
+    node.publish_acked("edge-qi/detection/cam-2", message.clone())
+        .await;
+    // The same message again (a QoS 1 redelivery): stored once.
+    node.publish_acked("edge-qi/detection/cam-2", message).await;
+    let rows = stored_detections(&app.server.store, "cam-2").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[1].object_type, "car");
+    assert_eq!(rows[2].seq, 5);
+    assert!(
+        rows[0].metadata.contains("track_id"),
+        "extra fields kept: {}",
+        rows[0].metadata
+    );
+
+    let pushed = next_of(&mut ws, "detection_result").await;
+    assert_eq!(pushed["topic"], "detections");
+    assert_eq!(pushed["data"]["node_id"], "cam-2");
+    assert_eq!(pushed["data"]["detections"].as_array().unwrap().len(), 3);
+    // No second push for the redelivery.
+    while let Some(v) = try_next_json(&mut ws, Duration::from_millis(500)).await {
+        assert_ne!(v["type"], "detection_result", "pushed twice: {v}");
+    }
+
+    // REST: filtered, paged with a cursor.
+    let (s, b) = app
+        .get("/api/v1/detections?node=cam-2&object_type=person&limit=1&from=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let page: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(page["items"][0]["object_type"], "person");
+    assert_eq!(page["items"][0]["bbox"]["height"], 60.0);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, b) = app
+        .get(&format!(
+            "/api/v1/detections?node=cam-2&object_type=person&limit=1&from=2000-01-01T00:00:00Z&cursor={cursor}"
+        ))
+        .await;
+    let page2: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1, "{page2}");
+    assert_ne!(page2["items"][0]["index"], page["items"][0]["index"]);
+    let (s, csv) = app
+        .get("/api/v1/detections/export?node=cam-2&from=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+}
+
+#[actix_rt::test]
+async fn bad_messages_are_acknowledged_counted_and_dead_lettered() {
+    let app = dev_app(|s| s.mqtt.max_payload = 2048).await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let mut node = MqttNode::connect(addr, "cam-3", NodeOptions::default())
+        .await
+        .unwrap();
+    let hb = "edge-qi/nodes/cam-3/heartbeat";
+    node.publish_acked(hb, "{not json").await;
+    node.publish_acked(hb, heartbeat("cam-4", 1, "active", 1.0))
+        .await;
+    node.publish_acked(hb, r#"{"cpu_usage": "high", "memory_usage": 1}"#)
+        .await;
+    node.publish_acked(hb, vec![b' '; 3000]).await;
+    let future = json!({"timestamp": "2099-01-01T00:00:00Z", "cpu_usage": 1, "memory_usage": 1});
+    node.publish_acked(hb, future.to_string()).await;
+    // Still served after the poison.
+    node.publish_acked(hb, heartbeat("cam-3", 1, "idle", 5.0))
+        .await;
+    assert_eq!(node_json(&app, "cam-3").await["status"], "idle");
+
+    let (s, b) = app.get("/api/v1/mqtt/dead-letters").await;
+    assert_eq!(s, 200, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    let mut reasons: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    reasons.sort_unstable();
+    assert_eq!(
+        reasons,
+        [
+            "future_timestamp",
+            "malformed_json",
+            "node_mismatch",
+            "oversize",
+            "wrong_type"
+        ]
+    );
+    assert_eq!(v["items"][0]["topic"], hb);
+    for reason in [
+        "malformed_json",
+        "node_mismatch",
+        "oversize",
+        "wrong_type",
+        "future_timestamp",
+    ] {
+        let series = format!("urbanstream_mqtt_messages_rejected_total{{reason=\"{reason}\"}}");
+        assert!(app.metric(&series).await >= 1.0, "{series}");
+    }
+}
+
+#[actix_rt::test]
+async fn in_production_a_node_connects_with_the_key_it_registered_with() {
+    let app = TestApp::start(settings(|s| {
+        s.edge.register_unknown = false;
+        s.edge.authenticate = true;
+    }))
+    .await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let refused = MqttNode::connect(addr, "cam-9", NodeOptions::default()).await;
+    assert!(refused.is_err(), "anonymous nodes are refused");
+
+    let key = app
+        .created(
+            "/api/v1/api-keys",
+            json!({"name": "cam-9", "role": "OPERATOR"}),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app
+        .created(
+            "/api/v1/api-keys",
+            json!({"name": "someone", "role": "OPERATOR"}),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let creds = |k: &str| NodeOptions {
+        credentials: Some(("cam-9".into(), k.into())),
+        ..NodeOptions::default()
+    };
+    assert!(
+        MqttNode::connect(addr, "cam-9", creds(&key)).await.is_err(),
+        "not registered yet"
+    );
+    let (s, b) = app
+        .request_as(
+            Some(&key),
+            "POST",
+            "/api/v1/nodes/register",
+            Some(
+                &json!({"id": "cam-9", "name": "Gate 9", "ip_address": "10.0.0.9", "port": 8080,
+                         "capabilities": {"fps": 15}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(serde_json::from_str::<Value>(&b).unwrap()["has_key"], true);
+    assert!(
+        MqttNode::connect(addr, "cam-9", creds(&other))
+            .await
+            .is_err(),
+        "another key does not open this node"
+    );
+    let mut node = MqttNode::connect(addr, "cam-9", creds(&key)).await.unwrap();
+    node.publish_acked(
+        "edge-qi/nodes/cam-9/heartbeat",
+        heartbeat("cam-9", 1, "active", 3.0),
+    )
+    .await;
+    assert_eq!(node_json(&app, "cam-9").await["status"], "active");
+    // A node publishes its own topics only.
+    node.publish_acked(
+        "edge-qi/nodes/cam-1/heartbeat",
+        heartbeat("cam-1", 1, "active", 3.0),
+    )
+    .await;
+    let (_, b) = app.get("/api/v1/mqtt/dead-letters").await;
+    assert!(b.contains("not_authorized"), "{b}");
+    let (s, _) = app.get("/api/v1/nodes/cam-1").await;
+    assert_eq!(s, 404);
+}
+
+#[actix_rt::test]
+async fn a_last_will_takes_the_node_offline() {
+    let app = dev_app(|_| {}).await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let will = json!({"node_id": "cam-5", "status": "offline"})
+        .to_string()
+        .into_bytes();
+    let mut node = MqttNode::connect(
+        addr,
+        "cam-5",
+        NodeOptions {
+            will: Some(("edge-qi/nodes/cam-5/status".into(), will)),
+            ..NodeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    node.publish_acked(
+        "edge-qi/nodes/cam-5/heartbeat",
+        heartbeat("cam-5", 1, "active", 3.0),
+    )
+    .await;
+    assert_eq!(node_json(&app, "cam-5").await["status"], "active");
+    node.vanish();
+    eventually(WAIT, "offline by its last will", || async {
+        node_json(&app, "cam-5").await["status"] == "offline"
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn a_paho_publisher_is_understood() {
+    let app = dev_app(|_| {}).await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let script = r#"
+import json, sys, time
+import paho.mqtt.client as mqtt
+port = int(sys.argv[1])
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-node")
+c.connect("127.0.0.1", port)
+c.loop_start()
+hb = {"node_id": "paho-1", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+      "cpu_usage": 12.0, "memory_usage": 30.0, "status": "active"}
+det = {"node_id": "paho-1", "timestamp": int(time.time() * 1000), "stream_id": "s1",
+       "object_type": "bicycle", "confidence": 0.77,
+       "bbox": {"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.4, "normalized": True}}
+for topic, body in [("edge-qi/nodes/paho-1/heartbeat", hb), ("edge-qi/detection/paho-1", det)]:
+    c.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
+c.loop_stop()
+c.disconnect()
+"#;
+    // Off the runtime's thread: the server answers on it.
+    let port = addr.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", script, &port])
+            .output()
+            .expect("python3 with paho-mqtt (scripts/test.sh installs it)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // wait_for_publish returned after our PUBACK, which follows the commit.
+    let rows = stored_detections(&app.server.store, "paho-1").await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].bbox_normalized);
+    assert_eq!(node_json(&app, "paho-1").await["status"], "active");
+}
+
+/// A Mosquitto of our own on a free port, with persistence in `dir`.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mosquitto_bin() -> &'static str {
+    if std::path::Path::new("/usr/sbin/mosquitto").exists() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    }
+}
+
+impl Mosquitto {
+    fn start(port: u16, dir: std::path::PathBuf) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&dir).unwrap();
+        // Started as root, Mosquitto drops to its own user, which must write its database.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+                 max_inflight_messages 1000\nmax_queued_messages 100000\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(mosquitto_bin())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (scripts/test.sh installs it)");
+        let until = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "mosquitto did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port, dir }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    /// Stops it the way a service manager does (SIGTERM: it saves its state) and starts it
+    /// again on the same port.
+    fn restart(mut self) -> Self {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let (port, dir) = (self.port, std::mem::take(&mut self.dir));
+        std::mem::forget(self);
+        Self::start(port, dir)
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn ready(app: &TestApp) -> (u16, Value) {
+    let (s, b) = app.get("/ready").await;
+    (s, serde_json::from_str(&b).unwrap_or_default())
+}
+
+#[actix_rt::test]
+async fn through_mosquitto_nothing_acknowledged_is_lost_across_a_broker_restart() {
+    let dir = std::env::temp_dir().join(format!("us_mosq_{}_{}", std::process::id(), free_port()));
+    let broker = Mosquitto::start(free_port(), dir.clone());
+    let url = format!("mqtt://{}", broker.addr());
+    let app = dev_app(|s| {
+        s.mqtt.url = Some(url);
+        s.mqtt.client_id = format!("urbanstream-test-{}", broker.port);
+    })
+    .await;
+    eventually(WAIT, "connected to mosquitto", || async {
+        ready(&app).await.0 == 200
+    })
+    .await;
+    assert_eq!(ready(&app).await.1["mqtt"]["status"], "ok");
+
+    let total = 200i64;
+    let publish = |from: i64, to: i64, addr: SocketAddr| async move {
+        let mut node = MqttNode::connect(addr, "cam-7", NodeOptions::default())
+            .await
+            .unwrap();
+        for seq in from..=to {
+            node.publish_acked("edge-qi/detection/cam-7", detections("cam-7", seq, 1))
+                .await;
+        }
+    };
+    publish(1, 50, broker.addr()).await;
+    // The broker restarts; at once, before urbanstream is back, a node publishes: the broker
+    // acknowledges and queues those for urbanstream's session, then restarts again.
+    let broker = broker.restart();
+    publish(51, 150, broker.addr()).await;
+    let broker = broker.restart();
+    publish(151, total, broker.addr()).await;
+    // Every message the broker acknowledged to the node is stored, each once.
+    eventually(
+        Duration::from_secs(30),
+        "every acknowledged message stored",
+        || async { stored_detections(&app.server.store, "cam-7").await.len() as i64 == total },
+    )
+    .await;
+    let mut seqs: Vec<i64> = stored_detections(&app.server.store, "cam-7")
+        .await
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+    assert_eq!(ready(&app).await.0, 200);
+
+    // The broker down: /ready says so; back: ready again.
+    drop(broker);
+    eventually(
+        Duration::from_secs(10),
+        "/ready reports the broker down",
+        || async {
+            let (s, v) = ready(&app).await;
+            s == 503 && v["mqtt"]["status"] == "disconnected"
+        },
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
