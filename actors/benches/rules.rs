@@ -100,6 +100,7 @@ fn bench(c: &mut Criterion) {
                 dtc: Some(vec![]),
                 green_driving: None,
                 fence_limit,
+                ..Sample::default()
             };
             eval.observe(&rules, &s, &mut out);
             let n = out.len() + fence_events.len();

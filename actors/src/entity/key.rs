@@ -6,9 +6,10 @@ use urbanstream_schema::{Imei, NodeId};
 
 /// The kinds of tracked things. Each kind has an adapter (its wire), an entity actor and a
 /// factory registered with the device registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EntityKind {
     /// A vehicle tracker (Teltonika today), one actor per tracker with its vehicle inside.
+    #[default]
     Tracker,
     /// An edge AI node (cameras with a detector) reporting over MQTT.
     EdgeNode,

@@ -16,7 +16,7 @@ use urbanstream_schema::{AlertId, DeviceId, Imei, VehicleId};
 use super::alert_rule::Rule;
 use super::logic::{Evaluator, NewAlert, Sample, Transition};
 use super::messages::{AlertAction, AlertChanged, AlertForgotten, ReplaceRules};
-use crate::entity::{Accepted, EntityKey, EntityUpdate, Io};
+use crate::entity::{Accepted, EntityKey, EntityUpdate, Io, Observation};
 use crate::geo::SharedFences;
 use crate::metrics::{
     ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, ALERTS_CLEARED_TOTAL, ALERTS_OPEN,
@@ -227,6 +227,7 @@ impl Handler<EntityUpdate> for RuleEngineActor {
             .increment(late.len() as u64);
         if !msg.events.is_empty() {
             let s = Sample {
+                kind: msg.key.kind(),
                 device_id: msg.device_id,
                 vehicle_id: msg.vehicle_id,
                 group,
@@ -262,7 +263,22 @@ impl Handler<AlertForgotten> for RuleEngineActor {
 /// A reading's facts for the rules.
 fn sample(msg: &EntityUpdate, group: Option<String>, r: &Accepted) -> Sample {
     let facts = &r.reading.facts;
+    let mut health = None;
+    let mut detections = Vec::new();
+    for o in &r.reading.observations {
+        match o {
+            Observation::Heartbeat(h) => health = Some(h.clone()),
+            Observation::Detections { detections: d } => detections.extend(
+                d.iter()
+                    .map(|d| (d.object_type.clone(), d.location.clone())),
+            ),
+            _ => {}
+        }
+    }
     Sample {
+        kind: msg.key.kind(),
+        health,
+        detections,
         device_id: msg.device_id,
         vehicle_id: msg.vehicle_id,
         group,

@@ -10,12 +10,14 @@ use urbanstream_schema::{AlertId, DeviceId, GeofenceId, VehicleId};
 
 use super::alert_rule::{Rule, Severity};
 use super::conditions::Cx;
-use crate::entity::EntityEvent;
+use crate::entity::{EntityEvent, EntityKind, Health};
 use crate::geo::FenceIndex;
 
 /// One live or late reading's facts, as the rules need them.
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
+    /// The kind of entity sampled: a rule sees only its condition's kind.
+    pub kind: EntityKind,
     pub device_id: DeviceId,
     pub vehicle_id: Option<VehicleId>,
     pub group: Option<String>,
@@ -34,6 +36,10 @@ pub struct Sample {
     /// The lowest speed limit of the geofences the vehicle is in, and that fence, as its
     /// actor decided with each fence's hysteresis (live readings).
     pub fence_limit: Option<(f64, GeofenceId)>,
+    /// An edge node's heartbeat.
+    pub health: Option<Health>,
+    /// An edge node's detections: (object type, location).
+    pub detections: Vec<(String, Option<String>)>,
 }
 
 /// An alert to store and announce.
@@ -122,6 +128,7 @@ impl RuleState {
 
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
+    kind: EntityKind,
     vehicle_id: Option<VehicleId>,
     group: Option<String>,
     last_speed: Option<(i64, f64)>,
@@ -232,6 +239,7 @@ impl Evaluator {
     /// A live sample, in device-time order for its device.
     pub fn observe(&mut self, rules: &[Rule], s: &Sample, out: &mut Vec<Transition>) {
         let dev = self.devices.entry(s.device_id).or_default();
+        dev.kind = s.kind;
         dev.vehicle_id = s.vehicle_id;
         dev.group.clone_from(&s.group);
         dev.last_received_ms = dev.last_received_ms.max(Some(s.received_ms));
@@ -242,7 +250,10 @@ impl Evaluator {
         dev.last_speed = Some((s.at_ms, s.speed_kmh));
         dev.align(rules);
         for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
-            if !rule.enabled || !rule.targets.covers(s.vehicle_id, s.group.as_deref()) {
+            if !rule.enabled
+                || rule.condition.check().kind() != s.kind
+                || !rule.targets.covers(s.vehicle_id, s.group.as_deref())
+            {
                 continue;
             }
             let check = rule.condition.check();
@@ -272,7 +283,10 @@ impl Evaluator {
         let dev = self.devices.entry(s.device_id).or_default();
         dev.align(rules);
         for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
-            if !rule.enabled || !rule.targets.covers(s.vehicle_id, s.group.as_deref()) {
+            if !rule.enabled
+                || rule.condition.check().kind() != s.kind
+                || !rule.targets.covers(s.vehicle_id, s.group.as_deref())
+            {
                 continue;
             }
             let check = rule.condition.check();
@@ -302,6 +316,7 @@ impl Evaluator {
         let Some(first) = samples.first() else { return };
         for rule in rules {
             if !rule.enabled
+                || rule.condition.check().kind() != first.kind
                 || !rule
                     .targets
                     .covers(first.vehicle_id, first.group.as_deref())
@@ -350,7 +365,10 @@ impl Evaluator {
             };
             dev.align(rules);
             for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
-                if !rule.enabled || !rule.targets.covers(dev.vehicle_id, dev.group.as_deref()) {
+                if !rule.enabled
+                    || rule.condition.check().kind() != dev.kind
+                    || !rule.targets.covers(dev.vehicle_id, dev.group.as_deref())
+                {
                     continue;
                 }
                 let mut cx = Cx {

@@ -17,9 +17,10 @@ use urbanstream_schema::{DeviceId, VehicleId};
 
 use super::alert_rule::{Rule, RuleError};
 use super::logic::{Memory, RuleState, Sample, Transition};
-use crate::entity::EntityEvent;
+use crate::entity::{EntityEvent, EntityKind};
 use crate::geo::FenceIndex;
 
+mod detection_burst;
 mod device_offline;
 mod engine_error;
 mod excessive_idle;
@@ -27,6 +28,8 @@ mod fuel_drop;
 mod geofence;
 mod harsh;
 mod low_fuel;
+mod node_load;
+mod node_status;
 mod overspeed;
 
 /// Every kind: its stored name and how its parameters are read.
@@ -41,11 +44,21 @@ const KINDS: &[(&str, Parse)] = &[
     ("DEVICE_OFFLINE", parse::<device_offline::DeviceOffline>),
     ("HARSH_BRAKING", parse::<harsh::HarshBraking>),
     ("HARSH_ACCELERATION", parse::<harsh::HarshAcceleration>),
+    ("NODE_OFFLINE", parse::<node_status::NodeOffline>),
+    ("NODE_FAULT", parse::<node_status::NodeFault>),
+    ("NODE_CPU_HIGH", parse::<node_load::CpuHigh>),
+    ("NODE_MEMORY_HIGH", parse::<node_load::MemoryHigh>),
+    ("DETECTION_BURST", parse::<detection_burst::DetectionBurst>),
 ];
 
 /// What one kind of condition does. Every method has a default that does nothing, so a
 /// condition implements only what it watches.
 pub trait Check: fmt::Debug + Send + Sync + 'static {
+    /// The kind of entity this condition watches; the others never reach it.
+    fn kind(&self) -> EntityKind {
+        EntityKind::Tracker
+    }
+
     /// Checked once, when the rule is read; the message names the parameter.
     fn validate(&self) -> Result<(), RuleError> {
         Ok(())

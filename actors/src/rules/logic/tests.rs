@@ -487,3 +487,113 @@ fn restored_alerts_clear_and_cooldowns_hold() {
     e.observe(&r, &sample(100, 70.0), &mut out);
     assert!(out.is_empty());
 }
+
+fn node_sample(at_s: i64, cpu: f64, status: crate::entity::NodeStatus) -> Sample {
+    Sample {
+        kind: crate::entity::EntityKind::EdgeNode,
+        device_id: DeviceId(9),
+        vehicle_id: None,
+        at_ms: T0 + at_s * 1000,
+        received_ms: T0 + at_s * 1000,
+        health: Some(crate::entity::Health {
+            status,
+            cpu_usage: cpu,
+            memory_usage: 10.0,
+            network_status: None,
+            energy_consumption: None,
+        }),
+        ..Sample::default()
+    }
+}
+
+#[test]
+fn node_cpu_high_takes_the_mean_over_its_window_and_only_edge_nodes() {
+    use crate::entity::NodeStatus::Active;
+    let r = [
+        rule(
+            1,
+            "NODE_CPU_HIGH",
+            json!({"above_pct": 90, "window_s": 30}),
+            0,
+        ),
+        rule(2, "OVERSPEED", json!({"limit_kmh": 1}), 0),
+    ];
+    // One spike does not raise; a mean above 90 over 30 s does; it clears at 85.
+    let cpus = [
+        (0, 50.0),
+        (10, 99.0),
+        (20, 95.0),
+        (30, 97.0),
+        (40, 96.0),
+        (50, 70.0),
+        (60, 60.0),
+        (70, 60.0),
+    ];
+    let samples: Vec<_> = cpus
+        .iter()
+        .map(|&(t, c)| node_sample(t, c, Active))
+        .collect();
+    let (_, out) = run(&r, &samples);
+    assert_eq!(steps(&out), [("raise", 40), ("clear", 60)]);
+    let Transition::Raise(a) = &out[0] else {
+        panic!()
+    };
+    assert_eq!(a.kind, "NODE_CPU_HIGH");
+    // A tracker's sample never reaches an edge node rule.
+    let (_, out) = run(&r[..1], &[sample(0, 120.0)]);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn node_fault_and_offline_follow_the_status_events() {
+    use crate::entity::NodeStatus::{Active, Fault, Offline};
+    let r = [
+        rule(1, "NODE_OFFLINE", json!({}), 0),
+        rule(2, "NODE_FAULT", json!({}), 0),
+    ];
+    let mut e = Evaluator::default();
+    let mut out = Vec::new();
+    let s = node_sample(0, 1.0, Active);
+    let at =
+        |t: i64| chrono::DateTime::<chrono::Utc>::from_timestamp_millis(T0 + t * 1000).unwrap();
+    let changed = |t, from, to| EntityEvent::StatusChanged {
+        at: at(t),
+        from,
+        to,
+    };
+    e.observe_events(&r, &s, &[changed(1, Active, Offline)], &mut out);
+    e.observe_events(&r, &s, &[changed(5, Offline, Fault)], &mut out);
+    e.observe(&r, &node_sample(9, 1.0, Active), &mut out);
+    assert_eq!(
+        steps(&out),
+        [("raise", 1), ("clear", 5), ("raise", 5), ("clear", 9)]
+    );
+}
+
+#[test]
+fn detection_bursts_count_one_type_in_one_zone() {
+    let r = [rule(
+        1,
+        "DETECTION_BURST",
+        json!({"object_type": "person", "zone": "gate", "max_count": 5, "window_s": 10, "hold_s": 60}),
+        0,
+    )];
+    let burst = |t: i64, n: usize, kind: &str, zone: &str| Sample {
+        kind: crate::entity::EntityKind::EdgeNode,
+        device_id: DeviceId(9),
+        at_ms: T0 + t * 1000,
+        received_ms: T0 + t * 1000,
+        detections: vec![(kind.to_owned(), Some(zone.to_owned())); n],
+        ..Sample::default()
+    };
+    let samples = [
+        burst(0, 3, "person", "gate"),
+        burst(1, 9, "car", "gate"),
+        burst(2, 9, "person", "yard"),
+        burst(20, 3, "person", "gate"),
+        burst(21, 3, "person", "gate"),
+        burst(22, 1, "person", "gate"),
+    ];
+    let (_, out) = run(&r, &samples);
+    assert_eq!(steps(&out), [("raise", 21), ("repeat", 22)]);
+}
