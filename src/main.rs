@@ -77,6 +77,52 @@ enum UserAction {
 enum SimulateSource {
     /// Teltonika trackers on buses around Banja Luka, over real TCP.
     Teltonika(SimTeltonika),
+    /// Edge AI nodes over MQTT: births, heartbeats, metrics, detections, consensus rounds.
+    Edge(SimEdge),
+}
+
+#[derive(Args)]
+struct SimEdge {
+    /// Number of nodes, each on its own MQTT connection.
+    #[arg(long, default_value_t = 10)]
+    nodes: usize,
+    /// Detection messages per second per node.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Detections in each message.
+    #[arg(long, default_value_t = 3)]
+    detections: usize,
+    /// How long to publish, e.g. 30s, 5m.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// The MQTT broker (the server's embedded one, or the broker it subscribes at).
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    broker: String,
+    /// Node ids are this prefix and a number.
+    #[arg(long, default_value = "sim-node-")]
+    prefix: String,
+    /// How often each node sends a heartbeat.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    heartbeat_every: Duration,
+    /// Each minute, one node in this many drops off (last will) and comes back; 0: never.
+    #[arg(long, default_value_t = 20)]
+    drop_one_in: usize,
+    /// Also measure publish → WebSocket push latency with a client on this URL (with its
+    /// token), e.g. ws://127.0.0.1:8080/ws?token=…
+    #[arg(long)]
+    ws: Option<String>,
+    /// The server's database URL: count the detections stored.
+    #[arg(long)]
+    database: Option<String>,
+    /// Connect with username = node id and password = this API key (production broker).
+    #[arg(long, env = "URBANSTREAM_NODE_KEY")]
+    api_key: Option<String>,
+    /// Print the summary as one JSON object on the last line of stdout.
+    #[arg(long)]
+    json: bool,
+    /// No live progress on stderr.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,6 +185,9 @@ fn main() -> std::process::ExitCode {
         Command::Simulate {
             source: SimulateSource::Teltonika(args),
         } => simulate_teltonika(args),
+        Command::Simulate {
+            source: SimulateSource::Edge(args),
+        } => simulate_edge(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -310,6 +359,57 @@ fn run_decode(args: DecodeArgs, config: Option<PathBuf>) -> anyhow::Result<Vec<S
     };
     let values = urbanstream::decode::decode_all(&bytes, &profile)?;
     Ok(values.iter().map(|v| v.to_string()).collect())
+}
+
+fn simulate_edge(a: SimEdge) -> anyhow::Result<()> {
+    use std::net::ToSocketAddrs;
+    let broker = a
+        .broker
+        .to_socket_addrs()
+        .with_context(|| format!("resolving --broker {}", a.broker))?
+        .next()
+        .with_context(|| format!("--broker {} resolves to no address", a.broker))?;
+    let opts = simulate::edge::EdgeOptions {
+        nodes: a.nodes,
+        rate: a.rate,
+        detections: a.detections,
+        duration: a.duration,
+        broker,
+        prefix: a.prefix,
+        heartbeat_every: a.heartbeat_every,
+        drop_one_in: a.drop_one_in,
+        drain: Duration::from_secs(10),
+        progress: !a.quiet,
+        ws: a.ws,
+        database: a.database,
+        api_key: a.api_key,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let s = runtime.block_on(simulate::edge::run(opts))?;
+    eprintln!(
+        "nodes {} | published {} | acknowledged {} | detections acknowledged {} | stored {} | {:.0} messages/s, {:.0} detections/s | PUBACK p50 {:.2} ms p99 {:.2} ms max {:.2} ms | drops {} | errors {}",
+        s.nodes,
+        s.published,
+        s.acknowledged,
+        s.detections_acknowledged,
+        s.detections_stored.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+        s.messages_per_s,
+        s.detections_per_s,
+        s.puback_p50_ms,
+        s.puback_p99_ms,
+        s.puback_max_ms,
+        s.drops,
+        s.errors
+    );
+    if let (Some(n), Some(p50), Some(p99)) = (s.ws_received, s.ws_p50_ms, s.ws_p99_ms) {
+        eprintln!("WebSocket pushes {n} | publish → push p50 {p50:.2} ms p99 {p99:.2} ms");
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    }
+    Ok(())
 }
 
 fn simulate_teltonika(a: SimTeltonika) -> anyhow::Result<()> {

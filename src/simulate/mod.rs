@@ -2,6 +2,7 @@
 //! realistic IO, ACK handling and resends, live progress and a closing summary.
 
 mod device;
+pub mod edge;
 pub mod route;
 
 use std::net::SocketAddr;
@@ -103,7 +104,7 @@ pub struct Report {
     pub devices: Vec<DeviceReport>,
 }
 
-fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+pub(crate) fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
     }

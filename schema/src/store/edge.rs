@@ -289,3 +289,15 @@ impl Store {
         Ok((a + b) as u64)
     }
 }
+
+impl Store {
+    /// Detections of the nodes whose id starts with `prefix` (the simulator's).
+    pub async fn detections_of_prefix(&self, prefix: &str) -> Result<i64, DbError> {
+        let pattern = format!("{}%", prefix.replace('%', "\\%").replace('_', "\\_"));
+        use diesel::{EscapeExpressionMethods, TextExpressionMethods};
+        on_db!(self, |c| detections::table
+            .filter(detections::node_id.like(pattern).escape('\\'))
+            .count()
+            .get_result(c))
+    }
+}
