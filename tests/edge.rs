@@ -5,10 +5,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::mqtt::{MqttNode, NodeOptions};
+use common::mqtt::{free_port, Mosquitto, MqttNode, NodeOptions};
 use common::{settings, TestApp, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -476,84 +476,6 @@ c.disconnect()
     assert_eq!(rows.len(), 1);
     assert!(rows[0].bbox_normalized);
     assert_eq!(node_json(&app, "paho-1").await["status"], "active");
-}
-
-/// A Mosquitto of our own on a free port, with persistence in `dir`.
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn mosquitto_bin() -> &'static str {
-    if std::path::Path::new("/usr/sbin/mosquitto").exists() {
-        "/usr/sbin/mosquitto"
-    } else {
-        "mosquitto"
-    }
-}
-
-impl Mosquitto {
-    fn start(port: u16, dir: std::path::PathBuf) -> Self {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(&dir).unwrap();
-        // Started as root, Mosquitto drops to its own user, which must write its database.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
-                 max_inflight_messages 1000\nmax_queued_messages 100000\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(mosquitto_bin())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto (scripts/test.sh installs it)");
-        let until = Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port, dir }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        ([127, 0, 0, 1], self.port).into()
-    }
-
-    /// Stops it the way a service manager does (SIGTERM: it saves its state) and starts it
-    /// again on the same port.
-    fn restart(mut self) -> Self {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-        let (port, dir) = (self.port, std::mem::take(&mut self.dir));
-        std::mem::forget(self);
-        Self::start(port, dir)
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn ready(app: &TestApp) -> (u16, Value) {

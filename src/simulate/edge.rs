@@ -132,7 +132,14 @@ async fn node(
         // pkid → (published at, detections): PUBACKs come back in order.
         let pending: Arc<Mutex<std::collections::HashMap<u16, (Instant, usize)>>> = Arc::default();
         let sizes: Arc<Mutex<std::collections::VecDeque<usize>>> = Arc::default();
-        let (pending2, sizes2, c2, lat2) = (pending.clone(), sizes.clone(), c.clone(), lat.clone());
+        let leaving = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (pending2, sizes2, c2, lat2, leaving2) = (
+            pending.clone(),
+            sizes.clone(),
+            c.clone(),
+            lat.clone(),
+            leaving.clone(),
+        );
         let driver = tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
@@ -158,6 +165,9 @@ async fn node(
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        if leaving2.load(Ordering::Relaxed) {
+                            return;
+                        }
                         c2.errors.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!("edge node connection: {e}");
                         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -297,6 +307,7 @@ async fn node(
         while Instant::now() < drain && pending.lock().map(|p| !p.is_empty()).unwrap_or(false) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        leaving.store(true, Ordering::Relaxed);
         let _ = client.disconnect().await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         driver.abort();
