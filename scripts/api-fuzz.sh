@@ -25,7 +25,7 @@ base="http://127.0.0.1:$port"
 export_unlimited
 password="fuzz-admin-$(date +%s%N)"
 URBANSTREAM__DATABASE__URL="sqlite://$dir/api.db" URBANSTREAM__HTTP__LISTEN="127.0.0.1:$port" \
-  URBANSTREAM__TELTONIKA__LISTEN="127.0.0.1:$tport" URBANSTREAM__LOG__FILTER=warn \
+  URBANSTREAM__TELTONIKA__LISTEN="127.0.0.1:$tport" URBANSTREAM__MQTT__LISTEN=127.0.0.1:0 URBANSTREAM__LOG__FILTER=warn \
   URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD="$password" \
   "$bin" serve >"$dir/serve.log" 2>&1 &
 server=$!

@@ -32,18 +32,25 @@ wait_healthy "http://$http"
 token=$(login "http://$http" admin $password)
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 idle=$(rss_kb)
-
+sim_cpu=
+# WS=0: no WebSocket subscriber (a throughput run); otherwise one client on `detections`
+# times publish → push.
+ws=()
+[[ "${WS:-1}" != 0 ]] && ws=(--ws "ws://$http/ws?token=$token")
+cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 "$bin" simulate edge --nodes "$nodes" --rate "$rate" --detections "$per" --duration "$duration" \
-  --broker "$mqtt" --drop-one-in 0 --database "$db_url" --ws "ws://$http/ws?token=$token" \
+  --broker "$mqtt" --drop-one-in 0 --database "$db_url" "${ws[@]}" \
   --json --quiet > "$dir/sim.json" &
 sim=$!
 peak=$idle
 while kill -0 $sim 2>/dev/null; do
   now=$(rss_kb)
   (( now > peak )) && peak=$now
+  sim_cpu=$(cpu_s $sim 2>/dev/null || echo "$sim_cpu")
   sleep 0.5
 done
 wait $sim
 tail -n 1 "$dir/sim.json"
-curl -fs "http://$http/metrics" | grep -E '^urbanstream_mqtt_messages_rejected_total|^urbanstream_db_(flush_failures_total|rejected_total)|^urbanstream_db_batch_rows_(sum|count)' || true
+curl -fs "http://$http/metrics" | grep -E '^urbanstream_mqtt_messages_rejected_total|^urbanstream_db_(flush_failures_total|rejected_total)|^urbanstream_db_batch_rows_(sum|count)|^urbanstream_db_flush_seconds_(sum|count)' || true
+echo "CPU seconds: server $(cpu_s $server), simulator ${sim_cpu:-?} (of $(nproc) cores × the run)"
 echo "server RSS: idle ${idle} KiB, peak ${peak} KiB, $(( (peak - idle) * 1024 / nodes )) bytes per node"

@@ -15,7 +15,7 @@ ulimit -n "$(ulimit -Hn)"
 http=127.0.0.1:18080
 tcp=127.0.0.1:15000
 db_url="${DATABASE_URL:-sqlite:///tmp/urbanstream-bench-$$/urbanstream.db}"
-URBANSTREAM__DATABASE__URL="$db_url" URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM__TELTONIKA__LISTEN=$tcp \
+URBANSTREAM__DATABASE__URL="$db_url" URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM__TELTONIKA__LISTEN=$tcp URBANSTREAM__MQTT__LISTEN=127.0.0.1:0 \
   URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN=true URBANSTREAM__LOG__FILTER=warn \
   "$bin" serve >/tmp/urbanstream-bench-serve.log 2>&1 &
 server=$!

@@ -71,7 +71,7 @@ dir=$(mktemp -d /tmp/urbanstream-bench-reports.XXXXXX)
 http=127.0.0.1:18082
 password="bench-admin-password"
 export_unlimited
-URBANSTREAM__DATABASE__URL="$url" URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM__TELTONIKA__LISTEN=127.0.0.1:0 \
+URBANSTREAM__DATABASE__URL="$url" URBANSTREAM__HTTP__LISTEN=$http URBANSTREAM__TELTONIKA__LISTEN=127.0.0.1:0 URBANSTREAM__MQTT__LISTEN=127.0.0.1:0 \
   URBANSTREAM__LOG__FILTER=warn URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD=$password \
   "$bin" serve >"$dir/serve.log" 2>&1 &
 server=$!

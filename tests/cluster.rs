@@ -90,6 +90,7 @@ fn serve(db: &str, prefix: &str) -> Node {
         .env("URBANSTREAM__REDIS__PREFIX", prefix)
         .env("URBANSTREAM__HTTP__LISTEN", http.to_string())
         .env("URBANSTREAM__TELTONIKA__LISTEN", teltonika.to_string())
+        .env("URBANSTREAM__MQTT__LISTEN", "127.0.0.1:0")
         .env("URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN", "true")
         .env("URBANSTREAM__LOG__FILTER", "warn")
         .env("URBANSTREAM__AUTH__SIGNING_KEY", SIGNING_KEY)

@@ -546,3 +546,77 @@ async fn through_mosquitto_nothing_acknowledged_is_lost_across_a_broker_restart(
     .await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[actix_rt::test]
+async fn system_metrics_consensus_rounds_and_the_log_over_rest_and_websocket() {
+    let app = dev_app(|s| s.edge.metrics_every = Duration::from_millis(200)).await;
+    let mut ws = ws_connect(&app, &["system", "logs", "node:cam-8"]).await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let mut node = MqttNode::connect(addr, "cam-8", NodeOptions::default())
+        .await
+        .unwrap();
+    node.publish_acked(
+        "edge-qi/nodes/cam-8/heartbeat",
+        heartbeat("cam-8", 1, "active", 20.0),
+    )
+    .await;
+    let update = next_of(&mut ws, "edge_node_update").await;
+    assert_eq!(update["topic"], "node:cam-8");
+    assert_eq!(update["data"]["status"], "active");
+    let log = next_of(&mut ws, "system_log").await;
+    assert_eq!(log["data"]["source"], "node:cam-8", "{log}");
+    let metrics = json!({"node_id": "cam-8", "latency_ms": 21.5, "bandwidth_saved": 1000.0,
+                         "energy_saved": 2.5, "boot": 1, "seq": 2});
+    node.publish_acked("edge-qi/metrics/cam-8", metrics.to_string())
+        .await;
+    node.publish_acked("edge-qi/detection/cam-8", detections("cam-8", 3, 4))
+        .await;
+    // A round whose reported result is not what its votes give is flagged.
+    let round = json!({"node_id": "cam-8", "round_number": 7, "boot": 1, "seq": 4,
+        "votes": {"a": "bus", "b": "bus", "c": "car"}, "result": "car", "participants": 3,
+        "duration_ms": 35, "success": true});
+    node.publish_acked("edge-qi/consensus/cam-8", round.to_string())
+        .await;
+    let (_, b) = app.get("/api/v1/consensus/rounds?node=cam-8").await;
+    let rounds: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(rounds["items"][0]["round_number"], 7, "{rounds}");
+    assert_eq!(rounds["items"][0]["computed_result"], "bus");
+    assert_eq!(rounds["items"][0]["agrees"], false);
+
+    loop {
+        let m = next_of(&mut ws, "system_metrics").await;
+        if m["data"]["total_detections"] == 4 {
+            assert_eq!(m["data"]["active_nodes"], 1, "{m}");
+            assert_eq!(m["data"]["total_nodes"], 1);
+            assert_eq!(m["data"]["average_latency"], 21.5);
+            assert_eq!(m["data"]["bandwidth_saved"], 1000.0);
+            break;
+        }
+    }
+    let (_, b) = app.get("/api/v1/system/status").await;
+    let status: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(status["total_detections"], 4, "{status}");
+    let (s, b) = app.get("/api/v1/system/health").await;
+    assert_eq!(s, 200, "{b}");
+    let health: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(health["mqtt"]["broker"], "embedded");
+    assert_eq!(health["database"]["status"], "ok");
+    let (_, b) = app.get("/api/v1/system/nodes/summary").await;
+    let summary: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(summary["by_status"]["active"], 1, "{summary}");
+    eventually(WAIT, "the consensus disagreement in the log", || async {
+        let (_, b) = app.get("/api/v1/system/logs?level=warning").await;
+        b.contains("round 7")
+    })
+    .await;
+    // Viewers see nodes but not detections.
+    let viewer = app.user_token("watcher", "VIEWER").await;
+    let (s, _) = app
+        .request_as(Some(&viewer), "GET", "/api/v1/nodes", None)
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app
+        .request_as(Some(&viewer), "GET", "/api/v1/detections", None)
+        .await;
+    assert_eq!(s, 403);
+}

@@ -223,6 +223,12 @@ pub fn parse(
             Observation::Detections { detections }
         }
     };
+    // Detections keep what they carried in their own metadata; the other messages are
+    // stored as sent.
+    let raw = match kind {
+        MessageType::Detection => String::new(),
+        _ => String::from_utf8_lossy(payload).into_owned(),
+    };
     Ok(Parsed {
         node,
         kind,
@@ -230,7 +236,7 @@ pub fn parse(
             at_ms: at.timestamp_millis(),
             fix: None,
             facts: Facts::default(),
-            raw: String::from_utf8_lossy(payload).into_owned(),
+            raw,
             sequence,
             observations: vec![observation],
         },

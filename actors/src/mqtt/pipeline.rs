@@ -61,7 +61,7 @@ impl Ingest {
 
     /// Takes a message in. What it returns resolves once the message may be acknowledged;
     /// messages of one node reach its entity in the order they were admitted.
-    pub async fn admit(&mut self, topic: &str, payload: &[u8]) -> AckFuture {
+    pub async fn admit(&mut self, topic: &str, payload: &bytes::Bytes) -> AckFuture {
         let now = Utc::now();
         let parsed = match payload::parse(topic, payload, now, self.limits) {
             Ok(p) => p,
@@ -72,12 +72,13 @@ impl Ingest {
             Ok(e) => e,
             Err(refused) => return self.dead_letter(topic, payload, refused),
         };
+        let node = parsed.node;
         let first = entity.send(IngestReadings {
-            readings: vec![parsed.reading.clone()],
+            readings: vec![parsed.reading],
             received_at: now,
         });
-        let node = parsed.node;
-        let reading = parsed.reading;
+        // A retry reads the message again (rare): the hot path copies nothing.
+        let (topic, payload, limits) = (topic.to_owned(), payload.clone(), self.limits);
         let registry = self.registry.clone();
         async move {
             let mut entity = entity;
@@ -104,9 +105,13 @@ impl Ingest {
                 }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(MAX_RETRY);
+                let Ok(again) = payload::parse(&topic, &payload, now, limits) else {
+                    // Understood once, so understood again: parsing depends on `now` only.
+                    return Disposition::Stored;
+                };
                 attempt = entity
                     .send(IngestReadings {
-                        readings: vec![reading.clone()],
+                        readings: vec![again.reading],
                         received_at: Utc::now(),
                     })
                     .await;

@@ -38,7 +38,8 @@ const SEVERITIES: [&str; 3] = ["CRITICAL", "WARNING", "INFO"];
 
 /// Alerts, newest first, by status, severity, kind, device, vehicle and time.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery),
-    responses((status = 200, description = "A page of alerts", body = AlertPage)))]
+    responses((status = 200, description = "A page of alerts", body = AlertPage),
+        (status = 404, description = "The device named by `imei` is not registered", body = crate::http::error::ErrorBody)))]
 pub async fn list(
     state: web::Data<HttpState>,
     q: web::Query<AlertQuery>,

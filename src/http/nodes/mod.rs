@@ -56,8 +56,14 @@ pub struct Node {
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     /// Stream counters of the running entity (messages, detections, redelivered, missing).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub live: Option<serde_json::Value>,
+}
+
+/// Every node.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeList {
+    pub items: Vec<Node>,
 }
 
 /// The node as the API shows it: the stored row, overlaid with the running entity's state.
