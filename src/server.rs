@@ -153,6 +153,7 @@ impl ServerBuilder {
                 persist: batcher.clone().recipient(),
                 hub: Some(hub.clone().recipient()),
                 view: system_view.clone(),
+                corroboration: s.edge.corroboration(),
             };
             SystemStatsActor::new(settings).start()
         };

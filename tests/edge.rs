@@ -620,3 +620,27 @@ async fn system_metrics_consensus_rounds_and_the_log_over_rest_and_websocket() {
         .await;
     assert_eq!(s, 403);
 }
+
+#[actix_rt::test]
+async fn detections_by_two_nodes_at_once_are_one_corroborated_event() {
+    let app = dev_app(|s| {
+        s.edge.corroboration_nodes = 2;
+        s.edge.corroboration_window = Duration::from_secs(5);
+    })
+    .await;
+    let mut ws = ws_connect(&app, &["detections"]).await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let mut a = MqttNode::connect(addr, "gate-a", NodeOptions::default())
+        .await
+        .unwrap();
+    let mut b = MqttNode::connect(addr, "gate-b", NodeOptions::default())
+        .await
+        .unwrap();
+    a.publish_acked("edge-qi/detection/gate-a", detections("gate-a", 1, 1))
+        .await;
+    b.publish_acked("edge-qi/detection/gate-b", detections("gate-b", 1, 1))
+        .await;
+    let e = next_of(&mut ws, "corroborated_detection").await;
+    assert_eq!(e["data"]["object_type"], "person", "{e}");
+    assert_eq!(e["data"]["nodes"], json!(["gate-a", "gate-b"]));
+}

@@ -461,5 +461,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    corroborated_detections (id) {
+        id -> BigInt,
+        object_type -> Text,
+        first_ms -> BigInt,
+        time_ms -> BigInt,
+        nodes -> Text,
+    }
+}
+
 diesel::joinable!(edge_nodes -> devices (device_id));
 diesel::allow_tables_to_appear_in_same_query!(edge_nodes, devices);

@@ -116,6 +116,13 @@ pub struct EdgeSection {
     /// How often the system metrics are computed, stored and pushed.
     #[serde(with = "duration")]
     pub metrics_every: Duration,
+    /// Corroboration: detections of one object type by this many nodes (0: off) within
+    /// `corroboration_window`, and within `corroboration_distance_m` of each other where
+    /// their positions are known (0: any distance), make one corroborated event.
+    pub corroboration_nodes: usize,
+    #[serde(with = "duration")]
+    pub corroboration_window: Duration,
+    pub corroboration_distance_m: f64,
     /// Retention, in days (0 keeps everything).
     pub detections_days: u32,
     pub system_metrics_days: u32,
@@ -136,6 +143,12 @@ impl EdgeSection {
                 message: "must be at least 0 and less than 1".into(),
             });
         }
+        if !(self.corroboration_distance_m >= 0.0 && self.corroboration_distance_m.is_finite()) {
+            return Err(ConfigError::Invalid {
+                key: "edge.corroboration_distance_m",
+                message: "must be zero (any distance) or more".into(),
+            });
+        }
         if self.mailbox == 0 {
             return Err(ConfigError::Invalid {
                 key: "edge.mailbox",
@@ -143,5 +156,15 @@ impl EdgeSection {
             });
         }
         Ok(())
+    }
+}
+
+impl EdgeSection {
+    pub fn corroboration(&self) -> urbanstream_actors::system::CorroborationSettings {
+        urbanstream_actors::system::CorroborationSettings {
+            min_nodes: self.corroboration_nodes,
+            window_ms: i64::try_from(self.corroboration_window.as_millis()).unwrap_or(i64::MAX),
+            max_distance_m: self.corroboration_distance_m,
+        }
     }
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use urbanstream_schema::models::{NewSystemLog, SystemMetricsRow};
+use urbanstream_schema::models::{NewCorroboration, NewSystemLog, SystemMetricsRow};
 use urbanstream_schema::store::{Batch, Store};
 use urbanstream_schema::NodeId;
 
+use super::corroborate::{CorroborationSettings, Corroborator};
 use crate::db_batcher::Persist;
 use crate::entity::{EntityEvent, EntityKey, EntityUpdate, NodeStatus, Observation};
 use crate::hub::{Broadcast, Topic};
@@ -38,6 +39,7 @@ pub struct SystemSettings {
     pub persist: Recipient<Persist>,
     pub hub: Option<Recipient<Broadcast>>,
     pub view: SystemView,
+    pub corroboration: CorroborationSettings,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -55,6 +57,9 @@ pub struct SystemStatsActor {
     nodes: HashMap<NodeId, NodeFigures>,
     detections: i64,
     logs: Vec<NewSystemLog>,
+    corroborator: Corroborator,
+    /// Where nodes are (from their rows), for corroboration by distance.
+    positions: HashMap<NodeId, (f64, f64)>,
 }
 
 impl SystemStatsActor {
@@ -64,6 +69,39 @@ impl SystemStatsActor {
             nodes: HashMap::new(),
             detections: 0,
             logs: Vec::new(),
+            corroborator: Corroborator::default(),
+            positions: HashMap::new(),
+        }
+    }
+
+    /// Detections of `node` in one message, offered to corroboration.
+    fn corroborate(&mut self, node: NodeId, at_ms: i64, types: &[&str]) {
+        let position = self.positions.get(&node).copied();
+        for t in types {
+            let Some(e) =
+                self.corroborator
+                    .observe(&self.settings.corroboration, node, position, t, at_ms)
+            else {
+                continue;
+            };
+            let data = serde_json::to_value(&e).unwrap_or_default();
+            if let Some(hub) = &self.settings.hub {
+                let _ = hub.try_send(Broadcast {
+                    topic: Topic::Detections,
+                    kind: "corroborated_detection",
+                    data: Arc::new(data),
+                });
+            }
+            let batch = Batch {
+                corroborations: vec![NewCorroboration {
+                    object_type: e.object_type.clone(),
+                    first_ms: e.first_ms,
+                    time_ms: e.at_ms,
+                    nodes: serde_json::to_string(&e.nodes).unwrap_or_default(),
+                }],
+                ..Batch::default()
+            };
+            let _ = self.settings.persist.try_send(Persist(batch));
         }
     }
 
@@ -110,6 +148,10 @@ impl SystemStatsActor {
                     let mut active = 0i64;
                     match rows {
                         Ok(rows) => {
+                            act.positions = rows
+                                .iter()
+                                .filter_map(|r| Some((r.id.parse().ok()?, (r.lat?, r.lon?))))
+                                .collect();
                             for r in rows {
                                 total += 1;
                                 let live =
@@ -202,12 +244,20 @@ impl Handler<EntityUpdate> for SystemStatsActor {
             return;
         };
         let mut detections = 0;
+        let mut seen: Vec<(i64, Vec<&str>)> = Vec::new();
         {
             let f = self.nodes.entry(node).or_default();
             for rec in msg.readings.iter() {
                 for o in &rec.reading.observations {
                     match o {
-                        Observation::Detections { detections: d } => detections += d.len() as i64,
+                        Observation::Detections { detections: d } => {
+                            detections += d.len() as i64;
+                            let mut types: Vec<&str> =
+                                d.iter().map(|d| d.object_type.as_str()).collect();
+                            types.sort_unstable();
+                            types.dedup();
+                            seen.push((rec.reading.at_ms, types));
+                        }
                         Observation::Performance(p) => {
                             f.latency_ms = p.latency_ms.or(f.latency_ms);
                             f.bandwidth_saved = p.bandwidth_saved.or(f.bandwidth_saved);
@@ -224,6 +274,9 @@ impl Handler<EntityUpdate> for SystemStatsActor {
             }
         }
         self.detections += detections;
+        for (at_ms, types) in &seen {
+            self.corroborate(node, *at_ms, types);
+        }
         for e in msg.events.iter() {
             let details = serde_json::to_value(e).unwrap_or_default();
             match e {

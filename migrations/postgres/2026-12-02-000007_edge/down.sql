@@ -1,3 +1,4 @@
+DROP TABLE corroborated_detections;
 DROP TABLE mqtt_dead_letters;
 DROP TABLE system_logs;
 DROP TABLE system_metrics;

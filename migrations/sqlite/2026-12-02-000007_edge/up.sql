@@ -103,6 +103,16 @@ CREATE TABLE system_logs (
 CREATE INDEX system_logs_time ON system_logs (time_ms DESC);
 CREATE INDEX system_logs_level ON system_logs (level);
 
+-- Detections of one object type by several nodes within a window: one event.
+CREATE TABLE corroborated_detections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    object_type TEXT NOT NULL,
+    first_ms BIGINT NOT NULL,
+    time_ms BIGINT NOT NULL,
+    nodes TEXT NOT NULL
+);
+CREATE INDEX corroborated_detections_time ON corroborated_detections (time_ms DESC);
+
 -- MQTT messages refused (malformed, wrong node, oversize, …), kept for inspection.
 CREATE TABLE mqtt_dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

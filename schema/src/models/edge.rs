@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::schema::{
-    consensus_rounds, detections, edge_nodes, mqtt_dead_letters, node_samples, system_logs,
-    system_metrics,
+    consensus_rounds, corroborated_detections, detections, edge_nodes, mqtt_dead_letters,
+    node_samples, system_logs, system_metrics,
 };
 
 /// A registered edge node and its latest reported state.
@@ -216,4 +216,15 @@ pub struct MqttDeadLetterRow {
     pub reason: String,
     pub detail: String,
     pub payload: Vec<u8>,
+}
+
+/// Detections of one object type by several nodes within a window.
+#[derive(Debug, Clone, PartialEq, Insertable)]
+#[diesel(table_name = corroborated_detections)]
+pub struct NewCorroboration {
+    pub object_type: String,
+    pub first_ms: i64,
+    pub time_ms: i64,
+    /// JSON array of node ids.
+    pub nodes: String,
 }

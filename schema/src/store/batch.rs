@@ -4,8 +4,9 @@
 //! backend.
 
 use crate::models::{
-    ArrivalRow, CanRow, DetectionRow, NewConsensusRound, NewEvent, NewMqttDeadLetter, NewSystemLog,
-    NodeSampleRow, NodeStateRow, SystemMetricsRow, TelemetryRow, TripRow, VehicleStopRow,
+    ArrivalRow, CanRow, DetectionRow, NewConsensusRound, NewCorroboration, NewEvent,
+    NewMqttDeadLetter, NewSystemLog, NodeSampleRow, NodeStateRow, SystemMetricsRow, TelemetryRow,
+    TripRow, VehicleStopRow,
 };
 
 /// A departure closes its arrival row.
@@ -46,6 +47,7 @@ pub struct Batch {
     pub system_logs: Vec<NewSystemLog>,
     /// Messages refused by an adapter, kept for inspection.
     pub dead_letters: Vec<NewMqttDeadLetter>,
+    pub corroborations: Vec<NewCorroboration>,
 }
 
 impl Batch {
@@ -61,6 +63,7 @@ impl Batch {
             + self.system_metrics.len()
             + self.system_logs.len()
             + self.dead_letters.len()
+            + self.corroborations.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -78,6 +81,7 @@ impl Batch {
             && self.system_metrics.is_empty()
             && self.system_logs.is_empty()
             && self.dead_letters.is_empty()
+            && self.corroborations.is_empty()
     }
 
     /// Moves every row of `other` to the end of this batch.
@@ -96,6 +100,7 @@ impl Batch {
         self.system_metrics.append(&mut other.system_metrics);
         self.system_logs.append(&mut other.system_logs);
         self.dead_letters.append(&mut other.dead_letters);
+        self.corroborations.append(&mut other.corroborations);
     }
 
     /// Whether a row may already be stored (late rows are where retransmits are).

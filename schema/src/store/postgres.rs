@@ -489,6 +489,13 @@ async fn write_edge(tx: &tokio_postgres::Transaction<'_>, d: &Batch) -> Result<(
         )
         .await?;
     }
+    for c in &d.corroborations {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO corroborated_detections (object_type, first_ms, time_ms, nodes) VALUES ($1, $2, $3, $4)",
+            &[&c.object_type, &c.first_ms, &c.time_ms, &c.nodes],
+        )
+        .await?;
+    }
     for l in &d.dead_letters {
         tokio_postgres::Transaction::execute(tx,
             "INSERT INTO mqtt_dead_letters (received_ms, topic, reason, detail, payload) VALUES ($1, $2, $3, $4, $5)",

@@ -147,8 +147,8 @@ impl SqliteStore {
 /// Edge nodes' rows of a batch, in its transaction.
 fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
     use crate::schema::{
-        consensus_rounds, detections, edge_nodes, mqtt_dead_letters, node_samples, system_logs,
-        system_metrics,
+        consensus_rounds, corroborated_detections, detections, edge_nodes, mqtt_dead_letters,
+        node_samples, system_logs, system_metrics,
     };
     for r in &d.detections {
         diesel::insert_or_ignore_into(detections::table)
@@ -201,6 +201,11 @@ fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
     }
     for r in &d.system_logs {
         diesel::insert_into(system_logs::table)
+            .values(r)
+            .execute(c)?;
+    }
+    for r in &d.corroborations {
+        diesel::insert_into(corroborated_detections::table)
             .values(r)
             .execute(c)?;
     }
