@@ -480,7 +480,8 @@ async fn start_mqtt(
     })?;
     let addr = listener.local_addr()?;
     let authenticate = if s.edge.authenticate {
-        node_credentials(auth.clone(), store.clone())
+        let quarantine = s.edge.unknown_nodes == crate::config::UnknownNodes::Quarantine;
+        node_credentials(auth.clone(), store.clone(), quarantine)
     } else {
         broker::anyone()
     };
@@ -502,7 +503,13 @@ async fn start_mqtt(
 
 /// Embedded broker, production: username = a registered node's id, password = the API key
 /// it registered with (or, for a node created by an operator, any ADMIN or OPERATOR key).
-fn node_credentials(auth: Arc<AuthService>, store: Store) -> broker::Authenticate {
+/// With `quarantine`, a node unknown so far that presents a valid key is registered as
+/// quarantined and let in; its messages are kept as dead letters until an operator admits it.
+fn node_credentials(
+    auth: Arc<AuthService>,
+    store: Store,
+    quarantine: bool,
+) -> broker::Authenticate {
     use crate::auth::{PrincipalKind, Role};
     use broker::{Admitted, Credentials, Refusal};
     use futures_util::FutureExt;
@@ -524,10 +531,26 @@ fn node_credentials(auth: Arc<AuthService>, store: Store) -> broker::Authenticat
             let row = store
                 .edge_node(node.as_str())
                 .await
-                .map_err(|_db| Refusal::Unavailable)?
-                .ok_or(Refusal::NotAuthorized)?;
+                .map_err(|_db| Refusal::Unavailable)?;
+            let row = match row {
+                Some(row) => row,
+                None if quarantine => {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let mut row = urbanstream_schema::models::EdgeNodeRow::new(node.as_str(), node.as_str(), now);
+                    row.quarantined = true;
+                    row.api_key_id = Some(id);
+                    let row = store.ensure_edge_node(row).await.map_err(|_db| Refusal::Unavailable)?;
+                    tracing::warn!(%node, "unknown edge node quarantined until an operator admits it");
+                    row
+                }
+                None => return Err(Refusal::NotAuthorized),
+            };
             if row.quarantined {
-                return Err(Refusal::NotAuthorized);
+                return if row.api_key_id == Some(id) {
+                    Ok(Admitted::Quarantined(node))
+                } else {
+                    Err(Refusal::NotAuthorized)
+                };
             }
             match row.api_key_id {
                 Some(key) if key == id => Ok(Admitted::Node(node)),

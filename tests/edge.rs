@@ -644,3 +644,61 @@ async fn detections_by_two_nodes_at_once_are_one_corroborated_event() {
     assert_eq!(e["data"]["object_type"], "person", "{e}");
     assert_eq!(e["data"]["nodes"], json!(["gate-a", "gate-b"]));
 }
+
+#[actix_rt::test]
+async fn an_unknown_node_with_a_valid_key_is_quarantined_until_admitted() {
+    let app = TestApp::start(settings(|s| {
+        s.edge.register_unknown = false;
+        s.edge.authenticate = true;
+        s.edge.unknown_nodes = urbanstream::config::UnknownNodes::Quarantine;
+    }))
+    .await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let key = app
+        .created(
+            "/api/v1/api-keys",
+            json!({"name": "field-kit", "role": "OPERATOR"}),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let creds = NodeOptions {
+        credentials: Some(("cam-q".into(), key.clone())),
+        ..NodeOptions::default()
+    };
+    let bad = NodeOptions {
+        credentials: Some(("cam-q".into(), "usk_not_a_key".into())),
+        ..NodeOptions::default()
+    };
+    assert!(
+        MqttNode::connect(addr, "cam-q", bad).await.is_err(),
+        "a bad key is refused"
+    );
+    let mut node = MqttNode::connect(addr, "cam-q", creds.clone())
+        .await
+        .unwrap();
+    node.publish_acked("edge-qi/detection/cam-q", detections("cam-q", 1, 2))
+        .await;
+    assert!(stored_detections(&app.server.store, "cam-q")
+        .await
+        .is_empty());
+    let n = node_json(&app, "cam-q").await;
+    assert_eq!(n["quarantined"], true, "{n}");
+    let (_, b) = app.get("/api/v1/mqtt/dead-letters").await;
+    assert!(b.contains("quarantined"), "{b}");
+
+    let (s, b) = app
+        .request(
+            "PATCH",
+            "/api/v1/nodes/cam-q",
+            Some(&json!({"quarantined": false})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    node.vanish();
+    let mut node = MqttNode::connect(addr, "cam-q", creds).await.unwrap();
+    node.publish_acked("edge-qi/detection/cam-q", detections("cam-q", 2, 2))
+        .await;
+    assert_eq!(stored_detections(&app.server.store, "cam-q").await.len(), 2);
+}

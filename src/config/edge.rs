@@ -98,6 +98,13 @@ impl MqttSection {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownNodes {
+    Refuse,
+    Quarantine,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeSection {
@@ -107,6 +114,11 @@ pub struct EdgeSection {
     /// Embedded broker: nodes connect with username = node id and password = the API key
     /// they registered with. Off (development): any client may connect.
     pub authenticate: bool,
+    /// With `authenticate`: a node that is not registered but presents a valid API key is
+    /// refused (`refuse`), or registered as quarantined (`quarantine`): connected, its
+    /// messages kept as dead letters until an operator admits it
+    /// (`PATCH /api/v1/nodes/{id}` with `{"quarantined": false}`).
+    pub unknown_nodes: UnknownNodes,
     /// Nothing heard for this long: the node is offline (3 heartbeat intervals).
     #[serde(with = "duration")]
     pub offline_after: Duration,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use urbanstream_actors::teltonika::io_profile::{IoProfiles, ProfileError};
 
 pub use self::alerts::{CommandsSection, NotificationsSection, RulesSection, SmtpSection};
-pub use self::edge::{EdgeSection, MqttSection};
+pub use self::edge::{EdgeSection, MqttSection, UnknownNodes};
 pub use self::http::{HttpSettings, LogSettings};
 pub use self::storage::{BatchSettings, DatabaseSettings, RedisSection, RetentionSettings};
 pub use self::teltonika::TeltonikaSettings;

@@ -93,6 +93,9 @@ impl Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admitted {
     Node(urbanstream_schema::NodeId),
+    /// A node not (yet) admitted by an operator: connected, its messages kept as dead
+    /// letters (`quarantined`) and not ingested.
+    Quarantined(urbanstream_schema::NodeId),
     Anyone,
 }
 
@@ -436,6 +439,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
 async fn admit(ingest: &mut Ingest, admitted: &Admitted, p: &Publish) -> AckFuture {
     if !p.topic.starts_with(&format!("{PREFIX}/")) {
         return async { Disposition::Stored }.boxed();
+    }
+    if let Admitted::Quarantined(node) = admitted {
+        let refused = super::payload::Refused::Quarantined(*node);
+        return ingest.dead_letter(&p.topic, &p.payload, refused);
     }
     if let Admitted::Node(node) = admitted {
         // A node publishes its own topics only.

@@ -77,6 +77,8 @@ pub enum Refused {
     UnknownNode(NodeId),
     #[error("node {node} may not publish to `{topic}`")]
     Forbidden { node: NodeId, topic: String },
+    #[error("node {0} is quarantined until an operator admits it")]
+    Quarantined(NodeId),
     #[error("not stored: {0}")]
     Unavailable(String),
 }
@@ -93,6 +95,7 @@ impl Refused {
             Self::Future(_) => "future_timestamp",
             Self::UnknownNode(_) => "unknown_node",
             Self::Forbidden { .. } => "not_authorized",
+            Self::Quarantined(_) => "quarantined",
             Self::Unavailable(_) => "unavailable",
         }
     }

@@ -53,6 +53,8 @@ pub struct Node {
     pub boot: Option<i64>,
     /// Whether it registered with an API key (its MQTT password on the embedded broker).
     pub has_key: bool,
+    /// Connected but not admitted: its messages are kept as dead letters.
+    pub quarantined: bool,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     /// Stream counters of the running entity (messages, detections, redelivered, missing).
@@ -90,6 +92,7 @@ pub(crate) fn view(state: &HttpState, row: EdgeNodeRow) -> Node {
         lat: row.lat,
         lon: row.lon,
         has_key: row.api_key_id.is_some(),
+        quarantined: row.quarantined,
         created_at: time(Some(row.created_ms)),
         updated_at: time(Some(row.updated_ms)),
         live: None,

@@ -1,6 +1,9 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use urbanstream_actors::entity::EntityKey;
+use urbanstream_actors::registry::DeviceUpserted;
 use urbanstream_schema::models::EdgeNodeChanges;
+use urbanstream_schema::store::EDGE_NODE_MODEL;
 use utoipa::ToSchema;
 
 use super::{check_fields, parse_node, view};
@@ -30,6 +33,8 @@ pub struct NodeUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>)]
     pub lon: Option<Option<f64>>,
+    /// `false` admits a quarantined node; `true` quarantines one.
+    pub quarantined: Option<bool>,
 }
 
 /// A field that is present (`Some`), possibly `null` (`Some(None)`).
@@ -70,7 +75,7 @@ pub async fn update(
         ip_address: b.ip_address,
         port: b.port,
         capabilities: b.capabilities.map(|c| c.to_string()),
-        quarantined: None,
+        quarantined: b.quarantined,
         lat: b.lat,
         lon: b.lon,
         updated_ms: Some(now_ms()),
@@ -80,5 +85,11 @@ pub async fn update(
         .update_edge_node(id.as_str(), changes)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("node {id} is not registered")))?;
+    // The registry learns of a node admitted from quarantine (registered by the broker).
+    state.registry.do_send(DeviceUpserted {
+        key: EntityKey::EdgeNode(id),
+        id: row.device_id,
+        model: EDGE_NODE_MODEL.to_owned(),
+    });
     Ok(HttpResponse::Ok().json(view(&state, row)))
 }
