@@ -43,18 +43,6 @@ pub struct Corroborator {
     by_type: HashMap<String, Recent>,
 }
 
-fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * 6_371_008.8 * h.sqrt().asin()
-}
-
 impl Corroborator {
     /// `node` (at `position`, when known) saw `object_type` at `at_ms`.
     pub fn observe(
@@ -81,7 +69,9 @@ impl Corroborator {
             return None;
         }
         let near = |p: Option<(f64, f64)>| match (p, position) {
-            (Some(a), Some(b)) if s.max_distance_m > 0.0 => distance_m(a, b) <= s.max_distance_m,
+            (Some(a), Some(b)) if s.max_distance_m > 0.0 => {
+                crate::geo::haversine_m(a, b) <= s.max_distance_m
+            }
             _ => true,
         };
         let mut nodes: Vec<NodeId> = Vec::new();
