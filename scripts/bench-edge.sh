@@ -30,6 +30,9 @@ server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 wait_healthy "http://$http"
 token=$(login "http://$http" admin $password)
+# Warm-up: every node registered (first contact) and connected once, outside the measure.
+"$bin" simulate edge --nodes "$nodes" --rate 0.5 --detections 1 --duration 3s --broker "$mqtt" \
+  --drop-one-in 0 --quiet >/dev/null 2>&1
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 idle=$(rss_kb)
 sim_cpu=

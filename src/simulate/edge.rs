@@ -316,18 +316,17 @@ async fn node(
 }
 
 /// A WebSocket client subscribed to `detections`: publish → push latency from each
-/// detection's `sent_us`.
-async fn ws_watch(url: String, until: Instant) -> Vec<u32> {
+/// detection's `sent_us`, into `out` (read when the run ends).
+async fn ws_watch(url: String, until: Instant, out: Arc<Latencies>) {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let mut out = Vec::new();
     let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
         eprintln!("WebSocket {url} not reachable; no push latency");
-        return out;
+        return;
     };
     let subscribe = json!({ "op": "subscribe", "topics": ["detections"] }).to_string();
     if ws.send(Message::Text(subscribe.into())).await.is_err() {
-        return out;
+        return;
     }
     while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until.into(), ws.next()).await {
         let Message::Text(text) = msg else { continue };
@@ -339,10 +338,11 @@ async fn ws_watch(url: String, until: Instant) -> Vec<u32> {
             continue;
         }
         if let Some(sent) = v["data"]["detections"][0]["metadata"]["sent_us"].as_i64() {
-            out.push((now - sent).clamp(0, i64::from(u32::MAX)) as u32);
+            if let Ok(mut l) = out.0.lock() {
+                l.push((now - sent).clamp(0, i64::from(u32::MAX)) as u32);
+            }
         }
     }
-    out
 }
 
 /// Runs the simulation on the current tokio runtime.
@@ -361,9 +361,10 @@ pub async fn run(o: EdgeOptions) -> anyhow::Result<EdgeSummary> {
     let lat = Arc::new(Latencies(Mutex::new(Vec::new())));
     let started = Instant::now();
     let until = started + o.duration;
+    let pushes = Arc::new(Latencies(Mutex::new(Vec::new())));
     let watcher =
         o.ws.clone()
-            .map(|url| tokio::spawn(ws_watch(url, until + o.drain)));
+            .map(|url| tokio::spawn(ws_watch(url, until + o.drain, pushes.clone())));
     if watcher.is_some() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -415,8 +416,10 @@ pub async fn run(o: EdgeOptions) -> anyhow::Result<EdgeSummary> {
         .max(1e-3);
     let ws = match watcher {
         Some(w) => {
+            // Pushes of the last acknowledged messages are on their way.
+            tokio::time::sleep(Duration::from_millis(500)).await;
             w.abort();
-            let mut l = w.await.unwrap_or_default();
+            let mut l = pushes.0.lock().map(|l| l.clone()).unwrap_or_default();
             l.sort_unstable();
             Some(l)
         }
