@@ -70,8 +70,12 @@ pub async fn run(
     if let (Some(u), Some(p)) = (&settings.username, &settings.password) {
         options.set_credentials(u, p);
     }
-    let (client, eventloop) = AsyncClient::new(options, 1024);
-    let (tx, rx) = mpsc::channel::<Publish>(settings.inflight.max(1));
+    // The poll loop waits on `tx` while the acknowledging task may wait on the client's
+    // request channel: that channel holds every acknowledgement that can be due meanwhile
+    // (the window plus `tx`'s capacity), so neither waits on the other for ever.
+    let window = settings.inflight.max(1);
+    let (client, eventloop) = AsyncClient::new(options, 2 * window + 64);
+    let (tx, rx) = mpsc::channel::<Publish>(window);
     let ingest = Ingest::new(registry, persist, settings.limits);
     tokio::spawn(acknowledge(
         client.clone(),
