@@ -61,10 +61,17 @@ impl EdgeNodeActor {
         }
     }
 
-    fn publish(&self) -> bytes::Bytes {
-        let json = serde_json::to_vec(&self.state.snapshot).unwrap_or_default();
+    /// Publishes the snapshot for readers.
+    fn publish(&self) {
         self.slot.publish(self.state.snapshot.clone());
-        json.into()
+    }
+
+    /// Publishes the snapshot and returns it as JSON, for a change pushed to subscribers.
+    fn publish_change(&self) -> bytes::Bytes {
+        self.publish();
+        serde_json::to_vec(&self.state.snapshot)
+            .unwrap_or_default()
+            .into()
     }
 
     fn emit(&self, readings: Vec<Accepted>, events: Vec<EntityEvent>, state: Option<bytes::Bytes>) {
@@ -101,7 +108,7 @@ impl EdgeNodeActor {
             return;
         }
         tracing::info!(node = %self.node, "edge node offline: nothing heard for {:?}", self.settings.offline_after);
-        let json = self.publish();
+        let json = self.publish_change();
         let mut batch = Batch::default();
         add_events(&mut batch, self.device_id, &events);
         add_state(&mut batch, &self.state.snapshot, now.timestamp_millis());
@@ -182,7 +189,7 @@ impl Handler<IngestReadings> for EdgeNodeActor {
         }
         let state = if changed || !events.is_empty() {
             add_state(&mut batch, &self.state.snapshot, received_ms);
-            Some(self.publish())
+            Some(self.publish_change())
         } else {
             self.publish();
             None
