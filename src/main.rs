@@ -9,6 +9,11 @@ use urbanstream::server::ServerBuilder;
 use urbanstream::simulate;
 use urbanstream_actors::teltonika::codec::CodecId;
 
+/// Many small, short-lived allocations per message (frames, JSON, rows) cross threads;
+/// mimalloc keeps them off glibc malloc's shared arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// urbanstream: live telemetry from a city's vehicles, cameras and robots.
 #[derive(Parser)]
 #[command(version, about)]

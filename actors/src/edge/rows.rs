@@ -44,7 +44,7 @@ pub fn add_reading(batch: &mut Batch, node: &str, r: &Reading, received_ms: i64,
                         bbox_height: d.bbox.height,
                         bbox_normalized: d.bbox.normalized,
                         location: d.location.clone(),
-                        metadata: serde_json::Value::Object(d.metadata.clone()).to_string(),
+                        metadata: serde_json::to_string(&d.metadata).unwrap_or_default(),
                     });
                 }
             }
@@ -61,7 +61,7 @@ pub fn add_reading(batch: &mut Batch, node: &str, r: &Reading, received_ms: i64,
                     success: c.success,
                     participants: c.participants,
                     duration_ms: c.duration_ms,
-                    votes: serde_json::Value::Object(c.votes.clone()).to_string(),
+                    votes: serde_json::to_string(&c.votes).unwrap_or_default(),
                     result: c.result.as_ref().map(ToString::to_string),
                     computed_result: computed.as_ref().map(ToString::to_string),
                     agrees,

@@ -42,6 +42,47 @@ struct Subscriber {
 /// Events kept for one slow subscriber; older ones are dropped and counted.
 const MAX_EVENT_BACKLOG: usize = 1024;
 
+/// The subscriber's mailbox is closed: it left.
+struct Gone;
+
+impl Subscriber {
+    fn is_behind(&self) -> bool {
+        !self.backlog.is_empty() || !self.event_backlog.is_empty()
+    }
+
+    /// Offers what waits for this subscriber, events first, until its mailbox is full.
+    fn drain(&mut self) -> Result<(), Gone> {
+        if !self.is_behind() {
+            return Ok(());
+        }
+        while let Some(push) = self.event_backlog.pop_front() {
+            match self.recipient.try_send(push) {
+                Ok(()) => metrics::counter!(HUB_PUSHED_TOTAL).increment(1),
+                Err(SendError::Full(p)) => {
+                    self.event_backlog.push_front(p);
+                    return Ok(());
+                }
+                Err(SendError::Closed(_)) => return Err(Gone),
+            }
+        }
+        // One key at a time: a full mailbox ends this after one try, however long the backlog.
+        while let Some(key) = self.backlog.keys().next().copied() {
+            let Some(push) = self.backlog.remove(&key) else {
+                break;
+            };
+            match self.recipient.try_send(push) {
+                Ok(()) => metrics::counter!(HUB_PUSHED_TOTAL).increment(1),
+                Err(SendError::Full(p)) => {
+                    self.backlog.insert(key, p);
+                    return Ok(());
+                }
+                Err(SendError::Closed(_)) => return Err(Gone),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One per process: routes live updates to subscribers.
 pub struct HubActor {
     settings: HubSettings,
@@ -73,7 +114,13 @@ impl HubActor {
             let Some(sub) = self.subscribers.get_mut(id) else {
                 continue;
             };
-            if !sub.backlog.is_empty() || !sub.event_backlog.is_empty() {
+            // A subscriber behind gets what waits for it first, as far as its mailbox has
+            // room now: its pace, not the retry timer's, sets how fast it catches up.
+            if sub.drain().is_err() {
+                gone.push(*id);
+                continue;
+            }
+            if sub.is_behind() {
                 // Keep order per entity: once coalescing, everything for it goes through the backlog.
                 coalesce(sub, push.clone());
                 continue;
@@ -90,42 +137,11 @@ impl HubActor {
     }
 
     fn drain_backlogs(&mut self) {
-        let mut gone = Vec::new();
-        for (id, sub) in &mut self.subscribers {
-            while let Some(push) = sub.event_backlog.pop_front() {
-                match sub.recipient.try_send(push) {
-                    Ok(()) => metrics::counter!(HUB_PUSHED_TOTAL).increment(1),
-                    Err(SendError::Full(p)) => {
-                        sub.event_backlog.push_front(p);
-                        break;
-                    }
-                    Err(SendError::Closed(_)) => {
-                        gone.push(*id);
-                        break;
-                    }
-                }
-            }
-            if !sub.event_backlog.is_empty() {
-                continue;
-            }
-            let keys: Vec<_> = sub.backlog.keys().copied().collect();
-            for key in keys {
-                let Some(push) = sub.backlog.remove(&key) else {
-                    continue;
-                };
-                match sub.recipient.try_send(push) {
-                    Ok(()) => metrics::counter!(HUB_PUSHED_TOTAL).increment(1),
-                    Err(SendError::Full(p)) => {
-                        sub.backlog.insert(key, p);
-                        break;
-                    }
-                    Err(SendError::Closed(_)) => {
-                        gone.push(*id);
-                        break;
-                    }
-                }
-            }
-        }
+        let gone: Vec<SubscriberId> = self
+            .subscribers
+            .iter_mut()
+            .filter_map(|(id, sub)| sub.drain().is_err().then_some(*id))
+            .collect();
         for id in gone {
             self.remove(id);
         }
