@@ -14,12 +14,14 @@ use urbanstream_actors::edge::{EdgeNodeFactory, EdgeSettings};
 use urbanstream_actors::entity::EntityUpdate;
 use urbanstream_actors::geo::{geojson, SharedFences};
 use urbanstream_actors::hub::{AttachEngine, AttachRedis, HubActor, HubSettings};
+use urbanstream_actors::modbus::{BusContext, ModbusManagerActor, ModbusSettings};
 use urbanstream_actors::mqtt::{broker, client, ClientSettings, Connected};
 use urbanstream_actors::notify::NotifierActor;
 use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
 use urbanstream_actors::registry::{
     DeviceRegistryActor, Directory, RegistrySettings, Shutdown, WatchConnections,
 };
+use urbanstream_actors::robot::{RobotFactory, RobotSettings};
 use urbanstream_actors::rules::{AlertSinks, RuleEngineActor, RuleEngineSettings};
 use urbanstream_actors::system::{SystemSettings, SystemStatsActor, SystemView};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
@@ -166,6 +168,14 @@ impl ServerBuilder {
             offline_after: s.edge.offline_after,
             quorum: s.edge.quorum,
         };
+        let robots = RobotSettings {
+            mailbox: s.robots.mailbox,
+            downstream: downstream.clone().into(),
+            persist: batcher.clone().recipient(),
+            telemetry_every: s.robots.telemetry_every,
+            stale_after: s.robots.stale_after_polls,
+            offline_after: s.robots.offline_after_polls,
+        };
         let trackers = TrackerSettings {
             mailbox: s.vehicle.mailbox,
             downstream: downstream.into(),
@@ -193,6 +203,7 @@ impl ServerBuilder {
                     settings: edge_nodes,
                     register_unknown: s.edge.register_unknown,
                 }),
+                Box::new(RobotFactory { settings: robots }),
             ],
             pool: pool.clone(),
             store: store.clone(),
@@ -212,7 +223,29 @@ impl ServerBuilder {
             disconnected: commands.clone().recipient(),
         });
 
+        let modbus = s.modbus.enabled.then(|| {
+            ModbusManagerActor::new(
+                store.clone(),
+                BusContext {
+                    registry: registry.clone().recipient(),
+                    ended: registry.clone().recipient(),
+                },
+                ModbusSettings {
+                    timeout: s.modbus.timeout,
+                    command_timeout: s.modbus.command_timeout,
+                    default_poll_hz: s.modbus.poll_hz,
+                },
+                s.modbus.all_maps(),
+            )
+            .start()
+        });
+
         let mut tasks = Vec::new();
+        tasks.push(actix_rt::spawn(run_robot_retention(
+            store.clone(),
+            s.robots.telemetry_days,
+            s.retention.check_interval,
+        )));
         tasks.push(actix_rt::spawn(run_edge_retention(
             store.clone(),
             s.edge.clone(),
@@ -331,6 +364,8 @@ impl ServerBuilder {
                 system: system_view.clone(),
                 mqtt,
             },
+            modbus: modbus.clone(),
+            robot_maps: s.modbus.all_maps().into_iter().map(|m| m.name).collect(),
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {
@@ -565,6 +600,20 @@ fn node_credentials(
 }
 
 /// Drops detections, system metrics and system logs past their retention, every `every`.
+/// Drops robot telemetry and safety events past `days`.
+async fn run_robot_retention(store: Store, days: u32, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(days) * 86_400_000;
+        match store.drop_robot_history_before(cutoff).await {
+            Ok(n) if n > 0 => tracing::info!(dropped = n, "robot telemetry retention"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("robot telemetry retention: {e}"),
+        }
+    }
+}
+
 async fn run_edge_retention(store: Store, edge: crate::config::EdgeSection, every: Duration) {
     let mut tick = tokio::time::interval(every);
     let cutoff = |days: u32| {

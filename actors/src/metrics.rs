@@ -20,6 +20,13 @@ pub const VEHICLE_EVENTS_TOTAL: &str = "urbanstream_vehicle_events_total";
 pub const EDGE_EVENTS_TOTAL: &str = "urbanstream_edge_events_total";
 pub const EDGE_MESSAGES_REDELIVERED_TOTAL: &str = "urbanstream_edge_messages_redelivered_total";
 pub const EDGE_MESSAGES_MISSING_TOTAL: &str = "urbanstream_edge_messages_missing_total";
+pub const ROBOT_EVENTS_TOTAL: &str = "urbanstream_robot_events_total";
+pub const MODBUS_REQUESTS_TOTAL: &str = "urbanstream_modbus_requests_total";
+pub const MODBUS_ERRORS_TOTAL: &str = "urbanstream_modbus_errors_total";
+pub const MODBUS_REQUEST_SECONDS: &str = "urbanstream_modbus_request_seconds";
+pub const MODBUS_ESTOP_SECONDS: &str = "urbanstream_modbus_estop_seconds";
+pub const MODBUS_LINKS_UP: &str = "urbanstream_modbus_links_up";
+pub const MODBUS_FLUSHED_BYTES_TOTAL: &str = "urbanstream_modbus_flushed_bytes_total";
 pub const MQTT_MESSAGES_TOTAL: &str = "urbanstream_mqtt_messages_total";
 pub const MQTT_MESSAGES_REJECTED_TOTAL: &str = "urbanstream_mqtt_messages_rejected_total";
 pub const MQTT_CONNECTED: &str = "urbanstream_mqtt_connected";
@@ -203,6 +210,48 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Edge node messages missing: sequence numbers skipped",
+    ),
+    (
+        ROBOT_EVENTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Robot events raised (state changes, safety conditions begun and ended), by kind",
+    ),
+    (
+        MODBUS_REQUESTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Modbus transactions, by lane (poll, command, stop, discover) and outcome",
+    ),
+    (
+        MODBUS_ERRORS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Modbus transactions that failed, by reason (timeout, crc, exception, io, mismatch, malformed)",
+    ),
+    (
+        MODBUS_REQUEST_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Modbus request to reply, by lane",
+    ),
+    (
+        MODBUS_ESTOP_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Emergency stop: request taken to the device's acknowledgement of the coil write",
+    ),
+    (
+        MODBUS_LINKS_UP,
+        Kind::Gauge,
+        Unit::Count,
+        "Modbus links (buses, and TCP stop connections) connected",
+    ),
+    (
+        MODBUS_FLUSHED_BYTES_TOTAL,
+        Kind::Counter,
+        Unit::Bytes,
+        "Bytes discarded from a serial link after a timeout or a bad frame (late replies)",
     ),
     (
         MQTT_MESSAGES_TOTAL,

@@ -133,6 +133,10 @@ row_id!(
     RouteId,
     /// Database id of a stop.
     StopId,
+    /// Database id of a robot.
+    RobotId,
+    /// Database id of a Modbus bus.
+    BusId,
 );
 
 /// An alert's id: a UUID v7 made by the rule engine, so ids sort by creation time.

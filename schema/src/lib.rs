@@ -9,5 +9,6 @@ pub mod store;
 pub mod test_db;
 
 pub use ids::{
-    AlertId, DeviceId, GeofenceId, Imei, ImeiError, NodeId, NodeIdError, RouteId, StopId, VehicleId,
+    AlertId, BusId, DeviceId, GeofenceId, Imei, ImeiError, NodeId, NodeIdError, RobotId, RouteId,
+    StopId, VehicleId,
 };

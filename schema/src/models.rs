@@ -334,3 +334,6 @@ pub use network::*;
 
 mod edge;
 pub use edge::*;
+
+mod robot;
+pub use robot::*;

@@ -473,3 +473,65 @@ diesel::table! {
 
 diesel::joinable!(edge_nodes -> devices (device_id));
 diesel::allow_tables_to_appear_in_same_query!(edge_nodes, devices);
+
+diesel::table! {
+    modbus_buses (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        address -> Nullable<Text>,
+        path -> Nullable<Text>,
+        baud -> Integer,
+        parity -> Text,
+        stop_bits -> Integer,
+        poll_hz -> Double,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    robots (id) {
+        id -> BigInt,
+        device_id -> Nullable<BigInt>,
+        name -> Text,
+        bus_id -> BigInt,
+        unit_id -> Integer,
+        map -> Text,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    robot_telemetry (robot_id, time_ms) {
+        robot_id -> BigInt,
+        time_ms -> BigInt,
+        state -> Text,
+        status_bits -> Integer,
+        position_mm -> BigInt,
+        speed_mm_s -> Integer,
+        hoist_mm -> Integer,
+        battery_pct -> Double,
+        temperature_c -> Double,
+        station -> Integer,
+        target_station -> Integer,
+        fault_code -> Integer,
+        load_kg -> Double,
+    }
+}
+
+diesel::table! {
+    safety_events (id) {
+        id -> BigInt,
+        robot_id -> BigInt,
+        time_ms -> BigInt,
+        kind -> Text,
+        active -> Bool,
+        severity -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(robots -> modbus_buses (bus_id));
+diesel::allow_tables_to_appear_in_same_query!(robots, modbus_buses);

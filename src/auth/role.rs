@@ -116,6 +116,8 @@ pub const DISPATCH: &[Role] = &[Role::Admin, Role::Dispatcher];
 pub const OPERATE: &[Role] = &[Role::Admin, Role::Operator];
 /// Users, keys, devices, vehicles, rules, configuration, the audit log.
 pub const ADMIN: &[Role] = &[Role::Admin];
+/// Who may press a robot's emergency stop: anyone signed in but viewers.
+pub const STOP: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst];
 /// Who sees alerts and events: everyone but viewers.
 pub const WATCH: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Operator, Role::Analyst];
 
@@ -126,6 +128,8 @@ pub fn topic_roles(topic: &Topic) -> &'static [Role] {
         Topic::Events | Topic::Alerts => WATCH,
         Topic::Nodes | Topic::Node(_) | Topic::System => EVERYONE,
         Topic::Detections | Topic::NodeDetections(_) | Topic::Logs => WATCH,
+        Topic::Robots | Topic::Robot(_) => EVERYONE,
+        Topic::Safety => WATCH,
     }
 }
 

@@ -5,6 +5,7 @@
 mod alerts;
 mod edge;
 mod http;
+mod robots;
 mod storage;
 mod teltonika;
 mod vehicle;
@@ -20,6 +21,7 @@ use urbanstream_actors::teltonika::io_profile::{IoProfiles, ProfileError};
 pub use self::alerts::{CommandsSection, NotificationsSection, RulesSection, SmtpSection};
 pub use self::edge::{EdgeSection, MqttSection, UnknownNodes};
 pub use self::http::{HttpSettings, LogSettings};
+pub use self::robots::{ModbusSection, RobotsSection};
 pub use self::storage::{BatchSettings, DatabaseSettings, RedisSection, RetentionSettings};
 pub use self::teltonika::TeltonikaSettings;
 pub use self::vehicle::VehicleSection;
@@ -50,6 +52,8 @@ pub struct Settings {
     pub commands: CommandsSection,
     pub mqtt: MqttSection,
     pub edge: EdgeSection,
+    pub modbus: ModbusSection,
+    pub robots: RobotsSection,
     /// The overlay this was loaded with (`URBANSTREAM_ENV`, default `development`).
     #[serde(skip)]
     pub environment: String,
@@ -165,6 +169,8 @@ impl Settings {
         self.commands.validate()?;
         self.mqtt.validate()?;
         self.edge.validate()?;
+        self.modbus.validate()?;
+        self.robots.validate()?;
         self.auth.validate(&self.environment)?;
         Ok(())
     }

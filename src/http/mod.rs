@@ -7,6 +7,7 @@ mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
+pub(crate) mod buses;
 mod detections;
 mod devices;
 mod error;
@@ -19,6 +20,7 @@ mod notifications;
 pub mod openapi;
 mod page;
 pub(crate) mod reports;
+mod robots;
 mod routes;
 mod stops;
 pub mod system;
@@ -36,7 +38,7 @@ use urbanstream_actors::redis_bridge::RedisBridgeActor;
 use urbanstream_actors::registry::DeviceRegistryActor;
 use urbanstream_schema::store::Store;
 
-use access::{Access, RouteSpec, Verb, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, WATCH};
+use access::{Access, RouteSpec, Verb, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, STOP, WATCH};
 pub use error::ApiError;
 
 /// Largest JSON body accepted.
@@ -65,6 +67,10 @@ pub struct HttpState {
     pub eta: std::sync::Arc<transit::EtaCache>,
     /// Edge nodes: offline threshold, system metrics, the MQTT broker's state.
     pub edge: system::EdgeState,
+    /// The Modbus buses' manager (robots), unless `modbus.enabled` is off.
+    pub modbus: Option<Addr<urbanstream_actors::modbus::ModbusManagerActor>>,
+    /// The register maps robots may name.
+    pub robot_maps: Vec<String>,
 }
 
 /// The route table: every route, its handler and who may call it. Routes are registered
@@ -171,6 +177,26 @@ route_table! {
     Get "/api/v1/analytics/vehicle/{id}/stats" Access::Roles(HISTORY) => analytics::vehicle_stats::vehicle_stats;
     Get "/api/v1/analytics/fuel-consumption" Access::Roles(HISTORY) => analytics::fuel_consumption::fuel_consumption;
     Get "/api/v1/analytics/route-performance" Access::Roles(HISTORY) => analytics::route_performance::route_performance;
+    Get "/api/v1/modbus/buses" Access::Roles(EVERYONE) => buses::crud::list;
+    Post "/api/v1/modbus/buses" Access::Roles(OPERATE) => buses::crud::create;
+    Get "/api/v1/modbus/buses/{id}" Access::Roles(EVERYONE) => buses::crud::get;
+    Put "/api/v1/modbus/buses/{id}" Access::Roles(OPERATE) => buses::crud::replace;
+    Delete "/api/v1/modbus/buses/{id}" Access::Roles(OPERATE) => buses::crud::delete;
+    Post "/api/v1/modbus/buses/{id}/discover" Access::Roles(OPERATE) => buses::discover::discover;
+    Post "/api/v1/robots/estop" Access::Roles(STOP) => robots::estop::estop_all;
+    Get "/api/v1/robots" Access::Roles(EVERYONE) => robots::crud::list;
+    Post "/api/v1/robots" Access::Roles(OPERATE) => robots::crud::create;
+    Get "/api/v1/robots/{id}" Access::Roles(EVERYONE) => robots::crud::get;
+    Patch "/api/v1/robots/{id}" Access::Roles(OPERATE) => robots::crud::update;
+    Delete "/api/v1/robots/{id}" Access::Roles(OPERATE) => robots::crud::delete;
+    Post "/api/v1/robots/{id}/commands" Access::Roles(OPERATE) => robots::commands::send;
+    Get "/api/v1/robots/{id}/commands" Access::Roles(EVERYONE) => robots::commands::list;
+    Get "/api/v1/robots/{id}/commands/{cid}" Access::Roles(EVERYONE) => robots::commands::get;
+    Post "/api/v1/robots/{id}/estop" Access::Roles(STOP) => robots::estop::estop;
+    Post "/api/v1/robots/{id}/reset" Access::Roles(OPERATE) => robots::estop::reset;
+    Get "/api/v1/robots/{id}/telemetry" Access::Roles(EVERYONE) => robots::history::telemetry;
+    Get "/api/v1/robots/{id}/telemetry/aggregate" Access::Roles(EVERYONE) => robots::history::aggregate;
+    Get "/api/v1/robots/{id}/safety-events" Access::Roles(WATCH) => robots::history::safety_events;
     Get "/api/v1/nodes" Access::Roles(EVERYONE) => nodes::list::list;
     Post "/api/v1/nodes" Access::Roles(OPERATE) => nodes::create::create;
     Post "/api/v1/nodes/register" Access::Roles(OPERATE) => nodes::register::register;

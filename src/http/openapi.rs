@@ -7,9 +7,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    alert_rules, alerts, analytics, api_keys, audit, auth, detections, devices, fleet, geofences,
-    health, metrics, nodes, notifications, reports, routes, stops, system, telemetry, users,
-    vehicles, ws,
+    alert_rules, alerts, analytics, api_keys, audit, auth, buses, detections, devices, fleet,
+    geofences, health, metrics, nodes, notifications, reports, robots, routes, stops, system,
+    telemetry, users, vehicles, ws,
 };
 
 /// Bearer JWT, API key, and the metrics token.
@@ -142,6 +142,26 @@ impl Modify for Security {
         analytics::vehicle_stats::vehicle_stats,
         analytics::fuel_consumption::fuel_consumption,
         analytics::route_performance::route_performance,
+        buses::crud::list,
+        buses::crud::create,
+        buses::crud::get,
+        buses::crud::replace,
+        buses::crud::delete,
+        buses::discover::discover,
+        robots::estop::estop_all,
+        robots::crud::list,
+        robots::crud::create,
+        robots::crud::get,
+        robots::crud::update,
+        robots::crud::delete,
+        robots::commands::send,
+        robots::commands::list,
+        robots::commands::get,
+        robots::estop::estop,
+        robots::estop::reset,
+        robots::history::telemetry,
+        robots::history::aggregate,
+        robots::history::safety_events,
         nodes::list::list,
         nodes::create::create,
         nodes::register::register,

@@ -188,6 +188,7 @@ impl NodeState {
                     out.events = events;
                     return out;
                 }
+                Observation::Robot(_) | Observation::Unreachable { .. } => {}
             }
         }
         let status = match next {

@@ -67,7 +67,10 @@ pub fn add_reading(batch: &mut Batch, node: &str, r: &Reading, received_ms: i64,
                     agrees,
                 });
             }
-            Observation::Birth(_) | Observation::Death => {}
+            Observation::Birth(_)
+            | Observation::Death
+            | Observation::Robot(_)
+            | Observation::Unreachable { .. } => {}
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use urbanstream_schema::models::CommandRow;
 use urbanstream_schema::{RouteId, StopId};
 
-use super::observation::NodeStatus;
+use super::observation::{NodeStatus, RobotState, SafetyKind};
 use crate::geo::{FenceChange, FenceEvent};
 
 /// A vehicle's motion state.
@@ -113,6 +113,19 @@ pub enum EntityEvent {
         reported: Option<serde_json::Value>,
         computed: Option<serde_json::Value>,
     },
+    /// A robot's state changed (idle, moving, fault, emergency stopped, stale, …).
+    RobotStateChanged {
+        at: DateTime<Utc>,
+        from: RobotState,
+        to: RobotState,
+    },
+    /// A safety condition of a robot began (`active`) or ended.
+    Safety {
+        at: DateTime<Utc>,
+        condition: SafetyKind,
+        active: bool,
+        detail: String,
+    },
 }
 
 impl From<FenceEvent> for EntityEvent {
@@ -150,7 +163,9 @@ impl EntityEvent {
             | Self::StatusChanged { at, .. }
             | Self::Born { at, .. }
             | Self::SequenceGap { at, .. }
-            | Self::ConsensusDisagreed { at, .. } => *at,
+            | Self::ConsensusDisagreed { at, .. }
+            | Self::RobotStateChanged { at, .. }
+            | Self::Safety { at, .. } => *at,
             Self::GeofenceEntered(e) | Self::GeofenceExited(e) | Self::GeofenceCrossed(e) => e.at(),
         }
     }
@@ -173,6 +188,8 @@ impl EntityEvent {
             Self::Born { .. } => "born",
             Self::SequenceGap { .. } => "sequence_gap",
             Self::ConsensusDisagreed { .. } => "consensus_disagreed",
+            Self::RobotStateChanged { .. } => "robot_state_changed",
+            Self::Safety { .. } => "safety",
         }
     }
 
@@ -183,6 +200,7 @@ impl EntityEvent {
                 e.fence.to_string()
             }
             Self::StopArrived { stop, .. } | Self::StopDeparted { stop, .. } => stop.to_string(),
+            Self::Safety { condition, .. } => condition.as_str().to_owned(),
             _ => String::new(),
         }
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use urbanstream_schema::{Imei, NodeId};
+use urbanstream_schema::{Imei, NodeId, RobotId};
 
 /// The kinds of tracked things. Each kind has an adapter (its wire), an entity actor and a
 /// factory registered with the device registry.
@@ -13,6 +13,8 @@ pub enum EntityKind {
     Tracker,
     /// An edge AI node (cameras with a detector) reporting over MQTT.
     EdgeNode,
+    /// An overhead hoist robot on a Modbus bus.
+    Robot,
 }
 
 impl EntityKind {
@@ -21,6 +23,7 @@ impl EntityKind {
         match self {
             Self::Tracker => "tracker",
             Self::EdgeNode => "edge_node",
+            Self::Robot => "robot",
         }
     }
 }
@@ -34,6 +37,7 @@ impl EntityKind {
 pub enum EntityKey {
     Tracker(Imei),
     EdgeNode(NodeId),
+    Robot(RobotId),
 }
 
 impl EntityKey {
@@ -41,6 +45,7 @@ impl EntityKey {
         match self {
             Self::Tracker(_) => EntityKind::Tracker,
             Self::EdgeNode(_) => EntityKind::EdgeNode,
+            Self::Robot(_) => EntityKind::Robot,
         }
     }
 
@@ -49,6 +54,7 @@ impl EntityKey {
         match self {
             Self::Tracker(_) => "imei",
             Self::EdgeNode(_) => "node_id",
+            Self::Robot(_) => "robot_id",
         }
     }
 
@@ -61,6 +67,9 @@ impl EntityKey {
         if let Some(id) = object.get("node_id").and_then(serde_json::Value::as_str) {
             return id.parse().ok().map(Self::EdgeNode);
         }
+        if let Some(id) = object.get("robot_id").and_then(serde_json::Value::as_str) {
+            return Self::parse("robot", id);
+        }
         None
     }
 
@@ -69,6 +78,10 @@ impl EntityKey {
         match kind {
             "tracker" => identifier.parse().ok().map(Self::Tracker),
             "edge_node" => identifier.parse().ok().map(Self::EdgeNode),
+            "robot" => identifier
+                .strip_prefix("robot:")
+                .and_then(|n| n.parse::<i64>().ok())
+                .map(|n| Self::Robot(RobotId(n))),
             _ => None,
         }
     }
@@ -77,7 +90,7 @@ impl EntityKey {
     pub fn imei(&self) -> Option<Imei> {
         match self {
             Self::Tracker(imei) => Some(*imei),
-            Self::EdgeNode(_) => None,
+            Self::EdgeNode(_) | Self::Robot(_) => None,
         }
     }
 }
@@ -94,6 +107,7 @@ impl fmt::Display for EntityKey {
         match self {
             Self::Tracker(imei) => imei.fmt(f),
             Self::EdgeNode(id) => id.fmt(f),
+            Self::Robot(id) => write!(f, "robot:{id}"),
         }
     }
 }

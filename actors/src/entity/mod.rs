@@ -46,6 +46,7 @@
 //!
 //! The hub, the rule engine, the Redis bridge and the batcher do not change.
 
+mod command;
 mod event;
 mod factory;
 mod facts;
@@ -55,13 +56,15 @@ mod observation;
 mod reading;
 mod snapshot;
 
+pub use command::RobotCommand;
 pub use event::{EntityEvent, Motion};
 pub use factory::{DeviceRecord, EntityFactory, EntityHandle};
 pub use facts::{Facts, Io, Value};
 pub use key::{EntityKey, EntityKind};
 pub use messages::{Control, EntityError, EntityUpdate, IngestOutcome, IngestReadings};
 pub use observation::{
-    BBox, Birth, ConsensusReport, Detection, Health, NodeStatus, Observation, Performance, Sequence,
+    BBox, Birth, CommandResult, ConsensusReport, Detection, Health, NodeStatus, Observation,
+    Performance, RobotMode, RobotReport, RobotState, SafetyKind, Sequence,
 };
 pub use reading::{device_time, Accepted, Fix, Reading};
 pub use snapshot::{typed, Published, Snapshot, SnapshotSlot};

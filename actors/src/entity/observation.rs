@@ -136,4 +136,150 @@ pub enum Observation {
     Birth(Birth),
     /// The device said (or its broker said for it) that it is gone.
     Death,
+    /// A robot's registers, read.
+    Robot(Box<RobotReport>),
+    /// The device did not answer its link (a timeout, an exception, the link down).
+    Unreachable {
+        reason: String,
+    },
+}
+
+/// A robot's state, as REST and WebSocket show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RobotState {
+    /// Its link does not answer (or it was never heard).
+    Disconnected,
+    Idle,
+    Moving,
+    Hoisting,
+    Fault,
+    EmergencyStopped,
+    /// The link answers but the robot's control cycle counter stopped moving.
+    Stale,
+}
+
+impl RobotState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disconnected => "disconnected",
+            Self::Idle => "idle",
+            Self::Moving => "moving",
+            Self::Hoisting => "hoisting",
+            Self::Fault => "fault",
+            Self::EmergencyStopped => "emergency_stopped",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+/// What a robot reports of its own activity (its controller's state code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RobotMode {
+    Idle,
+    Moving,
+    Hoisting,
+    Fault,
+    EmergencyStopped,
+    Homing,
+    Charging,
+    /// A code the register map does not name.
+    Unknown,
+}
+
+/// How the robot answered the last command it accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandResult {
+    Ok,
+    Rejected,
+    Failed,
+    Running,
+    Unknown,
+}
+
+/// Safety conditions of a robot, each stored and alerted when it begins and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SafetyKind {
+    /// The robot's hardware emergency stop button is pressed.
+    EstopPressed,
+    /// The robot is latched in emergency stop (a stop was requested, or the button).
+    EstopActive,
+    /// The safety scanner's protective field is violated.
+    ScannerField,
+    /// The maintenance door is open.
+    DoorOpen,
+    Overload,
+    /// The robot reports a fault code.
+    Fault,
+    /// The link answers but the robot's control cycle stopped.
+    Stale,
+    /// The robot does not answer.
+    LinkLost,
+}
+
+impl SafetyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EstopPressed => "estop_pressed",
+            Self::EstopActive => "estop_active",
+            Self::ScannerField => "scanner_field",
+            Self::DoorOpen => "door_open",
+            Self::Overload => "overload",
+            Self::Fault => "fault",
+            Self::Stale => "stale",
+            Self::LinkLost => "link_lost",
+        }
+    }
+
+    /// `critical` for a stop, `warning` otherwise.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Self::EstopPressed | Self::EstopActive => "critical",
+            Self::ScannerField | Self::Overload | Self::Fault | Self::LinkLost | Self::Stale => {
+                "warning"
+            }
+            Self::DoorOpen => "info",
+        }
+    }
+}
+
+/// One reading of a robot's registers, in the robot's terms (the adapter's register map
+/// turned them into these).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RobotReport {
+    pub ready: bool,
+    pub moving: bool,
+    pub fault: bool,
+    pub estop_active: bool,
+    pub homed: bool,
+    pub load_present: bool,
+    pub hoist_busy: bool,
+    pub charging: bool,
+    /// The raw status bits, as stored.
+    pub status_bits: u16,
+    pub mode: RobotMode,
+    pub position_mm: u32,
+    pub speed_mm_s: i16,
+    pub hoist_mm: u16,
+    /// Percent, 0–100.
+    pub battery_pct: f64,
+    pub temperature_c: f64,
+    pub station: u16,
+    pub target_station: u16,
+    /// 0: none.
+    pub fault_code: u16,
+    pub load_kg: f64,
+    /// The robot's control cycle counter (+1 each cycle, wraps).
+    pub heartbeat: u16,
+    /// The sequence of the last command the robot accepted, and its result.
+    pub command_seq: u16,
+    pub command_result: CommandResult,
+    /// Safety inputs.
+    pub estop_pressed: bool,
+    pub scanner_field: bool,
+    pub door_open: bool,
+    pub overload: bool,
 }

@@ -394,7 +394,15 @@ impl HubActor {
         vehicle: Option<VehicleId>,
         data: &serde_json::Value,
     ) {
-        for topic in self.wanted([Topic::Events, Topic::of(key)], vehicle) {
+        let safety = data
+            .get("event")
+            .and_then(|e| e.get("kind"))
+            .is_some_and(|k| k == "safety");
+        let mut topics = self.wanted([Topic::Events, Topic::of(key)], vehicle);
+        if safety && self.by_topic.contains_key(&Topic::Safety) {
+            topics.push(Topic::Safety);
+        }
+        for topic in topics {
             let json =
                 serde_json::json!({ "type": "event", "topic": topic.to_string(), "data": data });
             self.publish(Push {
@@ -411,6 +419,7 @@ impl HubActor {
         let kind = match key.kind() {
             EntityKind::Tracker => "vehicle_update",
             EntityKind::EdgeNode => "edge_node_update",
+            EntityKind::Robot => "robot_update",
         };
         let data = String::from_utf8_lossy(state);
         for topic in self.wanted([Topic::all_of(key), Topic::of(key)], None) {

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use urbanstream_schema::{Imei, NodeId};
+use urbanstream_schema::{Imei, NodeId, RobotId};
 
 use crate::entity::EntityKey;
 
@@ -30,12 +30,18 @@ pub enum Topic {
     System,
     /// System log entries.
     Logs,
+    /// Every robot's state changes.
+    Robots,
+    /// One robot's state changes and events.
+    Robot(RobotId),
+    /// Robots' safety events.
+    Safety,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
     #[error(
-        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}}, vehicle:{{id}}, nodes, node:{{id}}, detections, detections:{{node}}, system or logs"
+        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}}, vehicle:{{id}}, nodes, node:{{id}}, detections, detections:{{node}}, system, logs, robots, robot:{{id}} or safety"
     )]
     Unknown(String),
     #[error("topic `{topic}`: {reason}")]
@@ -48,6 +54,7 @@ impl Topic {
         match key {
             EntityKey::Tracker(imei) => Self::Device(imei),
             EntityKey::EdgeNode(id) => Self::Node(id),
+            EntityKey::Robot(id) => Self::Robot(id),
         }
     }
 
@@ -56,6 +63,7 @@ impl Topic {
         match key {
             EntityKey::Tracker(_) => Self::Fleet,
             EntityKey::EdgeNode(_) => Self::Nodes,
+            EntityKey::Robot(_) => Self::Robots,
         }
     }
 }
@@ -72,6 +80,8 @@ impl FromStr for Topic {
             "detections" => Ok(Self::Detections),
             "system" => Ok(Self::System),
             "logs" => Ok(Self::Logs),
+            "robots" => Ok(Self::Robots),
+            "safety" => Ok(Self::Safety),
             _ => match s.split_once(':') {
                 Some((kind @ ("node" | "detections"), id)) => {
                     let id: NodeId = id.parse().map_err(|e: urbanstream_schema::NodeIdError| {
@@ -86,6 +96,12 @@ impl FromStr for Topic {
                         Self::NodeDetections(id)
                     })
                 }
+                Some(("robot", id)) => id.parse().map(|n| Self::Robot(RobotId(n))).map_err(
+                    |e: std::num::ParseIntError| TopicError::BadId {
+                        topic: s.into(),
+                        reason: e.to_string(),
+                    },
+                ),
                 Some(("vehicle", id)) => {
                     id.parse()
                         .map(Self::Vehicle)
@@ -122,6 +138,9 @@ impl fmt::Display for Topic {
             Self::NodeDetections(id) => write!(f, "detections:{id}"),
             Self::System => f.write_str("system"),
             Self::Logs => f.write_str("logs"),
+            Self::Robots => f.write_str("robots"),
+            Self::Robot(id) => write!(f, "robot:{id}"),
+            Self::Safety => f.write_str("safety"),
         }
     }
 }

@@ -5,8 +5,8 @@
 
 use crate::models::{
     ArrivalRow, CanRow, DetectionRow, NewConsensusRound, NewCorroboration, NewEvent,
-    NewMqttDeadLetter, NewSystemLog, NodeSampleRow, NodeStateRow, SystemMetricsRow, TelemetryRow,
-    TripRow, VehicleStopRow,
+    NewMqttDeadLetter, NewSafetyEvent, NewSystemLog, NodeSampleRow, NodeStateRow,
+    RobotTelemetryRow, SystemMetricsRow, TelemetryRow, TripRow, VehicleStopRow,
 };
 
 /// A departure closes its arrival row.
@@ -48,6 +48,9 @@ pub struct Batch {
     /// Messages refused by an adapter, kept for inspection.
     pub dead_letters: Vec<NewMqttDeadLetter>,
     pub corroborations: Vec<NewCorroboration>,
+    /// Robots' telemetry samples; a sample already stored is skipped.
+    pub robot_telemetry: Vec<RobotTelemetryRow>,
+    pub safety_events: Vec<NewSafetyEvent>,
 }
 
 impl Batch {
@@ -64,6 +67,8 @@ impl Batch {
             + self.system_logs.len()
             + self.dead_letters.len()
             + self.corroborations.len()
+            + self.robot_telemetry.len()
+            + self.safety_events.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -82,6 +87,8 @@ impl Batch {
             && self.system_logs.is_empty()
             && self.dead_letters.is_empty()
             && self.corroborations.is_empty()
+            && self.robot_telemetry.is_empty()
+            && self.safety_events.is_empty()
     }
 
     /// Moves every row of `other` to the end of this batch.
@@ -101,6 +108,8 @@ impl Batch {
         self.system_logs.append(&mut other.system_logs);
         self.dead_letters.append(&mut other.dead_letters);
         self.corroborations.append(&mut other.corroborations);
+        self.robot_telemetry.append(&mut other.robot_telemetry);
+        self.safety_events.append(&mut other.safety_events);
     }
 
     /// Whether a row may already be stored (late rows are where retransmits are).

@@ -34,6 +34,7 @@ mod network;
 mod operations;
 mod postgres;
 mod reports;
+mod robot;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ pub use network::Network;
 pub use operations::{AckOutcome, AlertFilter, ACTIVE_ACK, ACTIVE_UNACK, CLEARED};
 pub use postgres::PgStore;
 pub use reports::{TripTotals, Window, SPEED_BANDS};
+pub use robot::{robot_identifier, ROBOT_KIND};
 pub use sqlite::SqliteStore;
 
 pub use batch::{Batch, Departure};
@@ -170,6 +172,36 @@ impl Store {
                 .await
             }
         }
+    }
+
+    /// Removes robot telemetry older than `cutoff_ms` (whole daily partitions on PostgreSQL)
+    /// and safety events older than it.
+    pub async fn drop_robot_history_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
+        use crate::schema::safety_events;
+        use diesel::{ExpressionMethods, QueryDsl};
+        let dropped = match self {
+            Self::Postgres(s) => {
+                s.drop_partitions_before(postgres::ROBOT_TELEMETRY_TABLES, cutoff_ms)
+                    .await?
+            }
+            Self::Sqlite(s) => {
+                s.run(move |c| {
+                    use crate::schema::robot_telemetry;
+                    use diesel::RunQueryDsl;
+                    let n = diesel::delete(
+                        robot_telemetry::table.filter(robot_telemetry::time_ms.lt(cutoff_ms)),
+                    )
+                    .execute(c)?;
+                    Ok(n as u64)
+                })
+                .await?
+            }
+        };
+        on_db!(self, |c| diesel::delete(
+            safety_events::table.filter(safety_events::time_ms.lt(cutoff_ms))
+        )
+        .execute(c))?;
+        Ok(dropped)
     }
 
     /// A trivial round trip, for readiness.

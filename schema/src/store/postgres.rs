@@ -38,6 +38,7 @@ pub struct PgStore {
 pub const TELEMETRY_TABLES: &[&str] = &["telemetry", "can_data"];
 /// Detections, partitioned by day on their time, with a retention of their own.
 pub const DETECTION_TABLES: &[&str] = &["detections"];
+pub const ROBOT_TELEMETRY_TABLES: &[&str] = &["robot_telemetry"];
 
 /// The partition of `table` for a UTC day.
 pub fn partition_name(table: &str, day: i64) -> String {
@@ -177,6 +178,12 @@ impl PgStore {
                 .await?;
             let detections = batch.detections.iter().map(|r| r.time_ms);
             self.ensure_partitions(&mut conn, DETECTION_TABLES, detections)
+                .await?;
+        }
+        if !batch.robot_telemetry.is_empty() {
+            let mut conn = self.conn().await?;
+            let times = batch.robot_telemetry.iter().map(|r| r.time_ms);
+            self.ensure_partitions(&mut conn, ROBOT_TELEMETRY_TABLES, times)
                 .await?;
         }
         let mut client = self.copy_client().await?;
@@ -493,6 +500,37 @@ async fn write_edge(tx: &tokio_postgres::Transaction<'_>, d: &Batch) -> Result<(
         tokio_postgres::Transaction::execute(tx,
             "INSERT INTO corroborated_detections (object_type, first_ms, time_ms, nodes) VALUES ($1, $2, $3, $4)",
             &[&c.object_type, &c.first_ms, &c.time_ms, &c.nodes],
+        )
+        .await?;
+    }
+    if !d.robot_telemetry.is_empty() {
+        let t = &d.robot_telemetry;
+        let robot: Vec<i64> = t.iter().map(|r| r.robot_id).collect();
+        let time: Vec<i64> = t.iter().map(|r| r.time_ms).collect();
+        let state: Vec<&str> = t.iter().map(|r| r.state.as_str()).collect();
+        let bits: Vec<i32> = t.iter().map(|r| r.status_bits).collect();
+        let pos: Vec<i64> = t.iter().map(|r| r.position_mm).collect();
+        let speed: Vec<i32> = t.iter().map(|r| r.speed_mm_s).collect();
+        let hoist: Vec<i32> = t.iter().map(|r| r.hoist_mm).collect();
+        let battery: Vec<f64> = t.iter().map(|r| r.battery_pct).collect();
+        let temp: Vec<f64> = t.iter().map(|r| r.temperature_c).collect();
+        let station: Vec<i32> = t.iter().map(|r| r.station).collect();
+        let target: Vec<i32> = t.iter().map(|r| r.target_station).collect();
+        let fault: Vec<i32> = t.iter().map(|r| r.fault_code).collect();
+        let load: Vec<f64> = t.iter().map(|r| r.load_kg).collect();
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO robot_telemetry (robot_id, time_ms, state, status_bits, position_mm, speed_mm_s, hoist_mm, \
+             battery_pct, temperature_c, station, target_station, fault_code, load_kg) \
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int4[], $5::int8[], $6::int4[], $7::int4[], \
+             $8::float8[], $9::float8[], $10::int4[], $11::int4[], $12::int4[], $13::float8[]) ON CONFLICT DO NOTHING",
+            &[&robot, &time, &state, &bits, &pos, &speed, &hoist, &battery, &temp, &station, &target, &fault, &load],
+        )
+        .await?;
+    }
+    for e in &d.safety_events {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO safety_events (robot_id, time_ms, kind, active, severity, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&e.robot_id, &e.time_ms, &e.kind, &e.active, &e.severity, &e.detail],
         )
         .await?;
     }

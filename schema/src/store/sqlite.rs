@@ -150,6 +150,16 @@ fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
         consensus_rounds, corroborated_detections, detections, edge_nodes, mqtt_dead_letters,
         node_samples, system_logs, system_metrics,
     };
+    for r in &d.robot_telemetry {
+        diesel::insert_or_ignore_into(crate::schema::robot_telemetry::table)
+            .values(r)
+            .execute(c)?;
+    }
+    for e in &d.safety_events {
+        diesel::insert_into(crate::schema::safety_events::table)
+            .values(e)
+            .execute(c)?;
+    }
     for r in &d.detections {
         diesel::insert_or_ignore_into(detections::table)
             .values(r)
