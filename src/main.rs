@@ -84,6 +84,30 @@ enum SimulateSource {
     Teltonika(SimTeltonika),
     /// Edge AI nodes over MQTT: births, heartbeats, metrics, detections, consensus rounds.
     Edge(SimEdge),
+    /// Overhead hoist robots: a Modbus server (TCP, or RTU on a serial device) with one unit
+    /// per robot on the `oht50-v1` register map.
+    Robots(SimRobots),
+}
+
+#[derive(Args)]
+struct SimRobots {
+    /// Number of robots: units 1..=N.
+    #[arg(long, default_value_t = 8)]
+    robots: u8,
+    /// Serve Modbus TCP here.
+    #[arg(long, conflicts_with = "serial")]
+    listen: Option<std::net::SocketAddr>,
+    /// Serve Modbus RTU on this serial device (e.g. one end of a socat pty pair).
+    #[arg(long)]
+    serial: Option<String>,
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// Faults and scanner violations per robot per hour.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Stop after this long; default: run until interrupted.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
 }
 
 #[derive(Args)]
@@ -193,6 +217,9 @@ fn main() -> std::process::ExitCode {
         Command::Simulate {
             source: SimulateSource::Edge(args),
         } => simulate_edge(args),
+        Command::Simulate {
+            source: SimulateSource::Robots(args),
+        } => simulate_robots(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -364,6 +391,57 @@ fn run_decode(args: DecodeArgs, config: Option<PathBuf>) -> anyhow::Result<Vec<S
     };
     let values = urbanstream::decode::decode_all(&bytes, &profile)?;
     Ok(values.iter().map(|v| v.to_string()).collect())
+}
+
+fn simulate_robots(a: SimRobots) -> anyhow::Result<()> {
+    use simulate::robots;
+    anyhow::ensure!(
+        a.robots >= 1 && a.robots <= 247,
+        "--robots must be 1 to 247"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let fleet = robots::fleet(a.robots);
+        tokio::spawn(robots::run_physics(
+            fleet.clone(),
+            Duration::from_millis(100),
+            a.fault_rate,
+        ));
+        let serve = async {
+            match (&a.listen, &a.serial) {
+                (Some(addr), None) => {
+                    let listener = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding --listen {addr}"))?;
+                    eprintln!(
+                        "{} robots on Modbus TCP {} (units 1..={})",
+                        a.robots,
+                        listener.local_addr()?,
+                        a.robots
+                    );
+                    robots::serve_tcp(listener, fleet.clone()).await?;
+                }
+                (None, Some(path)) => {
+                    eprintln!(
+                        "{} robots on Modbus RTU {path} at {} baud",
+                        a.robots, a.baud
+                    );
+                    robots::serve_rtu(path, a.baud, fleet.clone()).await?;
+                }
+                _ => anyhow::bail!("give --listen HOST:PORT or --serial PATH"),
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        match a.duration {
+            Some(d) => tokio::select! {
+                r = serve => r,
+                _ = tokio::time::sleep(d) => Ok(()),
+            },
+            None => serve.await,
+        }
+    })
 }
 
 fn simulate_edge(a: SimEdge) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 
 mod device;
 pub mod edge;
+pub mod robots;
 pub mod route;
 
 use std::net::SocketAddr;
