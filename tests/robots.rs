@@ -1,0 +1,287 @@
+//! Robots over Modbus, end to end: our simulator (a tokio-modbus server) on a real TCP
+//! socket, the server's bus and robot actors, REST, the command ledger and the database.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{settings, TestApp};
+use serde_json::{json, Value};
+use urbanstream::simulate::robots;
+
+async fn simulator(n: u8) -> (std::net::SocketAddr, robots::Fleet) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fleet = robots::fleet(n);
+    tokio::spawn(robots::run_physics(
+        fleet.clone(),
+        Duration::from_millis(50),
+        0.0,
+    ));
+    tokio::spawn(robots::serve_tcp(listener, fleet.clone()));
+    (addr, fleet)
+}
+
+async fn json_of(app: &TestApp, path: &str) -> Value {
+    let (s, b) = app.get(path).await;
+    assert_eq!(s, 200, "GET {path}: {b}");
+    serde_json::from_str(&b).unwrap()
+}
+
+/// Waits until `check` holds for the robot's JSON (REST), or fails with the last one seen.
+async fn until(app: &TestApp, robot: i64, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = json_of(app, &format!("/api/v1/robots/{robot}")).await;
+        if check(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "robot {robot} never {what}: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn command_done(app: &TestApp, robot: i64, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = json_of(app, &format!("/api/v1/robots/{robot}/commands/{id}")).await;
+        if matches!(
+            c["status"].as_str(),
+            Some("ANSWERED" | "FAILED" | "EXPIRED")
+        ) {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "command {id} never finished: {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn robots_are_polled_commanded_stopped_and_reset_over_modbus_tcp() {
+    let (addr, fleet) = simulator(4).await;
+    let app = TestApp::start(settings(|s| {
+        s.robots.telemetry_every = Duration::from_millis(200);
+    }))
+    .await;
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "rail-a", "kind": "tcp", "address": addr.to_string(), "poll_hz": 20.0}),
+        )
+        .await;
+    let bus_id = bus["id"].as_i64().unwrap();
+
+    // Discovery finds the four units and nothing past them.
+    let (s, b) = app
+        .request(
+            "POST",
+            &format!("/api/v1/modbus/buses/{bus_id}/discover?first=1&last=6&timeout_ms=100"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let found: Value = serde_json::from_str(&b).unwrap();
+    let units: Vec<i64> = found["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["unit_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(units, vec![1, 2, 3, 4], "{found}");
+    assert_eq!(found["found"][0]["identity"]["model"], "OHT-50 SIM");
+
+    // Bad input is refused with a reason.
+    let (s, _) = app
+        .request(
+            "POST",
+            "/api/v1/robots",
+            Some(&json!({"name": "x", "bus_id": bus_id, "unit_id": 0})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let robot = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "hoist-1", "bus_id": bus_id, "unit_id": 1}),
+        )
+        .await;
+    let id = robot["id"].as_i64().unwrap();
+    let (s, _) = app
+        .request(
+            "POST",
+            "/api/v1/robots",
+            Some(&json!({"name": "twin", "bus_id": bus_id, "unit_id": 1})),
+        )
+        .await;
+    assert_eq!(s, 409, "one robot per unit id");
+
+    let v = until(&app, id, "became idle", |v| v["state"] == "idle").await;
+    assert_eq!(v["live"]["report"]["station"], 2, "{v}");
+
+    // A move: validated, sent as one FC16 write, answered by the sequence echo.
+    let (s, b) = app
+        .request(
+            "POST",
+            &format!("/api/v1/robots/{id}/commands"),
+            Some(&json!({"command": "move_to_station", "station": 4})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let cmd: Value = serde_json::from_str(&b).unwrap();
+    let done = command_done(&app, id, cmd["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "ANSWERED", "{done}");
+    until(&app, id, "moved", |v| v["state"] == "moving").await;
+
+    // A hoist while moving is refused with the reason.
+    let (s, b) = app
+        .request(
+            "POST",
+            &format!("/api/v1/robots/{id}/commands"),
+            Some(&json!({"command": "hoist_down"})),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    assert!(b.contains("stopped"), "{b}");
+
+    // The stop reaches the coil; the state shows it; a move is then refused.
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/estop"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let ack: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(ack["acknowledged"], true, "{ack}");
+    assert!(
+        fleet.lock().unwrap()[0].inputs()[0] & (1 << 3) != 0,
+        "the coil latched the stop"
+    );
+    until(&app, id, "stopped", |v| v["state"] == "emergency_stopped").await;
+    let (s, b) = app
+        .request(
+            "POST",
+            &format!("/api/v1/robots/{id}/commands"),
+            Some(&json!({"command": "move_to_station", "station": 1})),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+
+    // Reset is refused while the hardware button is pressed, accepted once released.
+    fleet.lock().unwrap()[0].estop_button = true;
+    until(&app, id, "saw the button", |v| {
+        v["live"]["safety"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|k| k == "estop_pressed"))
+    })
+    .await;
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/reset"), None)
+        .await;
+    assert_eq!(s, 409, "{b}");
+    fleet.lock().unwrap()[0].estop_button = false;
+    until(&app, id, "saw the button released", |v| {
+        v["live"]["safety"]
+            .as_array()
+            .is_some_and(|a| !a.iter().any(|k| k == "estop_pressed"))
+    })
+    .await;
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/reset"), None)
+        .await;
+    assert_eq!(s, 202, "{b}");
+    until(&app, id, "came back", |v| v["state"] == "idle").await;
+
+    // History: telemetry rows, their aggregate, and the safety events begun and ended.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = json_of(&app, &format!("/api/v1/robots/{id}/telemetry")).await;
+    assert!(t["items"].as_array().unwrap().len() >= 3, "{t}");
+    let a = json_of(
+        &app,
+        &format!("/api/v1/robots/{id}/telemetry/aggregate?bucket=3600"),
+    )
+    .await;
+    assert!(a["items"][0]["samples"].as_i64().unwrap() >= 3, "{a}");
+    let e = json_of(&app, &format!("/api/v1/robots/{id}/safety-events")).await;
+    let kinds: Vec<(String, bool)> = e["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["kind"].as_str().unwrap().to_owned(),
+                x["active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("estop_active".into(), true)), "{e}");
+    assert!(kinds.contains(&("estop_active".into(), false)), "{e}");
+    assert!(kinds.contains(&("estop_pressed".into(), true)), "{e}");
+    assert!(
+        app.metric_sum("urbanstream_modbus_estop_seconds_count")
+            .await
+            >= 1.0
+    );
+}
+
+#[actix_rt::test]
+async fn a_robot_that_stops_answering_is_disconnected_and_comes_back() {
+    let (addr, _fleet) = simulator(1).await;
+    let app = TestApp::start(settings(|s| {
+        s.modbus.timeout = Duration::from_millis(50);
+    }))
+    .await;
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "rail-b", "kind": "tcp", "address": addr.to_string(), "poll_hz": 20.0}),
+        )
+        .await;
+    let bus_id = bus["id"].as_i64().unwrap();
+    // Unit 2 does not exist: it never answers.
+    let ghost = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "ghost", "bus_id": bus_id, "unit_id": 2}),
+        )
+        .await;
+    let real = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "real", "bus_id": bus_id, "unit_id": 1}),
+        )
+        .await;
+    let (ghost, real) = (ghost["id"].as_i64().unwrap(), real["id"].as_i64().unwrap());
+    until(&app, real, "became idle", |v| v["state"] == "idle").await;
+    let v = until(&app, ghost, "was lost", |v| {
+        v["live"]["safety"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|k| k == "link_lost"))
+    })
+    .await;
+    assert_eq!(v["state"], "disconnected");
+    assert!(
+        app.metric("urbanstream_modbus_errors_total{reason=\"timeout\"}")
+            .await
+            >= 1.0
+    );
+    // A command to a robot that does not answer is refused at once.
+    let (s, _) = app
+        .request(
+            "POST",
+            &format!("/api/v1/robots/{ghost}/commands"),
+            Some(&json!({"command": "home"})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    // Moving the ghost onto the live unit's neighbour... it answers once it is unit 1's twin.
+    let (s, b) = app
+        .request(
+            "PATCH",
+            &format!("/api/v1/robots/{real}"),
+            Some(&json!({"name": "real-1"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
