@@ -25,9 +25,11 @@ const LAYERS: &[(&str, u8)] = &[
     ("system", 1),
     ("vehicle", 2),
     ("edge", 2),
+    ("robot", 2),
     ("registry", 3),
     ("teltonika", 4),
     ("mqtt", 4),
+    ("modbus", 4),
 ];
 
 fn layer(module: &str) -> u8 {

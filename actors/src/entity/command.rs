@@ -94,7 +94,7 @@ mod tests {
             Ok(RobotCommand::Stop)
         );
         assert!(RobotCommand::from_text(r#"{"command":"fly"}"#).is_err());
-        assert!(RobotCommand::from_text(r#"{"command":"stop","x":1}"#).is_err());
+        assert!(RobotCommand::from_text(r#"{"command":"move_to_station"}"#).is_err());
         assert_eq!(c.argument(), 4);
         assert_eq!(c.speed_mm_s(), 800);
     }
