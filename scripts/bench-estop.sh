@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Emergency stop latency: REST request → coil write acknowledged by the device, while
+# ROBOTS robots are polled at 10 Hz on Modbus TCP (the simulator: a tokio-modbus server).
+#   scripts/bench-estop.sh [ROBOTS] [STOPS]
+# Prints the server-side latency (request taken → device acknowledgement, from each
+# answer's `latency_us`) and the client's round trip, p50 / p99 / max.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+robots="${1:-50}"
+stops="${2:-1000}"
+release_bin
+dir=$(mktemp -d /var/tmp/urbanstream-bench-estop.XXXXXX)
+http=127.0.0.1:18082
+modbus=127.0.0.1:15020
+password=bench-admin-password
+"$bin" simulate robots --robots "$robots" --listen $modbus >"$dir/sim.log" 2>&1 &
+sim=$!
+serve_sqlite "$dir" $http 127.0.0.1:0 $password
+trap 'kill $server $sim 2>/dev/null || true; rm -rf "$dir"' EXIT
+token=$(login "http://$http" admin $password)
+api() { curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
+api -X POST "http://$http/api/v1/modbus/buses" \
+  -d "{\"name\":\"bench\",\"kind\":\"tcp\",\"address\":\"$modbus\",\"poll_hz\":10}" >/dev/null
+for u in $(seq 1 "$robots"); do
+  api -X POST "http://$http/api/v1/robots" -d "{\"name\":\"r$u\",\"bus_id\":1,\"unit_id\":$u}" >/dev/null
+done
+sleep 3
+python3 - "$http" "$token" "$robots" "$stops" <<'PY'
+import http.client, json, random, sys, time
+host, token, robots, stops = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+h, p = host.split(":")
+conn = http.client.HTTPConnection(h, int(p))
+server, client, failed = [], [], 0
+for i in range(stops):
+    robot = random.randint(1, robots)
+    t = time.perf_counter()
+    conn.request("POST", f"/api/v1/robots/{robot}/estop", headers={"Authorization": f"Bearer {token}"})
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    client.append((time.perf_counter() - t) * 1e3)
+    if r.status == 200 and body.get("acknowledged"):
+        server.append(body["latency_us"] / 1e3)
+    else:
+        failed += 1
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * q))] if xs else float("nan")
+for name, xs in (("request taken → device ack", server), ("client round trip", client)):
+    print(f"{name}: p50 {pct(xs, .5):.3f} ms p99 {pct(xs, .99):.3f} ms max {max(xs):.3f} ms ({len(xs)} stops)")
+print(f"not acknowledged: {failed}")
+PY
+curl -fs "http://$http/metrics" | grep -E '^urbanstream_modbus_(errors_total|requests_total)' || true
+echo "CPU seconds: server $(awk '{ printf "%.1f", ($14 + $15) / 100 }' /proc/$server/stat)"
