@@ -51,7 +51,7 @@ pub async fn get(
 }
 
 /// `PUT /api/v1/modbus/buses/{id}`: new settings; the link reopens when they change it.
-#[utoipa::path(put, path = "/api/v1/modbus/buses/{id}", tag = "robots", request_body = BusBody, params(("id" = i64, Path, description = "Bus id")), responses((status = 200, description = "Replaced", body = BusRow), (status = 404, description = "No such bus", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/modbus/buses/{id}", tag = "robots", request_body = BusBody, params(("id" = i64, Path, description = "Bus id")), responses((status = 200, description = "Replaced", body = BusRow), (status = 409, description = "Name taken", body = crate::http::error::ErrorBody), (status = 404, description = "No such bus", body = crate::http::error::ErrorBody)))]
 pub async fn replace(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -22,7 +22,7 @@ pub struct DiscoverQuery {
 /// `POST /api/v1/modbus/buses/{id}/discover`: scans unit ids for modules (FC43/14 device
 /// identification where answered, else the identity registers 200–212). Found modules can
 /// then be registered as robots.
-#[utoipa::path(post, path = "/api/v1/modbus/buses/{id}/discover", tag = "robots", params(("id" = i64, Path, description = "Bus id"), DiscoverQuery), responses((status = 200, description = "Modules found", body = Object), (status = 503, description = "Bus not running", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/modbus/buses/{id}/discover", tag = "robots", params(("id" = i64, Path, description = "Bus id"), DiscoverQuery), responses((status = 200, description = "Modules found", body = Object), (status = 404, description = "No such bus", body = crate::http::error::ErrorBody), (status = 503, description = "Bus not running", body = crate::http::error::ErrorBody)))]
 pub async fn discover(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

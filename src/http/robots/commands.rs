@@ -103,7 +103,7 @@ pub(crate) async fn submit(
 /// the reason when its state forbids it), stored, written as one FC16 write of the command
 /// registers, ANSWERED when the robot echoes its sequence, FAILED on a rejection or timeout.
 /// Every change is pushed as `command_updated`.
-#[utoipa::path(post, path = "/api/v1/robots/{id}/commands", tag = "robots", request_body = CommandBody, params(("id" = i64, Path, description = "Robot id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first command")), responses((status = 202, description = "Queued and sent", body = CommandRow), (status = 200, description = "Replayed by idempotency key", body = CommandRow), (status = 400, description = "Bad command", body = crate::http::error::ErrorBody), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody), (status = 409, description = "The robot's state forbids it", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/robots/{id}/commands", tag = "robots", request_body = CommandBody, params(("id" = i64, Path, description = "Robot id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first command")), responses((status = 202, description = "Queued and sent", body = CommandRow), (status = 200, description = "Replayed by idempotency key", body = CommandRow), (status = 400, description = "Bad command", body = crate::http::error::ErrorBody), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody), (status = 409, description = "The robot's state forbids it", body = crate::http::error::ErrorBody), (status = 503, description = "Ledger unavailable", body = crate::http::error::ErrorBody)))]
 pub async fn send(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -137,7 +137,7 @@ pub async fn send(
 }
 
 /// `GET /api/v1/robots/{id}/commands`: the latest 100, newest first.
-#[utoipa::path(get, path = "/api/v1/robots/{id}/commands", tag = "robots", params(("id" = i64, Path, description = "Robot id")), responses((status = 200, description = "Commands", body = [CommandRow])))]
+#[utoipa::path(get, path = "/api/v1/robots/{id}/commands", tag = "robots", params(("id" = i64, Path, description = "Robot id")), responses((status = 200, description = "Commands (`items`)", body = Object), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody)))]
 pub async fn list(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

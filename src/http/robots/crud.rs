@@ -79,11 +79,11 @@ fn upserted(state: &HttpState, row: &urbanstream_schema::models::RobotRow) {
 }
 
 /// `GET /api/v1/robots`: every robot with its live state.
-#[utoipa::path(get, path = "/api/v1/robots", tag = "robots", responses((status = 200, description = "Every robot", body = [Robot])))]
+#[utoipa::path(get, path = "/api/v1/robots", tag = "robots", responses((status = 200, description = "Every robot", body = super::RobotList)))]
 pub async fn list(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     let rows = state.store.robots().await?;
     let items: Vec<Robot> = rows.into_iter().map(|r| view(&state, r)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(super::RobotList { items }))
 }
 
 /// `POST /api/v1/robots`: registers a robot at a unit id of a bus; it is polled at once.
@@ -129,7 +129,7 @@ pub async fn get(
 }
 
 /// `PATCH /api/v1/robots/{id}`.
-#[utoipa::path(patch, path = "/api/v1/robots/{id}", tag = "robots", request_body = RobotPatch, params(("id" = i64, Path, description = "Robot id")), responses((status = 200, description = "Updated", body = Robot), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/v1/robots/{id}", tag = "robots", request_body = RobotPatch, params(("id" = i64, Path, description = "Robot id")), responses((status = 200, description = "Updated", body = Robot), (status = 409, description = "Unit taken", body = crate::http::error::ErrorBody), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody)))]
 pub async fn update(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -69,7 +69,7 @@ pub async fn estop_all(
 
 /// `POST /api/v1/robots/{id}/reset`: `reset_fault` through the ledger; refused (409) while
 /// the hardware emergency stop button is pressed.
-#[utoipa::path(post, path = "/api/v1/robots/{id}/reset", tag = "robots", params(("id" = i64, Path, description = "Robot id")), responses((status = 202, description = "Queued and sent", body = urbanstream_schema::models::CommandRow), (status = 409, description = "The robot's state forbids it", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/robots/{id}/reset", tag = "robots", params(("id" = i64, Path, description = "Robot id")), responses((status = 202, description = "Queued and sent", body = urbanstream_schema::models::CommandRow), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody), (status = 409, description = "The robot's state forbids it", body = crate::http::error::ErrorBody), (status = 503, description = "Ledger unavailable", body = crate::http::error::ErrorBody)))]
 pub async fn reset(
     state: web::Data<HttpState>,
     principal: web::ReqData<Principal>,

@@ -32,7 +32,7 @@ impl Range {
 }
 
 /// `GET /api/v1/robots/{id}/telemetry?from&to`: samples, oldest first.
-#[utoipa::path(get, path = "/api/v1/robots/{id}/telemetry", tag = "robots", params(("id" = i64, Path, description = "Robot id"), Range), responses((status = 200, description = "Samples", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/robots/{id}/telemetry", tag = "robots", params(("id" = i64, Path, description = "Robot id"), Range), responses((status = 200, description = "Samples", body = Object), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody)))]
 pub async fn telemetry(
     state: web::Data<HttpState>,
     id: web::Path<i64>,
@@ -48,7 +48,7 @@ pub async fn telemetry(
 
 /// `GET /api/v1/robots/{id}/telemetry/aggregate?bucket&from&to`: min / avg / max of speed,
 /// battery, temperature and load per bucket.
-#[utoipa::path(get, path = "/api/v1/robots/{id}/telemetry/aggregate", tag = "robots", params(("id" = i64, Path, description = "Robot id"), Range), responses((status = 200, description = "Buckets", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/robots/{id}/telemetry/aggregate", tag = "robots", params(("id" = i64, Path, description = "Robot id"), Range), responses((status = 200, description = "Buckets", body = Object), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody)))]
 pub async fn aggregate(
     state: web::Data<HttpState>,
     id: web::Path<i64>,
@@ -69,7 +69,7 @@ pub async fn aggregate(
 }
 
 /// `GET /api/v1/robots/{id}/safety-events?from&to`: newest first.
-#[utoipa::path(get, path = "/api/v1/robots/{id}/safety-events", tag = "robots", params(("id" = i64, Path, description = "Robot id"), Range), responses((status = 200, description = "Safety events", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/robots/{id}/safety-events", tag = "robots", params(("id" = i64, Path, description = "Robot id"), Range), responses((status = 200, description = "Safety events", body = Object), (status = 404, description = "No such robot", body = crate::http::error::ErrorBody)))]
 pub async fn safety_events(
     state: web::Data<HttpState>,
     id: web::Path<i64>,

@@ -19,13 +19,25 @@ use super::{ApiError, HttpState};
 /// `hoisting`, `fault`, `emergency_stopped`, `stale`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Robot {
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub row: RobotRow,
+    pub id: i64,
+    pub device_id: Option<i64>,
+    pub name: String,
+    pub bus_id: i64,
+    pub unit_id: i32,
+    /// Its register map.
+    pub map: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
     pub state: String,
     /// The latest registers read, the safety conditions in force, when it was last heard.
     #[schema(value_type = Option<Object>)]
     pub live: Option<RobotSnapshot>,
+}
+
+/// Every robot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RobotList {
+    pub items: Vec<Robot>,
 }
 
 pub(crate) fn view(state: &HttpState, row: RobotRow) -> Robot {
@@ -37,7 +49,14 @@ pub(crate) fn view(state: &HttpState, row: RobotRow) -> Robot {
             .as_ref()
             .map_or("disconnected", |l| l.state.as_str())
             .to_owned(),
-        row,
+        id: row.id,
+        device_id: row.device_id,
+        name: row.name,
+        bus_id: row.bus_id,
+        unit_id: row.unit_id,
+        map: row.map,
+        created_ms: row.created_ms,
+        updated_ms: row.updated_ms,
         live,
     }
 }
