@@ -223,6 +223,8 @@ impl ServerBuilder {
             disconnected: commands.clone().recipient(),
         });
 
+        let robot_maps = s.modbus.all_maps();
+        let robot_map_names: Vec<String> = robot_maps.iter().map(|m| m.name.clone()).collect();
         let modbus = s.modbus.enabled.then(|| {
             ModbusManagerActor::new(
                 store.clone(),
@@ -235,7 +237,7 @@ impl ServerBuilder {
                     command_timeout: s.modbus.command_timeout,
                     default_poll_hz: s.modbus.poll_hz,
                 },
-                s.modbus.all_maps(),
+                robot_maps,
             )
             .start()
         });
@@ -365,7 +367,7 @@ impl ServerBuilder {
                 mqtt,
             },
             modbus: modbus.clone(),
-            robot_maps: s.modbus.all_maps().into_iter().map(|m| m.name).collect(),
+            robot_maps: robot_map_names,
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {

@@ -83,20 +83,15 @@ impl EdgeNodeActor {
         {
             return;
         }
-        let msg = EntityUpdate {
+        EntityUpdate {
             key: EntityKey::EdgeNode(self.node),
             device_id: self.device_id,
             vehicle_id: None,
             readings: Arc::from(readings),
             events: Arc::from(events),
             state,
-        };
-        for r in self.settings.downstream.iter() {
-            if r.try_send(msg.clone()).is_err() {
-                metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "edge_downstream")
-                    .increment(1);
-            }
         }
+        .fan_out(&self.settings.downstream, "edge_downstream");
     }
 
     fn check_offline(&mut self) {

@@ -1,8 +1,6 @@
 //! The rows of what an edge node reported.
 
-use urbanstream_schema::models::{
-    DetectionRow, NewConsensusRound, NewEvent, NodeSampleRow, NodeStateRow,
-};
+use urbanstream_schema::models::{DetectionRow, NewConsensusRound, NodeSampleRow, NodeStateRow};
 use urbanstream_schema::store::Batch;
 use urbanstream_schema::DeviceId;
 
@@ -92,13 +90,5 @@ pub fn add_state(batch: &mut Batch, s: &EdgeNodeSnapshot, now_ms: i64) {
 
 /// The node's events, as stored for every kind of device.
 pub fn add_events(batch: &mut Batch, device: DeviceId, events: &[EntityEvent]) {
-    for e in events {
-        batch.events.push(NewEvent {
-            device_id: device.0,
-            time_ms: e.at().timestamp_millis(),
-            kind: e.kind().to_owned(),
-            data: serde_json::to_string(e).unwrap_or_default(),
-            subject: e.subject(),
-        });
-    }
+    batch.events.extend(events.iter().map(|e| e.row(device)));
 }

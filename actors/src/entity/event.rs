@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use urbanstream_schema::models::CommandRow;
-use urbanstream_schema::{RouteId, StopId};
+use urbanstream_schema::models::{CommandRow, NewEvent};
+use urbanstream_schema::{DeviceId, RouteId, StopId};
 
 use super::observation::{NodeStatus, RobotState, SafetyKind};
 use crate::geo::{FenceChange, FenceEvent};
@@ -190,6 +190,17 @@ impl EntityEvent {
             Self::ConsensusDisagreed { .. } => "consensus_disagreed",
             Self::RobotStateChanged { .. } => "robot_state_changed",
             Self::Safety { .. } => "safety",
+        }
+    }
+
+    /// The event as a row of device `device`'s event log (its JSON as `data`).
+    pub fn row(&self, device: DeviceId) -> NewEvent {
+        NewEvent {
+            device_id: device.0,
+            time_ms: self.at().timestamp_millis(),
+            kind: self.kind().to_owned(),
+            data: serde_json::to_string(self).unwrap_or_default(),
+            subject: self.subject(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix::Message;
+use actix::{Message, Recipient};
 use chrono::{DateTime, Utc};
 use urbanstream_schema::{DeviceId, VehicleId};
 
@@ -67,6 +67,17 @@ pub struct EntityUpdate {
 }
 
 impl EntityUpdate {
+    /// Hands the update to every aggregator downstream without waiting; a full mailbox is
+    /// counted under `actor` (the hot path never blocks on an aggregator).
+    pub fn fan_out(self, downstream: &[Recipient<EntityUpdate>], actor: &'static str) {
+        for r in downstream {
+            if r.try_send(self.clone()).is_err() {
+                metrics::counter!(crate::metrics::ACTOR_MAILBOX_FULL_TOTAL, "actor" => actor)
+                    .increment(1);
+            }
+        }
+    }
+
     /// The newest live reading: what the live picture shows (late ones never move it back).
     pub fn latest_live(&self) -> Option<&Accepted> {
         self.readings.iter().rev().find(|r| !r.late)

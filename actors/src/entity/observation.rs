@@ -199,6 +199,18 @@ pub enum CommandResult {
     Unknown,
 }
 
+impl CommandResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::Running => "running",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// Safety conditions of a robot, each stored and alerted when it begins and ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -275,7 +275,12 @@ impl Handler<EntityUpdate> for HubActor {
                 serde_json::to_value(event).unwrap_or_default(),
             );
             let data = serde_json::Value::Object(data);
-            self.publish_event(msg.key, msg.vehicle_id, &data);
+            self.publish_event(
+                msg.key,
+                msg.vehicle_id,
+                Topic::of_event(event.kind()),
+                &data,
+            );
             let presence = match event {
                 EntityEvent::WentOnline { .. } => Some(Presence::Online),
                 EntityEvent::WentOffline { .. } => Some(Presence::Offline),
@@ -392,16 +397,11 @@ impl HubActor {
         &mut self,
         key: EntityKey,
         vehicle: Option<VehicleId>,
+        own: Option<Topic>,
         data: &serde_json::Value,
     ) {
-        let safety = data
-            .get("event")
-            .and_then(|e| e.get("kind"))
-            .is_some_and(|k| k == "safety");
         let mut topics = self.wanted([Topic::Events, Topic::of(key)], vehicle);
-        if safety && self.by_topic.contains_key(&Topic::Safety) {
-            topics.push(Topic::Safety);
-        }
+        topics.extend(own.filter(|t| self.by_topic.contains_key(t)));
         for topic in topics {
             let json =
                 serde_json::json!({ "type": "event", "topic": topic.to_string(), "data": data });
@@ -526,7 +526,14 @@ impl Handler<RemoteUpdate> for HubActor {
                 let topics = self.wanted([Topic::Fleet, Topic::of(msg.key)], msg.vehicle_id);
                 self.publish_telemetry(msg.key, &topics, &msg.data);
             }
-            RemoteKind::Event => self.publish_event(msg.key, msg.vehicle_id, &msg.data),
+            RemoteKind::Event => {
+                let own = msg
+                    .data
+                    .pointer("/event/kind")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(Topic::of_event);
+                self.publish_event(msg.key, msg.vehicle_id, own, &msg.data);
+            }
             RemoteKind::Alert => {
                 // Cleared by a user on another node: the engine that owns it lets go.
                 if let (Some(engine), Some(forgotten)) = (&self.engine, msg.cleared_by_user) {

@@ -58,6 +58,12 @@ impl Topic {
         }
     }
 
+    /// The topic of its own an event of `kind` (`EntityEvent::kind`) also goes to, beside
+    /// `events` and its entity's: robots' safety events on `safety`.
+    pub fn of_event(kind: &str) -> Option<Self> {
+        (kind == "safety").then_some(Self::Safety)
+    }
+
     /// The topic of every entity of `key`'s kind.
     pub fn all_of(key: EntityKey) -> Self {
         match key {

@@ -645,14 +645,7 @@ impl Worker {
                     crate::entity::CommandResult::Failed => {
                         Err(CommandError::Invalid("the robot failed the command".into()))
                     }
-                    r => Ok(format!(
-                        "sequence {} echoed ({})",
-                        p.seq,
-                        serde_json::to_value(r)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    )),
+                    r => Ok(format!("sequence {} echoed ({})", p.seq, r.as_str())),
                 };
                 if let Some(p) = self.pending.remove(&cfg.robot) {
                     let _ = p.reply.send(outcome);

@@ -283,18 +283,3 @@ impl Handler<DiscoverOn> for ModbusManagerActor {
         })
     }
 }
-
-/// The register maps known, by name.
-#[derive(Message)]
-#[rtype(result = "Vec<String>")]
-pub struct MapNames;
-
-impl Handler<MapNames> for ModbusManagerActor {
-    type Result = Vec<String>;
-
-    fn handle(&mut self, _msg: MapNames, _ctx: &mut Self::Context) -> Vec<String> {
-        let mut names: Vec<String> = self.maps.keys().cloned().collect();
-        names.sort();
-        names
-    }
-}

@@ -85,7 +85,7 @@ impl RobotActor {
         }
     }
 
-    fn apply(&mut self, seen: Seen, at: DateTime<Utc>, batch: &mut Batch) -> Option<bytes::Bytes> {
+    fn apply(&self, seen: &Seen, at: DateTime<Utc>, batch: &mut Batch) -> Option<bytes::Bytes> {
         for e in &seen.events {
             metrics::counter!(ROBOT_EVENTS_TOTAL, "kind" => e.kind()).increment(1);
             if let EntityEvent::Safety {
@@ -107,13 +107,7 @@ impl RobotActor {
                     detail: detail.clone(),
                 });
             }
-            batch.events.push(urbanstream_schema::models::NewEvent {
-                device_id: self.device_id.0,
-                time_ms: e.at().timestamp_millis(),
-                kind: e.kind().to_owned(),
-                data: serde_json::to_string(e).unwrap_or_default(),
-                subject: e.subject(),
-            });
+            batch.events.push(e.row(self.device_id));
         }
         seen.changed.then(|| self.publish())
     }
@@ -124,20 +118,15 @@ impl RobotActor {
         {
             return;
         }
-        let msg = EntityUpdate {
+        EntityUpdate {
             key: EntityKey::Robot(self.robot),
             device_id: self.device_id,
             vehicle_id: None,
             readings: Arc::from(readings),
             events: Arc::from(events),
             state,
-        };
-        for r in self.settings.downstream.iter() {
-            if r.try_send(msg.clone()).is_err() {
-                metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot_downstream")
-                    .increment(1);
-            }
         }
+        .fan_out(&self.settings.downstream, "robot_downstream");
     }
 }
 
@@ -185,10 +174,10 @@ impl Handler<IngestReadings> for RobotActor {
                     Observation::Unreachable { reason } => self.logic.unreachable(reason, at),
                     _ => continue,
                 };
-                events.extend(seen.events.iter().cloned());
-                if let Some(json) = self.apply(seen, at, &mut batch) {
+                if let Some(json) = self.apply(&seen, at, &mut batch) {
                     state = Some(json);
                 }
+                events.extend(seen.events);
             }
             if state.is_some() {
                 out.push(Accepted {

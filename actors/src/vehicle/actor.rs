@@ -115,20 +115,15 @@ impl TrackerActor {
         if self.settings.downstream.is_empty() || (readings.is_empty() && events.is_empty()) {
             return;
         }
-        let msg = EntityUpdate {
+        EntityUpdate {
             state: None,
             key: EntityKey::Tracker(self.imei),
             device_id: self.device_id,
             vehicle_id: self.vehicle_id,
             readings: Arc::from(readings),
             events: Arc::from(events),
-        };
-        for r in self.settings.downstream.iter() {
-            if r.try_send(msg.clone()).is_err() {
-                metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "vehicle_downstream")
-                    .increment(1);
-            }
         }
+        .fan_out(&self.settings.downstream, "vehicle_downstream");
     }
 
     fn check_offline(&mut self) {

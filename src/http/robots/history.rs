@@ -21,6 +21,13 @@ pub struct Range {
 }
 
 impl Range {
+    /// The robot's (checked to exist) window: (from, to, row limit).
+    async fn of(&self, state: &HttpState, robot_id: i64) -> Result<(i64, i64, i64), ApiError> {
+        robot(state, robot_id).await?;
+        let (from, to) = self.bounds()?;
+        Ok((from, to, self.limit.unwrap_or(1000).clamp(1, 10_000)))
+    }
+
     fn bounds(&self) -> Result<(i64, i64), ApiError> {
         let to = self.to.unwrap_or_else(Utc::now).timestamp_millis();
         let from = self.from.map_or(to - 3_600_000, |f| f.timestamp_millis());
@@ -39,9 +46,7 @@ pub async fn telemetry(
     q: web::Query<Range>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    robot(&state, id).await?;
-    let (from, to) = q.bounds()?;
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let (from, to, limit) = q.of(&state, id).await?;
     let items = state.store.robot_telemetry(id, from, to, limit).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
@@ -55,8 +60,7 @@ pub async fn aggregate(
     q: web::Query<Range>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    robot(&state, id).await?;
-    let (from, to) = q.bounds()?;
+    let (from, to, _) = q.of(&state, id).await?;
     let bucket = q.bucket.unwrap_or(60);
     if !(1..=86_400).contains(&bucket) {
         return Err(ApiError::BadRequest(
@@ -76,9 +80,7 @@ pub async fn safety_events(
     q: web::Query<Range>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    robot(&state, id).await?;
-    let (from, to) = q.bounds()?;
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let (from, to, limit) = q.of(&state, id).await?;
     let items = state.store.safety_events(Some(id), from, to, limit).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
