@@ -708,4 +708,52 @@ mod tests {
             );
         }
     }
+
+    #[actix_rt::test]
+    async fn a_subscriber_behind_catches_up_on_the_next_publish_not_the_timer() {
+        // The retry timer never fires within the test: only publishes drain the backlog.
+        let hub = HubActor::new(HubSettings {
+            retry_every: Duration::from_secs(3600),
+        })
+        .start();
+        let client = Client {
+            stall: Some(Duration::from_millis(50)),
+            got: vec![],
+            capacity: 2,
+        }
+        .start();
+        let a = Imei::from_number(356_307_042_441_013).unwrap();
+        let b = Imei::from_number(356_307_042_441_014).unwrap();
+        hub.send(Subscribe {
+            id: SubscriberId(1),
+            topics: vec![Topic::Fleet],
+            recipient: client.clone().recipient(),
+        })
+        .await
+        .unwrap();
+        for i in 1..=10i64 {
+            hub.send(frame(a, i)).await.unwrap();
+        }
+        // The client stalled on the first: the rest went to its backlog.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        hub.send(frame(b, 1001)).await.unwrap();
+        hub.send(frame(a, 11)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = client.send(Got).await.unwrap();
+        let ts: Vec<i64> = got.iter().map(ts_of).collect();
+        assert!(
+            ts.contains(&10),
+            "the backlog (latest of a) was delivered: {ts:?}"
+        );
+        assert!(
+            ts.contains(&1001) && ts.contains(&11),
+            "and what came after: {ts:?}"
+        );
+        let a_ts: Vec<i64> = got
+            .iter()
+            .filter(|v| v["data"]["imei"] == a.to_string())
+            .map(ts_of)
+            .collect();
+        assert!(a_ts.windows(2).all(|w| w[0] < w[1]), "in order: {a_ts:?}");
+    }
 }
