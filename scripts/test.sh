@@ -104,6 +104,17 @@ if ! python3 -c "import paho.mqtt" >/dev/null 2>&1; then
   python3 -m pip install -q paho-mqtt
 fi
 
+# Robots: pymodbus (a Modbus peer that is not ours, pinned) and socat (pseudo-terminal pairs
+# standing in for an RS485 line).
+if ! command -v socat >/dev/null 2>&1; then
+  echo "== installing socat"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends socat >/dev/null
+fi
+if [ "$(python3 -c 'import serial, pymodbus; print(pymodbus.__version__)' 2>/dev/null)" != "3.11.2" ]; then
+  echo "== installing pymodbus 3.11.2 (with pyserial)"
+  python3 -m pip install -q 'pymodbus[serial]==3.11.2'
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::mqtt::free_port;
 use common::{settings, TestApp};
 use serde_json::{json, Value};
 use urbanstream::simulate::robots;
@@ -284,4 +285,178 @@ async fn a_robot_that_stops_answering_is_disconnected_and_comes_back() {
         )
         .await;
     assert_eq!(s, 200, "{b}");
+}
+
+/// A child process stopped when the test ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// pymodbus serving `units` robots of the `oht50-v1` map (tests/peers/oht_peer.py).
+fn pymodbus(units: u8, at: &[&str]) -> Child {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/oht_peer.py");
+    let child = std::process::Command::new("python3")
+        .arg(script)
+        .arg("--units")
+        .arg(units.to_string())
+        .args(at)
+        .spawn()
+        .expect("python3 with pymodbus (scripts/test.sh installs it)");
+    Child(child)
+}
+
+/// Two pseudo-terminals wired together by socat: an RS485 line in a test.
+fn pty_pair(dir: &std::path::Path) -> (Child, String, String) {
+    let (a, b) = (dir.join("host"), dir.join("robots"));
+    let child = std::process::Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .spawn()
+        .expect("socat (scripts/test.sh installs it)");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(a.exists() && b.exists()) {
+        assert!(Instant::now() < deadline, "socat made no pty pair");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (
+        Child(child),
+        a.display().to_string(),
+        b.display().to_string(),
+    )
+}
+
+async fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "peer never listened on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A move answered by the echo, a stop acknowledged and shown, a move refused, a reset.
+async fn command_stop_reset(app: &TestApp, id: i64) {
+    until(app, id, "became idle", |v| v["state"] == "idle").await;
+    let (s, b) = app
+        .request(
+            "POST",
+            &format!("/api/v1/robots/{id}/commands"),
+            Some(&json!({"command": "move_to_station", "station": 3, "idempotency_key": format!("k{id}")})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let cmd: Value = serde_json::from_str(&b).unwrap();
+    let done = command_done(app, id, cmd["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "ANSWERED", "{done}");
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/estop"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    until(app, id, "stopped", |v| v["state"] == "emergency_stopped").await;
+    let (s, _) = app
+        .request(
+            "POST",
+            &format!("/api/v1/robots/{id}/commands"),
+            Some(&json!({"command": "home"})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/reset"), None)
+        .await;
+    assert_eq!(s, 202, "{b}");
+    until(app, id, "came back", |v| v["state"] == "idle").await;
+}
+
+#[actix_rt::test]
+async fn against_pymodbus_over_tcp() {
+    let port = free_port();
+    let _peer = pymodbus(2, &["--tcp", &format!("127.0.0.1:{port}")]);
+    wait_port(port).await;
+    let app = TestApp::start(settings(|_| {})).await;
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "gw", "kind": "tcp", "address": format!("127.0.0.1:{port}"), "poll_hz": 20.0}),
+        )
+        .await;
+    let bus_id = bus["id"].as_i64().unwrap();
+    let (s, b) = app
+        .request(
+            "POST",
+            &format!("/api/v1/modbus/buses/{bus_id}/discover?first=1&last=3&timeout_ms=200"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let found: Value = serde_json::from_str(&b).unwrap();
+    let found = found["found"].as_array().unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0]["vendor"], "pymodbus", "FC43 answered: {found:?}");
+    assert_eq!(found[1]["identity"]["model"], "PYMODBUS-OHT");
+    assert_eq!(found[1]["identity"]["serial"], 7002);
+    let robot = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "py-1", "bus_id": bus_id, "unit_id": 1}),
+        )
+        .await;
+    command_stop_reset(&app, robot["id"].as_i64().unwrap()).await;
+}
+
+#[actix_rt::test]
+async fn against_pymodbus_over_rtu_through_a_pty_pair() {
+    let dir = tempfile_dir();
+    let (_line, host, robots_end) = pty_pair(&dir);
+    let _peer = pymodbus(2, &["--serial", &robots_end]);
+    let app = TestApp::start(settings(|_| {})).await;
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "rs485", "kind": "rtu", "path": host, "baud": 115200, "parity": "N", "stop_bits": 1, "poll_hz": 10.0}),
+        )
+        .await;
+    let bus_id = bus["id"].as_i64().unwrap();
+    let one = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "rtu-1", "bus_id": bus_id, "unit_id": 1}),
+        )
+        .await;
+    let two = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "rtu-2", "bus_id": bus_id, "unit_id": 2}),
+        )
+        .await;
+    let (one, two) = (one["id"].as_i64().unwrap(), two["id"].as_i64().unwrap());
+    command_stop_reset(&app, one).await;
+    until(&app, two, "became idle", |v| v["state"] == "idle").await;
+    // Stop all: a broadcast, then each robot's own acknowledged write.
+    let (s, b) = app.request("POST", "/api/v1/robots/estop", None).await;
+    assert_eq!(s, 200, "{b}");
+    let all: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(all["all_acknowledged"], true, "{all}");
+    assert_eq!(all["robots"].as_array().unwrap().len(), 2);
+    for id in [one, two] {
+        until(&app, id, "stopped", |v| v["state"] == "emergency_stopped").await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "urbanstream-rtu-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

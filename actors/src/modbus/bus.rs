@@ -965,6 +965,8 @@ async fn discover_one(
                 }
             }
         }
+        // 0x0A / 0x0B: a gateway says nothing is at that unit id.
+        Err(ModbusError::Frame(super::frame::FrameError::Exception(0x0A | 0x0B))) => {}
         Err(ModbusError::Frame(super::frame::FrameError::Exception(_))) => answered = true,
         Err(e) if e.link_broken() => return Err(e),
         _ => {}
@@ -985,6 +987,7 @@ async fn discover_one(
             answered = true;
             found.identity = Identity::decode(&r);
         }
+        Err(ModbusError::Frame(super::frame::FrameError::Exception(0x0A | 0x0B))) => {}
         Err(ModbusError::Frame(_)) => answered = true,
         Err(e) if e.link_broken() => return Err(e),
         _ => {}

@@ -87,6 +87,10 @@ pub struct Link {
     endpoint: Endpoint,
     next_transaction: u16,
     buf: Vec<u8>,
+    /// RTU: the last transaction timed out or read a bad frame, so a late reply may still be
+    /// on its way; until one clean transaction, a reply counts only if the line stays quiet
+    /// after it (a late reply and the real one back to back are refused, not guessed at).
+    suspect: bool,
 }
 
 impl Link {
@@ -133,9 +137,10 @@ impl Link {
             endpoint: endpoint.clone(),
             next_transaction: 1,
             buf: Vec::with_capacity(260),
+            suspect: false,
         };
         // Whatever a previous session left on the line is not an answer to us.
-        link.flush_input().await;
+        link.flush_input(Duration::ZERO).await;
         Ok(link)
     }
 
@@ -247,13 +252,31 @@ impl Link {
         };
         match &result {
             Ok(_) => {
-                if self.buf.len() > frame::rtu_reply_len(&self.buf).unwrap_or(0) {
-                    // More than one frame's worth: noise or a late reply glued on; drop it.
-                    self.flush_input().await;
+                let n = frame::rtu_reply_len(&self.buf).unwrap_or(0);
+                let extra = self.buf.len() > n || (self.suspect && self.more_follows().await);
+                if extra {
+                    // Two frames where one was asked for: one of them is a late reply to an
+                    // earlier request, and which one cannot be told. Refused; line cleared.
+                    self.flush_input(Duration::ZERO).await;
+                    self.suspect = true;
+                    metrics::counter!(MODBUS_ERRORS_TOTAL, "reason" => "late_reply").increment(1);
+                    return Err(FrameError::Mismatch(
+                        "more data followed the reply (a late reply to an earlier request)".into(),
+                    )
+                    .into());
                 }
+                self.suspect = false;
             }
             Err(ModbusError::Io(_)) => {}
-            Err(_) => self.flush_input().await,
+            Err(ModbusError::Timeout(_)) => {
+                // A reply may still come: discard for one more deadline, then until quiet.
+                self.flush_input(timeout).await;
+                self.suspect = true;
+            }
+            Err(_) => {
+                self.flush_input(Duration::ZERO).await;
+                self.suspect = true;
+            }
         }
         result
     }
@@ -311,20 +334,39 @@ impl Link {
         }
     }
 
-    /// Reads and drops input until the line has been quiet for a frame gap (RTU) — the rest
-    /// of a reply that came too late, or noise — so the next reply starts clean.
-    async fn flush_input(&mut self) {
+    /// Whether more bytes arrive within a frame gap (RTU).
+    async fn more_follows(&mut self) -> bool {
+        let mut chunk = [0u8; 256];
+        match tokio::time::timeout(self.endpoint.quiet() * 4, self.io.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads and drops input for at least `guard`, then until the line has been quiet for a
+    /// frame gap (RTU) — the rest of a reply that came too late, or noise — so the next
+    /// reply starts clean.
+    async fn flush_input(&mut self, guard: Duration) {
         let quiet = match self.endpoint {
             Endpoint::Tcp { .. } => return,
             Endpoint::Rtu { .. } => self.endpoint.quiet() * 4,
         };
         let mut chunk = [0u8; 256];
         let mut dropped = 0u64;
-        let give_up = Instant::now() + Duration::from_millis(250);
+        let started = Instant::now();
+        let give_up = started + guard + Duration::from_millis(250);
         while Instant::now() < give_up {
-            match tokio::time::timeout(quiet, self.io.read(&mut chunk)).await {
+            let wait = (started + guard)
+                .saturating_duration_since(Instant::now())
+                .max(quiet);
+            match tokio::time::timeout(wait, self.io.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => dropped += n as u64,
-                _ => break,
+                Ok(Ok(_) | Err(_)) => break,
+                Err(_elapsed) if Instant::now() < started + guard => {}
+                Err(_elapsed) => break,
             }
         }
         if dropped > 0 {
