@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Emergency stop latency: REST request → coil write acknowledged by the device, while
-# ROBOTS robots are polled at 10 Hz on Modbus TCP (the simulator: a tokio-modbus server).
-#   scripts/bench-estop.sh [ROBOTS] [STOPS]
+# ROBOTS robots are polled at 10 Hz on Modbus TCP (the simulator: a tokio-modbus server), or
+# with RTU=1 on Modbus RTU at 115200 baud through a socat pseudo-terminal pair.
+#   [RTU=1] scripts/bench-estop.sh [ROBOTS] [STOPS]
 # Prints the server-side latency (request taken → device acknowledgement, from each
 # answer's `latency_us`) and the client's round trip, p50 / p99 / max.
 set -euo pipefail
@@ -14,18 +15,29 @@ dir=$(mktemp -d /var/tmp/urbanstream-bench-estop.XXXXXX)
 http=127.0.0.1:18082
 modbus=127.0.0.1:15020
 password=bench-admin-password
-"$bin" simulate robots --robots "$robots" --listen $modbus >"$dir/sim.log" 2>&1 &
+line=
+if [[ "${RTU:-0}" == 1 ]]; then
+  socat "pty,raw,echo=0,link=$dir/host" "pty,raw,echo=0,link=$dir/robots" &
+  line=$!
+  while [[ ! -e "$dir/host" || ! -e "$dir/robots" ]]; do sleep 0.05; done
+  "$bin" simulate robots --robots "$robots" --serial "$dir/robots" >"$dir/sim.log" 2>&1 &
+  bus="{\"name\":\"bench\",\"kind\":\"rtu\",\"path\":\"$dir/host\",\"baud\":115200,\"poll_hz\":10}"
+else
+  "$bin" simulate robots --robots "$robots" --listen $modbus >"$dir/sim.log" 2>&1 &
+  bus="{\"name\":\"bench\",\"kind\":\"tcp\",\"address\":\"$modbus\",\"poll_hz\":10}"
+fi
 sim=$!
 serve_sqlite "$dir" $http 127.0.0.1:0 $password
-trap 'kill $server $sim 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill $server $sim $line 2>/dev/null || true; rm -rf "$dir"' EXIT
 token=$(login "http://$http" admin $password)
 api() { curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
-api -X POST "http://$http/api/v1/modbus/buses" \
-  -d "{\"name\":\"bench\",\"kind\":\"tcp\",\"address\":\"$modbus\",\"poll_hz\":10}" >/dev/null
+api -X POST "http://$http/api/v1/modbus/buses" -d "$bus" >/dev/null
 for u in $(seq 1 "$robots"); do
   api -X POST "http://$http/api/v1/robots" -d "{\"name\":\"r$u\",\"bus_id\":1,\"unit_id\":$u}" >/dev/null
 done
 sleep 3
+curl -fsS -H "Authorization: Bearer $token" "http://$http/api/v1/robots" |
+  python3 -c 'import json,sys; s=[r["state"] for r in json.load(sys.stdin)["items"]]; print("robots:", {k: s.count(k) for k in set(s)})'
 python3 - "$http" "$token" "$robots" "$stops" <<'PY'
 import http.client, json, random, sys, time
 host, token, robots, stops = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -51,4 +63,5 @@ for name, xs in (("request taken → device ack", server), ("client round trip",
 print(f"not acknowledged: {failed}")
 PY
 curl -fs "http://$http/metrics" | grep -E '^urbanstream_modbus_(errors_total|requests_total)' || true
+echo "server RSS $(awk '/VmRSS/ {print $2}' /proc/$server/status) KiB"
 echo "CPU seconds: server $(awk '{ printf "%.1f", ($14 + $15) / 100 }' /proc/$server/stat)"
