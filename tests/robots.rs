@@ -460,3 +460,35 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[actix_rt::test]
+async fn a_stop_shows_at_once_not_at_the_next_scheduled_poll() {
+    let (addr, _fleet) = simulator(1).await;
+    let app = TestApp::start(settings(|_| {})).await;
+    // One poll every 5 s: a stop seen within 2 s was read because of the stop.
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "slow", "kind": "tcp", "address": addr.to_string(), "poll_hz": 0.2}),
+        )
+        .await;
+    let robot = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "r", "bus_id": bus["id"], "unit_id": 1}),
+        )
+        .await;
+    let id = robot["id"].as_i64().unwrap();
+    until(&app, id, "became idle", |v| v["state"] == "idle").await;
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/estop"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let stopped = Instant::now();
+    until(&app, id, "stopped", |v| v["state"] == "emergency_stopped").await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "the stop was shown only after {:?}",
+        stopped.elapsed()
+    );
+}

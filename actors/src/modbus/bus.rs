@@ -122,6 +122,8 @@ enum Job {
         reply: oneshot::Sender<Result<Vec<Found>, String>>,
     },
     Units(Vec<UnitConfig>),
+    /// Poll these robots next (a stop was written: show its effect without waiting a period).
+    PollSoon(Vec<RobotId>),
 }
 
 /// What the worker needs from outside.
@@ -174,7 +176,7 @@ impl Actor for ModbusBusActor {
         let lane = match self.config.endpoint {
             // TCP: stops take their own connection, beside the polling one.
             Endpoint::Tcp { .. } => {
-                tokio::spawn(stop_lane(self.config.clone(), stop_rx));
+                tokio::spawn(stop_lane(self.config.clone(), stop_rx, jobs_tx.clone()));
                 None
             }
             // RTU: one line; the worker serves stops before anything else.
@@ -506,6 +508,16 @@ impl Worker {
                 let _ = reply.send(Err("link down".into()));
             }
             Job::Units(u) => self.set_units(u).await,
+            Job::PollSoon(_) => {}
+        }
+    }
+
+    fn poll_soon(&mut self, robots: &[RobotId]) {
+        let now = Instant::now();
+        for u in &mut self.units {
+            if robots.contains(&u.cfg.robot) {
+                u.next = now;
+            }
         }
     }
 
@@ -685,6 +697,7 @@ impl Worker {
     ) -> Option<ModbusError> {
         match job {
             Job::Units(u) => self.set_units(u).await,
+            Job::PollSoon(robots) => self.poll_soon(&robots),
             Job::Command {
                 unit,
                 command,
@@ -768,6 +781,7 @@ impl Worker {
             Stop::One { unit, taken, reply } => {
                 let (ack, broken) = write_stop(link, &unit, taken, self.config.timeout).await;
                 let _ = reply.send(ack);
+                self.poll_soon(&[unit.robot]);
                 broken
             }
             Stop::All {
@@ -787,6 +801,8 @@ impl Worker {
                         self.config.timeout,
                     )
                     .await;
+                let robots: Vec<RobotId> = units.iter().map(|u| u.robot).collect();
+                self.poll_soon(&robots);
                 let mut acks = Vec::new();
                 for u in &units {
                     let (ack, broken) = write_stop(link, u, taken, self.config.timeout).await;
@@ -848,7 +864,11 @@ async fn write_stop(
 }
 
 /// TCP: the stop lane's own connection, opened ahead of need and kept.
-async fn stop_lane(config: BusConfig, mut stops: mpsc::UnboundedReceiver<Stop>) {
+async fn stop_lane(
+    config: BusConfig,
+    mut stops: mpsc::UnboundedReceiver<Stop>,
+    jobs: mpsc::Sender<Job>,
+) {
     let mut link: Option<Link> = None;
     let mut retry_at = Instant::now();
     loop {
@@ -888,6 +908,10 @@ async fn stop_lane(config: BusConfig, mut stops: mpsc::UnboundedReceiver<Stop>) 
             continue;
         };
         let mut broken = false;
+        let stopped: Vec<RobotId> = match &stop {
+            Stop::One { unit, .. } => vec![unit.robot],
+            Stop::All { units, .. } => units.iter().map(|u| u.robot).collect(),
+        };
         match stop {
             Stop::One { unit, taken, reply } => {
                 let (ack, b) = write_stop(l, &unit, taken, config.timeout).await;
@@ -908,6 +932,8 @@ async fn stop_lane(config: BusConfig, mut stops: mpsc::UnboundedReceiver<Stop>) 
                 let _ = reply.send(acks);
             }
         }
+        // The polling connection shows the stop at once rather than at the next period.
+        let _ = jobs.try_send(Job::PollSoon(stopped));
         if broken {
             metrics::gauge!(MODBUS_LINKS_UP).decrement(1.0);
             link = None;
