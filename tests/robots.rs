@@ -492,3 +492,82 @@ async fn a_stop_shows_at_once_not_at_the_next_scheduled_poll() {
         stopped.elapsed()
     );
 }
+
+async fn alerts(app: &TestApp, kind: &str) -> Vec<Value> {
+    let v = json_of(app, &format!("/api/v1/alerts?kind={kind}&limit=100")).await;
+    v["items"].as_array().unwrap().clone()
+}
+
+#[actix_rt::test]
+async fn safety_conditions_and_measures_raise_alerts_and_clear_them() {
+    let (addr, _fleet) = simulator(1).await;
+    let app = TestApp::start(settings(|_| {})).await;
+    app.created(
+        "/api/v1/alerts/rules",
+        json!({"name": "Stops", "kind": "ROBOT_ESTOP", "severity": "CRITICAL", "cooldown_s": 0}),
+    )
+    .await;
+    // The simulated battery is about 90 %: under 95 % raises, and it never reaches 100.
+    app.created(
+        "/api/v1/alerts/rules",
+        json!({"name": "Battery", "kind": "ROBOT_BATTERY_LOW", "params": {"below_pct": 95, "clear_above_pct": 100}}),
+    )
+    .await;
+    let (s, b) = app
+        .request(
+            "POST",
+            "/api/v1/alerts/rules",
+            Some(&json!({"name": "Bad", "kind": "ROBOT_OVER_TEMP", "params": {"above_c": 50, "clear_below_c": 70}})),
+        )
+        .await;
+    assert_eq!(s, 400, "clear_below_c above above_c is refused: {b}");
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "alerts", "kind": "tcp", "address": addr.to_string(), "poll_hz": 20.0}),
+        )
+        .await;
+    let robot = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "r", "bus_id": bus["id"], "unit_id": 1}),
+        )
+        .await;
+    let id = robot["id"].as_i64().unwrap();
+    until(&app, id, "became idle", |v| v["state"] == "idle").await;
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/estop"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let estop = alerts(&app, "ROBOT_ESTOP").await;
+        let battery = alerts(&app, "ROBOT_BATTERY_LOW").await;
+        if !estop.is_empty() && !battery.is_empty() {
+            assert_eq!(estop[0]["severity"], "CRITICAL", "{estop:?}");
+            assert_eq!(estop[0]["subject"], "estop_active", "{estop:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alerts: {estop:?} {battery:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, b) = app
+        .request("POST", &format!("/api/v1/robots/{id}/reset"), None)
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let estop = alerts(&app, "ROBOT_ESTOP").await;
+        if estop.iter().all(|a| a["status"] == "CLEARED") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stop's alert never cleared: {estop:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -265,9 +265,14 @@ fn sample(msg: &EntityUpdate, group: Option<String>, r: &Accepted) -> Sample {
     let facts = &r.reading.facts;
     let mut health = None;
     let mut detections = Vec::new();
+    let (mut battery_pct, mut temperature_c) = (None, None);
     for o in &r.reading.observations {
         match o {
             Observation::Heartbeat(h) => health = Some(h.clone()),
+            Observation::Robot(report) => {
+                battery_pct = Some(report.battery_pct);
+                temperature_c = Some(report.temperature_c);
+            }
             Observation::Detections { detections: d } => detections.extend(
                 d.iter()
                     .map(|d| (d.object_type.clone(), d.location.clone())),
@@ -279,6 +284,8 @@ fn sample(msg: &EntityUpdate, group: Option<String>, r: &Accepted) -> Sample {
         kind: msg.key.kind(),
         health,
         detections,
+        battery_pct,
+        temperature_c,
         device_id: msg.device_id,
         vehicle_id: msg.vehicle_id,
         group,

@@ -40,6 +40,10 @@ pub struct Sample {
     pub health: Option<Health>,
     /// An edge node's detections: (object type, location).
     pub detections: Vec<(String, Option<String>)>,
+    /// Battery charge, percent (a robot's report).
+    pub battery_pct: Option<f64>,
+    /// Temperature, °C (a robot's report).
+    pub temperature_c: Option<f64>,
 }
 
 /// An alert to store and announce.

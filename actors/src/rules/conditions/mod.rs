@@ -31,6 +31,7 @@ mod low_fuel;
 mod node_load;
 mod node_status;
 mod overspeed;
+mod robot;
 
 /// Every kind: its stored name and how its parameters are read.
 const KINDS: &[(&str, Parse)] = &[
@@ -49,6 +50,14 @@ const KINDS: &[(&str, Parse)] = &[
     ("NODE_CPU_HIGH", parse::<node_load::CpuHigh>),
     ("NODE_MEMORY_HIGH", parse::<node_load::MemoryHigh>),
     ("DETECTION_BURST", parse::<detection_burst::DetectionBurst>),
+    ("ROBOT_ESTOP", parse::<robot::Estop>),
+    ("ROBOT_FAULT", parse::<robot::Fault>),
+    ("ROBOT_SAFETY_FIELD", parse::<robot::SafetyField>),
+    ("ROBOT_OFFLINE", parse::<robot::Offline>),
+    ("ROBOT_STALE", parse::<robot::Stale>),
+    ("ROBOT_OVERLOAD", parse::<robot::Overload>),
+    ("ROBOT_BATTERY_LOW", parse::<robot::BatteryLow>),
+    ("ROBOT_OVER_TEMP", parse::<robot::OverTemp>),
 ];
 
 /// What one kind of condition does. Every method has a default that does nothing, so a
