@@ -21,7 +21,7 @@ use urbanstream_actors::redis_bridge::{RedisBridgeActor, RedisSettings};
 use urbanstream_actors::registry::{
     DeviceRegistryActor, Directory, RegistrySettings, Shutdown, WatchConnections,
 };
-use urbanstream_actors::robot::{RobotFactory, RobotSettings};
+use urbanstream_actors::robot::{RobotFactory, RobotSettings, RobotTuning};
 use urbanstream_actors::rules::{AlertSinks, RuleEngineActor, RuleEngineSettings};
 use urbanstream_actors::system::{SystemSettings, SystemStatsActor, SystemView};
 use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
@@ -168,13 +168,16 @@ impl ServerBuilder {
             offline_after: s.edge.offline_after,
             quorum: s.edge.quorum,
         };
+        let (robot_tuning, tuning_rx) = tokio::sync::watch::channel(RobotTuning {
+            telemetry_every: s.robots.telemetry_every,
+            stale_after: s.robots.stale_after_polls,
+            offline_after: s.robots.offline_after_polls,
+        });
         let robots = RobotSettings {
             mailbox: s.robots.mailbox,
             downstream: downstream.clone().into(),
             persist: batcher.clone().recipient(),
-            telemetry_every: s.robots.telemetry_every,
-            stale_after: s.robots.stale_after_polls,
-            offline_after: s.robots.offline_after_polls,
+            tuning: tuning_rx,
         };
         let trackers = TrackerSettings {
             mailbox: s.vehicle.mailbox,
@@ -224,6 +227,11 @@ impl ServerBuilder {
         });
 
         let robot_maps = s.modbus.all_maps();
+        let modbus_settings = ModbusSettings {
+            timeout: s.modbus.timeout,
+            command_timeout: s.modbus.command_timeout,
+            default_poll_hz: s.modbus.poll_hz,
+        };
         let robot_map_names: Vec<String> = robot_maps.iter().map(|m| m.name.clone()).collect();
         let modbus = s.modbus.enabled.then(|| {
             ModbusManagerActor::new(
@@ -232,11 +240,7 @@ impl ServerBuilder {
                     registry: registry.clone().recipient(),
                     ended: registry.clone().recipient(),
                 },
-                ModbusSettings {
-                    timeout: s.modbus.timeout,
-                    command_timeout: s.modbus.command_timeout,
-                    default_poll_hz: s.modbus.poll_hz,
-                },
+                modbus_settings,
                 robot_maps,
             )
             .start()
@@ -368,6 +372,10 @@ impl ServerBuilder {
             },
             modbus: modbus.clone(),
             robot_maps: robot_map_names,
+            tuning: Arc::new(crate::http::Tuning {
+                modbus: tokio::sync::watch::Sender::new(modbus_settings),
+                robots: robot_tuning,
+            }),
         });
         let cors_origins = s.http.cors_origins.clone();
         let workers = if s.http.workers == 0 {

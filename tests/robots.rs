@@ -571,3 +571,75 @@ async fn safety_conditions_and_measures_raise_alerts_and_clear_them() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[actix_rt::test]
+async fn run_time_settings_are_validated_applied_and_audited() {
+    let (addr, _fleet) = simulator(1).await;
+    let app = TestApp::start(settings(|s| {
+        s.robots.telemetry_every = Duration::from_secs(3600);
+    }))
+    .await;
+    let c = json_of(&app, "/api/v1/config").await;
+    assert_eq!(c["robots"]["telemetry_every_ms"], 3_600_000, "{c}");
+    assert_eq!(c["modbus"]["timeout_ms"], 100, "{c}");
+    let (s, b) = app
+        .request(
+            "PATCH",
+            "/api/v1/config",
+            Some(&json!({"robots": {"stale_after_polls": 0}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b.contains("robots.stale_after_polls"), "{b}");
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "tuned", "kind": "tcp", "address": addr.to_string(), "poll_hz": 20.0}),
+        )
+        .await;
+    let robot = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "r", "bus_id": bus["id"], "unit_id": 1}),
+        )
+        .await;
+    let id = robot["id"].as_i64().unwrap();
+    until(&app, id, "became idle", |v| v["state"] == "idle").await;
+    let rows = |v: &Value| v["items"].as_array().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let before = rows(&json_of(&app, &format!("/api/v1/robots/{id}/telemetry")).await);
+    assert!(before <= 2, "one row an hour, and the first: {before}");
+    let (s, b) = app
+        .request(
+            "PATCH",
+            "/api/v1/config",
+            Some(&json!({"robots": {"telemetry_every_ms": 100}, "modbus": {"timeout_ms": 200}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let now: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(now["robots"]["telemetry_every_ms"], 100);
+    assert_eq!(now["modbus"]["timeout_ms"], 200);
+    // The bus reopened with its new timeout; the robot is polled again.
+    until(&app, id, "polled again", |v| v["state"] == "idle").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = rows(&json_of(&app, &format!("/api/v1/robots/{id}/telemetry")).await);
+    assert!(
+        after >= before + 8,
+        "rows every 100 ms now: {before} → {after}"
+    );
+    let audit = json_of(&app, "/api/v1/audit?limit=50").await;
+    let entry = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "PATCH /api/v1/config" && e["status"] == 200)
+        .unwrap_or_else(|| panic!("no audit entry: {audit}"));
+    assert!(
+        entry["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"telemetry_every_ms\":100"),
+        "{entry}"
+    );
+}

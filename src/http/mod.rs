@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod auth;
 pub(crate) mod buses;
+mod config;
 mod detections;
 mod devices;
 mod error;
@@ -71,6 +72,14 @@ pub struct HttpState {
     pub modbus: Option<Addr<urbanstream_actors::modbus::ModbusManagerActor>>,
     /// The register maps robots may name.
     pub robot_maps: Vec<String>,
+    /// What `PATCH /api/v1/config` changes while running.
+    pub tuning: std::sync::Arc<Tuning>,
+}
+
+/// Settings that change at run time: the current values, and the robots' channel to them.
+pub struct Tuning {
+    pub modbus: tokio::sync::watch::Sender<urbanstream_actors::modbus::ModbusSettings>,
+    pub robots: tokio::sync::watch::Sender<urbanstream_actors::robot::RobotTuning>,
 }
 
 /// The route table: every route, its handler and who may call it. Routes are registered
@@ -177,6 +186,8 @@ route_table! {
     Get "/api/v1/analytics/vehicle/{id}/stats" Access::Roles(HISTORY) => analytics::vehicle_stats::vehicle_stats;
     Get "/api/v1/analytics/fuel-consumption" Access::Roles(HISTORY) => analytics::fuel_consumption::fuel_consumption;
     Get "/api/v1/analytics/route-performance" Access::Roles(HISTORY) => analytics::route_performance::route_performance;
+    Get "/api/v1/config" Access::Roles(ADMIN) => config::get;
+    Patch "/api/v1/config" Access::Roles(ADMIN) => config::update;
     Get "/api/v1/modbus/buses" Access::Roles(EVERYONE) => buses::crud::list;
     Post "/api/v1/modbus/buses" Access::Roles(OPERATE) => buses::crud::create;
     Get "/api/v1/modbus/buses/{id}" Access::Roles(EVERYONE) => buses::crud::get;

@@ -7,9 +7,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    alert_rules, alerts, analytics, api_keys, audit, auth, buses, detections, devices, fleet,
-    geofences, health, metrics, nodes, notifications, reports, robots, routes, stops, system,
-    telemetry, users, vehicles, ws,
+    alert_rules, alerts, analytics, api_keys, audit, auth, buses, config, detections, devices,
+    fleet, geofences, health, metrics, nodes, notifications, reports, robots, routes, stops,
+    system, telemetry, users, vehicles, ws,
 };
 
 /// Bearer JWT, API key, and the metrics token.
@@ -142,6 +142,8 @@ impl Modify for Security {
         analytics::vehicle_stats::vehicle_stats,
         analytics::fuel_consumption::fuel_consumption,
         analytics::route_performance::route_performance,
+        config::get,
+        config::update,
         buses::crud::list,
         buses::crud::create,
         buses::crud::get,

@@ -26,7 +26,7 @@ use crate::registry::{
 };
 
 /// How a bus is reached and paced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BusConfig {
     pub id: BusId,
     pub name: String,

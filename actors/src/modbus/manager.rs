@@ -17,8 +17,8 @@ use super::bus::{
 use super::link::Endpoint;
 use super::map::RegisterMap;
 
-/// Timeouts every bus shares.
-#[derive(Debug, Clone)]
+/// Timeouts every bus shares; they may change at run time ([`Retune`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModbusSettings {
     pub timeout: Duration,
     pub command_timeout: Duration,
@@ -112,7 +112,8 @@ impl ModbusManagerActor {
             let id = cfg.id;
             let on_bus = units.remove(&id).unwrap_or_default();
             match self.buses.remove(&id) {
-                Some((old, addr)) if same_link(&old, &cfg) => {
+                // Unchanged: keep the link; changed (endpoint, pace, timeouts): a new bus actor.
+                Some((old, addr)) if old == cfg => {
                     addr.do_send(SetUnits(on_bus));
                     keep.insert(id, (old, addr));
                 }
@@ -134,15 +135,27 @@ impl ModbusManagerActor {
     }
 }
 
-fn same_link(a: &BusConfig, b: &BusConfig) -> bool {
-    a.endpoint == b.endpoint && a.poll_every == b.poll_every && a.name == b.name
-}
-
 impl Actor for ModbusManagerActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.notify(Reload);
+    }
+}
+
+/// New timeouts and default pace: buses they change are restarted with them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retune(pub ModbusSettings);
+
+impl Handler<Retune> for ModbusManagerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Retune, ctx: &mut Self::Context) {
+        if self.settings != msg.0 {
+            self.settings = msg.0;
+            ctx.notify(Reload);
+        }
     }
 }
 

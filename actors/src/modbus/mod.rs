@@ -11,6 +11,6 @@ pub mod map;
 pub use bus::{BusContext, Found, StopAck};
 pub use link::{Endpoint, ModbusError};
 pub use manager::{
-    DiscoverOn, ModbusManagerActor, ModbusSettings, Reload, StopAllRobots, StopRobot,
+    DiscoverOn, ModbusManagerActor, ModbusSettings, Reload, Retune, StopAllRobots, StopRobot,
 };
 pub use map::{Identity, RegisterMap};

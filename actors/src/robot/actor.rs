@@ -23,6 +23,13 @@ pub struct RobotSettings {
     pub downstream: Arc<[Recipient<EntityUpdate>]>,
     /// The database batcher.
     pub persist: Recipient<Persist>,
+    /// What may change at run time (`PATCH /api/v1/config`): read at every reading.
+    pub tuning: tokio::sync::watch::Receiver<RobotTuning>,
+}
+
+/// A robot's thresholds that may change while it runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RobotTuning {
     /// At most one telemetry row per robot this often (and one on every state change).
     pub telemetry_every: Duration,
     /// Polls with a frozen control cycle counter before the robot is stale.
@@ -48,7 +55,8 @@ impl RobotActor {
         settings: RobotSettings,
         slot: Arc<crate::entity::SnapshotSlot>,
     ) -> Self {
-        let logic = RobotLogic::new(robot, settings.stale_after, settings.offline_after);
+        let t = *settings.tuning.borrow();
+        let logic = RobotLogic::new(robot, t.stale_after, t.offline_after);
         Self {
             robot,
             device_id,
@@ -150,6 +158,9 @@ impl Handler<IngestReadings> for RobotActor {
     type Result = Result<IngestOutcome, EntityError>;
 
     fn handle(&mut self, msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
+        let tuning = *self.settings.tuning.borrow();
+        self.logic.stale_after = tuning.stale_after.max(1);
+        self.logic.offline_after = tuning.offline_after.max(1);
         let mut batch = Batch::default();
         let mut events = Vec::new();
         let mut state = None;
@@ -164,7 +175,7 @@ impl Handler<IngestReadings> for RobotActor {
                         let seen = self.logic.report(r, at);
                         let due = self
                             .last_row
-                            .is_none_or(|t| t.elapsed() >= self.settings.telemetry_every);
+                            .is_none_or(|t| t.elapsed() >= tuning.telemetry_every);
                         if due || before != self.logic.snapshot.state {
                             batch.robot_telemetry.push(self.telemetry_row(r, at));
                             self.last_row = Some(Instant::now());

@@ -6,6 +6,6 @@ mod actor;
 mod factory;
 pub mod logic;
 
-pub use actor::{RobotActor, RobotSettings};
+pub use actor::{RobotActor, RobotSettings, RobotTuning};
 pub use factory::RobotFactory;
 pub use logic::{validate, RobotSnapshot};
