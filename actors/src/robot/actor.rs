@@ -157,7 +157,7 @@ impl Supervised for RobotActor {
 impl Handler<IngestReadings> for RobotActor {
     type Result = Result<IngestOutcome, EntityError>;
 
-    fn handle(&mut self, msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: IngestReadings, ctx: &mut Self::Context) -> Self::Result {
         let tuning = *self.settings.tuning.borrow();
         self.logic.stale_after = tuning.stale_after.max(1);
         self.logic.offline_after = tuning.offline_after.max(1);
@@ -199,12 +199,38 @@ impl Handler<IngestReadings> for RobotActor {
                 });
             }
         }
-        if !batch.is_empty() && self.settings.persist.try_send(Persist(batch)).is_err() {
-            metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot_rows").increment(1);
+        if batch.events.is_empty() {
+            // Telemetry alone: a sample dropped under overload is counted, the next follows.
+            if !batch.is_empty() && self.settings.persist.try_send(Persist(batch)).is_err() {
+                metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot_rows").increment(1);
+            }
+        } else {
+            // Events and safety events are kept: wait for room in the batcher's mailbox (the
+            // actor goes on meanwhile), and retry a failed write.
+            ctx.spawn(
+                store_events(self.settings.persist.clone(), batch, self.robot).into_actor(self),
+            );
         }
         self.emit(out, events, state);
         Ok(IngestOutcome { accepted, late: 0 })
     }
+}
+
+async fn store_events(persist: Recipient<Persist>, batch: Batch, robot: RobotId) {
+    let mut wait = Duration::from_millis(100);
+    for _ in 0..8 {
+        match persist.send(Persist(batch.clone())).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => {
+                tracing::warn!(%robot, "robot events not stored ({e}); retrying in {wait:?}")
+            }
+            Err(e) => tracing::warn!(%robot, "robot events not stored ({e}); retrying in {wait:?}"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+    tracing::error!(%robot, "robot events dropped after retries");
+    metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot_events").increment(1);
 }
 
 impl Handler<Control> for RobotActor {
