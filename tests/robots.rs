@@ -643,3 +643,150 @@ async fn run_time_settings_are_validated_applied_and_audited() {
         "{entry}"
     );
 }
+
+/// A TCP proxy in front of the robots whose line can be pulled and put back.
+struct Cable {
+    addr: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Cable {
+    async fn to(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if flag.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let pulled = async {
+                        while !flag.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut down, &mut up) => {}
+                        () = pulled => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut }
+    }
+
+    fn pull(&self, pulled: bool) {
+        self.cut.store(pulled, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_json(ws: &mut Ws) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame in time")
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_pulled_link_raises_robot_offline_and_moves_are_pushed_once_it_is_back() {
+    use futures_util::SinkExt;
+    let (addr, _fleet) = simulator(1).await;
+    let cable = Cable::to(addr).await;
+    let app = TestApp::start(settings(|s| {
+        s.modbus.timeout = Duration::from_millis(50);
+    }))
+    .await;
+    app.created(
+        "/api/v1/alerts/rules",
+        json!({"name": "Lost", "kind": "ROBOT_OFFLINE", "cooldown_s": 0}),
+    )
+    .await;
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "cable", "kind": "tcp", "address": cable.addr.to_string(), "poll_hz": 20.0}),
+        )
+        .await;
+    let robot = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "r", "bus_id": bus["id"], "unit_id": 1}),
+        )
+        .await;
+    let id = robot["id"].as_i64().unwrap();
+    until(&app, id, "became idle", |v| v["state"] == "idle").await;
+
+    cable.pull(true);
+    until(&app, id, "was lost", |v| v["state"] == "disconnected").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !alerts(&app, "ROBOT_OFFLINE")
+        .await
+        .iter()
+        .any(|a| a["status"] != "CLEARED")
+    {
+        assert!(Instant::now() < deadline, "no ROBOT_OFFLINE alert");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cable.pull(false);
+    until(&app, id, "came back", |v| v["state"] == "idle").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !alerts(&app, "ROBOT_OFFLINE")
+        .await
+        .iter()
+        .all(|a| a["status"] == "CLEARED")
+    {
+        assert!(Instant::now() < deadline, "ROBOT_OFFLINE never cleared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Back on the line: a move is pushed to `robot:{id}` subscribers as it happens.
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        json!({"op": "subscribe", "topics": [format!("robot:{id}"), "robots"]})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let (s, b) = app
+        .request(
+            "POST",
+            &format!("/api/v1/robots/{id}/commands"),
+            Some(&json!({"command": "move_to_station", "station": 6})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let mut positions = Vec::new();
+    while positions.len() < 3 {
+        let v = ws_json(&mut ws).await;
+        if v["type"] == "robot_update"
+            && v["topic"] == format!("robot:{id}")
+            && v["data"]["state"] == "moving"
+        {
+            positions.push(v["data"]["report"]["position_mm"].as_i64().unwrap());
+        }
+    }
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "it drives toward station 6: {positions:?}"
+    );
+}
