@@ -409,6 +409,15 @@ fn simulate_robots(a: SimRobots) -> anyhow::Result<()> {
             Duration::from_millis(100),
             a.fault_rate,
         ));
+        let watched = fleet.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                eprintln!("{}", robots::progress(&watched));
+            }
+        });
         let serve = async {
             match (&a.listen, &a.serial) {
                 (Some(addr), None) => {

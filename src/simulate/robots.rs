@@ -2,7 +2,9 @@
 //! robot, speaking the `oht50-v1` register map, with believable physics: driving between
 //! stations along a rail, hoisting, battery drain and charging, temperature, the host
 //! heartbeat watchdog (silence for 1 s: the robot stops itself), the emergency stop coil
-//! (latched until `reset_fault`), and faults and scanner violations at a rate.
+//! (latched until `reset_fault`), and faults and scanner violations at a rate or on request:
+//! simulator-only holding registers 300 (write a fault code; 0 clears it), 301 (scanner
+//! field violated: 1 / 0) and 302 (hardware e-stop button pressed: 1 / 0).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -394,6 +396,14 @@ impl SimService {
                     r.command([values[0], values[1], values[2], values[3]]);
                     Response::WriteMultipleRegisters(100, 4)
                 }
+                Request::WriteSingleRegister(addr @ 300..=302, v) => {
+                    match addr {
+                        300 => r.fault_code = *v,
+                        301 => r.scanner_field = *v != 0,
+                        _ => r.estop_button = *v != 0,
+                    }
+                    Response::WriteSingleRegister(*addr, *v)
+                }
                 Request::WriteMultipleRegisters(_, _)
                 | Request::WriteSingleRegister(_, _)
                 | Request::WriteSingleCoil(_, _) => return Err(ExceptionCode::IllegalDataAddress),
@@ -413,6 +423,34 @@ impl tokio_modbus::server::Service for SimService {
     fn call(&self, req: Self::Request) -> Self::Future {
         std::future::ready(self.answer(req.slave, req.request))
     }
+}
+
+/// One line of live progress: robots by state code, mean battery.
+pub fn progress(fleet: &Fleet) -> String {
+    let Ok(f) = fleet.lock() else {
+        return String::new();
+    };
+    let names = [
+        "idle", "moving", "hoisting", "fault", "estop", "homing", "charging",
+    ];
+    let mut counts = [0usize; 7];
+    let mut battery = 0.0;
+    for r in f.iter() {
+        let i = r.inputs();
+        counts[usize::from(i[1]).min(6)] += 1;
+        battery += f64::from(i[6]) / 10.0;
+    }
+    let states: Vec<String> = names
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    format!(
+        "{} | battery {:.0} % on average",
+        states.join(", "),
+        battery / f.len().max(1) as f64
+    )
 }
 
 /// A fleet of `n` robots at rest at their stations.
@@ -485,6 +523,15 @@ mod tests {
             r.step(0.1, 0.0);
         }
         assert_eq!(r.inputs()[5], 500);
+        // Faults on request, through the simulator's own registers.
+        let svc = SimService {
+            fleet: Arc::new(Mutex::new(vec![r.clone()])),
+        };
+        let answer = svc.answer(1, Request::WriteSingleRegister(300, 17));
+        assert_eq!(answer, Ok(Some(Response::WriteSingleRegister(300, 17))));
+        let inputs = svc.fleet.lock().unwrap()[0].inputs();
+        assert_eq!((inputs[1], inputs[10]), (3, 17), "faulted with code 17");
+        assert!(progress(&svc.fleet).starts_with("fault 1"));
         // The stop coil latches; moves are rejected until a reset.
         r.estop_latched = true;
         r.command([1, 2, 0, 11]);
