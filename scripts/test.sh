@@ -115,6 +115,17 @@ if [ "$(python3 -c 'import serial, pymodbus; print(pymodbus.__version__)' 2>/dev
   python3 -m pip install -q 'pymodbus[serial]==3.11.2'
 fi
 
+# The dashboard's tests: Debian's headless Chromium, driven over the DevTools protocol.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM:-}" ]; then
+  echo "== installing chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+
+# The dashboard's scripts parse (no build step turns them into anything else).
+if command -v node >/dev/null 2>&1; then
+  for f in web/*.js web/views/*.js; do node --check "$f"; done
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod decode;
+pub mod demo;
 mod duration;
 pub mod http;
 pub mod logging;

@@ -43,6 +43,25 @@ enum Command {
         #[command(subcommand)]
         source: SimulateSource,
     },
+    /// Serve a living city with no hardware: routes, stops and rules around Banja Luka, with
+    /// simulated buses, edge nodes and robots running against this server.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Simulated buses (Teltonika trackers over TCP).
+    #[arg(long, default_value_t = 30)]
+    buses: usize,
+    /// Simulated edge nodes (MQTT, through the embedded broker); 0: none.
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Simulated hoist robots (Modbus TCP); 0: none.
+    #[arg(long, default_value_t = 4)]
+    robots: u8,
+    /// Where the demo keeps its data (its own file, apart from `serve`'s).
+    #[arg(long, default_value = "sqlite://data/demo.db")]
+    database: String,
 }
 
 #[derive(Args)]
@@ -220,6 +239,7 @@ fn main() -> std::process::ExitCode {
         Command::Simulate {
             source: SimulateSource::Robots(args),
         } => simulate_robots(args),
+        Command::Demo(args) => demo(args, cli.config),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -242,6 +262,50 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         );
         shutdown_signal().await;
         tracing::info!("shutting down");
+        server.stop().await;
+        Ok(())
+    })
+}
+
+/// The demo admin's password on a fresh demo database, unless configured otherwise.
+const DEMO_PASSWORD: &str = "urbanstream-demo";
+
+fn demo(a: DemoArgs, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut settings = load_standard(config.as_deref())?;
+    anyhow::ensure!(
+        settings.environment != "production",
+        "the demo does not run with URBANSTREAM_ENV=production"
+    );
+    settings.database.url = a.database;
+    // Simulated devices are let in on first contact, as in development.
+    settings.teltonika.register_unknown = true;
+    settings.edge.register_unknown = true;
+    settings.edge.authenticate = false;
+    let password = settings
+        .auth
+        .bootstrap_admin_password
+        .get_or_insert_with(|| DEMO_PASSWORD.to_owned())
+        .clone();
+    urbanstream::logging::init(&settings.log);
+    actix_rt::System::new().block_on(async move {
+        let server = ServerBuilder::new(settings).start().await?;
+        let opts = urbanstream::demo::DemoOptions {
+            buses: a.buses,
+            nodes: a.nodes,
+            robots: a.robots,
+            admin_password: password.clone(),
+        };
+        urbanstream::demo::start(&server, &opts).await?;
+        let port = server.http_addr.port();
+        eprintln!(
+            "urbanstream demo: open http://localhost:{port}/ and sign in as admin ({}); Ctrl-C stops it",
+            if password == DEMO_PASSWORD {
+                format!("password {DEMO_PASSWORD}")
+            } else {
+                "with auth.bootstrap_admin_password".to_owned()
+            }
+        );
+        shutdown_signal().await;
         server.stop().await;
         Ok(())
     })

@@ -378,6 +378,8 @@ impl ServerBuilder {
             }),
         });
         let cors_origins = s.http.cors_origins.clone();
+        let dashboard = s.dashboard.clone();
+        let tile_origin = dashboard.tile_origin();
         let workers = if s.http.workers == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
         } else {
@@ -388,9 +390,14 @@ impl ServerBuilder {
                 .app_data(state.clone())
                 .wrap(actix_web::middleware::from_fn(http::access::guard))
                 .wrap(http::cors(&cors_origins))
-                .wrap(http::security_headers())
+                .wrap(http::security_headers(tile_origin.as_deref()))
                 .wrap(tracing_actix_web::TracingLogger::<http::RequestSpan>::new())
                 .configure(http::routes)
+                .configure(|cfg| {
+                    if dashboard.enabled {
+                        http::dashboard::routes(cfg, &dashboard);
+                    }
+                })
         })
         // Live pushes are small frames: without TCP_NODELAY, Nagle's algorithm holds each
         // behind the client's delayed ACK (tens of milliseconds).

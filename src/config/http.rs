@@ -20,3 +20,48 @@ pub struct HttpSettings {
     #[serde(default)]
     pub cors_origins: Vec<String>,
 }
+
+/// `[dashboard]`: the dispatch dashboard served at `/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSettings {
+    pub enabled: bool,
+    /// A raster tile server for a base map, e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`;
+    /// empty: the map draws our own layers on a plain background (works with no internet).
+    #[serde(default)]
+    pub tile_url: String,
+    /// The attribution the tile server's licence asks for, shown on the map.
+    #[serde(default)]
+    pub tile_attribution: String,
+}
+
+impl DashboardSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.tile_url.is_empty() {
+            return Ok(());
+        }
+        if self.tile_origin().is_none() {
+            return Err("dashboard.tile_url must be an http(s) URL".into());
+        }
+        for part in ["{z}", "{x}", "{y}"] {
+            if !self.tile_url.contains(part) {
+                return Err(format!("dashboard.tile_url must contain {part}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `scheme://host[:port]` of the tile server, for the Content-Security-Policy.
+    pub fn tile_origin(&self) -> Option<String> {
+        let (scheme, rest) = self.tile_url.split_once("://")?;
+        if !matches!(scheme, "http" | "https") {
+            return None;
+        }
+        let host = rest.split('/').next().filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '{' | '}'))
+        })?;
+        Some(format!("{scheme}://{host}"))
+    }
+}

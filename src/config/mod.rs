@@ -20,7 +20,7 @@ use urbanstream_actors::teltonika::io_profile::{IoProfiles, ProfileError};
 
 pub use self::alerts::{CommandsSection, NotificationsSection, RulesSection, SmtpSection};
 pub use self::edge::{EdgeSection, MqttSection, UnknownNodes};
-pub use self::http::{HttpSettings, LogSettings};
+pub use self::http::{DashboardSettings, HttpSettings, LogSettings};
 pub use self::robots::{ModbusSection, RobotsSection};
 pub use self::storage::{BatchSettings, DatabaseSettings, RedisSection, RetentionSettings};
 pub use self::teltonika::TeltonikaSettings;
@@ -54,6 +54,7 @@ pub struct Settings {
     pub edge: EdgeSection,
     pub modbus: ModbusSection,
     pub robots: RobotsSection,
+    pub dashboard: DashboardSettings,
     /// The overlay this was loaded with (`URBANSTREAM_ENV`, default `development`).
     #[serde(skip)]
     pub environment: String,
@@ -172,6 +173,12 @@ impl Settings {
         self.modbus.validate()?;
         self.robots.validate()?;
         self.auth.validate(&self.environment)?;
+        self.dashboard
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "dashboard.tile_url",
+                message,
+            })?;
         Ok(())
     }
 

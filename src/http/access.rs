@@ -81,7 +81,7 @@ pub struct RouteSpec {
     pub access: Access,
 }
 
-/// Routes served by other components (Swagger UI) that the table must still name.
+/// Routes served by other components (Swagger UI, the dashboard) that the table must still name.
 pub const EXTRA_ROUTES: &[RouteSpec] = &[
     RouteSpec {
         verb: Verb::Get,
@@ -91,6 +91,22 @@ pub const EXTRA_ROUTES: &[RouteSpec] = &[
     RouteSpec {
         verb: Verb::Get,
         path: "/api/docs/{_:.*}",
+        access: Access::Public,
+    },
+    // The dashboard's page and files: public, the page signs in against the API.
+    RouteSpec {
+        verb: Verb::Get,
+        path: "/",
+        access: Access::Public,
+    },
+    RouteSpec {
+        verb: Verb::Get,
+        path: "/assets/{file:.*}",
+        access: Access::Public,
+    },
+    RouteSpec {
+        verb: Verb::Get,
+        path: "/dashboard.json",
         access: Access::Public,
     },
 ];

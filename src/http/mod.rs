@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 pub(crate) mod buses;
 mod config;
+pub mod dashboard;
 mod detections;
 mod devices;
 mod error;
@@ -268,15 +269,21 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
     cors
 }
 
-/// Headers on every response: no sniffing, no framing, no referrer, a strict CSP.
-pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+/// Headers on every response: no sniffing, no framing, no referrer, a strict CSP (scripts
+/// from this origin only, never inline; images also from the dashboard's tile server when
+/// one is configured).
+pub fn security_headers(tile_origin: Option<&str>) -> actix_web::middleware::DefaultHeaders {
+    let img = tile_origin.map_or_else(String::new, |o| format!(" {o}"));
     actix_web::middleware::DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
         .add((
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            format!(
+                "default-src 'self'; script-src 'self'; img-src 'self' data:{img}; style-src 'self' 'unsafe-inline'; \
+                 connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            ),
         ))
 }
 

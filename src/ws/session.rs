@@ -11,7 +11,9 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReaso
 use serde::Deserialize;
 use serde_json::json;
 use urbanstream_actors::entity::EntityKey;
-use urbanstream_actors::hub::{HubActor, Leave, Push, Subscribe, SubscriberId, Topic, Unsubscribe};
+use urbanstream_actors::hub::{
+    BBox, HubActor, Leave, Push, SetViewport, Subscribe, SubscriberId, Topic, Unsubscribe,
+};
 use urbanstream_actors::metrics::{WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE};
 use urbanstream_actors::registry::Directory;
 use urbanstream_actors::vehicle::VehicleSnapshot;
@@ -40,6 +42,11 @@ enum ClientMessage {
     },
     Unsubscribe {
         topics: Vec<String>,
+    },
+    /// Limits `fleet` updates to vehicles inside `[west, south, east, north]` (degrees);
+    /// `null` lifts the limit. A vehicle that leaves the area gets one last update.
+    Viewport {
+        bbox: Option<[f64; 4]>,
     },
 }
 
@@ -257,6 +264,18 @@ impl WsSessionActor {
                         ctx,
                     );
                 }
+            }
+            ClientMessage::Viewport { bbox } => {
+                let area = match bbox.map(|[w, s, e, n]| BBox::new(w, s, e, n)).transpose() {
+                    Ok(a) => a,
+                    Err(e) => return self.error("bad_request", e, ctx),
+                };
+                self.hub.do_send(SetViewport { id: self.id, area });
+                self.send(
+                    json!({ "type": "status", "topic": null, "data": { "viewport": bbox } })
+                        .to_string(),
+                    ctx,
+                );
             }
             ClientMessage::Unsubscribe { topics } => {
                 let topics = self.parse_topics(&topics, ctx);

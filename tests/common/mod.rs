@@ -2,6 +2,7 @@
 //! raw TCP tracker for protocol edge cases.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod mqtt;
 
 use std::collections::HashMap;

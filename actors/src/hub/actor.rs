@@ -6,8 +6,8 @@ use actix::prelude::*;
 use urbanstream_schema::VehicleId;
 
 use super::messages::{
-    AttachEngine, AttachRedis, Broadcast, Leave, Push, PushKind, Subscribe, SubscriberId,
-    Unsubscribe,
+    AttachEngine, AttachRedis, BBox, Broadcast, Leave, Push, PushKind, SetViewport, Subscribe,
+    SubscriberId, Unsubscribe,
 };
 use super::topic::Topic;
 use crate::entity::{Accepted, EntityEvent, EntityKey, EntityKind, EntityUpdate, Observation};
@@ -37,6 +37,8 @@ struct Subscriber {
     backlog: HashMap<(Topic, Option<EntityKey>), Push>,
     /// Events (no entity key) for a slow subscriber, oldest first, at most `MAX_EVENT_BACKLOG`.
     event_backlog: VecDeque<Push>,
+    /// `fleet` updates only for vehicles in this area, when set.
+    viewport: Option<BBox>,
 }
 
 /// Events kept for one slow subscriber; older ones are dropped and counted.
@@ -46,6 +48,26 @@ const MAX_EVENT_BACKLOG: usize = 1024;
 struct Gone;
 
 impl Subscriber {
+    fn new(recipient: Recipient<Push>) -> Self {
+        Self {
+            recipient,
+            topics: HashSet::new(),
+            backlog: HashMap::new(),
+            event_backlog: VecDeque::new(),
+            viewport: None,
+        }
+    }
+
+    /// Whether this subscriber wants `push`, given its viewport: updates of vehicles in the
+    /// area, and the first one after a vehicle has left it.
+    fn wants(&self, push: &Push) -> bool {
+        let (Some(area), Topic::Fleet, Some(at)) = (self.viewport, push.topic, push.position)
+        else {
+            return true;
+        };
+        area.contains(at) || push.from.is_some_and(|p| area.contains(p))
+    }
+
     fn is_behind(&self) -> bool {
         !self.backlog.is_empty() || !self.event_backlog.is_empty()
     }
@@ -92,6 +114,8 @@ pub struct HubActor {
     engine: Option<Recipient<AlertForgotten>>,
     subscribers: HashMap<SubscriberId, Subscriber>,
     by_topic: HashMap<Topic, HashSet<SubscriberId>>,
+    /// Each vehicle's last published position, for viewports it leaves.
+    positions: HashMap<EntityKey, (f64, f64)>,
 }
 
 impl HubActor {
@@ -102,6 +126,7 @@ impl HubActor {
             engine: None,
             subscribers: HashMap::new(),
             by_topic: HashMap::new(),
+            positions: HashMap::new(),
         }
     }
 
@@ -114,6 +139,9 @@ impl HubActor {
             let Some(sub) = self.subscribers.get_mut(id) else {
                 continue;
             };
+            if !sub.wants(&push) {
+                continue;
+            }
             // A subscriber behind gets what waits for it first, as far as its mailbox has
             // room now: its pace, not the retry timer's, sets how fast it catches up.
             if sub.drain().is_err() {
@@ -203,12 +231,7 @@ impl Handler<Subscribe> for HubActor {
         let sub = self
             .subscribers
             .entry(msg.id)
-            .or_insert_with(|| Subscriber {
-                recipient: msg.recipient,
-                topics: HashSet::new(),
-                backlog: HashMap::new(),
-                event_backlog: VecDeque::new(),
-            });
+            .or_insert_with(|| Subscriber::new(msg.recipient));
         for t in msg.topics {
             sub.topics.insert(t);
             self.by_topic.entry(t).or_default().insert(msg.id);
@@ -229,6 +252,19 @@ impl Handler<Unsubscribe> for HubActor {
                     set.remove(&msg.id);
                 }
             }
+        }
+    }
+}
+
+impl Handler<SetViewport> for HubActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetViewport, _ctx: &mut Self::Context) {
+        if let Some(sub) = self.subscribers.get_mut(&msg.id) {
+            sub.viewport = msg.area;
+            // What waits for it from before may lie outside the new area: the next update
+            // of each vehicle decides.
+            sub.backlog.retain(|(topic, _), _| *topic != Topic::Fleet);
         }
     }
 }
@@ -257,6 +293,8 @@ impl Handler<Broadcast> for HubActor {
             topic: msg.topic,
             kind: PushKind::Event,
             entity: None,
+            position: None,
+            from: None,
             json: Arc::from(json.to_string()),
         });
     }
@@ -298,13 +336,14 @@ impl Handler<EntityUpdate> for HubActor {
         let Some(rec) = msg.latest_live() else {
             return;
         };
+        let position = rec.reading.fix.and_then(|f| f.position());
+        let from = self.moved(msg.key, position);
         let topics = self.wanted([Topic::Fleet, Topic::of(msg.key)], msg.vehicle_id);
         if topics.is_empty() && self.redis.is_none() {
             return;
         }
         let data = telemetry_json(msg.key, msg.vehicle_id, rec);
-        self.publish_telemetry(msg.key, &topics, &data);
-        let position = rec.reading.fix.and_then(|f| f.position());
+        self.publish_telemetry(msg.key, &topics, position, from, &data);
         self.to_redis(msg.key, RemoteKind::Telemetry, position, None, data);
     }
 }
@@ -381,13 +420,30 @@ impl HubActor {
         }
     }
 
-    fn publish_telemetry(&mut self, key: EntityKey, topics: &[Topic], data: &serde_json::Value) {
+    /// Records where `key` is now; where it was before.
+    fn moved(&mut self, key: EntityKey, position: Option<(f64, f64)>) -> Option<(f64, f64)> {
+        match position {
+            Some(p) => self.positions.insert(key, p),
+            None => self.positions.get(&key).copied(),
+        }
+    }
+
+    fn publish_telemetry(
+        &mut self,
+        key: EntityKey,
+        topics: &[Topic],
+        position: Option<(f64, f64)>,
+        from: Option<(f64, f64)>,
+        data: &serde_json::Value,
+    ) {
         for &topic in topics {
             let json = serde_json::json!({ "type": "telemetry", "topic": topic.to_string(), "data": data });
             self.publish(Push {
                 topic,
                 kind: PushKind::Telemetry,
                 entity: Some(key),
+                position,
+                from,
                 json: Arc::from(json.to_string()),
             });
         }
@@ -409,6 +465,8 @@ impl HubActor {
                 topic,
                 kind: PushKind::Event,
                 entity: None,
+                position: None,
+                from: None,
                 json: Arc::from(json.to_string()),
             });
         }
@@ -431,6 +489,8 @@ impl HubActor {
                 topic,
                 kind: PushKind::Status,
                 entity: Some(key),
+                position: None,
+                from: None,
                 json: Arc::from(json),
             });
         }
@@ -467,6 +527,8 @@ impl HubActor {
                         topic,
                         kind: PushKind::Event,
                         entity: None,
+                        position: None,
+                        from: None,
                         json: Arc::from(json.to_string()),
                     });
                 }
@@ -483,6 +545,8 @@ impl HubActor {
             topic: Topic::Alerts,
             kind: PushKind::Event,
             entity: None,
+            position: None,
+            from: None,
             json: Arc::from(json.to_string()),
         });
     }
@@ -524,7 +588,14 @@ impl Handler<RemoteUpdate> for HubActor {
         match msg.kind {
             RemoteKind::Telemetry => {
                 let topics = self.wanted([Topic::Fleet, Topic::of(msg.key)], msg.vehicle_id);
-                self.publish_telemetry(msg.key, &topics, &msg.data);
+                // The published frame carries where the vehicle is: viewports apply to it too.
+                let position = msg
+                    .data
+                    .get("lat")
+                    .and_then(serde_json::Value::as_f64)
+                    .zip(msg.data.get("lon").and_then(serde_json::Value::as_f64));
+                let from = self.moved(msg.key, position);
+                self.publish_telemetry(msg.key, &topics, position, from, &msg.data);
             }
             RemoteKind::Event => {
                 let own = msg
@@ -592,11 +663,15 @@ mod tests {
     }
 
     fn frame(imei: Imei, ts: i64) -> EntityUpdate {
+        frame_at(imei, ts, (0.0, 0.0))
+    }
+
+    fn frame_at(imei: Imei, ts: i64, (lat, lon): (f64, f64)) -> EntityUpdate {
         let reading = Reading {
             at_ms: ts,
             fix: Some(Fix {
-                lat: 0.0,
-                lon: 0.0,
+                lat,
+                lon,
                 altitude: 0,
                 heading: 0,
                 satellites: 5,
@@ -707,6 +782,70 @@ mod tests {
                 "never backwards: {ts:?}"
             );
         }
+    }
+
+    #[test]
+    fn areas_check_their_edges_and_may_cross_the_antimeridian() {
+        assert!(BBox::new(17.0, 44.0, 18.0, 45.0).is_ok());
+        assert!(
+            BBox::new(17.0, 45.0, 18.0, 44.0).is_err(),
+            "south above north"
+        );
+        assert!(BBox::new(17.0, 44.0, 181.0, 45.0).is_err());
+        assert!(BBox::new(f64::NAN, 44.0, 18.0, 45.0).is_err());
+        let city = BBox::new(17.0, 44.0, 18.0, 45.0).unwrap();
+        assert!(city.contains((44.77, 17.19)));
+        assert!(!city.contains((44.77, 18.5)));
+        assert!(!city.contains((43.9, 17.5)));
+        let pacific = BBox::new(170.0, -20.0, -170.0, 0.0).unwrap();
+        assert!(pacific.contains((-10.0, 179.0)));
+        assert!(pacific.contains((-10.0, -175.0)));
+        assert!(!pacific.contains((-10.0, 0.0)));
+    }
+
+    #[actix_rt::test]
+    async fn a_viewport_receives_its_area_and_sees_a_vehicle_leave_once() {
+        let hub = HubActor::new(HubSettings::default()).start();
+        let client = Client {
+            stall: None,
+            got: vec![],
+            capacity: 1000,
+        }
+        .start();
+        let (a, b) = (
+            Imei::from_number(356_307_042_441_013).unwrap(),
+            Imei::from_number(356_307_042_441_014).unwrap(),
+        );
+        hub.send(Subscribe {
+            id: SubscriberId(1),
+            topics: vec![Topic::Fleet],
+            recipient: client.clone().recipient(),
+        })
+        .await
+        .unwrap();
+        hub.send(SetViewport {
+            id: SubscriberId(1),
+            area: Some(BBox::new(17.1, 44.7, 17.3, 44.8).unwrap()),
+        })
+        .await
+        .unwrap();
+        let (inside, outside) = ((44.77, 17.19), (44.77, 17.5));
+        hub.send(frame_at(a, 1, inside)).await.unwrap();
+        hub.send(frame_at(b, 2, outside)).await.unwrap();
+        hub.send(frame_at(a, 3, outside)).await.unwrap(); // leaves: one last update
+        hub.send(frame_at(a, 4, outside)).await.unwrap();
+        hub.send(frame_at(b, 5, inside)).await.unwrap(); // enters
+                                                         // Without a viewport, everything again.
+        hub.send(SetViewport {
+            id: SubscriberId(1),
+            area: None,
+        })
+        .await
+        .unwrap();
+        hub.send(frame_at(a, 6, outside)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let got: Vec<i64> = client.send(Got).await.unwrap().iter().map(ts_of).collect();
+        assert_eq!(got, vec![1, 3, 5, 6]);
     }
 
     #[actix_rt::test]

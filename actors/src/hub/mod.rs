@@ -8,7 +8,7 @@ mod topic;
 
 pub use actor::{HubActor, HubSettings};
 pub use messages::{
-    AttachEngine, AttachRedis, Broadcast, Leave, Push, PushKind, Subscribe, SubscriberId,
-    Unsubscribe,
+    AttachEngine, AttachRedis, BBox, Broadcast, Leave, Push, PushKind, SetViewport, Subscribe,
+    SubscriberId, Unsubscribe,
 };
 pub use topic::{Topic, TopicError};

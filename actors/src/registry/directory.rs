@@ -17,6 +17,15 @@ struct Entry {
 pub struct Directory(Arc<RwLock<HashMap<EntityKey, Entry>>>);
 
 impl Directory {
+    /// How many entities run.
+    pub fn len(&self) -> usize {
+        self.0.read().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The snapshot the entity's actor published last, without asking it.
     pub fn latest(&self, key: &EntityKey) -> Option<Arc<dyn Snapshot>> {
         let slot = self.0.read().ok()?.get(key)?.slot.clone();

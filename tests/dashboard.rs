@@ -1,0 +1,512 @@
+//! The dispatch dashboard: served by the binary (validators, compression, a strict CSP), the
+//! WebSocket viewport it subscribes with, and the page itself in headless Chromium against a
+//! real server: sign-in, live vehicles, an alert within a second, acknowledgement by role, a
+//! robot's stop button, and reconnection after a server restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::browser::Browser;
+use common::mqtt::free_port;
+use common::{fix, imei, now_ms, settings, TestApp};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use urbanstream::simulate::robots;
+use urbanstream_actors::teltonika::codec::{encode_avl_frame, CodecId, IoElement, IoValue};
+
+const LAT: f64 = 44.7722;
+const LON: f64 = 17.191;
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Where screenshots go when `URBANSTREAM_SCREENSHOTS` names a directory.
+fn shot(name: &str) -> Option<PathBuf> {
+    std::env::var_os("URBANSTREAM_SCREENSHOTS")
+        .map(|d| PathBuf::from(d).join(format!("{name}.png")))
+}
+
+/// One record `north_m` north of the centre at `speed` km/h, ignition on, sent and acked.
+async fn drive(dev: &mut common::RawDevice, north_m: f64, speed: u16) {
+    let io = vec![IoElement {
+        id: 239,
+        value: IoValue::U8(1),
+    }];
+    let rec = fix(now_ms(), LAT + north_m / 111_195.0, LON, speed, io);
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[rec]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+}
+
+/// A raw GET with extra headers; the response head (lower case) and body bytes.
+async fn raw_get(app: &TestApp, path: &str, headers: &str) -> (String, Vec<u8>) {
+    let mut s = tokio::net::TcpStream::connect(app.server.http_addr)
+        .await
+        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (
+        String::from_utf8_lossy(&raw[..end]).to_lowercase(),
+        raw[end + 4..].to_vec(),
+    )
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+#[actix_rt::test]
+async fn the_page_and_its_files_are_served_with_validators_compression_and_a_strict_csp() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let (head, body) = raw_get(&app, "/", "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains(r#"<script type="module" src="/assets/app.js">"#));
+    assert!(!html.contains("<script>"), "no inline script");
+    let csp = header(&head, "content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe"),
+        "{csp}"
+    );
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    let etag = header(&head, "etag").unwrap().to_owned();
+    assert_eq!(header(&head, "cache-control"), Some("no-cache"));
+
+    // The same version again: 304, no body.
+    let (head, body) = raw_get(&app, "/", &format!("If-None-Match: {etag}\r\n")).await;
+    assert!(head.starts_with("http/1.1 304"), "{head}");
+    assert!(body.is_empty());
+
+    // Compressed when the client takes gzip.
+    let (plain_head, plain) = raw_get(&app, "/assets/app.js", "").await;
+    assert_eq!(
+        header(&plain_head, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let (head, gz) = raw_get(&app, "/assets/app.js", "Accept-Encoding: gzip\r\n").await;
+    assert_eq!(header(&head, "content-encoding"), Some("gzip"), "{head}");
+    let chunked = header(&head, "transfer-encoding") == Some("chunked");
+    let gz = if chunked { dechunk(&gz) } else { gz };
+    assert!(
+        gz.len() < plain.len() / 2,
+        "gzip {} of {}",
+        gz.len(),
+        plain.len()
+    );
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, plain);
+
+    let (head, _) = raw_get(&app, "/assets/nothing.js", "").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    let (status, body) = app.request_as(None, "GET", "/dashboard.json", None).await;
+    assert_eq!(status, 200);
+    let cfg: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(cfg["tile_url"], "", "offline by default");
+}
+
+#[actix_rt::test]
+async fn a_tile_server_is_named_in_the_csp_and_a_disabled_dashboard_is_not_served() {
+    let app = TestApp::start(settings(|s| {
+        s.dashboard.tile_url = "https://tiles.example.org/{z}/{x}/{y}.png".into();
+    }))
+    .await;
+    let (head, _) = raw_get(&app, "/", "").await;
+    let csp = header(&head, "content-security-policy").unwrap();
+    assert!(
+        csp.contains("img-src 'self' data: https://tiles.example.org"),
+        "{csp}"
+    );
+    app.server.stop().await;
+
+    let app = TestApp::start(settings(|s| s.dashboard.enabled = false)).await;
+    let (head, _) = raw_get(&app, "/", "").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 2 + n + 2..];
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame of `type` within `wait`.
+async fn next_of(ws: &mut Ws, kind: &str, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if let Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == kind {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+#[actix_rt::test]
+async fn a_viewport_subscription_brings_only_the_vehicles_in_its_area() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({"op": "subscribe", "topics": ["fleet"]})))
+        .await
+        .unwrap();
+    // Bad areas are refused with a reason.
+    ws.send(send(
+        json!({"op": "viewport", "bbox": [17.0, 45.0, 18.0, 44.0]}),
+    ))
+    .await
+    .unwrap();
+    let err = next_of(&mut ws, "error", WAIT).await.unwrap();
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("south"),
+        "{err}"
+    );
+    // A box around the first 2 km north of the centre.
+    ws.send(send(
+        json!({"op": "viewport", "bbox": [LON - 0.05, LAT - 0.001, LON + 0.05, LAT + 0.018]}),
+    ))
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let v = next_of(&mut ws, "status", WAIT).await.unwrap();
+        if v["data"].get("viewport").is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    let mut inside = app.device().await;
+    assert_eq!(inside.login(imei(356_307_042_441_001)).await, 1);
+    let mut outside = app.device().await;
+    assert_eq!(outside.login(imei(356_307_042_441_002)).await, 1);
+    drive(&mut outside, 5000.0, 30).await;
+    drive(&mut inside, 500.0, 30).await;
+    let got = next_of(&mut ws, "telemetry", WAIT).await.unwrap();
+    assert_eq!(got["data"]["imei"], "356307042441001", "{got}");
+    // The inside one leaves: one last update; then nothing more of it.
+    drive(&mut inside, 4000.0, 30).await;
+    let last = next_of(&mut ws, "telemetry", WAIT).await.unwrap();
+    assert_eq!(last["data"]["imei"], "356307042441001");
+    drive(&mut inside, 4100.0, 30).await;
+    drive(&mut outside, 5100.0, 30).await;
+    assert!(
+        next_of(&mut ws, "telemetry", Duration::from_millis(500))
+            .await
+            .is_none(),
+        "vehicles outside the area are not sent"
+    );
+    // Lifted: everything again.
+    ws.send(send(json!({"op": "viewport", "bbox": null})))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drive(&mut outside, 5200.0, 30).await;
+    let v = next_of(&mut ws, "telemetry", WAIT).await.unwrap();
+    assert_eq!(v["data"]["imei"], "356307042441002");
+}
+
+/// Creates a user with `role` and returns its password.
+async fn user(app: &TestApp, name: &str, role: &str) -> String {
+    let password = format!("{name}-password");
+    let (s, b) = app
+        .request(
+            "POST",
+            "/api/v1/users",
+            Some(&json!({"username": name, "password": password, "role": role})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    password
+}
+
+async fn sign_out(b: &Browser) {
+    b.eval("document.getElementById('signout').click()").await;
+    b.wait_for("!document.getElementById('login').hidden", WAIT)
+        .await;
+}
+
+#[actix_rt::test]
+async fn a_dispatcher_watches_vehicles_move_and_acknowledges_an_alert_raised_within_a_second() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let base = format!("http://{}", app.server.http_addr);
+    let dispatcher = user(&app, "dana", "DISPATCHER").await;
+    let analyst = user(&app, "ana", "ANALYST").await;
+    let viewer = user(&app, "vic", "VIEWER").await;
+    app.created(
+        "/api/v1/alerts/rules",
+        json!({"name": "Speeding", "kind": "OVERSPEED", "severity": "CRITICAL", "cooldown_s": 0,
+            "params": {"limit_kmh": 40, "min_duration_s": 0}}),
+    )
+    .await;
+    let id = imei(356_307_042_441_001);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    drive(&mut dev, 0.0, 20).await;
+
+    let b = Browser::start().await;
+    b.goto(&format!("{base}/")).await;
+    b.sign_in("dana", &dispatcher).await;
+    let sel = format!("#vehicle-list button[data-imei='{id}']");
+    b.wait_for(&format!("document.querySelector(\"{sel}\")"), WAIT)
+        .await;
+    b.wait_for(
+        "document.getElementById('conn').dataset.state === 'live'",
+        WAIT,
+    )
+    .await;
+    let before = b
+        .eval(&format!("urbanstreamMap.vehicles.get('{id}').lat"))
+        .await
+        .as_f64()
+        .unwrap();
+    drive(&mut dev, 300.0, 30).await;
+    b.wait_for(
+        &format!(
+            "urbanstreamMap.vehicles.get('{id}').lat > {}",
+            before + 0.002
+        ),
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        b.eval(&format!("urbanstreamMap.vehicles.get('{id}').state"))
+            .await,
+        "moving"
+    );
+    if let Some(p) = shot("map") {
+        b.screenshot(&p).await;
+    }
+
+    // The alert list: a breach appears within a second of the device's ACK.
+    b.eval("location.hash = '#/alerts'").await;
+    b.wait_for(
+        "document.querySelector('#alert-table p, #alert-table table')",
+        WAIT,
+    )
+    .await;
+    drive(&mut dev, 600.0, 70).await;
+    let row = "document.querySelector('tr[data-kind=\"OVERSPEED\"][data-status=\"ACTIVE_UNACK\"]')";
+    let took = b.wait_for(row, Duration::from_secs(5)).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the alert showed after {took:?}"
+    );
+    b.wait_for("!document.getElementById('critical').hidden", WAIT)
+        .await;
+    if let Some(p) = shot("alerts") {
+        b.screenshot(&p).await;
+    }
+    b.eval("document.querySelector('tr[data-kind=\"OVERSPEED\"] button.ack').click()")
+        .await;
+    b.wait_for(
+        "document.querySelector('tr[data-kind=\"OVERSPEED\"][data-status=\"ACTIVE_ACK\"]')",
+        WAIT,
+    )
+    .await;
+    b.wait_for("document.getElementById('critical').hidden", WAIT)
+        .await;
+    let (_, list) = app.get("/api/v1/alerts?kind=OVERSPEED").await;
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["items"][0]["acknowledged_by"], "dana", "{list}");
+
+    // An analyst sees the alert but may not acknowledge it.
+    sign_out(&b).await;
+    b.sign_in("ana", &analyst).await;
+    b.eval("location.hash = '#/alerts'").await;
+    b.wait_for(
+        "document.querySelector('tr[data-kind=\"OVERSPEED\"]')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        b.eval("document.querySelectorAll('button.ack, button.clear').length")
+            .await,
+        0
+    );
+    // A viewer has no alerts view at all.
+    sign_out(&b).await;
+    b.sign_in("vic", &viewer).await;
+    assert_eq!(
+        b.eval("!!document.querySelector('nav a[data-view=\"alerts\"]')")
+            .await,
+        false
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('button.ack').length")
+            .await,
+        0
+    );
+    let console = b.console.lock().unwrap().clone();
+    assert!(console.is_empty(), "page errors: {console:?}");
+}
+
+/// The simulated robot's latched stop (status bit 3), as the robot itself holds it.
+fn stopped(fleet: &robots::Fleet, i: usize) -> bool {
+    fleet.lock().unwrap()[i].inputs()[0] & (1 << 3) != 0
+}
+
+#[actix_rt::test]
+async fn a_robots_stop_button_stops_the_simulated_robot() {
+    let app = TestApp::start(settings(|s| {
+        s.robots.telemetry_every = Duration::from_millis(200);
+    }))
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fleet = robots::fleet(2);
+    tokio::spawn(robots::run_physics(
+        fleet.clone(),
+        Duration::from_millis(50),
+        0.0,
+    ));
+    tokio::spawn(robots::serve_tcp(listener, fleet.clone()));
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "rail-a", "kind": "tcp", "address": addr.to_string(), "poll_hz": 10}),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for unit in 1..=2 {
+        let r = app
+            .created(
+                "/api/v1/robots",
+                json!({"name": format!("hoist-{unit}"), "bus_id": bus["id"], "unit_id": unit, "map": "oht50-v1"}),
+            )
+            .await;
+        ids.push(r["id"].as_i64().unwrap());
+    }
+    let operator = user(&app, "otto", "OPERATOR").await;
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/#/robots", app.server.http_addr))
+        .await;
+    b.sign_in("otto", &operator).await;
+    let card = |id: i64, state: &str| {
+        format!("document.querySelector('article[data-robot=\"{id}\"][data-state=\"{state}\"]')")
+    };
+    b.wait_for(&card(ids[0], "idle"), WAIT).await;
+    assert!(!stopped(&fleet, 0));
+    b.eval(&format!(
+        "document.querySelector('button.stop[data-robot=\"{}\"]').click()",
+        ids[0]
+    ))
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !stopped(&fleet, 0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the simulated robot never stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!stopped(&fleet, 1), "only the robot pressed for");
+    b.wait_for(&card(ids[0], "emergency_stopped"), WAIT).await;
+    b.wait_for(
+        "document.getElementById('robot-note').textContent.includes('acknowledged')",
+        WAIT,
+    )
+    .await;
+    if let Some(p) = shot("robots") {
+        b.screenshot(&p).await;
+    }
+    // Stop all reaches the other one.
+    b.eval("document.getElementById('stop-all').click()").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !stopped(&fleet, 1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stop all missed a robot"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn the_page_reconnects_after_a_server_restart_and_catches_up() {
+    let port = free_port();
+    let s = settings(|s| s.http.listen = format!("127.0.0.1:{port}").parse().unwrap());
+    let app = TestApp::start(s.clone()).await;
+    let id = imei(356_307_042_441_003);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    drive(&mut dev, 0.0, 20).await;
+    let b = Browser::start().await;
+    b.goto(&format!("http://127.0.0.1:{port}/")).await;
+    b.sign_in("admin", common::ADMIN_PASSWORD).await;
+    let sel = format!("document.querySelector(\"#vehicle-list button[data-imei='{id}']\")");
+    b.wait_for(&sel, WAIT).await;
+    b.wait_for(
+        "document.getElementById('conn').dataset.state === 'live'",
+        WAIT,
+    )
+    .await;
+
+    // The whole city in view (the vehicle drives out of the district it was fitted to).
+    b.eval("urbanstreamMap.zoomAt(-3); true").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(dev);
+    app.server.stop().await;
+    b.wait_for(
+        "document.getElementById('conn').dataset.state === 'connecting'",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        b.eval("document.getElementById('conn').textContent").await,
+        "reconnecting…"
+    );
+    // Down for a while: the page backs off.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Back, with the same database; the vehicle moved meanwhile.
+    let app = TestApp::start(s).await;
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(id).await, 1);
+    drive(&mut dev, 1500.0, 30).await;
+    b.wait_for(
+        "document.getElementById('conn').dataset.state === 'live'",
+        Duration::from_secs(30),
+    )
+    .await;
+    b.wait_for(
+        &format!("urbanstreamMap.vehicles.get('{id}').lat > {}", LAT + 0.01),
+        WAIT,
+    )
+    .await;
+    // Still signed in, and live pushes flow again.
+    drive(&mut dev, 2500.0, 30).await;
+    b.wait_for(
+        &format!("urbanstreamMap.vehicles.get('{id}').lat > {}", LAT + 0.02),
+        WAIT,
+    )
+    .await;
+    assert_eq!(b.eval("document.getElementById('nav').hidden").await, false);
+}

@@ -1,0 +1,132 @@
+// The live connection: one WebSocket, signed in with the access token, subscribed to what
+// the open view shows; reconnects with jittered backoff, subscribes again, and tells the
+// views to catch up over REST on what they missed while away.
+
+import { accessToken, refresh } from "./api.js";
+
+export class Live {
+  constructor() {
+    this.topics = new Set();
+    this.viewport = null;
+    this.handlers = new Map();
+    this.stateListeners = new Set();
+    this.reconnectListeners = new Set();
+    this.ws = null;
+    this.state = "offline";
+    this.attempt = 0;
+    this.everLive = false;
+    this.stopped = true;
+    this.timer = null;
+  }
+
+  /** `fn(data, topic, message)` for every message of `type`. Returns an unsubscriber. */
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(fn);
+    return () => this.handlers.get(type).delete(fn);
+  }
+
+  onState(fn) { this.stateListeners.add(fn); fn(this.state); }
+
+  /** Called after a reconnection, once subscribed again: time to refresh over REST. */
+  onReconnect(fn) { this.reconnectListeners.add(fn); return () => this.reconnectListeners.delete(fn); }
+
+  setState(s) {
+    this.state = s;
+    for (const fn of this.stateListeners) fn(s);
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000);
+    this.ws = null;
+    this.topics.clear();
+    this.setState("offline");
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.setState("connecting");
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/ws`);
+    this.ws = ws;
+    ws.onopen = async () => {
+      let token = accessToken();
+      if (!token) {
+        try { token = await refresh(); } catch (_) { return; }
+      }
+      ws.send(JSON.stringify({ op: "auth", token }));
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (_) { return; }
+      if (msg.type === "status" && msg.topic === null && msg.data?.authenticated) {
+        this.authenticated();
+        return;
+      }
+      if (msg.type === "error" && msg.error?.code === "unauthenticated") {
+        // The token was refused (e.g. the server restarted with a new signing key): a
+        // fresh one from the refresh token, once; a failed refresh signs out.
+        if (ws.retried) { ws.close(); return; }
+        ws.retried = true;
+        refresh().then((token) => ws.send(JSON.stringify({ op: "auth", token })), () => ws.close());
+        return;
+      }
+      const fns = this.handlers.get(msg.type);
+      if (fns) for (const fn of fns) fn(msg.data, msg.topic, msg);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      this.setState("connecting");
+      // 1008: the token was refused or expired; a fresh one first.
+      const renew = ev.code === 1008 ? refresh().catch(() => null) : Promise.resolve();
+      const wait = Math.min(10000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+      this.attempt = Math.min(this.attempt + 1, 5);
+      renew.then(() => { this.timer = setTimeout(() => this.connect(), wait); });
+    };
+  }
+
+  authenticated() {
+    const again = this.everLive;
+    this.everLive = true;
+    this.attempt = 0;
+    if (this.topics.size) this.send({ op: "subscribe", topics: [...this.topics] });
+    if (this.viewport) this.send({ op: "viewport", bbox: this.viewport });
+    this.setState("live");
+    if (again) for (const fn of this.reconnectListeners) fn();
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** A new access token for the open connection (before the old one expires). */
+  reauth(token) {
+    this.send({ op: "auth", token });
+  }
+
+  subscribe(topics) {
+    const added = topics.filter((t) => !this.topics.has(t));
+    for (const t of added) this.topics.add(t);
+    if (added.length && this.state === "live") this.send({ op: "subscribe", topics: added });
+  }
+
+  unsubscribe(topics) {
+    const gone = topics.filter((t) => this.topics.delete(t));
+    if (gone.length && this.state === "live") this.send({ op: "unsubscribe", topics: gone });
+  }
+
+  /** `[west, south, east, north]` or `null`: which vehicles `fleet` brings. */
+  setViewport(bbox) {
+    this.viewport = bbox;
+    if (this.state === "live") this.send({ op: "viewport", bbox });
+  }
+}
