@@ -29,7 +29,12 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[(((p / 100.0) * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
-async fn metrics(b: &Browser) -> (f64, f64, f64) {
+/// Wall time and main-thread task time (s), and the JS heap (bytes) — the heap after a
+/// collection when `collect`, so that it shows what is kept, not what awaits collection.
+async fn metrics(b: &Browser, collect: bool) -> (f64, f64, f64) {
+    if collect {
+        b.call("HeapProfiler.collectGarbage", json!({})).await;
+    }
     let m = b.call("Performance.getMetrics", json!({})).await;
     let get = |name: &str| {
         m["metrics"]
@@ -105,16 +110,20 @@ fn main() {
         let (raw, gz) = bundle_gzip();
         println!("bundle: {raw} bytes, {gz} bytes gzip (page, styles, scripts)");
 
-        let mut sim = urbanstream::simulate::Options::new(server.teltonika_addr);
-        sim.devices = vehicles;
-        sim.rate = 1.0;
-        sim.duration = Duration::from_secs(minutes * 60 + 120);
-        let sim = tokio::spawn(urbanstream::simulate::run(sim));
+        // The trackers in a process of their own (each side holds one socket per vehicle).
+        let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_urbanstream"))
+            .args(["simulate", "teltonika", "--quiet", "--rate", "1"])
+            .args(["--devices", &vehicles.to_string()])
+            .args(["--duration", &format!("{}s", minutes * 60 + 300)])
+            .args(["--target", &server.teltonika_addr.to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the simulator");
         // Until every vehicle has a position.
         let started = Instant::now();
         loop {
             let seen = server.directory.len();
-            if seen >= vehicles || started.elapsed() > Duration::from_secs(120) {
+            if seen >= vehicles || started.elapsed() > Duration::from_secs(300) {
                 println!("{seen} vehicles connected after {:.1} s", started.elapsed().as_secs_f64());
                 break;
             }
@@ -143,17 +152,18 @@ fn main() {
             "window.benchFrames = []; (() => { let last; const f = (t) => { if (last !== undefined) benchFrames.push(t - last); last = t; requestAnimationFrame(f); }; requestAnimationFrame(f); })(); urbanstreamMap.renderTimes.length = 0; true",
         )
         .await;
-        let (t0, busy0, heap0) = metrics(&b).await;
-        println!("minute 0: JS heap {:.1} MB", heap0 / 1e6);
+        let (_, _, heap0) = metrics(&b, true).await;
+        let (t0, busy0, _) = metrics(&b, false).await;
+        println!("minute 0: JS heap {:.1} MB (after a collection, as every figure below)", heap0 / 1e6);
         let mut heaps = vec![heap0];
         for minute in 1..=minutes {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            let (_, _, heap) = metrics(&b).await;
+            let (_, _, heap) = metrics(&b, true).await;
             let shown = b.eval("urbanstreamMap.vehicles.size").await;
             println!("minute {minute}: JS heap {:.1} MB, vehicles on the map {shown}", heap / 1e6);
             heaps.push(heap);
         }
-        let (t1, busy1, _) = metrics(&b).await;
+        let (t1, busy1, _) = metrics(&b, false).await;
         let frames: Vec<f64> = serde_json::from_value::<Vec<f64>>(b.eval("benchFrames").await).unwrap();
         let renders: Vec<f64> =
             serde_json::from_value::<Vec<f64>>(b.eval("urbanstreamMap.renderTimes").await).unwrap();
@@ -178,7 +188,8 @@ fn main() {
         if !console.is_empty() {
             println!("page console: {console:?}");
         }
-        sim.abort();
+        let _ = sim.kill();
+        let _ = sim.wait();
         drop(b);
         server.stop().await;
         let _ = std::fs::remove_dir_all(&dir);

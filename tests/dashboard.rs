@@ -404,6 +404,14 @@ async fn a_robots_stop_button_stops_the_simulated_robot() {
             .await;
         ids.push(r["id"].as_i64().unwrap());
     }
+    // Robots are devices, not the fleet's vehicles (the five configured trackers are).
+    let (_, summary) = app.get("/api/v1/fleet/summary").await;
+    let summary: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        (summary["total"].as_i64(), summary["offline"].as_i64()),
+        (Some(5), Some(5)),
+        "{summary}"
+    );
     let operator = user(&app, "otto", "OPERATOR").await;
     let b = Browser::start().await;
     b.goto(&format!("http://{}/#/robots", app.server.http_addr))
@@ -509,4 +517,69 @@ async fn the_page_reconnects_after_a_server_restart_and_catches_up() {
     )
     .await;
     assert_eq!(b.eval("document.getElementById('nav').hidden").await, false);
+}
+
+#[actix_rt::test]
+async fn batched_telemetry_comes_as_one_frame_with_the_latest_per_vehicle() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({"op": "batch", "every_ms": 5})))
+        .await
+        .unwrap();
+    let err = next_of(&mut ws, "error", WAIT).await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("every_ms"),
+        "{err}"
+    );
+    ws.send(send(json!({"op": "batch", "every_ms": 400})))
+        .await
+        .unwrap();
+    ws.send(send(json!({"op": "subscribe", "topics": ["fleet"]})))
+        .await
+        .unwrap();
+    let mut a = app.device().await;
+    assert_eq!(a.login(imei(356_307_042_441_001)).await, 1);
+    let mut b = app.device().await;
+    assert_eq!(b.login(imei(356_307_042_441_002)).await, 1);
+    // Let the first (possibly empty-ended) interval pass, then three updates in one.
+    let first = next_of(&mut ws, "status", WAIT).await.unwrap();
+    assert_eq!(first["data"]["batch_ms"], 400, "{first}");
+    drive(&mut a, 100.0, 20).await;
+    drive(&mut b, 200.0, 20).await;
+    drive(&mut a, 150.0, 20).await;
+    let mut items = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while items.len() < 2 {
+        let batch = next_of(&mut ws, "batch", WAIT)
+            .await
+            .expect("a batch frame");
+        items.extend(batch["items"].as_array().unwrap().iter().cloned());
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    let of = |imei: &str| -> Vec<f64> {
+        items
+            .iter()
+            .filter(|i| i["type"] == "telemetry" && i["data"]["imei"] == imei)
+            .map(|i| i["data"]["lat"].as_f64().unwrap())
+            .collect()
+    };
+    let a_lats = of("356307042441001");
+    assert!(!a_lats.is_empty() && a_lats.len() <= 2, "{items:?}");
+    assert!(
+        (a_lats.last().unwrap() - (LAT + 150.0 / 111_195.0)).abs() < 1e-6,
+        "the latest of a vehicle wins: {a_lats:?}"
+    );
+    assert_eq!(of("356307042441002").len(), 1);
+    assert!(
+        next_of(&mut ws, "telemetry", Duration::from_millis(600))
+            .await
+            .is_none(),
+        "nothing comes unbatched"
+    );
 }

@@ -8,6 +8,8 @@ export class Live {
   constructor() {
     this.topics = new Set();
     this.viewport = null;
+    // Telemetry in one frame every this many ms (the server keeps the latest per vehicle).
+    this.batchMs = 200;
     this.handlers = new Map();
     this.stateListeners = new Set();
     this.reconnectListeners = new Set();
@@ -78,8 +80,11 @@ export class Live {
         refresh().then((token) => ws.send(JSON.stringify({ op: "auth", token })), () => ws.close());
         return;
       }
-      const fns = this.handlers.get(msg.type);
-      if (fns) for (const fn of fns) fn(msg.data, msg.topic, msg);
+      if (msg.type === "batch") {
+        for (const item of msg.items) this.dispatch(item);
+        return;
+      }
+      this.dispatch(msg);
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
@@ -94,10 +99,16 @@ export class Live {
     };
   }
 
+  dispatch(msg) {
+    const fns = this.handlers.get(msg.type);
+    if (fns) for (const fn of fns) fn(msg.data, msg.topic, msg);
+  }
+
   authenticated() {
     const again = this.everLive;
     this.everLive = true;
     this.attempt = 0;
+    if (this.batchMs) this.send({ op: "batch", every_ms: this.batchMs });
     if (this.topics.size) this.send({ op: "subscribe", topics: [...this.topics] });
     if (this.viewport) this.send({ op: "viewport", bbox: this.viewport });
     this.setState("live");

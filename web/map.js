@@ -3,6 +3,8 @@
 // raster tiles underneath only when a tile server is configured.
 
 const TILE = 256;
+/** Data-driven redraws: at most this often (10 a second). */
+const DATA_FRAME_MS = 100;
 const STATES = {
   moving: { colour: "--moving", glyph: "▲", label: "moving" },
   idling: { colour: "--idling", glyph: "■", label: "idling" },
@@ -42,7 +44,9 @@ export class CityMap {
     this.selected = null;
     this.onViewport = onViewport;
     this.onSelect = onSelect;
-    this.pending = false;
+    this.frame = null;
+    this.timer = null;
+    this.renderedAt = 0;
     this.viewportTimer = null;
     this.colours = {};
     const css = getComputedStyle(document.documentElement);
@@ -63,6 +67,8 @@ export class CityMap {
   destroy() {
     this.resizeObserver.disconnect();
     clearTimeout(this.viewportTimer);
+    clearTimeout(this.timer);
+    cancelAnimationFrame(this.frame);
     this.destroyed = true;
   }
 
@@ -136,7 +142,7 @@ export class CityMap {
   }
 
   moved() {
-    this.draw();
+    this.draw(true);
     clearTimeout(this.viewportTimer);
     this.viewportTimer = setTimeout(() => this.onViewport(this.bbox()), 200);
   }
@@ -198,20 +204,33 @@ export class CityMap {
   setVehicle(id, v) { this.vehicles.set(id, v); this.draw(); }
   removeVehicle(id) { this.vehicles.delete(id); this.draw(); }
 
-  /** Draws on the next animation frame (many updates, one frame). */
-  draw() {
-    if (this.pending || this.destroyed) return;
-    this.pending = true;
-    requestAnimationFrame((t) => {
-      this.pending = false;
-      const start = performance.now();
-      this.render();
-      this.lastFrameMs = performance.now() - start;
-      this.lastFrameAt = t;
-      // Render times, for measurements (bounded).
-      this.renderTimes.push(this.lastFrameMs);
-      if (this.renderTimes.length > 20000) this.renderTimes.splice(0, 10000);
-    });
+  /**
+   * Draws on an animation frame: at once for the user's own moves (`urgent`), at most every
+   * `DATA_FRAME_MS` for data (vehicles report about once a second; redrawing thousands of
+   * them at 60 frames a second would only burn the main thread).
+   */
+  draw(urgent = false) {
+    if (this.destroyed || this.frame) return;
+    const wait = urgent ? 0 : Math.max(0, DATA_FRAME_MS - (performance.now() - this.renderedAt));
+    if (wait === 0) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.frame = requestAnimationFrame((t) => this.paint(t));
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => { this.timer = null; this.draw(true); }, wait);
+    }
+  }
+
+  paint(t) {
+    this.frame = null;
+    this.renderedAt = performance.now();
+    const start = performance.now();
+    this.render();
+    this.lastFrameMs = performance.now() - start;
+    this.lastFrameAt = t;
+    // Render times, for measurements (bounded).
+    this.renderTimes.push(this.lastFrameMs);
+    if (this.renderTimes.length > 20000) this.renderTimes.splice(0, 10000);
   }
 
   render() {
@@ -356,38 +375,67 @@ export class CityMap {
     ctx.stroke();
   }
 
+  /** One path per state (a fill and an outline each), whatever the number of vehicles. */
   renderVehicles(ctx) {
     const pad = 12;
+    const groups = { moving: [], idling: [], parked: [], offline: [] };
+    let selected = null;
     for (const [id, v] of this.vehicles) {
       const [x, y] = this.toScreen(v.lat, v.lon);
       if (x < -pad || y < -pad || x > this.w + pad || y > this.h + pad) continue;
-      const colour = this.colours[v.state] || this.colours.offline;
-      ctx.fillStyle = colour;
-      ctx.strokeStyle = id === this.selected ? "#000" : "#fff";
-      ctx.lineWidth = id === this.selected ? 3 : 1.5;
+      if (id === this.selected) selected = [x, y, v];
+      (groups[v.state] || groups.offline).push([x, y, v]);
+    }
+    for (const [state, items] of Object.entries(groups)) {
+      if (!items.length) continue;
       ctx.beginPath();
-      if (v.state === "moving") {
-        const a = ((v.heading || 0) * Math.PI) / 180;
-        const pt = (r, da) => [x + r * Math.sin(a + da), y - r * Math.cos(a + da)];
-        ctx.moveTo(...pt(9, 0));
-        ctx.lineTo(...pt(7, 2.5));
-        ctx.lineTo(...pt(3, Math.PI));
-        ctx.lineTo(...pt(7, -2.5));
-        ctx.closePath();
-      } else if (v.state === "idling") {
-        ctx.rect(x - 5.5, y - 5.5, 11, 11);
-      } else if (v.state === "parked") {
-        ctx.arc(x, y, 6, 0, 2 * Math.PI);
-      } else {
-        ctx.moveTo(x - 5, y - 5); ctx.lineTo(x + 5, y + 5);
-        ctx.moveTo(x + 5, y - 5); ctx.lineTo(x - 5, y + 5);
-        ctx.strokeStyle = colour;
+      for (const [x, y, v] of items) this.shape(ctx, state, x, y, v.heading);
+      ctx.fillStyle = this.colours[state];
+      if (state === "offline") {
+        ctx.strokeStyle = this.colours.offline;
         ctx.lineWidth = 3;
-        ctx.stroke();
-        continue;
+      } else {
+        ctx.fill();
+        ctx.strokeStyle = "#fff";
+        ctx.lineWidth = 1.5;
       }
-      ctx.fill();
       ctx.stroke();
+    }
+    if (selected) {
+      const [x, y, v] = selected;
+      const state = groups[v.state] ? v.state : "offline";
+      ctx.beginPath();
+      this.shape(ctx, state, x, y, v.heading);
+      ctx.fillStyle = this.colours[state];
+      if (state !== "offline") ctx.fill();
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 3;
+      ctx.stroke();
+    }
+  }
+
+  /** A vehicle's outline: ▲ along its heading when moving, ■ idling, ● parked, ✕ offline. */
+  shape(ctx, state, x, y, heading) {
+    if (state === "moving") {
+      const a = ((heading || 0) * Math.PI) / 180;
+      const sin = Math.sin(a), cos = Math.cos(a);
+      const pt = (r, da) => {
+        if (da === 0) return [x + r * sin, y - r * cos];
+        return [x + r * Math.sin(a + da), y - r * Math.cos(a + da)];
+      };
+      ctx.moveTo(...pt(9, 0));
+      ctx.lineTo(...pt(7, 2.5));
+      ctx.lineTo(...pt(3, Math.PI));
+      ctx.lineTo(...pt(7, -2.5));
+      ctx.closePath();
+    } else if (state === "idling") {
+      ctx.rect(x - 5.5, y - 5.5, 11, 11);
+    } else if (state === "parked") {
+      ctx.moveTo(x + 6, y);
+      ctx.arc(x, y, 6, 0, 2 * Math.PI);
+    } else {
+      ctx.moveTo(x - 5, y - 5); ctx.lineTo(x + 5, y + 5);
+      ctx.moveTo(x + 5, y - 5); ctx.lineTo(x - 5, y + 5);
     }
   }
 }

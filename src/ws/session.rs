@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::hub::{
-    BBox, HubActor, Leave, Push, SetViewport, Subscribe, SubscriberId, Topic, Unsubscribe,
+    BBox, HubActor, Leave, Push, PushKind, SetViewport, Subscribe, SubscriberId, Topic, Unsubscribe,
 };
 use urbanstream_actors::metrics::{WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE};
 use urbanstream_actors::registry::Directory;
@@ -48,6 +48,54 @@ enum ClientMessage {
     Viewport {
         bbox: Option<[f64; 4]>,
     },
+    /// Telemetry (`fleet`, `device:…`, `vehicle:…`) collected for `every_ms` and sent as
+    /// one `batch` frame, the latest per vehicle; 0 sends each update at once (the default).
+    Batch {
+        every_ms: u64,
+    },
+}
+
+/// The shortest and longest batching interval a client may ask for.
+const BATCH_MS: std::ops::RangeInclusive<u64> = 20..=5000;
+
+/// Telemetry waiting for the next batch frame: the latest per topic and entity, in the
+/// order each first arrived.
+#[derive(Default)]
+struct Batcher {
+    frames: Vec<Arc<str>>,
+    index: std::collections::HashMap<(Topic, EntityKey), usize>,
+    timer: Option<SpawnHandle>,
+}
+
+impl Batcher {
+    fn put(&mut self, topic: Topic, entity: EntityKey, json: Arc<str>) {
+        match self.index.get(&(topic, entity)) {
+            Some(&i) => self.frames[i] = json,
+            None => {
+                self.index.insert((topic, entity), self.frames.len());
+                self.frames.push(json);
+            }
+        }
+    }
+
+    /// `{"type":"batch","items":[…]}` of what waits, or nothing.
+    fn take(&mut self) -> Option<String> {
+        if self.frames.is_empty() {
+            return None;
+        }
+        self.index.clear();
+        let len: usize = self.frames.iter().map(|f| f.len() + 1).sum();
+        let mut out = String::with_capacity(len + 32);
+        out.push_str(r#"{"type":"batch","topic":null,"items":["#);
+        for (i, f) in self.frames.drain(..).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&f);
+        }
+        out.push_str("]}");
+        Some(out)
+    }
 }
 
 pub struct WsSessionActor {
@@ -67,6 +115,8 @@ pub struct WsSessionActor {
     principal: Option<(Principal, String)>,
     expiry: Option<SpawnHandle>,
     close_reason: Option<CloseReason>,
+    /// Set when the client asked for batched telemetry.
+    batch: Option<Batcher>,
 }
 
 impl WsSessionActor {
@@ -93,6 +143,7 @@ impl WsSessionActor {
                 principal,
                 expiry: None,
                 close_reason: None,
+                batch: None,
             }
         })
     }
@@ -265,6 +316,43 @@ impl WsSessionActor {
                     );
                 }
             }
+            ClientMessage::Batch { every_ms } => {
+                if every_ms != 0 && !BATCH_MS.contains(&every_ms) {
+                    return self.error(
+                        "bad_request",
+                        format!(
+                            "every_ms must be 0 (off) or {}..={}, got {every_ms}",
+                            BATCH_MS.start(),
+                            BATCH_MS.end()
+                        ),
+                        ctx,
+                    );
+                }
+                if let Some(mut old) = self.batch.take() {
+                    if let Some(h) = old.timer.take() {
+                        ctx.cancel_future(h);
+                    }
+                    if let Some(frame) = old.take() {
+                        self.send(frame, ctx);
+                    }
+                }
+                if every_ms > 0 {
+                    let timer = ctx.run_interval(Duration::from_millis(every_ms), |act, ctx| {
+                        if let Some(frame) = act.batch.as_mut().and_then(Batcher::take) {
+                            act.send(frame, ctx);
+                        }
+                    });
+                    self.batch = Some(Batcher {
+                        timer: Some(timer),
+                        ..Batcher::default()
+                    });
+                }
+                self.send(
+                    json!({ "type": "status", "topic": null, "data": { "batch_ms": every_ms } })
+                        .to_string(),
+                    ctx,
+                );
+            }
             ClientMessage::Viewport { bbox } => {
                 let area = match bbox.map(|[w, s, e, n]| BBox::new(w, s, e, n)).transpose() {
                     Ok(a) => a,
@@ -394,8 +482,15 @@ impl Handler<Push> for WsSessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
-        if self.topics.contains(&msg.topic) {
-            self.send(Arc::clone(&msg.json).to_string(), ctx);
+        if !self.topics.contains(&msg.topic) {
+            return;
         }
+        if let (Some(batch), PushKind::Telemetry, Some(entity)) =
+            (self.batch.as_mut(), msg.kind, msg.entity)
+        {
+            batch.put(msg.topic, entity, msg.json);
+            return;
+        }
+        self.send(Arc::clone(&msg.json).to_string(), ctx);
     }
 }

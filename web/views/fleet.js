@@ -69,9 +69,18 @@ export function mount(section, { live, can, config, api }) {
       put({ ...old, imei: n.imei, vehicle_id: n.vehicle_id ?? old.vehicle_id, lat: n.position.lat, lon: n.position.lon,
         heading: n.position.heading, state: n.motion || old.state || "idling", at: n.position.device_time });
     }
-    if (!fitted && vehicles.size) { fitted = true; fitAll(); }
     map.draw();
     scheduleList();
+  }
+
+  /** Once, when the first picture is in: the city (stops, routes) and its vehicles. */
+  function fitFirst() {
+    if (fitted) return;
+    fitted = true;
+    const pts = [...vehicles.values()].map((v) => [v.lat, v.lon]);
+    for (const st of map.stops) pts.push([st.lat, st.lon]);
+    for (const r of map.routes) pts.push(...r.points);
+    map.fit(pts);
   }
 
   async function loadLayers() {
@@ -89,10 +98,6 @@ export function mount(section, { live, can, config, api }) {
       const points = (rs.items || []).map((x) => x.stop || byId.get(x.stop_id) || x).filter((s) => s && s.lat !== undefined).map((s) => [s.lat, s.lon]);
       map.routes.push({ id: r.id, colour: r.colour, points });
     }
-    if (!vehicles.size) {
-      const pts = [...map.stops.map((s) => [s.lat, s.lon]), ...map.routes.flatMap((r) => r.points)];
-      if (pts.length) map.fit(pts);
-    }
     map.draw();
   }
 
@@ -102,13 +107,13 @@ export function mount(section, { live, can, config, api }) {
 
   function scheduleList() {
     if (listTimer || gone) return;
-    listTimer = setTimeout(() => { listTimer = null; if (!selected) renderList(); }, 500);
+    listTimer = setTimeout(() => { listTimer = null; if (!selected) renderList(); }, 1000);
   }
 
   function renderList() {
     const [w, s, e, n] = map.bbox(0);
     const inView = [...vehicles.values()].filter((v) => v.lon >= w && v.lon <= e && v.lat >= s && v.lat <= n);
-    inView.sort((a, b) => label(a).localeCompare(label(b)));
+    inView.sort((a, b) => (label(a) < label(b) ? -1 : 1));
     const counts = {};
     for (const v of vehicles.values()) counts[v.state] = (counts[v.state] || 0) + 1;
     side.replaceChildren(
@@ -199,7 +204,6 @@ export function mount(section, { live, can, config, api }) {
     const old = vehicles.get(d.imei) || {};
     put({ ...old, imei: d.imei, vehicle_id: d.vehicle_id, lat: d.lat, lon: d.lon, heading: d.heading,
       speed_kmh: d.speed_kmh, values: d.values, state: motionOf(d), at: d.device_time });
-    if (!fitted) { fitted = true; fitAll(); }
     map.draw();
     if (selected === d.imei && kvBox) kvBox.replaceChildren(facts(d.imei, selLatest));
     else scheduleList();
@@ -208,8 +212,7 @@ export function mount(section, { live, can, config, api }) {
   live.setViewport(map.bbox());
   const offReconnect = live.onReconnect(() => loadVehicles().catch(() => {}));
   const resync = setInterval(() => loadVehicles().catch(() => {}), RESYNC_MS);
-  loadLayers().catch(() => {});
-  loadVehicles().catch(() => {});
+  Promise.allSettled([loadLayers(), loadVehicles()]).then(fitFirst);
   // For measurements (frame time) and tests.
   window.urbanstreamMap = map;
 

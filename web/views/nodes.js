@@ -101,7 +101,10 @@ export function mount(section, { live, can, api }) {
   ];
   const topics = can("watch") ? ["nodes", "system", "logs"] : ["nodes", "system"];
   live.subscribe(topics);
-  const tick = setInterval(render, 5000); // health turns stale without a push
+  // Every 5 s: health turns stale without a push, and the counters give rates and sparklines.
+  const tick = setInterval(() => {
+    api("/api/v1/nodes").then((page) => { for (const n of page.items) take(n); render(); }).catch(() => render());
+  }, 5000);
   load();
   return () => { for (const off of offs) off(); clearInterval(tick); clearTimeout(renderTimer); live.unsubscribe(topics); };
 }

@@ -6,10 +6,17 @@ use urbanstream_actors::vehicle::VehicleSnapshot;
 
 use crate::http::{ApiError, HttpState};
 
-/// `GET /api/v1/fleet/summary`: devices by state, distance driven and fuel used today (UTC).
+/// `GET /api/v1/fleet/summary`: trackers by state, distance driven and fuel used today (UTC).
+/// Edge nodes and robots are devices too, but not the fleet's.
 #[utoipa::path(get, path = "/api/v1/fleet/summary", tag = "fleet", responses((status = 200, description = "Devices by state, distance and fuel today (UTC)", body = Object)))]
 pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
-    let total = state.store.devices().await?.len();
+    let total = state
+        .store
+        .devices()
+        .await?
+        .iter()
+        .filter(|d| d.kind == "tracker")
+        .count();
     let fleet = state.directory.all_as::<VehicleSnapshot>();
     let count = |m: Motion| fleet.iter().filter(|s| s.motion == m).count();
     let online = fleet.iter().filter(|s| s.motion != Motion::Offline).count();
@@ -31,7 +38,7 @@ pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiErr
     Ok(HttpResponse::Ok().json(json!({
         "total": total,
         "online": online,
-        "offline": total - online,
+        "offline": total.saturating_sub(online),
         "moving": count(Motion::Moving),
         "idling": count(Motion::Idling),
         "parked": count(Motion::Parked),
