@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::Compress;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -108,7 +108,7 @@ fn serve(req: &HttpRequest, name: &str) -> HttpResponse {
     } else {
         HttpResponse::Ok()
     };
-    res.insert_header((header::ETAG, HeaderValue::from_str(etag).expect("hex")))
+    res.insert_header((header::ETAG, etag.as_str()))
         .insert_header((header::CACHE_CONTROL, "no-cache"));
     if matches {
         return res.finish();
