@@ -260,12 +260,6 @@ async fn a_dispatcher_watches_vehicles_move_and_acknowledges_an_alert_raised_wit
     let dispatcher = user(&app, "dana", "DISPATCHER").await;
     let analyst = user(&app, "ana", "ANALYST").await;
     let viewer = user(&app, "vic", "VIEWER").await;
-    app.created(
-        "/api/v1/alerts/rules",
-        json!({"name": "Speeding", "kind": "OVERSPEED", "severity": "CRITICAL", "cooldown_s": 0,
-            "params": {"limit_kmh": 40, "min_duration_s": 0}}),
-    )
-    .await;
     let id = imei(356_307_042_441_001);
     let mut dev = app.device().await;
     assert_eq!(dev.login(id).await, 1);
@@ -301,9 +295,48 @@ async fn a_dispatcher_watches_vehicles_move_and_acknowledges_an_alert_raised_wit
             .await,
         "moving"
     );
+    // Simulated buses (the simulator's trackers over TCP) appear and drive.
+    b.eval("urbanstreamMap.zoomAt(-3); true").await;
+    let mut sim = urbanstream::simulate::Options::new(app.server.teltonika_addr);
+    sim.devices = 3;
+    sim.imei_base = 356_307_042_441_002;
+    sim.rate = 2.0;
+    sim.send_interval = Duration::from_millis(500);
+    sim.duration = Duration::from_secs(60);
+    let sim = tokio::spawn(urbanstream::simulate::run(sim));
+    let buses = "['356307042441002', '356307042441003', '356307042441004']";
+    b.wait_for(
+        &format!("{buses}.every((i) => urbanstreamMap.vehicles.has(i))"),
+        WAIT,
+    )
+    .await;
+    b.eval(&format!(
+        "window.seenAt = {buses}.map((i) => {{ const v = urbanstreamMap.vehicles.get(i); return [v.lat, v.lon]; }}); true"
+    ))
+    .await;
+    b.wait_for(
+        &format!("{buses}.some((i, n) => {{ const v = urbanstreamMap.vehicles.get(i); return v.lat !== seenAt[n][0] || v.lon !== seenAt[n][1]; }})"),
+        WAIT,
+    )
+    .await;
+    b.wait_for(
+        "document.querySelectorAll('#vehicle-list button').length >= 4",
+        WAIT,
+    )
+    .await;
     if let Some(p) = shot("map") {
         b.screenshot(&p).await;
     }
+    sim.abort();
+    let _ = sim.await;
+
+    // The rule comes after the buses stopped reporting: the only breach is the one below.
+    app.created(
+        "/api/v1/alerts/rules",
+        json!({"name": "Speeding", "kind": "OVERSPEED", "severity": "CRITICAL", "cooldown_s": 0,
+            "params": {"limit_kmh": 40, "min_duration_s": 0}}),
+    )
+    .await;
 
     // The alert list: a breach appears within a second of the device's ACK.
     b.eval("location.hash = '#/alerts'").await;
