@@ -201,9 +201,6 @@ export class CityMap {
     return best;
   }
 
-  setVehicle(id, v) { this.vehicles.set(id, v); this.draw(); }
-  removeVehicle(id) { this.vehicles.delete(id); this.draw(); }
-
   /**
    * Draws on an animation frame: at once for the user's own moves (`urgent`), at most every
    * `DATA_FRAME_MS` for data (vehicles report about once a second; redrawing thousands of
@@ -215,21 +212,19 @@ export class CityMap {
     if (wait === 0) {
       clearTimeout(this.timer);
       this.timer = null;
-      this.frame = requestAnimationFrame((t) => this.paint(t));
+      this.frame = requestAnimationFrame(() => this.paint());
     } else if (!this.timer) {
       this.timer = setTimeout(() => { this.timer = null; this.draw(true); }, wait);
     }
   }
 
-  paint(t) {
+  paint() {
     this.frame = null;
-    this.renderedAt = performance.now();
     const start = performance.now();
+    this.renderedAt = start;
     this.render();
-    this.lastFrameMs = performance.now() - start;
-    this.lastFrameAt = t;
     // Render times, for measurements (bounded).
-    this.renderTimes.push(this.lastFrameMs);
+    this.renderTimes.push(performance.now() - start);
     if (this.renderTimes.length > 20000) this.renderTimes.splice(0, 10000);
   }
 

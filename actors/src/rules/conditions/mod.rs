@@ -206,6 +206,37 @@ impl PartialEq for Condition {
 }
 
 /// `Ok` when `v` is a finite number above zero; the message names it.
+/// A percentage with a hysteresis band (LOW_FUEL, ROBOT_BATTERY_LOW): `clear_above_pct`,
+/// when given, lies between `below_pct` and 100.
+fn validate_pct_band(below_pct: f64, clear_above_pct: Option<f64>) -> Result<(), RuleError> {
+    positive("below_pct", below_pct)?;
+    if clear_above_pct.is_some_and(|c| !(c >= below_pct && c <= 100.0)) {
+        return Err(RuleError::Invalid(
+            "clear_above_pct must lie between below_pct and 100".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Begins the condition while `pct` is under `below_pct` (described by `describe`), ends it
+/// once `pct` is at or above `clear_above_pct` (default `below_pct` + 5, at most 100), so a
+/// value hovering at the threshold does not flap.
+fn pct_band(
+    below_pct: f64,
+    clear_above_pct: Option<f64>,
+    pct: f64,
+    at_ms: i64,
+    cx: &mut Cx<'_>,
+    describe: impl FnOnce() -> (String, serde_json::Value),
+) {
+    let clear_at = clear_above_pct.unwrap_or((below_pct + 5.0).min(100.0));
+    if pct < below_pct {
+        cx.begin("", at_ms, describe);
+    } else if pct >= clear_at {
+        cx.end("", at_ms);
+    }
+}
+
 fn positive(name: &str, v: f64) -> Result<(), RuleError> {
     if v.is_finite() && v > 0.0 {
         Ok(())

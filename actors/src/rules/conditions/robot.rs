@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{positive, Check, Cx};
+use super::{pct_band, validate_pct_band, Check, Cx};
 use crate::entity::{EntityEvent, EntityKind, SafetyKind};
 use crate::rules::logic::Sample;
 use crate::rules::RuleError;
@@ -103,34 +103,18 @@ impl Check for BatteryLow {
     }
 
     fn validate(&self) -> Result<(), RuleError> {
-        positive("below_pct", self.below_pct)?;
-        if self
-            .clear_above_pct
-            .is_some_and(|c| !(c >= self.below_pct && c <= 100.0))
-        {
-            return Err(RuleError::Invalid(
-                "clear_above_pct must lie between below_pct and 100".into(),
-            ));
-        }
-        Ok(())
+        validate_pct_band(self.below_pct, self.clear_above_pct)
     }
 
     fn sample(&self, s: &Sample, cx: &mut Cx<'_>) {
         let Some(pct) = s.battery_pct else { return };
-        let clear_at = self
-            .clear_above_pct
-            .unwrap_or((self.below_pct + 5.0).min(100.0));
-        if pct < self.below_pct {
-            let below = self.below_pct;
-            cx.begin("", s.at_ms, || {
-                (
-                    format!("Robot battery {pct:.0} % (under {below:.0} %)"),
-                    json!({"battery_pct": pct, "below_pct": below}),
-                )
-            });
-        } else if pct >= clear_at {
-            cx.end("", s.at_ms);
-        }
+        let below = self.below_pct;
+        pct_band(below, self.clear_above_pct, pct, s.at_ms, cx, || {
+            (
+                format!("Robot battery {pct:.0} % (under {below:.0} %)"),
+                json!({"battery_pct": pct, "below_pct": below}),
+            )
+        });
     }
 }
 
