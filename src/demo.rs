@@ -87,7 +87,7 @@ async fn start_robots(api: &Api, n: u8) -> anyhow::Result<()> {
     let buses = api.get("/api/v1/modbus/buses").await?;
     let bus =
         json!({"name": "demo-rail", "kind": "tcp", "address": addr.to_string(), "poll_hz": 10});
-    let bus_id = match buses["items"]
+    let bus_id = match buses
         .as_array()
         .and_then(|b| b.iter().find(|b| b["name"] == "demo-rail"))
     {

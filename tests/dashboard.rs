@@ -616,3 +616,65 @@ async fn batched_telemetry_comes_as_one_frame_with_the_latest_per_vehicle() {
         "nothing comes unbatched"
     );
 }
+
+#[actix_rt::test]
+async fn the_demo_seeds_the_city_once_and_its_devices_come_alive() {
+    let app = TestApp::start(settings(|s| {
+        s.teltonika.register_unknown = true;
+        s.edge.register_unknown = true;
+        s.edge.authenticate = false;
+    }))
+    .await;
+    let opts = urbanstream::demo::DemoOptions {
+        buses: 3,
+        nodes: 1,
+        robots: 2,
+        admin_password: common::ADMIN_PASSWORD.into(),
+    };
+    urbanstream::demo::start(&app.server, &opts).await.unwrap();
+    // A second start (a restart on the same database) seeds nothing twice.
+    urbanstream::demo::start(&app.server, &opts).await.unwrap();
+    let count = |body: String, key: &str| {
+        serde_json::from_str::<Value>(&body).unwrap()[key]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(app.get("/api/v1/routes").await.1, "items"), 3);
+    assert_eq!(count(app.get("/api/v1/geofences").await.1, "features"), 1);
+    assert_eq!(count(app.get("/api/v1/alerts/rules").await.1, "items"), 8);
+    let (_, buses) = app.get("/api/v1/modbus/buses").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&buses)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(count(app.get("/api/v1/robots").await.1, "items"), 2);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, fleet) = app.get("/api/v1/fleet/summary").await;
+        let fleet: Value = serde_json::from_str(&fleet).unwrap();
+        let (_, robots) = app.get("/api/v1/robots").await;
+        let robots: Value = serde_json::from_str(&robots).unwrap();
+        let (_, nodes) = app.get("/api/v1/nodes").await;
+        let nodes: Value = serde_json::from_str(&nodes).unwrap();
+        let buses_online = fleet["online"].as_i64() == Some(3);
+        let robots_up = robots["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state"] != "disconnected");
+        let node_up = nodes["items"].as_array().unwrap().len() == 1;
+        if buses_online && robots_up && node_up {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo's devices never all came up: {fleet} {robots} {nodes}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
