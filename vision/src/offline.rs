@@ -1,0 +1,439 @@
+//! Offline runs: a scene's files fed through the per-camera trackers and the fusion core on the
+//! scene's own clock, so that results are deterministic and can be scored.
+
+use crate::fusion::{CameraId, Fusion, FusionConfig, FusionEvent, GlobalId, Observation};
+use crate::geometry::{CalibrationError, CalibrationSpec, FloorCalibration};
+use crate::kalman::smooth_floor_track;
+use crate::mot::{by_frame, parse_mot, parse_npy, write_result_line, DetRow, FormatError, Matrix32};
+use crate::tracker::{iou, normalise, Detection, Tracker, TrackerConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SceneError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Format { path: PathBuf, source: FormatError },
+    #[error("{path}: {reason}")]
+    Json { path: PathBuf, reason: String },
+    #[error("camera {camera}: {source}")]
+    Calibration { camera: String, source: CalibrationError },
+    #[error("camera {camera}: {reason}")]
+    Camera { camera: String, reason: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SceneError> {
+    std::fs::read(path).map_err(|source| SceneError::Io { path: path.to_path_buf(), source })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfflineConfig {
+    pub tracker: TrackerConfig,
+    pub fusion: FusionConfig,
+    /// Gaps in a track up to this long are filled by interpolation in the written results,
+    /// seconds (0: off).
+    pub fill_gaps_s: f64,
+    /// Identities observed for less than this in all, and only ever by one camera at a time,
+    /// are left out of the results, seconds.
+    pub min_identity_s: f64,
+}
+
+impl Default for OfflineConfig {
+    fn default() -> Self {
+        Self { tracker: TrackerConfig::default(), fusion: FusionConfig::default(), fill_gaps_s: 1.0, min_identity_s: 0.5 }
+    }
+}
+
+impl OfflineConfig {
+    pub fn validate(&self) -> Result<(), SceneError> {
+        self.tracker.validate().map_err(SceneError::Config)?;
+        self.fusion.validate().map_err(SceneError::Config)?;
+        if !(self.fill_gaps_s >= 0.0 && self.min_identity_s >= 0.0) {
+            return Err(SceneError::Config("fill_gaps_s and min_identity_s must be zero or more".into()));
+        }
+        Ok(())
+    }
+}
+
+/// One camera of a scene, loaded.
+#[derive(Debug)]
+pub struct SceneCamera {
+    pub id: CameraId,
+    pub calibration: FloorCalibration,
+    pub size: Option<[u32; 2]>,
+    pub fps: f64,
+    pub detections: Vec<DetRow>,
+    pub embeddings: Option<Matrix32>,
+}
+
+/// Loads `cameras.json` and every `cam{c}/det.txt` (+ optional `emb.npy`) of a scene folder.
+pub fn load_scene(dir: &Path) -> Result<Vec<SceneCamera>, SceneError> {
+    let path = dir.join("cameras.json");
+    let json = read(&path)?;
+    let specs: BTreeMap<String, CalibrationSpec> =
+        serde_json::from_slice(&json).map_err(|e| SceneError::Json { path: path.clone(), reason: e.to_string() })?;
+    if specs.is_empty() {
+        return Err(SceneError::Json { path, reason: "no cameras".into() });
+    }
+    let mut cams = Vec::new();
+    for (name, spec) in specs {
+        let id: CameraId = name.trim_start_matches("cam").parse().map_err(|_| SceneError::Camera { camera: name.clone(), reason: "camera keys are numbers (\"0\", \"1\", …)".into() })?;
+        let calibration = FloorCalibration::from_spec(&spec).map_err(|source| SceneError::Calibration { camera: name.clone(), source })?;
+        let fps = spec.fps.unwrap_or(10.0);
+        if !(fps > 0.0 && fps <= 1000.0) {
+            return Err(SceneError::Camera { camera: name, reason: format!("fps must be within (0, 1000], got {fps}") });
+        }
+        let cam_dir = dir.join(format!("cam{id}"));
+        let det_path = cam_dir.join("det.txt");
+        let text = String::from_utf8_lossy(&read(&det_path)?).into_owned();
+        let detections = parse_mot(&text).map_err(|source| SceneError::Format { path: det_path.clone(), source })?;
+        let emb_path = cam_dir.join("emb.npy");
+        let embeddings = if emb_path.exists() {
+            let m = parse_npy(&read(&emb_path)?).map_err(|source| SceneError::Format { path: emb_path.clone(), source })?;
+            if m.rows != detections.len() {
+                return Err(SceneError::Camera { camera: name, reason: format!("emb.npy has {} rows for {} detections", m.rows, detections.len()) });
+            }
+            Some(m)
+        } else {
+            None
+        };
+        cams.push(SceneCamera { id, calibration, size: spec.size, fps, detections, embeddings });
+    }
+    Ok(cams)
+}
+
+/// A box written for a camera: `(frame, global id, box, score)`.
+pub type BoxRow = (u64, u64, [f64; 4], f64);
+
+#[derive(Debug, Default)]
+pub struct MtmcResult {
+    pub per_camera: BTreeMap<CameraId, Vec<BoxRow>>,
+    /// `(frame, global id, x, y)`, metres.
+    pub floor: Vec<(u64, u64, f64, f64)>,
+    pub identities: usize,
+    pub merges: usize,
+    pub splits: usize,
+    pub reentries: usize,
+    pub camera_offsets: BTreeMap<CameraId, (f64, f64)>,
+    pub detections: usize,
+}
+
+struct Record {
+    camera: CameraId,
+    frame: u64,
+    time: f64,
+    track: u64,
+    identity: GlobalId,
+    bbox: [f64; 4],
+    score: f64,
+    floor_raw: Option<(f64, f64)>,
+    floor_var: f64,
+}
+
+/// The floor point of a box's feet and its variance, m².
+pub fn foot_on_floor(cal: &FloorCalibration, b: [f64; 4]) -> Option<((f64, f64), f64)> {
+    let (u, v) = (b[0] + b[2] / 2.0, b[1] + b[3]);
+    let p = cal.to_floor(u, v)?;
+    let mpp = cal.metres_per_pixel(u, v).unwrap_or(0.01);
+    // Feet are found to about 4 % of the box height, never better than a pixel.
+    let sd = mpp * (0.04 * b[3]).max(1.0);
+    Some((p, sd * sd + 0.0025))
+}
+
+/// Whether a box stands clear of the frame's other boxes and of the image border.
+fn clear_of(others: &[[f64; 4]], i: usize, size: Option<[u32; 2]>) -> bool {
+    let b = others[i];
+    let inside = size.is_none_or(|[w, h]| b[0] > 2.0 && b[1] > 2.0 && b[0] + b[2] < f64::from(w) - 2.0 && b[1] + b[3] < f64::from(h) - 2.0);
+    inside && others.iter().enumerate().all(|(j, o)| j == i || iou(b, *o) < 0.05)
+}
+
+fn camera_centre(m: &Matrix32) -> Option<Vec<f32>> {
+    if m.rows == 0 {
+        return None;
+    }
+    let mut c = vec![0f32; m.cols];
+    for i in 0..m.rows {
+        let Some(r) = m.row(i) else { continue };
+        let n = r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        c.iter_mut().zip(r).for_each(|(a, b)| *a += b / n / m.rows as f32);
+    }
+    Some(c)
+}
+
+/// Runs every camera's tracker and the fusion over a loaded scene.
+pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult, SceneError> {
+    cfg.validate()?;
+    let mut fusion = Fusion::new(cfg.fusion.clone());
+    let mut trackers: BTreeMap<CameraId, Tracker> = BTreeMap::new();
+    // Every camera-frame on one clock: frame k of a camera is at (k − 1) / fps.
+    let mut instants: BTreeMap<i64, Vec<(usize, u64)>> = BTreeMap::new();
+    let mut frames: Vec<BTreeMap<u64, Vec<&DetRow>>> = Vec::new();
+    for (ci, cam) in cams.iter().enumerate() {
+        trackers.insert(cam.id, Tracker::new(cfg.tracker.clone(), cam.fps));
+        if let Some(c) = cam.embeddings.as_ref().and_then(camera_centre) {
+            fusion.set_camera_centre(cam.id, c);
+        }
+        let fr = by_frame(&cam.detections);
+        let last = fr.keys().next_back().copied().unwrap_or(0);
+        for k in 1..=last {
+            let t_us = (((k - 1) as f64 / cam.fps) * 1e6).round() as i64;
+            instants.entry(t_us).or_default().push((ci, k));
+        }
+        frames.push(fr);
+    }
+    let ref_fps = cams.first().map_or(10.0, |c| c.fps);
+    let mut records: Vec<Record> = Vec::new();
+    let mut by_track: HashMap<(CameraId, u64), Vec<usize>> = HashMap::new();
+    let mut result = MtmcResult::default();
+    let empty = Vec::new();
+    for (t_us, members) in instants {
+        let t = t_us as f64 / 1e6;
+        let mut obs = Vec::new();
+        let mut pending: Vec<Record> = Vec::new();
+        for (ci, k) in members {
+            let cam = &cams[ci];
+            let rows = frames[ci].get(&k).unwrap_or(&empty);
+            let dets: Vec<Detection> = rows
+                .iter()
+                .map(|r| Detection {
+                    bbox: r.bbox,
+                    score: r.score,
+                    embedding: cam.embeddings.as_ref().and_then(|m| m.row(r.line)).map(|e| {
+                        let mut e = e.to_vec();
+                        normalise(&mut e);
+                        e
+                    }),
+                })
+                .collect();
+            result.detections += dets.len();
+            let Some(tracker) = trackers.get_mut(&cam.id) else { continue };
+            let boxes: Vec<[f64; 4]> = dets.iter().map(|d| d.bbox).collect();
+            for o in tracker.update(k, &dets) {
+                let foot = foot_on_floor(&cam.calibration, o.bbox);
+                if let Some((p, var)) = foot {
+                    obs.push(Observation {
+                        camera: cam.id,
+                        track: o.id,
+                        floor: p,
+                        floor_var: var,
+                        embedding: dets[o.detection].embedding.clone(),
+                        clear: clear_of(&boxes, o.detection, cam.size),
+                    });
+                }
+                pending.push(Record {
+                    camera: cam.id,
+                    frame: k,
+                    time: t,
+                    track: o.id,
+                    identity: 0,
+                    bbox: o.bbox,
+                    score: o.score,
+                    floor_raw: foot.map(|f| f.0),
+                    floor_var: foot.map_or(1.0, |f| f.1),
+                });
+            }
+        }
+        let out = fusion.step(t, &obs);
+        let ids: HashMap<(CameraId, u64), GlobalId> = out.assignments.iter().map(|a| ((a.camera, a.track), a.identity)).collect();
+        for mut r in pending {
+            // A box whose feet are off the floor (above the horizon) has no identity.
+            let Some(&id) = ids.get(&(r.camera, r.track)) else { continue };
+            r.identity = id;
+            by_track.entry((r.camera, r.track)).or_default().push(records.len());
+            records.push(r);
+        }
+        for ev in out.events {
+            match ev {
+                FusionEvent::Split { camera, track, to, since_s, .. } => {
+                    result.splits += 1;
+                    if let Some(idx) = by_track.get(&(camera, track)) {
+                        for &i in idx.iter().rev() {
+                            if records[i].time + 1e-9 < since_s {
+                                break;
+                            }
+                            records[i].identity = to;
+                        }
+                    }
+                }
+                FusionEvent::Merged { .. } => result.merges += 1,
+                FusionEvent::Reentered { .. } => result.reentries += 1,
+                FusionEvent::Appeared { .. } | FusionEvent::Left { .. } => {}
+            }
+        }
+    }
+    for cam in cams {
+        result.camera_offsets.insert(cam.id, fusion.camera_offset(cam.id));
+    }
+    for r in &mut records {
+        r.identity = fusion.resolve(r.identity);
+    }
+
+    // Identities with too little evidence are left out.
+    let mut span: HashMap<GlobalId, (f64, f64, bool)> = HashMap::new();
+    let mut at: HashMap<(GlobalId, i64), u32> = HashMap::new();
+    for r in &records {
+        let e = span.entry(r.identity).or_insert((r.time, r.time, false));
+        e.0 = e.0.min(r.time);
+        e.1 = e.1.max(r.time);
+        let n = at.entry((r.identity, (r.time * 1e6) as i64)).or_insert(0);
+        *n += 1;
+        if *n >= 2 {
+            e.2 = true;
+        }
+    }
+    let keep = |id: GlobalId| span.get(&id).is_some_and(|&(a, b, multi)| multi || b - a >= cfg.min_identity_s);
+
+    // Per-camera boxes: one per identity and frame (the more confident), gaps filled.
+    let mut per: BTreeMap<CameraId, BTreeMap<GlobalId, BTreeMap<u64, ([f64; 4], f64)>>> = BTreeMap::new();
+    for r in records.iter().filter(|r| keep(r.identity)) {
+        let slot = per.entry(r.camera).or_default().entry(r.identity).or_default();
+        match slot.get(&r.frame) {
+            Some((_, s)) if *s >= r.score => {}
+            _ => {
+                slot.insert(r.frame, (r.bbox, r.score));
+            }
+        }
+    }
+    for cam in cams {
+        let Some(tracks) = per.remove(&cam.id) else { continue };
+        let tracks = tracks.into_iter().map(|(id, rows)| (id, rows.into_iter().map(|(f, (b, s))| (f, b, s)).collect())).collect();
+        result.per_camera.insert(cam.id, fill_gaps(tracks, (cfg.fill_gaps_s * cam.fps).round() as u64));
+    }
+
+    // Floor: the cameras' points fused per instant (latest offsets out), then smoothed.
+    let mut floor_pts: BTreeMap<GlobalId, BTreeMap<i64, (f64, f64, f64)>> = BTreeMap::new();
+    for r in records.iter().filter(|r| keep(r.identity)) {
+        let Some((x, y)) = r.floor_raw else { continue };
+        let off = result.camera_offsets.get(&r.camera).copied().unwrap_or((0.0, 0.0));
+        let w = 1.0 / r.floor_var.max(1e-6);
+        let e = floor_pts.entry(r.identity).or_default().entry((r.time * 1e6).round() as i64).or_insert((0.0, 0.0, 0.0));
+        e.0 += w * (x - off.0);
+        e.1 += w * (y - off.1);
+        e.2 += w;
+    }
+    let max_gap_s = cfg.fill_gaps_s;
+    for (id, pts) in floor_pts {
+        let mut samples: Vec<(f64, f64, f64, f64)> = Vec::new();
+        let mut last_t: Option<f64> = None;
+        for (t_us, (sx, sy, w)) in pts {
+            let t = t_us as f64 / 1e6;
+            if let Some(lt) = last_t {
+                let gap = t - lt;
+                let steps = (gap * ref_fps).round() as i64;
+                if gap <= max_gap_s + 1e-9 && steps > 1 {
+                    for k in 1..steps {
+                        samples.push((lt + k as f64 / ref_fps, 0.0, 0.0, f64::INFINITY));
+                    }
+                } else if gap > max_gap_s + 1e-9 {
+                    flush_floor(&mut result.floor, id, &samples, ref_fps, cfg.fusion.accel_var);
+                    samples.clear();
+                }
+            }
+            samples.push((t, sx / w, sy / w, 1.0 / w));
+            last_t = Some(t);
+        }
+        flush_floor(&mut result.floor, id, &samples, ref_fps, cfg.fusion.accel_var);
+    }
+    result.floor.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut ids: Vec<u64> = result.floor.iter().map(|r| r.1).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    result.identities = ids.len();
+    Ok(result)
+}
+
+fn flush_floor(out: &mut Vec<(u64, u64, f64, f64)>, id: GlobalId, samples: &[(f64, f64, f64, f64)], fps: f64, accel_var: f64) {
+    if samples.is_empty() {
+        return;
+    }
+    let smooth = smooth_floor_track(samples, accel_var);
+    for (s, p) in samples.iter().zip(smooth) {
+        let frame = (s.0 * fps).round() as u64 + 1;
+        out.push((frame, id, p.0, p.1));
+    }
+}
+
+/// Writes `OUT/cam{c}/res.txt` and `OUT/floor.txt`.
+pub fn write_mtmc(result: &MtmcResult, cams: &[SceneCamera], out: &Path) -> Result<(), SceneError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SceneError::Io { path: path.clone(), source }
+    };
+    for cam in cams {
+        let dir = out.join(format!("cam{}", cam.id));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let mut text = String::new();
+        for &(f, id, b, s) in result.per_camera.get(&cam.id).map(Vec::as_slice).unwrap_or(&[]) {
+            write_result_line(&mut text, f, id, b, s);
+        }
+        let p = dir.join("res.txt");
+        std::fs::write(&p, text).map_err(io(&p))?;
+    }
+    let mut text = String::new();
+    for &(f, id, x, y) in &result.floor {
+        let _ = writeln!(text, "{f},{id},{x:.3},{y:.3}");
+    }
+    let p = out.join("floor.txt");
+    std::fs::write(&p, text).map_err(io(&p))?;
+    Ok(())
+}
+
+/// One camera's tracker over a detection file: `(frame, track id, box, score)` rows, gaps up
+/// to `fill_gaps_s` filled.
+pub fn run_single(rows: &[DetRow], embeddings: Option<&Matrix32>, fps: f64, cfg: &OfflineConfig) -> Result<Vec<BoxRow>, SceneError> {
+    cfg.validate()?;
+    let mut tracker = Tracker::new(cfg.tracker.clone(), fps);
+    let frames = by_frame(rows);
+    let last = frames.keys().next_back().copied().unwrap_or(0);
+    let mut per: BTreeMap<u64, Vec<(u64, [f64; 4], f64)>> = BTreeMap::new();
+    let empty = Vec::new();
+    for k in 1..=last {
+        let dets: Vec<Detection> = frames
+            .get(&k)
+            .unwrap_or(&empty)
+            .iter()
+            .map(|r| Detection {
+                bbox: r.bbox,
+                score: r.score,
+                embedding: embeddings.and_then(|m| m.row(r.line)).map(|e| {
+                    let mut e = e.to_vec();
+                    normalise(&mut e);
+                    e
+                }),
+            })
+            .collect();
+        for o in tracker.update(k, &dets) {
+            per.entry(o.id).or_default().push((k, o.bbox, o.score));
+        }
+    }
+    Ok(fill_gaps(per, (cfg.fill_gaps_s * fps).round() as u64))
+}
+
+/// Linear interpolation inside each track's gaps up to `max_gap` frames.
+pub fn fill_gaps(per: BTreeMap<u64, Vec<(u64, [f64; 4], f64)>>, max_gap: u64) -> Vec<BoxRow> {
+    let mut out = Vec::new();
+    for (id, rows) in per {
+        let mut prev: Option<(u64, [f64; 4], f64)> = None;
+        for (f, b, s) in rows {
+            if let Some((pf, pb, ps)) = prev {
+                let gap = f.saturating_sub(pf);
+                if gap > 1 && gap <= max_gap {
+                    for k in 1..gap {
+                        let a = k as f64 / gap as f64;
+                        out.push((pf + k, id, [0, 1, 2, 3].map(|i| pb[i] + a * (b[i] - pb[i])), ps.min(s)));
+                    }
+                }
+            }
+            out.push((f, id, b, s));
+            prev = Some((f, b, s));
+        }
+    }
+    out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    out
+}
