@@ -115,6 +115,13 @@ if [ "$(python3 -c 'import serial, pymodbus; print(pymodbus.__version__)' 2>/dev
   python3 -m pip install -q 'pymodbus[serial]==3.11.2'
 fi
 
+# Cameras: the scene generator and the scorer (numpy, motmetrics; motmetrics also ships the
+# TUD-Campus and TUD-Stadtmitte ground truth the single-camera tracker is scored on).
+if ! python3 -c 'import numpy, scipy, pandas, motmetrics' >/dev/null 2>&1; then
+  echo "== installing motmetrics (with numpy, scipy, pandas)"
+  python3 -m pip install -q motmetrics 'numpy<2' scipy pandas
+fi
+
 # The dashboard's tests: Debian's headless Chromium, driven over the DevTools protocol.
 if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM:-}" ]; then
   echo "== installing chromium"

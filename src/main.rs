@@ -9,6 +9,8 @@ use urbanstream::server::ServerBuilder;
 use urbanstream::simulate;
 use urbanstream_actors::teltonika::codec::CodecId;
 
+mod offline_cli;
+
 /// Many small, short-lived allocations per message (frames, JSON, rows) cross threads;
 /// mimalloc keeps them off glibc malloc's shared arenas.
 #[global_allocator]
@@ -46,6 +48,10 @@ enum Command {
     /// Serve a living city with no hardware: routes, stops and rules around Banja Luka, with
     /// simulated buses, edge nodes and robots running against this server.
     Demo(DemoArgs),
+    /// Track people in one camera's detections (or video) and write MOTChallenge results.
+    Track(offline_cli::TrackArgs),
+    /// Track people across a multi-camera scene's files: global ids and floor positions.
+    Mtmc(offline_cli::MtmcArgs),
 }
 
 #[derive(Args)]
@@ -240,6 +246,8 @@ fn main() -> std::process::ExitCode {
             source: SimulateSource::Robots(args),
         } => simulate_robots(args),
         Command::Demo(args) => demo(args, cli.config),
+        Command::Track(args) => offline_cli::track(args),
+        Command::Mtmc(args) => offline_cli::mtmc(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -90,8 +90,7 @@ pub fn assign(costs: &[Vec<f64>], limit: f64) -> Vec<(usize, usize)> {
         }
     }
     let mut out = Vec::new();
-    for j in 1..=cols {
-        let i = p[j];
+    for (j, &i) in p.iter().enumerate().take(cols + 1).skip(1) {
         if i >= 1 && i <= rows && cost(i - 1, j - 1) < BIG {
             out.push((i - 1, j - 1));
         }
@@ -123,7 +122,14 @@ mod tests {
 
     fn brute(c: &[Vec<f64>], limit: f64) -> f64 {
         // Every partial matching, costed as the solver defines it.
-        fn rec(c: &[Vec<f64>], limit: f64, i: usize, used: &mut Vec<bool>, acc: f64, best: &mut f64) {
+        fn rec(
+            c: &[Vec<f64>],
+            limit: f64,
+            i: usize,
+            used: &mut Vec<bool>,
+            acc: f64,
+            best: &mut f64,
+        ) {
             if i == c.len() {
                 let unmatched_cols = used.iter().filter(|u| !**u).count() as f64;
                 *best = best.min(acc + unmatched_cols * limit / 2.0);

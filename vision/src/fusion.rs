@@ -56,7 +56,7 @@ impl Default for FusionConfig {
             gate_min_m: 0.9,
             gate_max_m: 2.0,
             coast_s: 2.0,
-            split_distance_m: 1.5,
+            split_distance_m: 1.0,
             split_after_s: 0.5,
             merge_distance_m: 0.7,
             merge_after_s: 1.0,
@@ -87,7 +87,13 @@ impl FusionConfig {
                 return Err(format!("{n} must be a positive number, got {v}"));
             }
         }
-        for (v, n) in [(self.coast_s, "coast_s"), (self.split_after_s, "split_after_s"), (self.merge_after_s, "merge_after_s"), (self.reentry_after_s, "reentry_after_s"), (self.forget_s, "forget_s")] {
+        for (v, n) in [
+            (self.coast_s, "coast_s"),
+            (self.split_after_s, "split_after_s"),
+            (self.merge_after_s, "merge_after_s"),
+            (self.reentry_after_s, "reentry_after_s"),
+            (self.forget_s, "forget_s"),
+        ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return Err(format!("{n} must be zero or more seconds, got {v}"));
             }
@@ -125,14 +131,30 @@ pub struct Assignment {
 /// Changes in the set of identities, in the order they happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FusionEvent {
-    Appeared { identity: GlobalId },
+    Appeared {
+        identity: GlobalId,
+    },
     /// `from` turned out to be `into`; everything said about `from` belongs to `into`.
-    Merged { from: GlobalId, into: GlobalId },
+    Merged {
+        from: GlobalId,
+        into: GlobalId,
+    },
     /// A tracklet was split off `from` and its observations since `since_s` belong to `to`.
-    Split { camera: CameraId, track: u64, from: GlobalId, to: GlobalId, since_s: f64 },
-    Left { identity: GlobalId },
+    Split {
+        camera: CameraId,
+        track: u64,
+        from: GlobalId,
+        to: GlobalId,
+        since_s: f64,
+    },
+    Left {
+        identity: GlobalId,
+    },
     /// A lost identity was recognised again: `new` is `old`.
-    Reentered { old: GlobalId, new: GlobalId },
+    Reentered {
+        old: GlobalId,
+        new: GlobalId,
+    },
 }
 
 /// An identity's state after a step.
@@ -161,7 +183,10 @@ struct Gallery {
 impl Gallery {
     fn add(&mut self, e: &[f32]) {
         let w = 1.0 / (self.samples as f32 + 1.0).min(20.0);
-        self.mean.iter_mut().zip(e).for_each(|(a, b)| *a = (1.0 - w) * *a + w * b);
+        self.mean
+            .iter_mut()
+            .zip(e)
+            .for_each(|(a, b)| *a = (1.0 - w) * *a + w * b);
         normalise(&mut self.mean);
         self.samples += 1;
     }
@@ -170,7 +195,10 @@ impl Gallery {
         if a + b <= 0.0 {
             return;
         }
-        self.mean.iter_mut().zip(&other.mean).for_each(|(x, y)| *x = (a * *x + b * y) / (a + b));
+        self.mean
+            .iter_mut()
+            .zip(&other.mean)
+            .for_each(|(x, y)| *x = (a * *x + b * y) / (a + b));
         normalise(&mut self.mean);
         self.samples += other.samples;
     }
@@ -184,6 +212,8 @@ struct Identity {
     last_seen: f64,
     last_time: f64,
     gallery: Option<Gallery>,
+    /// Every sample, occluded or not: weaker evidence, for when clear views are too few.
+    any_gallery: Option<Gallery>,
     lost: bool,
     /// Whether re-entry has been decided for this identity.
     settled: bool,
@@ -204,6 +234,10 @@ struct OffsetEstimator {
 }
 
 const OFFSET_WINDOW: usize = 400;
+
+/// Two identities seen this far apart at one instant are two people, whatever later happens
+/// (well beyond floor noise and a calibration tens of centimetres off).
+const FAR_APART_M: f64 = 2.5;
 
 fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
@@ -227,8 +261,10 @@ pub struct Fusion {
     next_id: GlobalId,
     /// Merged and re-entered identities point at the identity they became.
     parent: HashMap<GlobalId, GlobalId>,
-    /// Pairs of identities once seen apart by one camera: never the same person.
-    apart: HashSet2,
+    /// Pairs of identities one camera saw as two people, and when it last did.
+    apart: ApartSince,
+    /// Pairs of identities once seen at the same instant metres apart: never one person.
+    far_apart: ApartSince,
     close_since: HashMap<(GlobalId, GlobalId), f64>,
     offsets: BTreeMap<CameraId, OffsetEstimator>,
     camera_centre: BTreeMap<CameraId, Vec<f32>>,
@@ -236,28 +272,39 @@ pub struct Fusion {
 }
 
 #[derive(Debug, Default)]
-struct HashSet2(std::collections::HashSet<(GlobalId, GlobalId)>);
+struct ApartSince(HashMap<(GlobalId, GlobalId), f64>);
 
-impl HashSet2 {
-    fn key(a: GlobalId, b: GlobalId) -> (GlobalId, GlobalId) {
-        (a.min(b), a.max(b))
+fn pair(a: GlobalId, b: GlobalId) -> (GlobalId, GlobalId) {
+    (a.min(b), a.max(b))
+}
+
+impl ApartSince {
+    fn insert(&mut self, a: GlobalId, b: GlobalId, t: f64) {
+        let e = self.0.entry(pair(a, b)).or_insert(t);
+        *e = e.max(t);
     }
-    fn insert(&mut self, a: GlobalId, b: GlobalId) {
-        self.0.insert(Self::key(a, b));
-    }
-    fn contains(&self, a: GlobalId, b: GlobalId) -> bool {
-        self.0.contains(&Self::key(a, b))
+    /// When one camera last saw them as two people.
+    fn last(&self, a: GlobalId, b: GlobalId) -> Option<f64> {
+        self.0.get(&pair(a, b)).copied()
     }
     /// After `from` merged into `into`, what kept `from` apart keeps `into` apart.
     fn rename(&mut self, from: GlobalId, into: GlobalId) {
-        let moved: Vec<_> = self.0.iter().filter(|(a, b)| *a == from || *b == from).copied().collect();
-        for (a, b) in moved {
+        let moved: Vec<_> = self
+            .0
+            .iter()
+            .filter(|((a, b), _)| *a == from || *b == from)
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        for ((a, b), t) in moved {
             self.0.remove(&(a, b));
             let other = if a == from { b } else { a };
             if other != into {
-                self.insert(other, into);
+                self.insert(other, into, t);
             }
         }
+    }
+    fn forget(&mut self, id: GlobalId) {
+        self.0.retain(|(a, b), _| *a != id && *b != id);
     }
 }
 
@@ -269,7 +316,8 @@ impl Fusion {
             links: HashMap::new(),
             next_id: 1,
             parent: HashMap::new(),
-            apart: HashSet2::default(),
+            apart: ApartSince::default(),
+            far_apart: ApartSince::default(),
             close_since: HashMap::new(),
             offsets: BTreeMap::new(),
             camera_centre: BTreeMap::new(),
@@ -311,6 +359,33 @@ impl Fusion {
         self.identities.len()
     }
 
+    /// Heap and inline bytes held for identities, links and pair memories (an estimate from
+    /// sizes and lengths, not an allocator count).
+    pub fn memory_bytes(&self) -> usize {
+        let gallery = |g: &Option<Gallery>| {
+            g.as_ref().map_or(0, |g| {
+                g.mean.capacity() * 4 + std::mem::size_of::<Gallery>()
+            })
+        };
+        let ids: usize = self
+            .identities
+            .values()
+            .map(|i| {
+                std::mem::size_of::<Identity>()
+                    + 16
+                    + gallery(&i.gallery)
+                    + gallery(&i.any_gallery)
+                    + i.cams_now.len() * 16
+            })
+            .sum();
+        let links = self.links.capacity()
+            * (std::mem::size_of::<(CameraId, u64)>() + std::mem::size_of::<Link>() + 8);
+        let pairs =
+            (self.apart.0.capacity() + self.far_apart.0.capacity() + self.close_since.capacity())
+                * 32;
+        ids + links + pairs + self.parent.capacity() * 24
+    }
+
     fn centred(&self, camera: CameraId, e: &[f32]) -> Option<Vec<f32>> {
         let mut v: Vec<f32> = match self.camera_centre.get(&camera) {
             Some(c) if c.len() == e.len() => e.iter().zip(c).map(|(a, b)| a - b).collect(),
@@ -319,13 +394,34 @@ impl Fusion {
         normalise(&mut v).then_some(v)
     }
 
-    fn new_identity(&mut self, t: f64, obs: &Observation, events: &mut Vec<FusionEvent>) -> GlobalId {
+    fn new_identity(
+        &mut self,
+        t: f64,
+        obs: &Observation,
+        events: &mut Vec<FusionEvent>,
+    ) -> GlobalId {
         let id = self.next_id;
         self.next_id += 1;
-        let kf = FloorKalman::new(obs.floor.0, obs.floor.1, obs.floor_var.max(0.01), self.cfg.accel_var);
+        let kf = FloorKalman::new(
+            obs.floor.0,
+            obs.floor.1,
+            obs.floor_var.max(0.01),
+            self.cfg.accel_var,
+        );
         self.identities.insert(
             id,
-            Identity { id, kf, first_seen: t, last_seen: t, last_time: t, gallery: None, lost: false, settled: false, cams_now: BTreeSet::new() },
+            Identity {
+                id,
+                kf,
+                first_seen: t,
+                last_seen: t,
+                last_time: t,
+                gallery: None,
+                any_gallery: None,
+                lost: false,
+                settled: false,
+                cams_now: BTreeSet::new(),
+            },
         );
         events.push(FusionEvent::Appeared { identity: id });
         id
@@ -342,14 +438,28 @@ impl Fusion {
 
     fn observe(&mut self, id: GlobalId, obs: &Observation, emb: Option<&Vec<f32>>, t: f64) {
         if let Some(ident) = self.identities.get_mut(&id) {
-            ident.kf.update(obs.floor.0, obs.floor.1, obs.floor_var.max(1e-4));
+            ident
+                .kf
+                .update(obs.floor.0, obs.floor.1, obs.floor_var.max(1e-4));
             ident.last_seen = t;
             ident.lost = false;
             ident.cams_now.insert(obs.camera);
-            if let (true, Some(e)) = (obs.clear, emb) {
-                match &mut ident.gallery {
-                    Some(g) => g.add(e),
-                    None => ident.gallery = Some(Gallery { mean: e.clone(), samples: 1 }),
+            if let Some(e) = emb {
+                let targets = if obs.clear {
+                    vec![&mut ident.gallery, &mut ident.any_gallery]
+                } else {
+                    vec![&mut ident.any_gallery]
+                };
+                for g in targets {
+                    match g {
+                        Some(g) => g.add(e),
+                        None => {
+                            *g = Some(Gallery {
+                                mean: e.clone(),
+                                samples: 1,
+                            })
+                        }
+                    }
                 }
             }
         }
@@ -375,10 +485,20 @@ impl Fusion {
             .filter(|o| o.floor.0.is_finite() && o.floor.1.is_finite())
             .map(|o| {
                 let off = self.camera_offset(o.camera);
-                Observation { floor: (o.floor.0 - off.0, o.floor.1 - off.1), ..o.clone() }
+                Observation {
+                    floor: (o.floor.0 - off.0, o.floor.1 - off.1),
+                    ..o.clone()
+                }
             })
             .collect();
-        let embs: Vec<Option<Vec<f32>>> = obs.iter().map(|o| o.embedding.as_deref().and_then(|e| self.centred(o.camera, e))).collect();
+        let embs: Vec<Option<Vec<f32>>> = obs
+            .iter()
+            .map(|o| {
+                o.embedding
+                    .as_deref()
+                    .and_then(|e| self.centred(o.camera, e))
+            })
+            .collect();
         let mut assigned: Vec<Option<GlobalId>> = vec![None; obs.len()];
 
         // Linked tracklets first: consistent ones update their identity.
@@ -392,29 +512,48 @@ impl Fusion {
             }
         }
         for (id, members) in by_identity {
-            let Some(ident) = self.identities.get(&id) else { continue };
+            let Some(ident) = self.identities.get(&id) else {
+                continue;
+            };
             let (px, py) = ident.kf.position();
-            let ident_sd = ident.kf.position_sd();
-            // With several cameras, the consensus is the median point; with one, the prediction.
-            let (cx, cy) = if members.len() >= 3 {
-                let mut xs: Vec<f64> = members.iter().map(|&i| obs[i].floor.0).collect();
-                let mut ys: Vec<f64> = members.iter().map(|&i| obs[i].floor.1).collect();
+            // Each member is judged against the others and the prediction: the median of those
+            // points, so that one camera whose tracklet has jumped to someone else neither drags
+            // the identity nor passes for consistent.
+            let consensus = |i: usize| -> (f64, f64) {
+                let mut xs: Vec<f64> = members
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .map(|&j| obs[j].floor.0)
+                    .collect();
+                let mut ys: Vec<f64> = members
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .map(|&j| obs[j].floor.1)
+                    .collect();
+                xs.push(px);
+                ys.push(py);
                 (median(&mut xs), median(&mut ys))
-            } else {
-                (px, py)
+            };
+            let centre = {
+                let mut xs: Vec<f64> = members.iter().map(|&j| obs[j].floor.0).collect();
+                let mut ys: Vec<f64> = members.iter().map(|&j| obs[j].floor.1).collect();
+                xs.push(px);
+                ys.push(py);
+                (median(&mut xs), median(&mut ys))
             };
             let mut seen_cams = BTreeSet::new();
             let mut order = members.clone();
             order.sort_by(|&a, &b| {
-                let da = (obs[a].floor.0 - cx).hypot(obs[a].floor.1 - cy);
-                let db = (obs[b].floor.0 - cx).hypot(obs[b].floor.1 - cy);
+                let da = (obs[a].floor.0 - centre.0).hypot(obs[a].floor.1 - centre.1);
+                let db = (obs[b].floor.0 - centre.0).hypot(obs[b].floor.1 - centre.1);
                 da.total_cmp(&db)
             });
             for i in order {
                 let o = &obs[i];
+                let (cx, cy) = consensus(i);
                 let d = (o.floor.0 - cx).hypot(o.floor.1 - cy);
                 let key = (o.camera, o.track);
-                let far = d > self.cfg.split_distance_m.max(self.gate_for(ident_sd, o.floor_var));
+                let far = d > self.cfg.split_distance_m.max(3.0 * o.floor_var.sqrt());
                 let duplicate = !seen_cams.insert(o.camera);
                 let mut split = duplicate;
                 if far {
@@ -427,9 +566,19 @@ impl Fusion {
                     l.strike_since = None;
                 }
                 if split {
-                    let since = self.links.get(&key).and_then(|l| l.strike_since).unwrap_or(t);
+                    let since = self
+                        .links
+                        .get(&key)
+                        .and_then(|l| l.strike_since)
+                        .unwrap_or(t);
                     self.links.remove(&key);
-                    events.push(FusionEvent::Split { camera: o.camera, track: o.track, from: id, to: 0, since_s: since });
+                    events.push(FusionEvent::Split {
+                        camera: o.camera,
+                        track: o.track,
+                        from: id,
+                        to: 0,
+                        since_s: since,
+                    });
                     continue;
                 }
                 if !far {
@@ -443,19 +592,27 @@ impl Fusion {
         // Unlinked tracklets, camera by camera, against identities that camera has not placed.
         let cameras: BTreeSet<CameraId> = obs.iter().map(|o| o.camera).collect();
         for cam in cameras {
-            let pending: Vec<usize> = (0..obs.len()).filter(|&i| obs[i].camera == cam && assigned[i].is_none()).collect();
+            let pending: Vec<usize> = (0..obs.len())
+                .filter(|&i| obs[i].camera == cam && assigned[i].is_none())
+                .collect();
             if pending.is_empty() {
                 continue;
             }
-            let candidates: Vec<GlobalId> =
-                self.identities.values().filter(|g| !g.lost && !g.cams_now.contains(&cam) && t - g.last_seen <= self.cfg.coast_s).map(|g| g.id).collect();
+            let candidates: Vec<GlobalId> = self
+                .identities
+                .values()
+                .filter(|g| {
+                    !g.lost && !g.cams_now.contains(&cam) && t - g.last_seen <= self.cfg.coast_s
+                })
+                .map(|g| g.id)
+                .collect();
             let costs: Vec<Vec<f64>> = pending
                 .iter()
                 .map(|&i| {
                     candidates
                         .iter()
                         .map(|id| match self.identities.get(id) {
-                            Some(g) => self.link_cost(g, &obs[i], embs[i].as_ref()),
+                            Some(g) => self.link_cost(g, &obs[i], embs[i].as_ref(), t),
                             None => f64::INFINITY,
                         })
                         .collect()
@@ -467,7 +624,13 @@ impl Fusion {
                 let i = pending[r];
                 let id = candidates[c];
                 taken[r] = true;
-                self.links.insert((obs[i].camera, obs[i].track), Link { identity: id, strike_since: None });
+                self.links.insert(
+                    (obs[i].camera, obs[i].track),
+                    Link {
+                        identity: id,
+                        strike_since: None,
+                    },
+                );
                 let e = embs[i].clone();
                 self.observe(id, &obs[i], e.as_ref(), t);
                 assigned[i] = Some(id);
@@ -477,14 +640,23 @@ impl Fusion {
                     continue;
                 }
                 let id = self.new_identity(t, &obs[i], &mut events);
-                self.links.insert((obs[i].camera, obs[i].track), Link { identity: id, strike_since: None });
+                self.links.insert(
+                    (obs[i].camera, obs[i].track),
+                    Link {
+                        identity: id,
+                        strike_since: None,
+                    },
+                );
                 let e = embs[i].clone();
                 self.observe(id, &obs[i], e.as_ref(), t);
                 assigned[i] = Some(id);
             }
         }
         for ev in &mut events {
-            if let FusionEvent::Split { camera, track, to, .. } = ev {
+            if let FusionEvent::Split {
+                camera, track, to, ..
+            } = ev
+            {
                 if let Some(l) = self.links.get(&(*camera, *track)) {
                     *to = l.identity;
                 }
@@ -502,7 +674,7 @@ impl Fusion {
             for a in 0..ids.len() {
                 for b in a + 1..ids.len() {
                     if ids[a] != ids[b] {
-                        self.apart.insert(ids[a], ids[b]);
+                        self.apart.insert(ids[a], ids[b], t);
                     }
                 }
             }
@@ -518,30 +690,53 @@ impl Fusion {
         let assignments = obs
             .iter()
             .zip(&assigned)
-            .filter_map(|(o, a)| a.map(|id| Assignment { camera: o.camera, track: o.track, identity: self.resolve(id) }))
+            .filter_map(|(o, a)| {
+                a.map(|id| Assignment {
+                    camera: o.camera,
+                    track: o.track,
+                    identity: self.resolve(id),
+                })
+            })
             .collect::<Vec<_>>();
         let mut seen: BTreeMap<GlobalId, Vec<(CameraId, u64)>> = BTreeMap::new();
         for a in &assignments {
-            seen.entry(a.identity).or_default().push((a.camera, a.track));
+            seen.entry(a.identity)
+                .or_default()
+                .push((a.camera, a.track));
         }
         let identities = seen
             .into_iter()
             .filter_map(|(id, seen_by)| {
                 let g = self.identities.get(&id)?;
-                Some(IdentityState { identity: id, position: g.kf.position(), velocity: (g.kf.mean[2], g.kf.mean[3]), seen_by })
+                Some(IdentityState {
+                    identity: id,
+                    position: g.kf.position(),
+                    velocity: (g.kf.mean[2], g.kf.mean[3]),
+                    seen_by,
+                })
             })
             .collect();
-        StepOutput { assignments, identities, events }
+        StepOutput {
+            assignments,
+            identities,
+            events,
+        }
     }
 
-    fn link_cost(&self, g: &Identity, o: &Observation, emb: Option<&Vec<f32>>) -> f64 {
+    fn link_cost(&self, g: &Identity, o: &Observation, emb: Option<&Vec<f32>>, t: f64) -> f64 {
         let (px, py) = g.kf.position();
         let d = (o.floor.0 - px).hypot(o.floor.1 - py);
         let gate = self.gate(g, o.floor_var);
         if d >= gate {
             return f64::INFINITY;
         }
-        let geo = d / gate;
+        // An identity others still see is a better claim than one coasting on its prediction.
+        let coasting = if self.cfg.coast_s > 0.0 {
+            ((t - g.last_seen) / self.cfg.coast_s).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let geo = (d / gate + 0.25 * coasting).min(0.999);
         match (emb, &g.gallery) {
             (Some(e), Some(gal)) if gal.samples >= 3 => {
                 let a = appearance_cost(e, &gal.mean);
@@ -564,7 +759,11 @@ impl Fusion {
         }
         for members in by_id.values().filter(|m| m.len() >= 3) {
             for &i in members {
-                let others: Vec<usize> = members.iter().copied().filter(|&j| j != i && obs[j].camera != obs[i].camera).collect();
+                let others: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&j| j != i && obs[j].camera != obs[i].camera)
+                    .collect();
                 if others.len() < 2 {
                     continue;
                 }
@@ -604,31 +803,48 @@ impl Fusion {
             if let Some(est) = self.offsets.get_mut(&cam) {
                 let (ox, oy) = (x - gx, y - gy);
                 // Offsets under 5 cm are noise, not calibration.
-                est.offset = if ox.hypot(oy) < 0.05 { (0.0, 0.0) } else { (ox, oy) };
+                est.offset = if ox.hypot(oy) < 0.05 {
+                    (0.0, 0.0)
+                } else {
+                    (ox, oy)
+                };
             }
         }
     }
 
     fn merge_co_located(&mut self, t: f64, _dt: f64, events: &mut Vec<FusionEvent>) {
-        let live: Vec<(GlobalId, (f64, f64), BTreeSet<CameraId>)> =
-            self.identities.values().filter(|g| !g.lost && g.last_seen == t).map(|g| (g.id, g.kf.position(), g.cams_now.clone())).collect();
+        let live: Vec<(GlobalId, (f64, f64), BTreeSet<CameraId>)> = self
+            .identities
+            .values()
+            .filter(|g| !g.lost && g.last_seen == t)
+            .map(|g| (g.id, g.kf.position(), g.cams_now.clone()))
+            .collect();
         let mut close_now = std::collections::HashSet::new();
         let mut merges = Vec::new();
         for a in 0..live.len() {
             for b in a + 1..live.len() {
                 let (ia, pa, ca) = &live[a];
                 let (ib, pb, cb) = &live[b];
-                if self.apart.contains(*ia, *ib) || !ca.is_disjoint(cb) {
-                    continue;
-                }
                 let d = (pa.0 - pb.0).hypot(pa.1 - pb.1);
-                if d > self.cfg.merge_distance_m {
+                if d > FAR_APART_M {
+                    self.far_apart.insert(*ia, *ib, t);
+                }
+                if !ca.is_disjoint(cb) {
                     continue;
                 }
-                let key = HashSet2::key(*ia, *ib);
+                if d > self.cfg.merge_distance_m || self.far_apart.last(*ia, *ib).is_some() {
+                    continue;
+                }
+                let key = pair(*ia, *ib);
                 close_now.insert(key);
                 let since = *self.close_since.entry(key).or_insert(t);
-                if t - since >= self.cfg.merge_after_s && self.appearance_agrees(*ia, *ib) {
+                // Standing together, seen by different cameras, for long enough since any camera
+                // last saw them as two.
+                let apart_before = self.apart.last(*ia, *ib).is_none_or(|a| a < since);
+                if apart_before
+                    && t - since >= self.cfg.merge_after_s
+                    && self.appearance_agrees(*ia, *ib)
+                {
                     merges.push(key);
                 }
             }
@@ -636,7 +852,7 @@ impl Fusion {
         self.close_since.retain(|k, _| close_now.contains(k));
         for (a, b) in merges {
             let (a, b) = (self.resolve(a), self.resolve(b));
-            if a == b || self.apart.contains(a, b) {
+            if a == b {
                 continue;
             }
             // The identity seen first keeps its id.
@@ -646,25 +862,44 @@ impl Fusion {
                 _ => continue,
             };
             self.absorb(keep, gone);
-            events.push(FusionEvent::Merged { from: gone, into: keep });
+            events.push(FusionEvent::Merged {
+                from: gone,
+                into: keep,
+            });
         }
     }
 
     fn appearance_agrees(&self, a: GlobalId, b: GlobalId) -> bool {
-        match (self.identities.get(&a).and_then(|g| g.gallery.as_ref()), self.identities.get(&b).and_then(|g| g.gallery.as_ref())) {
-            (Some(x), Some(y)) if x.samples >= 3 && y.samples >= 3 => appearance_cost(&x.mean, &y.mean) <= self.cfg.appearance_veto,
-            _ => true,
-        }
+        let (Some(ga), Some(gb)) = (self.identities.get(&a), self.identities.get(&b)) else {
+            return true;
+        };
+        let enough = |g: &Option<Gallery>| {
+            g.as_ref()
+                .filter(|g| g.samples >= 3)
+                .map(|g| g.mean.clone())
+        };
+        let pair = match (enough(&ga.gallery), enough(&gb.gallery)) {
+            (Some(x), Some(y)) => Some((x, y)),
+            _ => enough(&ga.any_gallery).zip(enough(&gb.any_gallery)),
+        };
+        pair.is_none_or(|(x, y)| appearance_cost(&x, &y) <= self.cfg.appearance_veto)
     }
 
     /// `gone` becomes `keep`: links, gallery, history.
     fn absorb(&mut self, keep: GlobalId, gone: GlobalId) {
-        let Some(g) = self.identities.remove(&gone) else { return };
+        let Some(g) = self.identities.remove(&gone) else {
+            return;
+        };
         if let Some(k) = self.identities.get_mut(&keep) {
-            if let Some(gg) = &g.gallery {
-                match &mut k.gallery {
-                    Some(kg) => kg.merge(gg),
-                    None => k.gallery = Some(gg.clone()),
+            for (from, into) in [
+                (&g.gallery, &mut k.gallery),
+                (&g.any_gallery, &mut k.any_gallery),
+            ] {
+                if let Some(gg) = from {
+                    match into {
+                        Some(kg) => kg.merge(gg),
+                        None => *into = Some(gg.clone()),
+                    }
                 }
             }
             if g.last_seen > k.last_seen || k.lost {
@@ -686,27 +921,45 @@ impl Fusion {
         }
         self.parent.insert(gone, keep);
         self.apart.rename(gone, keep);
+        self.far_apart.rename(gone, keep);
     }
 
     fn settle_reentries(&mut self, t: f64, events: &mut Vec<FusionEvent>) {
         let young: Vec<GlobalId> = self
             .identities
             .values()
-            .filter(|g| !g.settled && !g.lost && t - g.first_seen >= self.cfg.reentry_after_s && g.gallery.as_ref().is_some_and(|x| x.samples >= 3))
+            .filter(|g| {
+                !g.settled
+                    && !g.lost
+                    && t - g.first_seen >= self.cfg.reentry_after_s
+                    && g.gallery.as_ref().is_some_and(|x| x.samples >= 3)
+            })
             .map(|g| g.id)
             .collect();
         for id in young {
-            let Some(g) = self.identities.get(&id) else { continue };
-            let (Some(gal), pos, first) = (g.gallery.clone(), g.kf.position(), g.first_seen) else { continue };
+            let Some(g) = self.identities.get(&id) else {
+                continue;
+            };
+            let (Some(gal), pos, first) = (g.gallery.clone(), g.kf.position(), g.first_seen) else {
+                continue;
+            };
             let mut best: Option<(f64, GlobalId)> = None;
-            for old in self.identities.values().filter(|o| o.lost && o.id != id && o.last_seen < first) {
+            for old in self
+                .identities
+                .values()
+                .filter(|o| o.lost && o.id != id && o.last_seen < first)
+            {
                 let Some(og) = &old.gallery else { continue };
-                if og.samples < 3 || self.apart.contains(old.id, id) {
+                if og.samples < 3 || self.apart.last(old.id, id).is_some() {
                     continue;
                 }
                 let gap = first - old.last_seen;
                 let (ox, oy) = old.kf.position();
-                if (pos.0 - ox).hypot(pos.1 - oy) > self.cfg.max_speed_mps * gap + self.cfg.gate_max_m + self.cfg.max_speed_mps * (t - first) {
+                if (pos.0 - ox).hypot(pos.1 - oy)
+                    > self.cfg.max_speed_mps * gap
+                        + self.cfg.gate_max_m
+                        + self.cfg.max_speed_mps * (t - first)
+                {
                     continue;
                 }
                 let c = appearance_cost(&gal.mean, &og.mean);
@@ -735,9 +988,16 @@ impl Fusion {
             }
         }
         let forget = self.cfg.forget_s;
-        let gone: Vec<GlobalId> = self.identities.values().filter(|g| g.lost && t - g.last_seen > forget).map(|g| g.id).collect();
+        let gone: Vec<GlobalId> = self
+            .identities
+            .values()
+            .filter(|g| g.lost && t - g.last_seen > forget)
+            .map(|g| g.id)
+            .collect();
         for id in gone {
             self.identities.remove(&id);
+            self.apart.forget(id);
+            self.far_apart.forget(id);
         }
         let alive: std::collections::HashSet<GlobalId> = self.identities.keys().copied().collect();
         self.links.retain(|_, l| alive.contains(&l.identity));
@@ -756,7 +1016,14 @@ mod tests {
     use super::*;
 
     fn ob(camera: CameraId, track: u64, x: f64, y: f64) -> Observation {
-        Observation { camera, track, floor: (x, y), floor_var: 0.04, embedding: None, clear: true }
+        Observation {
+            camera,
+            track,
+            floor: (x, y),
+            floor_var: 0.04,
+            embedding: None,
+            clear: true,
+        }
     }
 
     #[test]
@@ -787,11 +1054,18 @@ mod tests {
             let mut obs = vec![ob(0, 1, 1.0, 1.0), ob(0, 2, 5.0, 5.0), ob(1, 9, ax, 1.0)];
             obs.sort_by_key(|o| o.camera);
             let out = f.step(t, &obs);
-            merged |= out.events.iter().any(|e| matches!(e, FusionEvent::Merged { .. } | FusionEvent::Split { .. }));
+            merged |= out
+                .events
+                .iter()
+                .any(|e| matches!(e, FusionEvent::Merged { .. } | FusionEvent::Split { .. }));
             last = out.assignments;
         }
         assert!(merged);
-        let id = |c: CameraId, tr: u64| last.iter().find(|a| a.camera == c && a.track == tr).map(|a| a.identity);
+        let id = |c: CameraId, tr: u64| {
+            last.iter()
+                .find(|a| a.camera == c && a.track == tr)
+                .map(|a| a.identity)
+        };
         assert_eq!(id(0, 1), id(1, 9));
         assert_ne!(id(0, 1), id(0, 2));
         assert_eq!(f.active(), 2);
@@ -799,19 +1073,33 @@ mod tests {
 
     #[test]
     fn a_returning_person_gets_their_old_id_by_appearance() {
-        let mut cfg = FusionConfig::default();
-        cfg.coast_s = 1.0;
-        let mut f = Fusion::new(cfg);
+        let mut f = Fusion::new(FusionConfig {
+            coast_s: 1.0,
+            ..FusionConfig::default()
+        });
         let e = |v: [f32; 3]| {
             let mut v = v.to_vec();
             normalise(&mut v);
             Some(v)
         };
-        let p = |cam, tr, x, y, emb: [f32; 3]| Observation { embedding: e(emb), ..ob(cam, tr, x, y) };
+        let p = |cam, tr, x, y, emb: [f32; 3]| Observation {
+            embedding: e(emb),
+            ..ob(cam, tr, x, y)
+        };
         let mut first = None;
         for k in 0..30 {
-            let out = f.step(k as f64 * 0.1, &[p(0, 1, 1.0, 1.0, [1.0, 0.1, 0.0]), p(0, 2, 8.0, 8.0, [0.0, 1.0, 0.1])]);
-            first = out.assignments.iter().find(|a| a.track == 1).map(|a| a.identity);
+            let out = f.step(
+                k as f64 * 0.1,
+                &[
+                    p(0, 1, 1.0, 1.0, [1.0, 0.1, 0.0]),
+                    p(0, 2, 8.0, 8.0, [0.0, 1.0, 0.1]),
+                ],
+            );
+            first = out
+                .assignments
+                .iter()
+                .find(|a| a.track == 1)
+                .map(|a| a.identity);
         }
         // Person 1 leaves for 5 s, then comes back elsewhere with a new tracklet.
         for k in 30..80 {
@@ -820,9 +1108,22 @@ mod tests {
         let mut back = None;
         let mut reentered = false;
         for k in 80..110 {
-            let out = f.step(k as f64 * 0.1, &[p(0, 5, 3.0, 2.0, [1.0, 0.12, 0.0]), p(0, 2, 8.0, 8.0, [0.0, 1.0, 0.1])]);
-            reentered |= out.events.iter().any(|e| matches!(e, FusionEvent::Reentered { .. }));
-            back = out.assignments.iter().find(|a| a.track == 5).map(|a| a.identity);
+            let out = f.step(
+                k as f64 * 0.1,
+                &[
+                    p(0, 5, 3.0, 2.0, [1.0, 0.12, 0.0]),
+                    p(0, 2, 8.0, 8.0, [0.0, 1.0, 0.1]),
+                ],
+            );
+            reentered |= out
+                .events
+                .iter()
+                .any(|e| matches!(e, FusionEvent::Reentered { .. }));
+            back = out
+                .assignments
+                .iter()
+                .find(|a| a.track == 5)
+                .map(|a| a.identity);
         }
         assert!(reentered);
         assert_eq!(back, first);
@@ -836,10 +1137,21 @@ mod tests {
             let x = 2.0 + (t * 0.5).sin() * 3.0;
             let y = 4.0 + (t * 0.3).cos() * 2.0;
             let j = if k % 2 == 0 { 0.05 } else { -0.05 };
-            f.step(t, &[ob(0, 1, x + j, y), ob(1, 1, x - j, y + j), ob(2, 1, x, y - j), ob(3, 1, x + 0.4, y - 0.3)]);
+            f.step(
+                t,
+                &[
+                    ob(0, 1, x + j, y),
+                    ob(1, 1, x - j, y + j),
+                    ob(2, 1, x, y - j),
+                    ob(3, 1, x + 0.4, y - 0.3),
+                ],
+            );
         }
         let (ox, oy) = f.camera_offset(3);
-        assert!((ox - 0.4).abs() < 0.08 && (oy + 0.3).abs() < 0.08, "offset {ox},{oy}");
+        assert!(
+            (ox - 0.4).abs() < 0.08 && (oy + 0.3).abs() < 0.08,
+            "offset {ox},{oy}"
+        );
         let (ax, ay) = f.camera_offset(0);
         assert!(ax.hypot(ay) < 0.08);
         assert_eq!(f.active(), 1);
@@ -852,7 +1164,14 @@ mod tests {
         for k in 0..40 {
             // Two people walk side by side 0.5 m apart; camera 0 sees both.
             let t = k as f64 * 0.1;
-            let out = f.step(t, &[ob(0, 1, 1.0 + t, 1.0), ob(0, 2, 1.0 + t, 1.5), ob(1, 4, 1.0 + t, 1.05)]);
+            let out = f.step(
+                t,
+                &[
+                    ob(0, 1, 1.0 + t, 1.0),
+                    ob(0, 2, 1.0 + t, 1.5),
+                    ob(1, 4, 1.0 + t, 1.05),
+                ],
+            );
             for a in out.assignments.iter().filter(|a| a.camera == 0) {
                 ids.insert(a.identity);
             }

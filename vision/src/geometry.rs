@@ -6,6 +6,9 @@
 use nalgebra::{DMatrix, Matrix3, Vector3};
 use serde::Deserialize;
 
+/// Point correspondences `(from, to)`.
+pub type PointPairs = [((f64, f64), (f64, f64))];
+
 /// Why a calibration was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CalibrationError {
@@ -21,7 +24,9 @@ pub enum CalibrationError {
     NotARotation,
     #[error("K is not a camera matrix (focal lengths must be positive, last row 0 0 1)")]
     BadIntrinsics,
-    #[error("the camera looks at the floor edge-on or from below, so image points cannot be mapped")]
+    #[error(
+        "the camera looks at the floor edge-on or from below, so image points cannot be mapped"
+    )]
     FloorNotVisible,
     #[error("distortion needs 4, 5 or 8 coefficients (k1 k2 p1 p2 [k3 [k4 k5 k6]]), got {0}")]
     BadDistortion(usize),
@@ -46,7 +51,7 @@ impl Homography {
         let m = m / scale;
         let sv = m.singular_values();
         let (max, min) = (sv.max(), sv.min());
-        if !(min > 0.0) || max / min > 1e12 {
+        if min.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || max / min > 1e12 {
             return Err(CalibrationError::Degenerate);
         }
         Ok(Self(m))
@@ -63,7 +68,11 @@ impl Homography {
 
     pub fn rows(&self) -> [[f64; 3]; 3] {
         let m = &self.0;
-        [[m[(0, 0)], m[(0, 1)], m[(0, 2)]], [m[(1, 0)], m[(1, 1)], m[(1, 2)]], [m[(2, 0)], m[(2, 1)], m[(2, 2)]]]
+        [
+            [m[(0, 0)], m[(0, 1)], m[(0, 2)]],
+            [m[(1, 0)], m[(1, 1)], m[(1, 2)]],
+            [m[(2, 0)], m[(2, 1)], m[(2, 2)]],
+        ]
     }
 
     /// Maps a point; `None` where it lands at infinity (on the horizon line).
@@ -82,16 +91,22 @@ impl Homography {
     }
 
     pub fn inverse(&self) -> Result<Self, CalibrationError> {
-        self.0.try_inverse().ok_or(CalibrationError::Degenerate).and_then(Self::new)
+        self.0
+            .try_inverse()
+            .ok_or(CalibrationError::Degenerate)
+            .and_then(Self::new)
     }
 
     /// The direct linear transform from 4 or more pairs `(from, to)`, with Hartley's
     /// normalisation. Returns the map and its root-mean-square reprojection error in `to` units.
-    pub fn from_pairs(pairs: &[((f64, f64), (f64, f64))]) -> Result<(Self, f64), CalibrationError> {
+    pub fn from_pairs(pairs: &PointPairs) -> Result<(Self, f64), CalibrationError> {
         if pairs.len() < 4 {
             return Err(CalibrationError::TooFewPoints(pairs.len()));
         }
-        if pairs.iter().any(|((a, b), (c, d))| ![a, b, c, d].iter().all(|v| v.is_finite())) {
+        if pairs
+            .iter()
+            .any(|((a, b), (c, d))| ![a, b, c, d].iter().all(|v| v.is_finite()))
+        {
             return Err(CalibrationError::NotFinite("points"));
         }
         let src: Vec<(f64, f64)> = pairs.iter().map(|p| p.0).collect();
@@ -107,10 +122,16 @@ impl Homography {
             let d = td * Vector3::new(d.0, d.1, 1.0);
             let (x, y, u, v) = (s.x, s.y, d.x, d.y);
             let r = 2 * i;
-            for (c, val) in [-x, -y, -1.0, 0.0, 0.0, 0.0, u * x, u * y, u].into_iter().enumerate() {
+            for (c, val) in [-x, -y, -1.0, 0.0, 0.0, 0.0, u * x, u * y, u]
+                .into_iter()
+                .enumerate()
+            {
                 a[(r, c)] = val;
             }
-            for (c, val) in [0.0, 0.0, 0.0, -x, -y, -1.0, v * x, v * y, v].into_iter().enumerate() {
+            for (c, val) in [0.0, 0.0, 0.0, -x, -y, -1.0, v * x, v * y, v]
+                .into_iter()
+                .enumerate()
+            {
                 a[(r + 1, c)] = val;
             }
         }
@@ -118,7 +139,10 @@ impl Homography {
         let eig = ata.symmetric_eigen();
         let mut order: Vec<usize> = (0..9).collect();
         order.sort_by(|&i, &j| eig.eigenvalues[i].total_cmp(&eig.eigenvalues[j]));
-        let (smallest, next) = (eig.eigenvalues[order[0]].abs(), eig.eigenvalues[order[1]].abs());
+        let (smallest, next) = (
+            eig.eigenvalues[order[0]].abs(),
+            eig.eigenvalues[order[1]].abs(),
+        );
         if next <= 1e-12 || smallest / next > 0.5 && pairs.len() == 4 {
             return Err(CalibrationError::DegeneratePoints);
         }
@@ -131,12 +155,14 @@ impl Homography {
         if src.iter().any(|p| hom.side(p.0, p.1) != side) {
             return Err(CalibrationError::DegeneratePoints);
         }
-        let rms = hom.rms_error(pairs).ok_or(CalibrationError::DegeneratePoints)?;
+        let rms = hom
+            .rms_error(pairs)
+            .ok_or(CalibrationError::DegeneratePoints)?;
         Ok((hom, rms))
     }
 
     /// Root-mean-square distance between mapped `from` points and their `to` points.
-    pub fn rms_error(&self, pairs: &[((f64, f64), (f64, f64))]) -> Option<f64> {
+    pub fn rms_error(&self, pairs: &PointPairs) -> Option<f64> {
         let mut sum = 0.0;
         for &((x, y), (u, v)) in pairs {
             let (a, b) = self.apply(x, y)?;
@@ -147,7 +173,9 @@ impl Homography {
 }
 
 fn has_collinear_triple(p: &[(f64, f64)]) -> bool {
-    let span = p.iter().fold(0.0f64, |m, a| p.iter().fold(m, |m, b| m.max((a.0 - b.0).hypot(a.1 - b.1))));
+    let span = p.iter().fold(0.0f64, |m, a| {
+        p.iter().fold(m, |m, b| m.max((a.0 - b.0).hypot(a.1 - b.1)))
+    });
     if span <= 0.0 {
         return true;
     }
@@ -155,7 +183,8 @@ fn has_collinear_triple(p: &[(f64, f64)]) -> bool {
     for i in 0..p.len() {
         for j in i + 1..p.len() {
             for k in j + 1..p.len() {
-                let cross = (p[j].0 - p[i].0) * (p[k].1 - p[i].1) - (p[j].1 - p[i].1) * (p[k].0 - p[i].0);
+                let cross =
+                    (p[j].0 - p[i].0) * (p[k].1 - p[i].1) - (p[j].1 - p[i].1) * (p[k].0 - p[i].0);
                 if cross.abs() <= tol && p.len() == 4 {
                     return true;
                 }
@@ -168,13 +197,25 @@ fn has_collinear_triple(p: &[(f64, f64)]) -> bool {
 /// Hartley's similarity: centroid to the origin, mean distance √2.
 fn normaliser(p: &[(f64, f64)]) -> Option<Matrix3<f64>> {
     let n = p.len() as f64;
-    let (cx, cy) = p.iter().fold((0.0, 0.0), |(a, b), q| (a + q.0 / n, b + q.1 / n));
+    let (cx, cy) = p
+        .iter()
+        .fold((0.0, 0.0), |(a, b), q| (a + q.0 / n, b + q.1 / n));
     let mean = p.iter().map(|q| (q.0 - cx).hypot(q.1 - cy)).sum::<f64>() / n;
-    if !(mean > 0.0) {
+    if mean.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     let s = std::f64::consts::SQRT_2 / mean;
-    Some(Matrix3::new(s, 0.0, -s * cx, 0.0, s, -s * cy, 0.0, 0.0, 1.0))
+    Some(Matrix3::new(
+        s,
+        0.0,
+        -s * cx,
+        0.0,
+        s,
+        -s * cy,
+        0.0,
+        0.0,
+        1.0,
+    ))
 }
 
 /// OpenCV's lens model: k1 k2 p1 p2 [k3 [k4 k5 k6]].
@@ -196,14 +237,18 @@ impl Distortion {
             return Err(CalibrationError::BadDistortion(c.len()));
         }
         let g = |i: usize| c.get(i).copied().unwrap_or(0.0);
-        Ok(Some(Self { k: [g(0), g(1), g(4), g(5), g(6), g(7)], p: [g(2), g(3)] }))
+        Ok(Some(Self {
+            k: [g(0), g(1), g(4), g(5), g(6), g(7)],
+            p: [g(2), g(3)],
+        }))
     }
 
     /// Ideal → distorted normalised coordinates.
     fn distort(&self, x: f64, y: f64) -> (f64, f64) {
         let r2 = x * x + y * y;
         let k = &self.k;
-        let radial = (1.0 + r2 * (k[0] + r2 * (k[1] + r2 * k[2]))) / (1.0 + r2 * (k[3] + r2 * (k[4] + r2 * k[5])));
+        let radial = (1.0 + r2 * (k[0] + r2 * (k[1] + r2 * k[2])))
+            / (1.0 + r2 * (k[3] + r2 * (k[4] + r2 * k[5])));
         let dx = 2.0 * self.p[0] * x * y + self.p[1] * (r2 + 2.0 * x * x);
         let dy = self.p[0] * (r2 + 2.0 * y * y) + 2.0 * self.p[1] * x * y;
         (x * radial + dx, y * radial + dy)
@@ -293,15 +338,34 @@ pub fn rodrigues(r: [f64; 3]) -> Matrix3<f64> {
 impl FloorCalibration {
     /// A plain image → floor homography.
     pub fn from_homography(h: Homography) -> Result<Self, CalibrationError> {
-        Ok(Self { floor_to_img: h.inverse()?, img_to_floor: h, lens: None, fit_rms_m: None, centre: None, front_sign: None })
+        Ok(Self {
+            floor_to_img: h.inverse()?,
+            img_to_floor: h,
+            lens: None,
+            fit_rms_m: None,
+            centre: None,
+            front_sign: None,
+        })
     }
 
     /// A pinhole camera: `x_cam = R · X + t`, pixels `K · x_cam`.
-    pub fn from_pinhole(k: Matrix3<f64>, r: Matrix3<f64>, t: Vector3<f64>, dist: Option<Distortion>) -> Result<Self, CalibrationError> {
-        if k[(0, 0)] <= 0.0 || k[(1, 1)] <= 0.0 || k[(2, 0)] != 0.0 || k[(2, 1)] != 0.0 || (k[(2, 2)] - 1.0).abs() > 1e-9 {
+    pub fn from_pinhole(
+        k: Matrix3<f64>,
+        r: Matrix3<f64>,
+        t: Vector3<f64>,
+        dist: Option<Distortion>,
+    ) -> Result<Self, CalibrationError> {
+        if k[(0, 0)] <= 0.0
+            || k[(1, 1)] <= 0.0
+            || k[(2, 0)] != 0.0
+            || k[(2, 1)] != 0.0
+            || (k[(2, 2)] - 1.0).abs() > 1e-9
+        {
             return Err(CalibrationError::BadIntrinsics);
         }
-        if ((r.transpose() * r) - Matrix3::identity()).amax() > 1e-4 || (r.determinant() - 1.0).abs() > 1e-4 {
+        if ((r.transpose() * r) - Matrix3::identity()).amax() > 1e-4
+            || (r.determinant() - 1.0).abs() > 1e-4
+        {
             return Err(CalibrationError::NotARotation);
         }
         if t.iter().any(|v| !v.is_finite()) {
@@ -319,10 +383,21 @@ impl FloorCalibration {
         let floor_to_img = Homography::new(k * rt)?;
         let img_to_floor = floor_to_img.inverse()?;
         let lens = match dist {
-            Some(d) => Some((k, k.try_inverse().ok_or(CalibrationError::BadIntrinsics)?, d)),
+            Some(d) => Some((
+                k,
+                k.try_inverse().ok_or(CalibrationError::BadIntrinsics)?,
+                d,
+            )),
             None => None,
         };
-        Ok(Self { img_to_floor, floor_to_img, lens, fit_rms_m: None, centre: Some([centre.x, centre.y, centre.z]), front_sign: Some(1.0) })
+        Ok(Self {
+            img_to_floor,
+            floor_to_img,
+            lens,
+            fit_rms_m: None,
+            centre: Some([centre.x, centre.y, centre.z]),
+            front_sign: Some(1.0),
+        })
     }
 
     /// Whatever the spec carries, preferring an explicit homography, then K/R/t, then point pairs.
@@ -341,7 +416,11 @@ impl FloorCalibration {
         };
         let lens_with = |mut cal: Self| -> Result<Self, CalibrationError> {
             if let (Some(k), Some(d)) = (k, dist.clone()) {
-                cal.lens = Some((k, k.try_inverse().ok_or(CalibrationError::BadIntrinsics)?, d));
+                cal.lens = Some((
+                    k,
+                    k.try_inverse().ok_or(CalibrationError::BadIntrinsics)?,
+                    d,
+                ));
             }
             Ok(cal)
         };
@@ -357,7 +436,14 @@ impl FloorCalibration {
             return Self::from_pinhole(k, r, Vector3::new(t[0], t[1], t[2]), dist);
         }
         if let Some(points) = &spec.points {
-            let mut cal = Self { img_to_floor: Homography(Matrix3::identity()), floor_to_img: Homography(Matrix3::identity()), lens: None, fit_rms_m: None, centre: None, front_sign: None };
+            let mut cal = Self {
+                img_to_floor: Homography(Matrix3::identity()),
+                floor_to_img: Homography(Matrix3::identity()),
+                lens: None,
+                fit_rms_m: None,
+                centre: None,
+                front_sign: None,
+            };
             cal = lens_with(cal)?;
             let pairs: Vec<_> = points
                 .iter()
@@ -393,7 +479,10 @@ impl FloorCalibration {
     pub fn to_floor(&self, u: f64, v: f64) -> Option<(f64, f64)> {
         let (u, v) = self.undistort_pixel(u, v);
         let (x, y) = self.img_to_floor.apply(u, v)?;
-        if self.front_sign.is_some_and(|s| self.floor_to_img.side(x, y) != s) {
+        if self
+            .front_sign
+            .is_some_and(|s| self.floor_to_img.side(x, y) != s)
+        {
             return None;
         }
         Some((x, y))
@@ -426,7 +515,17 @@ mod tests {
         let k = Matrix3::new(800.0, 0.0, 640.0, 0.0, 800.0, 360.0, 0.0, 0.0, 1.0);
         // Looking down at 35° from 4 m up, from the floor's origin along +y.
         let tilt = 35f64.to_radians();
-        let r = Matrix3::new(1.0, 0.0, 0.0, 0.0, -tilt.sin(), -tilt.cos(), 0.0, tilt.cos(), -tilt.sin());
+        let r = Matrix3::new(
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            -tilt.sin(),
+            -tilt.cos(),
+            0.0,
+            tilt.cos(),
+            -tilt.sin(),
+        );
         let centre = Vector3::new(0.0, 0.0, 4.0);
         (k, r, -(r * centre))
     }
@@ -440,7 +539,10 @@ mod tests {
         for &(x, y) in &[(0.0, 5.0), (2.0, 8.0), (-3.0, 12.0)] {
             let (u, v) = cal.to_image(x, y).unwrap();
             let (x2, y2) = cal.to_floor(u, v).unwrap();
-            assert!((x - x2).abs() < 1e-9 && (y - y2).abs() < 1e-9, "{x},{y} → {u},{v} → {x2},{y2}");
+            assert!(
+                (x - x2).abs() < 1e-9 && (y - y2).abs() < 1e-9,
+                "{x},{y} → {u},{v} → {x2},{y2}"
+            );
         }
     }
 
@@ -449,7 +551,10 @@ mod tests {
         let (k, r, t) = camera();
         let cal = FloorCalibration::from_pinhole(k, r, t, None).unwrap();
         let floor = [(0.0, 4.0), (3.0, 5.0), (-2.0, 9.0), (1.0, 12.0), (4.0, 7.0)];
-        let pairs: Vec<_> = floor.iter().map(|&(x, y)| (cal.to_image(x, y).unwrap(), (x, y))).collect();
+        let pairs: Vec<_> = floor
+            .iter()
+            .map(|&(x, y)| (cal.to_image(x, y).unwrap(), (x, y)))
+            .collect();
         let (h, rms) = Homography::from_pairs(&pairs).unwrap();
         assert!(rms < 1e-6, "rms {rms}");
         let (x, y) = h.apply(640.0, 500.0).unwrap();
@@ -459,19 +564,45 @@ mod tests {
 
     #[test]
     fn degenerate_inputs_are_refused() {
-        let line = [((0.0, 0.0), (0.0, 0.0)), ((1.0, 1.0), (1.0, 0.0)), ((2.0, 2.0), (2.0, 0.0)), ((3.0, 3.0), (3.0, 1.0))];
-        assert_eq!(Homography::from_pairs(&line).unwrap_err(), CalibrationError::DegeneratePoints);
-        assert_eq!(Homography::from_pairs(&line[..3]).unwrap_err(), CalibrationError::TooFewPoints(3));
+        let line = [
+            ((0.0, 0.0), (0.0, 0.0)),
+            ((1.0, 1.0), (1.0, 0.0)),
+            ((2.0, 2.0), (2.0, 0.0)),
+            ((3.0, 3.0), (3.0, 1.0)),
+        ];
+        assert_eq!(
+            Homography::from_pairs(&line).unwrap_err(),
+            CalibrationError::DegeneratePoints
+        );
+        assert_eq!(
+            Homography::from_pairs(&line[..3]).unwrap_err(),
+            CalibrationError::TooFewPoints(3)
+        );
         let flat = Matrix3::new(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0) * 0.0;
-        assert_eq!(Homography::new(flat).unwrap_err(), CalibrationError::Degenerate);
+        assert_eq!(
+            Homography::new(flat).unwrap_err(),
+            CalibrationError::Degenerate
+        );
         let rank2 = Matrix3::new(1.0, 2.0, 3.0, 2.0, 4.0, 6.0, 0.0, 0.0, 1.0);
-        assert_eq!(Homography::new(rank2).unwrap_err(), CalibrationError::Degenerate);
+        assert_eq!(
+            Homography::new(rank2).unwrap_err(),
+            CalibrationError::Degenerate
+        );
         let nan = Matrix3::new(f64::NAN, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0);
-        assert!(matches!(Homography::new(nan), Err(CalibrationError::NotFinite(_))));
+        assert!(matches!(
+            Homography::new(nan),
+            Err(CalibrationError::NotFinite(_))
+        ));
         let (k, _, t) = camera();
         let skew = Matrix3::new(1.0, 0.5, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0);
-        assert_eq!(FloorCalibration::from_pinhole(k, skew, t, None).unwrap_err(), CalibrationError::NotARotation);
-        assert_eq!(FloorCalibration::from_spec(&CalibrationSpec::default()).unwrap_err(), CalibrationError::Missing);
+        assert_eq!(
+            FloorCalibration::from_pinhole(k, skew, t, None).unwrap_err(),
+            CalibrationError::NotARotation
+        );
+        assert_eq!(
+            FloorCalibration::from_spec(&CalibrationSpec::default()).unwrap_err(),
+            CalibrationError::Missing
+        );
     }
 
     #[test]
@@ -484,7 +615,9 @@ mod tests {
     #[test]
     fn distortion_round_trip_and_mapping() {
         let (k, r, t) = camera();
-        let d = Distortion::from_coefficients(&[-0.25, 0.08, 0.001, -0.0005, 0.0]).unwrap().unwrap();
+        let d = Distortion::from_coefficients(&[-0.25, 0.08, 0.001, -0.0005, 0.0])
+            .unwrap()
+            .unwrap();
         let cal = FloorCalibration::from_pinhole(k, r, t, Some(d.clone())).unwrap();
         // Distort an ideal pixel the way a lens does, then map the measured pixel.
         let (x, y) = (1.5, 6.0);
@@ -495,7 +628,10 @@ mod tests {
         assert!((m.x - u).abs() > 1.0, "the lens moved the pixel");
         let (x2, y2) = cal.to_floor(m.x, m.y).unwrap();
         assert!((x - x2).abs() < 1e-6 && (y - y2).abs() < 1e-6, "{x2},{y2}");
-        assert_eq!(Distortion::from_coefficients(&[0.1, 0.2, 0.3]).unwrap_err(), CalibrationError::BadDistortion(3));
+        assert_eq!(
+            Distortion::from_coefficients(&[0.1, 0.2, 0.3]).unwrap_err(),
+            CalibrationError::BadDistortion(3)
+        );
     }
 
     proptest! {

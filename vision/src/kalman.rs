@@ -7,10 +7,16 @@ type V8 = SVector<f64, 8>;
 type M8 = SMatrix<f64, 8, 8>;
 type M48 = SMatrix<f64, 4, 8>;
 
-/// Position and velocity noise as a share of the box height, per frame (SORT/ByteTrack's
-/// values).
+/// Position and velocity noise as a share of the box height, per time unit (SORT/ByteTrack's
+/// per-frame values, applied per tenth of a second: walking people change course about that
+/// smoothly).
 const STD_POS: f64 = 1.0 / 20.0;
 const STD_VEL: f64 = 1.0 / 160.0;
+
+/// The rate the box filter's time unit is set for: a frame at `fps` steps it by
+/// `REFERENCE_FPS / fps` units, so that its motion model means the same at 2 and at 30 frames
+/// per second.
+pub const REFERENCE_FPS: f64 = 10.0;
 
 /// A box as `(cx, cy, aspect = w / h, h)` with constant velocity, time in frames.
 #[derive(Debug, Clone)]
@@ -21,7 +27,12 @@ pub struct BoxKalman {
 
 /// `(x, y, w, h)` top-left box → `(cx, cy, a, h)`.
 pub fn xywh_to_xyah(b: [f64; 4]) -> [f64; 4] {
-    [b[0] + b[2] / 2.0, b[1] + b[3] / 2.0, b[2] / b[3].max(1e-6), b[3]]
+    [
+        b[0] + b[2] / 2.0,
+        b[1] + b[3] / 2.0,
+        b[2] / b[3].max(1e-6),
+        b[3],
+    ]
 }
 
 pub fn xyah_to_xywh(m: [f64; 4]) -> [f64; 4] {
@@ -40,12 +51,37 @@ impl BoxKalman {
         for i in 0..4 {
             mean[i] = xyah[i];
         }
-        let std = [2.0 * STD_POS * h, 2.0 * STD_POS * h, 1e-2, 2.0 * STD_POS * h, 10.0 * STD_VEL * h, 10.0 * STD_VEL * h, 1e-5, 10.0 * STD_VEL * h];
-        Self { mean, cov: M8::from_diagonal(&V8::from_fn(|i, _| std[i] * std[i])) }
+        let std = [
+            2.0 * STD_POS * h,
+            2.0 * STD_POS * h,
+            1e-2,
+            2.0 * STD_POS * h,
+            10.0 * STD_VEL * h,
+            10.0 * STD_VEL * h,
+            1e-5,
+            10.0 * STD_VEL * h,
+        ];
+        Self {
+            mean,
+            cov: M8::from_diagonal(&V8::from_fn(|i, _| std[i] * std[i])),
+        }
     }
 
-    /// Advances by `dt` frames (a skipped frame is `dt = 2`).
+    /// Advances by `dt` time units (frames at the reference rate; see [`REFERENCE_FPS`]). A
+    /// long step is taken as unit sub-steps so that velocity noise reaches the position as it
+    /// would frame by frame.
     pub fn predict(&mut self, dt: f64) {
+        if dt.is_nan() || dt <= 0.0 {
+            return;
+        }
+        let steps = dt.ceil().clamp(1.0, 300.0);
+        let h_step = dt / steps;
+        for _ in 0..steps as usize {
+            self.predict_step(h_step);
+        }
+    }
+
+    fn predict_step(&mut self, dt: f64) {
         let h = self.mean[3].max(1.0);
         let mut f = M8::identity();
         for i in 0..4 {
@@ -53,7 +89,13 @@ impl BoxKalman {
         }
         let sp = [STD_POS * h, STD_POS * h, 1e-2, STD_POS * h];
         let sv = [STD_VEL * h, STD_VEL * h, 1e-5, STD_VEL * h];
-        let q = V8::from_fn(|i, _| if i < 4 { sp[i] * sp[i] * dt } else { sv[i - 4] * sv[i - 4] * dt });
+        let q = V8::from_fn(|i, _| {
+            if i < 4 {
+                sp[i] * sp[i] * dt
+            } else {
+                sv[i - 4] * sv[i - 4] * dt
+            }
+        });
         self.mean = f * self.mean;
         self.cov = f * self.cov * f.transpose() + M8::from_diagonal(&q);
         // A box does not shrink through zero height while it coasts.
@@ -99,9 +141,13 @@ pub struct FloorKalman {
 }
 
 fn cv_model(dt: f64, accel_var: f64) -> (Matrix4<f64>, Matrix4<f64>) {
-    let f = Matrix4::new(1.0, 0.0, dt, 0.0, 0.0, 1.0, 0.0, dt, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0);
+    let f = Matrix4::new(
+        1.0, 0.0, dt, 0.0, 0.0, 1.0, 0.0, dt, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+    );
     let (a, b, c) = (dt.powi(3) / 3.0, dt.powi(2) / 2.0, dt);
-    let q = Matrix4::new(a, 0.0, b, 0.0, 0.0, a, 0.0, b, b, 0.0, c, 0.0, 0.0, b, 0.0, c) * accel_var;
+    let q = Matrix4::new(
+        a, 0.0, b, 0.0, 0.0, a, 0.0, b, b, 0.0, c, 0.0, 0.0, b, 0.0, c,
+    ) * accel_var;
     (f, q)
 }
 
@@ -113,7 +159,11 @@ impl FloorKalman {
     pub fn new(x: f64, y: f64, pos_var: f64, accel_var: f64) -> Self {
         // Walking speed is rarely above 2 m/s: the initial velocity spread says so.
         let cov = Matrix4::from_diagonal(&Vector4::new(pos_var, pos_var, 1.0, 1.0));
-        Self { mean: Vector4::new(x, y, 0.0, 0.0), cov, accel_var }
+        Self {
+            mean: Vector4::new(x, y, 0.0, 0.0),
+            cov,
+            accel_var,
+        }
     }
 
     pub fn predict(&mut self, dt: f64) {
@@ -164,10 +214,13 @@ impl FloorKalman {
 /// in time order → smoothed `(x, y)` at each time. An infinite variance marks a time with no
 /// measurement (the smoother fills it in).
 pub fn smooth_floor_track(samples: &[(f64, f64, f64, f64)], accel_var: f64) -> Vec<(f64, f64)> {
-    let Some(first) = samples.first() else { return Vec::new() };
+    let Some(first) = samples.first() else {
+        return Vec::new();
+    };
     let mut kf = FloorKalman::new(first.1, first.2, first.3, accel_var);
     let mut filtered: Vec<(Vector4<f64>, Matrix4<f64>)> = Vec::with_capacity(samples.len());
-    let mut predicted: Vec<(Vector4<f64>, Matrix4<f64>, Matrix4<f64>)> = Vec::with_capacity(samples.len());
+    let mut predicted: Vec<(Vector4<f64>, Matrix4<f64>, Matrix4<f64>)> =
+        Vec::with_capacity(samples.len());
     let mut last_t = first.0;
     for (i, &(t, x, y, var)) in samples.iter().enumerate() {
         if i > 0 {
@@ -189,10 +242,15 @@ pub fn smooth_floor_track(samples: &[(f64, f64, f64, f64)], accel_var: f64) -> V
     for i in (0..n.saturating_sub(1)).rev() {
         let (pm, pc, f) = &predicted[i + 1];
         let (fm, fc) = &filtered[i];
-        let Some(pc_inv) = pc.try_inverse() else { continue };
+        let Some(pc_inv) = pc.try_inverse() else {
+            continue;
+        };
         let c = fc * f.transpose() * pc_inv;
         let (sm_next, sc_next) = smoothed[i + 1];
-        smoothed[i] = (fm + c * (sm_next - pm), fc + c * (sc_next - pc) * c.transpose());
+        smoothed[i] = (
+            fm + c * (sm_next - pm),
+            fc + c * (sc_next - pc) * c.transpose(),
+        );
     }
     smoothed.iter().map(|(m, _)| (m[0], m[1])).collect()
 }
@@ -220,14 +278,30 @@ mod tests {
     fn floor_filter_and_smoother_reduce_noise() {
         // A walk at 1.2 m/s along x with ±0.3 m alternating measurement error.
         let truth: Vec<(f64, f64)> = (0..100).map(|i| (1.2 * i as f64 * 0.1, 2.0)).collect();
-        let samples: Vec<_> = truth.iter().enumerate().map(|(i, &(x, y))| {
-            let e = if i % 2 == 0 { 0.3 } else { -0.3 };
-            (i as f64 * 0.1, x + e, y - e, 0.09)
-        }).collect();
+        let samples: Vec<_> = truth
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y))| {
+                let e = if i % 2 == 0 { 0.3 } else { -0.3 };
+                (i as f64 * 0.1, x + e, y - e, 0.09)
+            })
+            .collect();
         let smooth = smooth_floor_track(&samples, 1.0);
-        let rms = |p: &[(f64, f64)]| (p.iter().zip(&truth).map(|(a, b)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sum::<f64>() / p.len() as f64).sqrt();
+        let rms = |p: &[(f64, f64)]| {
+            (p.iter()
+                .zip(&truth)
+                .map(|(a, b)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2))
+                .sum::<f64>()
+                / p.len() as f64)
+                .sqrt()
+        };
         let raw: Vec<_> = samples.iter().map(|s| (s.1, s.2)).collect();
-        assert!(rms(&smooth) < 0.5 * rms(&raw), "smoothed {} raw {}", rms(&smooth), rms(&raw));
+        assert!(
+            rms(&smooth) < 0.5 * rms(&raw),
+            "smoothed {} raw {}",
+            rms(&smooth),
+            rms(&raw)
+        );
         let mut kf = FloorKalman::new(0.0, 0.0, 0.1, 1.0);
         for s in &samples[1..] {
             kf.predict(0.1);

@@ -4,7 +4,9 @@
 use crate::fusion::{CameraId, Fusion, FusionConfig, FusionEvent, GlobalId, Observation};
 use crate::geometry::{CalibrationError, CalibrationSpec, FloorCalibration};
 use crate::kalman::smooth_floor_track;
-use crate::mot::{by_frame, parse_mot, parse_npy, write_result_line, DetRow, FormatError, Matrix32};
+use crate::mot::{
+    by_frame, parse_mot, parse_npy, write_result_line, DetRow, FormatError, Matrix32,
+};
 use crate::tracker::{iou, normalise, Detection, Tracker, TrackerConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -14,13 +16,19 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum SceneError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Format { path: PathBuf, source: FormatError },
     #[error("{path}: {reason}")]
     Json { path: PathBuf, reason: String },
     #[error("camera {camera}: {source}")]
-    Calibration { camera: String, source: CalibrationError },
+    Calibration {
+        camera: String,
+        source: CalibrationError,
+    },
     #[error("camera {camera}: {reason}")]
     Camera { camera: String, reason: String },
     #[error("{0}")]
@@ -28,7 +36,10 @@ pub enum SceneError {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SceneError> {
-    std::fs::read(path).map_err(|source| SceneError::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| SceneError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,11 +53,20 @@ pub struct OfflineConfig {
     /// Identities observed for less than this in all, and only ever by one camera at a time,
     /// are left out of the results, seconds.
     pub min_identity_s: f64,
+    /// Half a person's depth: how far the middle of a person stands behind the bottom edge of
+    /// their box, metres.
+    pub body_radius_m: f64,
 }
 
 impl Default for OfflineConfig {
     fn default() -> Self {
-        Self { tracker: TrackerConfig::default(), fusion: FusionConfig::default(), fill_gaps_s: 1.0, min_identity_s: 0.5 }
+        Self {
+            tracker: TrackerConfig::default(),
+            fusion: FusionConfig::default(),
+            fill_gaps_s: 1.0,
+            min_identity_s: 0.5,
+            body_radius_m: 0.0,
+        }
     }
 }
 
@@ -55,7 +75,9 @@ impl OfflineConfig {
         self.tracker.validate().map_err(SceneError::Config)?;
         self.fusion.validate().map_err(SceneError::Config)?;
         if !(self.fill_gaps_s >= 0.0 && self.min_identity_s >= 0.0) {
-            return Err(SceneError::Config("fill_gaps_s and min_identity_s must be zero or more".into()));
+            return Err(SceneError::Config(
+                "fill_gaps_s and min_identity_s must be zero or more".into(),
+            ));
         }
         Ok(())
     }
@@ -77,36 +99,78 @@ pub fn load_scene(dir: &Path) -> Result<Vec<SceneCamera>, SceneError> {
     let path = dir.join("cameras.json");
     let json = read(&path)?;
     let specs: BTreeMap<String, CalibrationSpec> =
-        serde_json::from_slice(&json).map_err(|e| SceneError::Json { path: path.clone(), reason: e.to_string() })?;
+        serde_json::from_slice(&json).map_err(|e| SceneError::Json {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
     if specs.is_empty() {
-        return Err(SceneError::Json { path, reason: "no cameras".into() });
+        return Err(SceneError::Json {
+            path,
+            reason: "no cameras".into(),
+        });
     }
     let mut cams = Vec::new();
     for (name, spec) in specs {
-        let id: CameraId = name.trim_start_matches("cam").parse().map_err(|_| SceneError::Camera { camera: name.clone(), reason: "camera keys are numbers (\"0\", \"1\", …)".into() })?;
-        let calibration = FloorCalibration::from_spec(&spec).map_err(|source| SceneError::Calibration { camera: name.clone(), source })?;
+        let id: CameraId =
+            name.trim_start_matches("cam")
+                .parse()
+                .map_err(|e: std::num::ParseIntError| SceneError::Camera {
+                    camera: name.clone(),
+                    reason: format!("camera keys are numbers (\"0\", \"1\", …): {e}"),
+                })?;
+        let calibration =
+            FloorCalibration::from_spec(&spec).map_err(|source| SceneError::Calibration {
+                camera: name.clone(),
+                source,
+            })?;
         let fps = spec.fps.unwrap_or(10.0);
         if !(fps > 0.0 && fps <= 1000.0) {
-            return Err(SceneError::Camera { camera: name, reason: format!("fps must be within (0, 1000], got {fps}") });
+            return Err(SceneError::Camera {
+                camera: name,
+                reason: format!("fps must be within (0, 1000], got {fps}"),
+            });
         }
         let cam_dir = dir.join(format!("cam{id}"));
         let det_path = cam_dir.join("det.txt");
         let text = String::from_utf8_lossy(&read(&det_path)?).into_owned();
-        let detections = parse_mot(&text).map_err(|source| SceneError::Format { path: det_path.clone(), source })?;
+        let detections = parse_mot(&text).map_err(|source| SceneError::Format {
+            path: det_path.clone(),
+            source,
+        })?;
         let emb_path = cam_dir.join("emb.npy");
         let embeddings = if emb_path.exists() {
-            let m = parse_npy(&read(&emb_path)?).map_err(|source| SceneError::Format { path: emb_path.clone(), source })?;
+            let m = parse_npy(&read(&emb_path)?).map_err(|source| SceneError::Format {
+                path: emb_path.clone(),
+                source,
+            })?;
             if m.rows != detections.len() {
-                return Err(SceneError::Camera { camera: name, reason: format!("emb.npy has {} rows for {} detections", m.rows, detections.len()) });
+                return Err(SceneError::Camera {
+                    camera: name,
+                    reason: format!(
+                        "emb.npy has {} rows for {} detections",
+                        m.rows,
+                        detections.len()
+                    ),
+                });
             }
             Some(m)
         } else {
             None
         };
-        cams.push(SceneCamera { id, calibration, size: spec.size, fps, detections, embeddings });
+        cams.push(SceneCamera {
+            id,
+            calibration,
+            size: spec.size,
+            fps,
+            detections,
+            embeddings,
+        });
     }
     Ok(cams)
 }
+
+/// A track's boxes by frame: `frame → (box, score)`.
+type FrameBoxes = BTreeMap<u64, ([f64; 4], f64)>;
 
 /// A box written for a camera: `(frame, global id, box, score)`.
 pub type BoxRow = (u64, u64, [f64; 4], f64);
@@ -122,6 +186,8 @@ pub struct MtmcResult {
     pub reentries: usize,
     pub camera_offsets: BTreeMap<CameraId, (f64, f64)>,
     pub detections: usize,
+    /// Merges, splits and re-entries as they happened, `(seconds, event)`.
+    pub events: Vec<(f64, FusionEvent)>,
 }
 
 struct Record {
@@ -136,10 +202,23 @@ struct Record {
     floor_var: f64,
 }
 
-/// The floor point of a box's feet and its variance, m².
-pub fn foot_on_floor(cal: &FloorCalibration, b: [f64; 4]) -> Option<((f64, f64), f64)> {
+/// The floor point under a person from their box, and its variance, m². The bottom edge of a
+/// box is the nearest part of the person's feet, so where the camera's position is known the
+/// point moves `body_radius_m` away from the camera, to the middle of the person.
+pub fn foot_on_floor(
+    cal: &FloorCalibration,
+    b: [f64; 4],
+    body_radius_m: f64,
+) -> Option<((f64, f64), f64)> {
     let (u, v) = (b[0] + b[2] / 2.0, b[1] + b[3]);
-    let p = cal.to_floor(u, v)?;
+    let mut p = cal.to_floor(u, v)?;
+    if let Some(c) = cal.centre {
+        let (dx, dy) = (p.0 - c[0], p.1 - c[1]);
+        let d = dx.hypot(dy);
+        if d > 1e-6 {
+            p = (p.0 + dx / d * body_radius_m, p.1 + dy / d * body_radius_m);
+        }
+    }
     let mpp = cal.metres_per_pixel(u, v).unwrap_or(0.01);
     // Feet are found to about 4 % of the box height, never better than a pixel.
     let sd = mpp * (0.04 * b[3]).max(1.0);
@@ -149,8 +228,17 @@ pub fn foot_on_floor(cal: &FloorCalibration, b: [f64; 4]) -> Option<((f64, f64),
 /// Whether a box stands clear of the frame's other boxes and of the image border.
 fn clear_of(others: &[[f64; 4]], i: usize, size: Option<[u32; 2]>) -> bool {
     let b = others[i];
-    let inside = size.is_none_or(|[w, h]| b[0] > 2.0 && b[1] > 2.0 && b[0] + b[2] < f64::from(w) - 2.0 && b[1] + b[3] < f64::from(h) - 2.0);
-    inside && others.iter().enumerate().all(|(j, o)| j == i || iou(b, *o) < 0.05)
+    let inside = size.is_none_or(|[w, h]| {
+        b[0] > 2.0
+            && b[1] > 2.0
+            && b[0] + b[2] < f64::from(w) - 2.0
+            && b[1] + b[3] < f64::from(h) - 2.0
+    });
+    inside
+        && others
+            .iter()
+            .enumerate()
+            .all(|(j, o)| j == i || iou(b, *o) < 0.05)
 }
 
 fn camera_centre(m: &Matrix32) -> Option<Vec<f32>> {
@@ -161,7 +249,9 @@ fn camera_centre(m: &Matrix32) -> Option<Vec<f32>> {
     for i in 0..m.rows {
         let Some(r) = m.row(i) else { continue };
         let n = r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        c.iter_mut().zip(r).for_each(|(a, b)| *a += b / n / m.rows as f32);
+        c.iter_mut()
+            .zip(r)
+            .for_each(|(a, b)| *a += b / n / m.rows as f32);
     }
     Some(c)
 }
@@ -204,18 +294,24 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
                 .map(|r| Detection {
                     bbox: r.bbox,
                     score: r.score,
-                    embedding: cam.embeddings.as_ref().and_then(|m| m.row(r.line)).map(|e| {
-                        let mut e = e.to_vec();
-                        normalise(&mut e);
-                        e
-                    }),
+                    embedding: cam
+                        .embeddings
+                        .as_ref()
+                        .and_then(|m| m.row(r.line))
+                        .map(|e| {
+                            let mut e = e.to_vec();
+                            normalise(&mut e);
+                            e
+                        }),
                 })
                 .collect();
             result.detections += dets.len();
-            let Some(tracker) = trackers.get_mut(&cam.id) else { continue };
+            let Some(tracker) = trackers.get_mut(&cam.id) else {
+                continue;
+            };
             let boxes: Vec<[f64; 4]> = dets.iter().map(|d| d.bbox).collect();
             for o in tracker.update(k, &dets) {
-                let foot = foot_on_floor(&cam.calibration, o.bbox);
+                let foot = foot_on_floor(&cam.calibration, o.bbox, cfg.body_radius_m);
                 if let Some((p, var)) = foot {
                     obs.push(Observation {
                         camera: cam.id,
@@ -240,17 +336,35 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
             }
         }
         let out = fusion.step(t, &obs);
-        let ids: HashMap<(CameraId, u64), GlobalId> = out.assignments.iter().map(|a| ((a.camera, a.track), a.identity)).collect();
+        let ids: HashMap<(CameraId, u64), GlobalId> = out
+            .assignments
+            .iter()
+            .map(|a| ((a.camera, a.track), a.identity))
+            .collect();
         for mut r in pending {
             // A box whose feet are off the floor (above the horizon) has no identity.
-            let Some(&id) = ids.get(&(r.camera, r.track)) else { continue };
+            let Some(&id) = ids.get(&(r.camera, r.track)) else {
+                continue;
+            };
             r.identity = id;
-            by_track.entry((r.camera, r.track)).or_default().push(records.len());
+            by_track
+                .entry((r.camera, r.track))
+                .or_default()
+                .push(records.len());
             records.push(r);
         }
         for ev in out.events {
+            if !matches!(ev, FusionEvent::Appeared { .. } | FusionEvent::Left { .. }) {
+                result.events.push((t, ev.clone()));
+            }
             match ev {
-                FusionEvent::Split { camera, track, to, since_s, .. } => {
+                FusionEvent::Split {
+                    camera,
+                    track,
+                    to,
+                    since_s,
+                    ..
+                } => {
                     result.splits += 1;
                     if let Some(idx) = by_track.get(&(camera, track)) {
                         for &i in idx.iter().rev() {
@@ -268,7 +382,9 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
         }
     }
     for cam in cams {
-        result.camera_offsets.insert(cam.id, fusion.camera_offset(cam.id));
+        result
+            .camera_offsets
+            .insert(cam.id, fusion.camera_offset(cam.id));
     }
     for r in &mut records {
         r.identity = fusion.resolve(r.identity);
@@ -287,12 +403,19 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
             e.2 = true;
         }
     }
-    let keep = |id: GlobalId| span.get(&id).is_some_and(|&(a, b, multi)| multi || b - a >= cfg.min_identity_s);
+    let keep = |id: GlobalId| {
+        span.get(&id)
+            .is_some_and(|&(a, b, multi)| multi || b - a >= cfg.min_identity_s)
+    };
 
     // Per-camera boxes: one per identity and frame (the more confident), gaps filled.
-    let mut per: BTreeMap<CameraId, BTreeMap<GlobalId, BTreeMap<u64, ([f64; 4], f64)>>> = BTreeMap::new();
+    let mut per: BTreeMap<CameraId, BTreeMap<GlobalId, FrameBoxes>> = BTreeMap::new();
     for r in records.iter().filter(|r| keep(r.identity)) {
-        let slot = per.entry(r.camera).or_default().entry(r.identity).or_default();
+        let slot = per
+            .entry(r.camera)
+            .or_default()
+            .entry(r.identity)
+            .or_default();
         match slot.get(&r.frame) {
             Some((_, s)) if *s >= r.score => {}
             _ => {
@@ -301,18 +424,34 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
         }
     }
     for cam in cams {
-        let Some(tracks) = per.remove(&cam.id) else { continue };
-        let tracks = tracks.into_iter().map(|(id, rows)| (id, rows.into_iter().map(|(f, (b, s))| (f, b, s)).collect())).collect();
-        result.per_camera.insert(cam.id, fill_gaps(tracks, (cfg.fill_gaps_s * cam.fps).round() as u64));
+        let Some(tracks) = per.remove(&cam.id) else {
+            continue;
+        };
+        let tracks = tracks
+            .into_iter()
+            .map(|(id, rows)| (id, rows.into_iter().map(|(f, (b, s))| (f, b, s)).collect()))
+            .collect();
+        result.per_camera.insert(
+            cam.id,
+            fill_gaps(tracks, (cfg.fill_gaps_s * cam.fps).round() as u64),
+        );
     }
 
     // Floor: the cameras' points fused per instant (latest offsets out), then smoothed.
     let mut floor_pts: BTreeMap<GlobalId, BTreeMap<i64, (f64, f64, f64)>> = BTreeMap::new();
     for r in records.iter().filter(|r| keep(r.identity)) {
         let Some((x, y)) = r.floor_raw else { continue };
-        let off = result.camera_offsets.get(&r.camera).copied().unwrap_or((0.0, 0.0));
+        let off = result
+            .camera_offsets
+            .get(&r.camera)
+            .copied()
+            .unwrap_or((0.0, 0.0));
         let w = 1.0 / r.floor_var.max(1e-6);
-        let e = floor_pts.entry(r.identity).or_default().entry((r.time * 1e6).round() as i64).or_insert((0.0, 0.0, 0.0));
+        let e = floor_pts
+            .entry(r.identity)
+            .or_default()
+            .entry((r.time * 1e6).round() as i64)
+            .or_insert((0.0, 0.0, 0.0));
         e.0 += w * (x - off.0);
         e.1 += w * (y - off.1);
         e.2 += w;
@@ -331,16 +470,28 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
                         samples.push((lt + k as f64 / ref_fps, 0.0, 0.0, f64::INFINITY));
                     }
                 } else if gap > max_gap_s + 1e-9 {
-                    flush_floor(&mut result.floor, id, &samples, ref_fps, cfg.fusion.accel_var);
+                    flush_floor(
+                        &mut result.floor,
+                        id,
+                        &samples,
+                        ref_fps,
+                        cfg.fusion.accel_var,
+                    );
                     samples.clear();
                 }
             }
             samples.push((t, sx / w, sy / w, 1.0 / w));
             last_t = Some(t);
         }
-        flush_floor(&mut result.floor, id, &samples, ref_fps, cfg.fusion.accel_var);
+        flush_floor(
+            &mut result.floor,
+            id,
+            &samples,
+            ref_fps,
+            cfg.fusion.accel_var,
+        );
     }
-    result.floor.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    result.floor.sort_by_key(|r| (r.0, r.1));
     let mut ids: Vec<u64> = result.floor.iter().map(|r| r.1).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -348,7 +499,13 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
     Ok(result)
 }
 
-fn flush_floor(out: &mut Vec<(u64, u64, f64, f64)>, id: GlobalId, samples: &[(f64, f64, f64, f64)], fps: f64, accel_var: f64) {
+fn flush_floor(
+    out: &mut Vec<(u64, u64, f64, f64)>,
+    id: GlobalId,
+    samples: &[(f64, f64, f64, f64)],
+    fps: f64,
+    accel_var: f64,
+) {
     if samples.is_empty() {
         return;
     }
@@ -363,13 +520,21 @@ fn flush_floor(out: &mut Vec<(u64, u64, f64, f64)>, id: GlobalId, samples: &[(f6
 pub fn write_mtmc(result: &MtmcResult, cams: &[SceneCamera], out: &Path) -> Result<(), SceneError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| SceneError::Io { path: path.clone(), source }
+        move |source| SceneError::Io {
+            path: path.clone(),
+            source,
+        }
     };
     for cam in cams {
         let dir = out.join(format!("cam{}", cam.id));
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mut text = String::new();
-        for &(f, id, b, s) in result.per_camera.get(&cam.id).map(Vec::as_slice).unwrap_or(&[]) {
+        for &(f, id, b, s) in result
+            .per_camera
+            .get(&cam.id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
             write_result_line(&mut text, f, id, b, s);
         }
         let p = dir.join("res.txt");
@@ -386,7 +551,12 @@ pub fn write_mtmc(result: &MtmcResult, cams: &[SceneCamera], out: &Path) -> Resu
 
 /// One camera's tracker over a detection file: `(frame, track id, box, score)` rows, gaps up
 /// to `fill_gaps_s` filled.
-pub fn run_single(rows: &[DetRow], embeddings: Option<&Matrix32>, fps: f64, cfg: &OfflineConfig) -> Result<Vec<BoxRow>, SceneError> {
+pub fn run_single(
+    rows: &[DetRow],
+    embeddings: Option<&Matrix32>,
+    fps: f64,
+    cfg: &OfflineConfig,
+) -> Result<Vec<BoxRow>, SceneError> {
     cfg.validate()?;
     let mut tracker = Tracker::new(cfg.tracker.clone(), fps);
     let frames = by_frame(rows);
@@ -426,7 +596,12 @@ pub fn fill_gaps(per: BTreeMap<u64, Vec<(u64, [f64; 4], f64)>>, max_gap: u64) ->
                 if gap > 1 && gap <= max_gap {
                     for k in 1..gap {
                         let a = k as f64 / gap as f64;
-                        out.push((pf + k, id, [0, 1, 2, 3].map(|i| pb[i] + a * (b[i] - pb[i])), ps.min(s)));
+                        out.push((
+                            pf + k,
+                            id,
+                            [0, 1, 2, 3].map(|i| pb[i] + a * (b[i] - pb[i])),
+                            ps.min(s),
+                        ));
                     }
                 }
             }
@@ -434,6 +609,6 @@ pub fn fill_gaps(per: BTreeMap<u64, Vec<(u64, [f64; 4], f64)>>, max_gap: u64) ->
             prev = Some((f, b, s));
         }
     }
-    out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    out.sort_by_key(|r| (r.0, r.1));
     out
 }

@@ -53,6 +53,10 @@ pub struct TrackerConfig {
     pub proximity_gate: f64,
     /// Weight of a new appearance sample in a track's running mean.
     pub appearance_momentum: f64,
+    /// How far a person may move in a second, in heights of their own box: with the frame
+    /// rate it sets the centre-distance gate that takes over where boxes stop overlapping
+    /// between frames (slow frame rates, fast walkers).
+    pub max_speed_heights_per_s: f64,
 }
 
 impl Default for TrackerConfig {
@@ -70,13 +74,20 @@ impl Default for TrackerConfig {
             appearance_gate: 0.25,
             proximity_gate: 0.5,
             appearance_momentum: 0.1,
+            max_speed_heights_per_s: 1.0,
         }
     }
 }
 
 impl TrackerConfig {
     pub fn validate(&self) -> Result<(), String> {
-        let unit = |v: f64, name: &str| if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(format!("{name} must be within 0..=1, got {v}")) };
+        let unit = |v: f64, name: &str| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} must be within 0..=1, got {v}"))
+            }
+        };
         unit(self.high_score, "high_score")?;
         unit(self.low_score, "low_score")?;
         unit(self.new_track_score, "new_track_score")?;
@@ -84,13 +95,24 @@ impl TrackerConfig {
         if self.low_score > self.high_score {
             return Err("low_score must not exceed high_score".into());
         }
-        for (v, n) in [(self.match_cost, "match_cost"), (self.low_match_cost, "low_match_cost"), (self.tentative_match_cost, "tentative_match_cost")] {
+        for (v, n) in [
+            (self.match_cost, "match_cost"),
+            (self.low_match_cost, "low_match_cost"),
+            (self.tentative_match_cost, "tentative_match_cost"),
+        ] {
             if !(v > 0.0 && v <= 2.0) {
                 return Err(format!("{n} must be within (0, 2], got {v}"));
             }
         }
-        if !(self.lost_timeout_s >= 0.0 && self.lost_timeout_s.is_finite()) || !(0.0..=2.0).contains(&self.box_buffer) || self.min_hits == 0 {
-            return Err("lost_timeout_s ≥ 0, box_buffer within 0..=2 and min_hits ≥ 1 are required".into());
+        if self.lost_timeout_s.is_nan()
+            || self.lost_timeout_s < 0.0
+            || !self.lost_timeout_s.is_finite()
+            || !(0.0..=2.0).contains(&self.box_buffer)
+            || self.min_hits == 0
+        {
+            return Err(
+                "lost_timeout_s ≥ 0, box_buffer within 0..=2 and min_hits ≥ 1 are required".into(),
+            );
         }
         Ok(())
     }
@@ -147,12 +169,21 @@ pub fn iou(a: [f64; 4], b: [f64; 4]) -> f64 {
 }
 
 fn buffered(b: [f64; 4], k: f64) -> [f64; 4] {
-    [b[0] - k * b[2], b[1] - k * b[3], b[2] * (1.0 + 2.0 * k), b[3] * (1.0 + 2.0 * k)]
+    [
+        b[0] - k * b[2],
+        b[1] - k * b[3],
+        b[2] * (1.0 + 2.0 * k),
+        b[3] * (1.0 + 2.0 * k),
+    ]
 }
 
 /// Half the cosine distance of two L2-normalised vectors (0 same, 1 opposite).
 pub fn appearance_cost(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     ((1.0 - dot) / 2.0).clamp(0.0, 1.0)
 }
 
@@ -168,7 +199,13 @@ pub fn normalise(v: &mut [f32]) -> bool {
 
 impl Tracker {
     pub fn new(cfg: TrackerConfig, fps: f64) -> Self {
-        Self { cfg, fps: if fps > 0.0 { fps } else { 10.0 }, tracks: Vec::new(), next_id: 1, last_frame: None }
+        Self {
+            cfg,
+            fps: if fps > 0.0 { fps } else { 10.0 },
+            tracks: Vec::new(),
+            next_id: 1,
+            last_frame: None,
+        }
     }
 
     pub fn config(&self) -> &TrackerConfig {
@@ -184,7 +221,13 @@ impl Tracker {
         (self.cfg.lost_timeout_s * self.fps).round().max(1.0) as u64
     }
 
-    fn costs(&self, tracks: &[usize], dets: &[&Detection], buffer: f64, with_appearance: bool) -> Vec<Vec<f64>> {
+    fn costs(
+        &self,
+        tracks: &[usize],
+        dets: &[&Detection],
+        buffer: f64,
+        with_appearance: bool,
+    ) -> Vec<Vec<f64>> {
         tracks
             .iter()
             .map(|&t| {
@@ -192,11 +235,22 @@ impl Tracker {
                 let tb = buffered(tr.kf.xywh(), buffer);
                 dets.iter()
                     .map(|d| {
-                        let iou_cost = 1.0 - iou(tb, buffered(d.bbox, buffer));
+                        let iou_cost = if buffer > 0.0 {
+                            let overlap = 1.0 - iou(tb, buffered(d.bbox, buffer));
+                            overlap.min(self.motion_cost(tr, d.bbox))
+                        } else {
+                            1.0 - iou(tb, d.bbox)
+                        };
                         match (with_appearance, &tr.feature, &d.embedding) {
                             (true, Some(f), Some(e)) => {
                                 let a = appearance_cost(f, e);
-                                let a = if a > self.cfg.appearance_gate || iou_cost > self.cfg.proximity_gate { 1.0 } else { a };
+                                let a = if a > self.cfg.appearance_gate
+                                    || iou_cost > self.cfg.proximity_gate
+                                {
+                                    1.0
+                                } else {
+                                    a
+                                };
                                 iou_cost.min(a)
                             }
                             _ => iou_cost,
@@ -207,7 +261,35 @@ impl Tracker {
             .collect()
     }
 
-    fn apply_match(&mut self, t: usize, det: &Detection, index: usize, frame: u64, learn_appearance: bool) {
+    /// Centre distance between the predicted and the detected box over the distance the
+    /// person could have moved since the track was last matched (0 same place, 1 the gate).
+    fn motion_cost(&self, tr: &Track, b: [f64; 4]) -> f64 {
+        if self.cfg.max_speed_heights_per_s <= 0.0 {
+            return f64::INFINITY;
+        }
+        let p = tr.kf.xywh();
+        let ratio = p[3].max(b[3]) / p[3].min(b[3]).max(1e-6);
+        if ratio > 1.5 {
+            return f64::INFINITY;
+        }
+        let frames = self
+            .last_frame
+            .map_or(1, |f| f.saturating_sub(tr.last_frame).max(1)) as f64;
+        let h = (p[3] + b[3]) / 2.0;
+        let gate = h * (0.25 + self.cfg.max_speed_heights_per_s * frames / self.fps);
+        let d = ((p[0] + p[2] / 2.0) - (b[0] + b[2] / 2.0))
+            .hypot((p[1] + p[3] / 2.0) - (b[1] + b[3] / 2.0));
+        (d / gate).max(0.0)
+    }
+
+    fn apply_match(
+        &mut self,
+        t: usize,
+        det: &Detection,
+        index: usize,
+        frame: u64,
+        learn_appearance: bool,
+    ) {
         let tr = &mut self.tracks[t];
         tr.kf.update(xywh_to_xyah(det.bbox));
         tr.hits += 1;
@@ -223,7 +305,9 @@ impl Tracker {
                     None => tr.feature = Some(e.clone()),
                     Some(f) => {
                         let m = self.cfg.appearance_momentum as f32;
-                        f.iter_mut().zip(e).for_each(|(a, b)| *a = (1.0 - m) * *a + m * b);
+                        f.iter_mut()
+                            .zip(e)
+                            .for_each(|(a, b)| *a = (1.0 - m) * *a + m * b);
                         normalise(f);
                     }
                 }
@@ -240,20 +324,39 @@ impl Tracker {
         };
         let first_frame = self.last_frame.is_none();
         self.last_frame = Some(frame);
+        let time_scale = crate::kalman::REFERENCE_FPS / self.fps;
         for tr in &mut self.tracks {
             tr.detection = None;
             if dt > 0.0 {
-                tr.kf.predict(dt);
+                tr.kf.predict(dt * time_scale);
             }
         }
-        let valid = |d: &&Detection| d.bbox[2] > 0.0 && d.bbox[3] > 0.0 && d.bbox.iter().all(|v| v.is_finite()) && d.score.is_finite();
-        let high: Vec<usize> = (0..detections.len()).filter(|&i| valid(&&detections[i]) && detections[i].score >= self.cfg.high_score).collect();
+        let valid = |d: &&Detection| {
+            d.bbox[2] > 0.0
+                && d.bbox[3] > 0.0
+                && d.bbox.iter().all(|v| v.is_finite())
+                && d.score.is_finite()
+        };
+        let high: Vec<usize> = (0..detections.len())
+            .filter(|&i| valid(&&detections[i]) && detections[i].score >= self.cfg.high_score)
+            .collect();
         let low: Vec<usize> = (0..detections.len())
-            .filter(|&i| valid(&&detections[i]) && detections[i].score >= self.cfg.low_score && detections[i].score < self.cfg.high_score)
+            .filter(|&i| {
+                valid(&&detections[i])
+                    && detections[i].score >= self.cfg.low_score
+                    && detections[i].score < self.cfg.high_score
+            })
             .collect();
 
         // Stage 1: confirmed and lost tracks against confident boxes, appearance fused.
-        let pool: Vec<usize> = (0..self.tracks.len()).filter(|&t| matches!(self.tracks[t].state, TrackState::Confirmed | TrackState::Lost)).collect();
+        let pool: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| {
+                matches!(
+                    self.tracks[t].state,
+                    TrackState::Confirmed | TrackState::Lost
+                )
+            })
+            .collect();
         let high_dets: Vec<&Detection> = high.iter().map(|&i| &detections[i]).collect();
         let c = self.costs(&pool, &high_dets, self.cfg.box_buffer, true);
         let m1 = assign(&c, self.cfg.match_cost);
@@ -266,7 +369,11 @@ impl Tracker {
         }
 
         // Stage 2: tracks that were being followed, against weak boxes, plain overlap.
-        let pending: Vec<usize> = pool.iter().copied().filter(|&t| !track_used[t] && self.tracks[t].state == TrackState::Confirmed).collect();
+        let pending: Vec<usize> = pool
+            .iter()
+            .copied()
+            .filter(|&t| !track_used[t] && self.tracks[t].state == TrackState::Confirmed)
+            .collect();
         let low_dets: Vec<&Detection> = low.iter().map(|&i| &detections[i]).collect();
         let c2 = self.costs(&pending, &low_dets, 0.0, false);
         for (r, k) in assign(&c2, self.cfg.low_match_cost) {
@@ -280,7 +387,9 @@ impl Tracker {
         }
 
         // Stage 3: tentative tracks against the confident boxes left.
-        let tentative: Vec<usize> = (0..self.tracks.len()).filter(|&t| self.tracks[t].state == TrackState::Tentative).collect();
+        let tentative: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| self.tracks[t].state == TrackState::Tentative)
+            .collect();
         let rest: Vec<usize> = (0..high.len()).filter(|&k| !det_used[k]).collect();
         let rest_dets: Vec<&Detection> = rest.iter().map(|&k| &detections[high[k]]).collect();
         let c3 = self.costs(&tentative, &rest_dets, self.cfg.box_buffer, true);
@@ -307,7 +416,11 @@ impl Tracker {
             }
             let id = self.next_id;
             self.next_id += 1;
-            let state = if first_frame || self.cfg.min_hits <= 1 { TrackState::Confirmed } else { TrackState::Tentative };
+            let state = if first_frame || self.cfg.min_hits <= 1 {
+                TrackState::Confirmed
+            } else {
+                TrackState::Tentative
+            };
             self.tracks.push(Track {
                 id,
                 kf: BoxKalman::new(xywh_to_xyah(d.bbox)),
@@ -336,7 +449,13 @@ impl Tracker {
             .iter()
             .filter(|t| t.state == TrackState::Confirmed && t.last_frame == frame)
             .filter_map(|t| {
-                Some(TrackOutput { id: t.id, bbox: t.kf.xywh(), score: t.score, detection: t.detection?, age: frame.saturating_sub(t.start_frame) })
+                Some(TrackOutput {
+                    id: t.id,
+                    bbox: t.kf.xywh(),
+                    score: t.score,
+                    detection: t.detection?,
+                    age: frame.saturating_sub(t.start_frame),
+                })
             })
             .collect();
         out.sort_by_key(|o| o.id);
@@ -344,13 +463,21 @@ impl Tracker {
     }
 
     fn remove_duplicates(&mut self) {
-        let followed: Vec<usize> = (0..self.tracks.len()).filter(|&t| self.tracks[t].state == TrackState::Confirmed).collect();
-        let lost: Vec<usize> = (0..self.tracks.len()).filter(|&t| self.tracks[t].state == TrackState::Lost).collect();
+        let followed: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| self.tracks[t].state == TrackState::Confirmed)
+            .collect();
+        let lost: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| self.tracks[t].state == TrackState::Lost)
+            .collect();
         for &a in &followed {
             for &b in &lost {
                 if iou(self.tracks[a].kf.xywh(), self.tracks[b].kf.xywh()) > 0.85 {
                     let (ta, tb) = (&self.tracks[a], &self.tracks[b]);
-                    let drop = if ta.last_frame - ta.start_frame >= tb.last_frame - tb.start_frame { b } else { a };
+                    let drop = if ta.last_frame - ta.start_frame >= tb.last_frame - tb.start_frame {
+                        b
+                    } else {
+                        a
+                    };
                     self.tracks[drop].state = TrackState::Removed;
                 }
             }
@@ -363,7 +490,11 @@ mod tests {
     use super::*;
 
     fn det(x: f64, y: f64, score: f64) -> Detection {
-        Detection { bbox: [x, y, 40.0, 100.0], score, embedding: None }
+        Detection {
+            bbox: [x, y, 40.0, 100.0],
+            score,
+            embedding: None,
+        }
     }
 
     #[test]
@@ -371,12 +502,22 @@ mod tests {
         let mut t = Tracker::new(TrackerConfig::default(), 10.0);
         let mut ids = std::collections::BTreeMap::new();
         for f in 1..=40u64 {
-            let a = det(100.0 + 4.0 * f as f64, 200.0, if f == 10 { 0.3 } else { 0.9 });
+            let a = det(
+                100.0 + 4.0 * f as f64,
+                200.0,
+                if f == 10 { 0.3 } else { 0.9 },
+            );
             let b = det(600.0 - 4.0 * f as f64, 220.0, 0.9);
             let dets = if f == 20 { vec![b.clone()] } else { vec![a, b] };
             for o in t.update(f, &dets) {
-                let which = if (o.bbox[1] - 200.0).abs() < 10.0 { 'a' } else { 'b' };
-                ids.entry(which).or_insert_with(std::collections::BTreeSet::new).insert(o.id);
+                let which = if (o.bbox[1] - 200.0).abs() < 10.0 {
+                    'a'
+                } else {
+                    'b'
+                };
+                ids.entry(which)
+                    .or_insert_with(std::collections::BTreeSet::new)
+                    .insert(o.id);
             }
         }
         assert_eq!(ids[&'a'].len(), 1, "{ids:?}");
@@ -396,9 +537,13 @@ mod tests {
 
     #[test]
     fn a_lost_track_comes_back_within_its_timeout_only() {
-        let mut cfg = TrackerConfig::default();
-        cfg.lost_timeout_s = 1.0;
-        let mut t = Tracker::new(cfg, 10.0);
+        let mut t = Tracker::new(
+            TrackerConfig {
+                lost_timeout_s: 1.0,
+                ..TrackerConfig::default()
+            },
+            10.0,
+        );
         for f in 1..=5 {
             t.update(f, &[det(100.0, 100.0, 0.9)]);
         }
@@ -421,14 +566,23 @@ mod tests {
             Some(x)
         };
         let mut t = Tracker::new(TrackerConfig::default(), 10.0);
-        let mut by_colour: std::collections::BTreeMap<u8, std::collections::BTreeSet<u64>> = Default::default();
+        let mut by_colour: std::collections::BTreeMap<u8, std::collections::BTreeSet<u64>> =
+            Default::default();
         for f in 1..=30u64 {
             // Two people cross at frame 15; the appearance vectors tell them apart.
             let xa = 100.0 + 10.0 * f as f64;
             let xb = 400.0 - 10.0 * f as f64;
             let dets = vec![
-                Detection { bbox: [xa, 200.0, 40.0, 100.0], score: 0.9, embedding: e(1.0) },
-                Detection { bbox: [xb, 205.0, 40.0, 100.0], score: 0.9, embedding: e(0.0) },
+                Detection {
+                    bbox: [xa, 200.0, 40.0, 100.0],
+                    score: 0.9,
+                    embedding: e(1.0),
+                },
+                Detection {
+                    bbox: [xb, 205.0, 40.0, 100.0],
+                    score: 0.9,
+                    embedding: e(0.0),
+                },
             ];
             for o in t.update(f, &dets) {
                 by_colour.entry(o.detection as u8).or_default().insert(o.id);
@@ -441,12 +595,26 @@ mod tests {
     #[test]
     fn bad_boxes_are_ignored_and_configs_are_checked() {
         let mut t = Tracker::new(TrackerConfig::default(), 10.0);
-        let bad = [Detection { bbox: [f64::NAN, 0.0, 10.0, 10.0], score: 0.9, embedding: None }, Detection { bbox: [0.0, 0.0, 0.0, 10.0], score: 0.9, embedding: None }];
+        let bad = [
+            Detection {
+                bbox: [f64::NAN, 0.0, 10.0, 10.0],
+                score: 0.9,
+                embedding: None,
+            },
+            Detection {
+                bbox: [0.0, 0.0, 0.0, 10.0],
+                score: 0.9,
+                embedding: None,
+            },
+        ];
         assert!(t.update(1, &bad).is_empty());
         assert_eq!(t.live_tracks(), 0);
-        let mut cfg = TrackerConfig::default();
-        cfg.low_score = 0.9;
-        assert!(cfg.validate().is_err());
+        assert!(TrackerConfig {
+            low_score: 0.9,
+            ..TrackerConfig::default()
+        }
+        .validate()
+        .is_err());
         assert!(TrackerConfig::default().validate().is_ok());
     }
 }

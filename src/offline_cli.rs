@@ -1,0 +1,166 @@
+//! `urbanstream track` and `urbanstream mtmc`: the camera pipeline's trackers and fusion run
+//! over files on the files' own clock, for evaluation and for users' own footage.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use urbanstream_vision::mot::{parse_mot, parse_npy, write_result_line};
+use urbanstream_vision::offline::{load_scene, run_mtmc, run_single, write_mtmc, OfflineConfig};
+
+#[derive(Args)]
+pub struct TrackArgs {
+    /// Detections, MOTChallenge text (`frame,-1,x,y,w,h,score,…`, frames from 1).
+    #[arg(long, conflicts_with = "video", required_unless_present = "video")]
+    det: Option<PathBuf>,
+    /// Appearance vectors for the detections (float32 `.npy`, row i ↔ line i of --det).
+    #[arg(long, requires = "det")]
+    emb: Option<PathBuf>,
+    /// A video file (or RTSP URL) to detect people in (needs a build with `--features video`).
+    #[arg(long)]
+    video: Option<String>,
+    /// The detector for --video: `hog` (OpenCV's people detector) or `torchscript:PATH`.
+    #[arg(long, default_value = "hog")]
+    detector: String,
+    /// Frames per second of the sequence (a video says its own).
+    #[arg(long, default_value_t = 25.0)]
+    fps: f64,
+    /// Tracker settings (JSON, the fields of `OfflineConfig`; see README).
+    #[arg(long)]
+    params: Option<PathBuf>,
+    /// Where to write the tracks, MOTChallenge text (`frame,id,x,y,w,h,score,-1,-1,-1`).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct MtmcArgs {
+    /// A scene folder: cameras.json and cam{c}/det.txt (+ optional emb.npy).
+    #[arg(long)]
+    scene: PathBuf,
+    /// Output folder: cam{c}/res.txt with global ids and floor.txt.
+    #[arg(long)]
+    out: PathBuf,
+    /// Tracker and fusion settings (JSON, the fields of `OfflineConfig`; see README).
+    #[arg(long)]
+    params: Option<PathBuf>,
+}
+
+fn params(path: Option<&Path>) -> anyhow::Result<OfflineConfig> {
+    let Some(p) = path else {
+        return Ok(OfflineConfig::default());
+    };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let cfg: OfflineConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a valid settings object", p.display()))?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+pub fn track(a: TrackArgs) -> anyhow::Result<()> {
+    let cfg = params(a.params.as_deref())?;
+    if let Some(video) = &a.video {
+        return track_video(video, &a.detector, &cfg, &a.out);
+    }
+    let det = a.det.as_deref().context("--det or --video is required")?;
+    if !(a.fps > 0.0 && a.fps <= 1000.0) {
+        anyhow::bail!("--fps must be within (0, 1000]");
+    }
+    let text =
+        std::fs::read_to_string(det).with_context(|| format!("reading {}", det.display()))?;
+    let rows = parse_mot(&text).with_context(|| det.display().to_string())?;
+    let emb = match &a.emb {
+        Some(p) => {
+            let m =
+                parse_npy(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
+                    .with_context(|| p.display().to_string())?;
+            if m.rows != rows.len() {
+                anyhow::bail!(
+                    "{}: {} rows for {} detections",
+                    p.display(),
+                    m.rows,
+                    rows.len()
+                );
+            }
+            Some(m)
+        }
+        None => None,
+    };
+    let started = Instant::now();
+    let out = run_single(&rows, emb.as_ref(), a.fps, &cfg)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut text = String::new();
+    for &(f, id, b, s) in &out {
+        write_result_line(&mut text, f, id, b, s);
+    }
+    write_file(&a.out, &text)?;
+    let frames = rows.iter().map(|r| r.frame).max().unwrap_or(0);
+    let mut ids: Vec<u64> = out.iter().map(|r| r.1).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    println!(
+        "{}",
+        serde_json::json!({"frames": frames, "detections": rows.len(), "tracks": ids.len(), "rows": out.len(), "seconds": elapsed,
+            "ms_per_frame": if frames > 0 { elapsed * 1000.0 / frames as f64 } else { 0.0 }})
+    );
+    Ok(())
+}
+
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(not(feature = "video"))]
+fn track_video(
+    _video: &str,
+    _detector: &str,
+    _cfg: &OfflineConfig,
+    _out: &Path,
+) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no video support: build with `cargo build --release --features video` (needs libopencv-dev and clang; see README)")
+}
+
+#[cfg(feature = "video")]
+fn track_video(video: &str, detector: &str, cfg: &OfflineConfig, out: &Path) -> anyhow::Result<()> {
+    let spec = urbanstream_video::DetectorSpec::parse(detector)?;
+    let started = Instant::now();
+    let run = urbanstream_video::track_video(video, &spec, cfg)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut text = String::new();
+    for &(f, id, b, s) in &run.rows {
+        write_result_line(&mut text, f, id, b, s);
+    }
+    write_file(out, &text)?;
+    println!(
+        "{}",
+        serde_json::json!({"frames": run.frames, "detections": run.detections, "rows": run.rows.len(), "seconds": elapsed,
+            "ms_per_frame": if run.frames > 0 { elapsed * 1000.0 / run.frames as f64 } else { 0.0 },
+            "detect_ms_per_frame": run.detect_ms_per_frame, "fps": run.fps})
+    );
+    Ok(())
+}
+
+pub fn mtmc(a: MtmcArgs) -> anyhow::Result<()> {
+    let cfg = params(a.params.as_deref())?;
+    let cams = load_scene(&a.scene)?;
+    let started = Instant::now();
+    let result = run_mtmc(&cams, &cfg)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    write_mtmc(&result, &cams, &a.out)?;
+    let offsets: serde_json::Map<String, serde_json::Value> = result
+        .camera_offsets
+        .iter()
+        .map(|(c, o)| (c.to_string(), serde_json::json!([o.0, o.1])))
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({"cameras": cams.len(), "detections": result.detections, "identities": result.identities,
+            "merges": result.merges, "splits": result.splits, "reentries": result.reentries, "camera_offsets_m": offsets,
+            "seconds": elapsed, "detections_per_s": result.detections as f64 / elapsed.max(1e-9)})
+    );
+    Ok(())
+}
