@@ -122,6 +122,13 @@ if ! python3 -c 'import numpy, scipy, pandas, motmetrics' >/dev/null 2>&1; then
   python3 -m pip install -q motmetrics 'numpy<2' scipy pandas
 fi
 
+# The video path: OpenCV (the opencv crate binds the system library, clang reads its headers)
+# and opencv-doc for vtest.avi, a real pedestrian sequence.
+if ! dpkg -s libopencv-dev clang libclang-dev opencv-doc >/dev/null 2>&1; then
+  echo "== installing OpenCV (libopencv-dev, clang, libclang-dev, opencv-doc)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopencv-dev clang libclang-dev opencv-doc >/dev/null
+fi
+
 # The dashboard's tests: Debian's headless Chromium, driven over the DevTools protocol.
 if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM:-}" ]; then
   echo "== installing chromium"
@@ -144,11 +151,14 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --locked --features video --bin urbanstream -- -D warnings
 
 echo "== cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+# The binary's video path (`track --video`), built with OpenCV.
+cargo test --locked --features video --test cameras video 2>&1 | tee -a "$log"
 
 echo "== API fuzz: schemathesis from /api/v1/openapi.json"
 scripts/api-fuzz.sh 20 2>&1 | tail -n 12

@@ -315,3 +315,43 @@ fn bad_files_are_refused_with_the_reason() {
     assert!(dir.join("o/cam0/res.txt").exists() && dir.join("o/floor.txt").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(feature = "video")]
+#[test]
+fn track_video_with_the_hog_detector() {
+    let dir = tempdir("video");
+    let res = dir.join("vtest.txt");
+    let vtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+    let summary = json(&run(Command::new(bin())
+        .args([
+            "track",
+            "--video",
+            vtest,
+            "--max-frames",
+            "40",
+            "--detect-every",
+            "2",
+            "--out",
+        ])
+        .arg(&res)));
+    assert_eq!(f(&summary, &["frames"]), 40.0, "{summary}");
+    assert!(f(&summary, &["tracks"]) >= 2.0, "{summary}");
+    let rows = urbanstream_vision::mot::parse_mot(&std::fs::read_to_string(&res).unwrap()).unwrap();
+    assert!(
+        rows.len() >= 40 && rows.iter().all(|r| r.frame >= 1 && r.frame <= 40),
+        "{} rows",
+        rows.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(not(feature = "video"))]
+#[test]
+fn track_video_without_the_feature_says_how_to_get_it() {
+    let out = Command::new(bin())
+        .args(["track", "--video", "clip.avi", "--out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features video"));
+}

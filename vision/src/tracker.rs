@@ -177,6 +177,31 @@ fn buffered(b: [f64; 4], k: f64) -> [f64; 4] {
     ]
 }
 
+/// Greedy non-maximum suppression: keeps the most confident box of every group overlapping by
+/// more than `iou_limit`, drops boxes under `min_score`, and leaves out boxes outside `roi`
+/// (a `(x, y, w, h)` region whose foot point must lie inside) where one is given.
+pub fn suppress(
+    mut dets: Vec<Detection>,
+    iou_limit: f64,
+    min_score: f64,
+    roi: Option<[f64; 4]>,
+) -> Vec<Detection> {
+    dets.retain(|d| {
+        let (fx, fy) = (d.bbox[0] + d.bbox[2] / 2.0, d.bbox[1] + d.bbox[3]);
+        d.score >= min_score
+            && roi
+                .is_none_or(|r| fx >= r[0] && fx <= r[0] + r[2] && fy >= r[1] && fy <= r[1] + r[3])
+    });
+    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::with_capacity(dets.len());
+    for d in dets {
+        if kept.iter().all(|k| iou(k.bbox, d.bbox) <= iou_limit) {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
 /// Half the cosine distance of two L2-normalised vectors (0 same, 1 opposite).
 pub fn appearance_cost(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a
@@ -590,6 +615,33 @@ mod tests {
         }
         assert_eq!(by_colour[&0].len(), 1, "{by_colour:?}");
         assert_eq!(by_colour[&1].len(), 1, "{by_colour:?}");
+    }
+
+    #[test]
+    fn suppression_keeps_the_best_of_each_group() {
+        let d = |x: f64, s: f64| Detection {
+            bbox: [x, 0.0, 40.0, 100.0],
+            score: s,
+            embedding: None,
+        };
+        let kept = suppress(
+            vec![d(0.0, 0.7), d(4.0, 0.9), d(200.0, 0.6), d(400.0, 0.3)],
+            0.5,
+            0.5,
+            None,
+        );
+        assert_eq!(
+            kept.iter().map(|k| k.bbox[0]).collect::<Vec<_>>(),
+            vec![4.0, 200.0]
+        );
+        let kept = suppress(
+            vec![d(0.0, 0.9), d(200.0, 0.9)],
+            0.5,
+            0.5,
+            Some([100.0, 0.0, 500.0, 500.0]),
+        );
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].bbox[0], 200.0);
     }
 
     #[test]

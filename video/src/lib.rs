@@ -1,0 +1,246 @@
+//! The video adapter: frames from a file or an RTSP URL through OpenCV, people found by OpenCV's
+//! HOG people detector (weight-free: the SVM ships inside OpenCV), a colour appearance vector per
+//! box, and the per-camera tracker of `urbanstream-vision` over them. Decoding runs on its own
+//! thread, bounded to a few frames ahead of detection.
+
+mod appearance;
+
+pub use appearance::stripe_histogram;
+
+use opencv::core::{Mat, Rect, Size, Vector};
+use opencv::objdetect::HOGDescriptor;
+use opencv::prelude::*;
+use opencv::{imgproc, videoio};
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+use urbanstream_vision::offline::{fill_gaps, BoxRow, OfflineConfig};
+use urbanstream_vision::tracker::{suppress, Detection, Tracker};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error("opencv: {0}")]
+    OpenCv(#[from] opencv::Error),
+    #[error("cannot open video {0:?} (missing file, unsupported codec or unreachable stream)")]
+    Open(String),
+    #[error("unknown detector {0:?}: use `hog` or `torchscript:PATH`")]
+    UnknownDetector(String),
+    #[error("a TorchScript detector needs a build with the `torch` feature (libtorch); this build has HOG only")]
+    NoTorch(PathBuf),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Which detector finds the people.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DetectorSpec {
+    Hog,
+    TorchScript(PathBuf),
+}
+
+impl DetectorSpec {
+    pub fn parse(s: &str) -> Result<Self, VideoError> {
+        match s.split_once(':') {
+            None if s == "hog" => Ok(Self::Hog),
+            Some(("torchscript", path)) if !path.is_empty() => {
+                Ok(Self::TorchScript(PathBuf::from(path)))
+            }
+            _ => Err(VideoError::UnknownDetector(s.to_string())),
+        }
+    }
+}
+
+/// OpenCV's HOG + linear SVM people detector (Dalal–Triggs, the 64×128 window).
+pub struct HogDetector {
+    hog: HOGDescriptor,
+    /// Frames are scaled by this before detection (people under 128 px tall need > 1).
+    pub scale: f64,
+    /// Step of the detection window, pixels (8 is the usual; 4 finds more, slower).
+    pub stride: i32,
+}
+
+impl HogDetector {
+    pub fn new() -> Result<Self, VideoError> {
+        let mut hog = HOGDescriptor::default()?;
+        hog.set_svm_detector(HOGDescriptor::get_default_people_detector()?);
+        Ok(Self {
+            hog,
+            scale: 1.0,
+            stride: 8,
+        })
+    }
+
+    /// People in a BGR frame. Scores are the SVM margin `w` through a logistic, `1 / (1 + e^(−2w))`:
+    /// a box on the decision boundary scores 0.5.
+    pub fn detect(&self, frame: &Mat) -> Result<Vec<Detection>, VideoError> {
+        let scaled;
+        let img = if (self.scale - 1.0).abs() > 1e-6 {
+            let mut m = Mat::default();
+            imgproc::resize(
+                frame,
+                &mut m,
+                Size::new(0, 0),
+                self.scale,
+                self.scale,
+                imgproc::INTER_LINEAR,
+            )?;
+            scaled = m;
+            &scaled
+        } else {
+            frame
+        };
+        let mut found = Vector::<Rect>::new();
+        let mut weights = Vector::<f64>::new();
+        let s = Size::new(self.stride, self.stride);
+        self.hog.detect_multi_scale_weights(
+            img,
+            &mut found,
+            &mut weights,
+            0.0,
+            s,
+            Size::new(16, 16),
+            1.05,
+            2.0,
+            false,
+        )?;
+        let k = 1.0 / self.scale;
+        Ok(found
+            .iter()
+            .zip(weights.iter())
+            .map(|(r, w)| {
+                // HOG's window has a margin around the person: trim it to the body.
+                let (x, y, bw, bh) = (
+                    f64::from(r.x) * k,
+                    f64::from(r.y) * k,
+                    f64::from(r.width) * k,
+                    f64::from(r.height) * k,
+                );
+                Detection {
+                    bbox: [x + 0.1 * bw, y + 0.05 * bh, 0.8 * bw, 0.9 * bh],
+                    score: 1.0 / (1.0 + (-2.0 * w).exp()),
+                    embedding: None,
+                }
+            })
+            .collect())
+    }
+}
+
+/// What a video run produced.
+#[derive(Debug, Default)]
+pub struct VideoRun {
+    pub rows: Vec<BoxRow>,
+    pub frames: u64,
+    pub detections: usize,
+    pub fps: f64,
+    /// Time spent in the detector per frame, milliseconds (mean).
+    pub detect_ms_per_frame: f64,
+    /// Time in appearance and tracking per frame, milliseconds (mean).
+    pub track_ms_per_frame: f64,
+}
+
+/// Options of a video run beyond the tracker's.
+#[derive(Debug, Clone)]
+pub struct VideoOptions {
+    /// Stop after this many frames (0: the whole video).
+    pub max_frames: u64,
+    /// Detect on every n-th frame only; the tracker predicts in between.
+    pub detect_every: u64,
+    /// Frames are scaled by this before detection.
+    pub detect_scale: f64,
+}
+
+impl Default for VideoOptions {
+    fn default() -> Self {
+        Self {
+            max_frames: 0,
+            detect_every: 1,
+            detect_scale: 1.0,
+        }
+    }
+}
+
+/// Decodes, detects and tracks one video, start to end.
+pub fn track_video(
+    source: &str,
+    spec: &DetectorSpec,
+    cfg: &OfflineConfig,
+    opts: &VideoOptions,
+) -> Result<VideoRun, VideoError> {
+    cfg.validate()
+        .map_err(|e| VideoError::Config(e.to_string()))?;
+    let mut detector = match spec {
+        DetectorSpec::Hog => HogDetector::new()?,
+        DetectorSpec::TorchScript(p) => return Err(VideoError::NoTorch(p.clone())),
+    };
+    detector.scale = opts.detect_scale;
+    let mut cap = videoio::VideoCapture::from_file(source, videoio::CAP_ANY)?;
+    if !cap.is_opened()? {
+        return Err(VideoError::Open(source.to_string()));
+    }
+    let fps = cap
+        .get(videoio::CAP_PROP_FPS)
+        .ok()
+        .filter(|f| *f > 0.0 && *f < 1000.0)
+        .unwrap_or(25.0);
+    let (tx, rx) = sync_channel::<Mat>(4);
+    let max_frames = opts.max_frames;
+    let decoder = std::thread::spawn(move || -> Result<(), VideoError> {
+        let mut n = 0u64;
+        loop {
+            let mut frame = Mat::default();
+            if !cap.read(&mut frame)? || frame.empty() {
+                return Ok(());
+            }
+            if tx.send(frame).is_err() {
+                return Ok(());
+            }
+            n += 1;
+            if max_frames > 0 && n >= max_frames {
+                return Ok(());
+            }
+        }
+    });
+    let mut tracker = Tracker::new(cfg.tracker.clone(), fps);
+    let mut per: std::collections::BTreeMap<u64, Vec<(u64, [f64; 4], f64)>> = Default::default();
+    let mut run = VideoRun {
+        fps,
+        ..VideoRun::default()
+    };
+    let (mut detect_s, mut track_s) = (0.0, 0.0);
+    let every = opts.detect_every.max(1);
+    let mut hsv = Mat::default();
+    for frame in rx {
+        run.frames += 1;
+        let k = run.frames;
+        if (k - 1) % every != 0 {
+            continue;
+        }
+        let t0 = Instant::now();
+        let found = detector.detect(&frame)?;
+        let t1 = Instant::now();
+        let mut dets = suppress(found, 0.5, cfg.tracker.low_score, None);
+        imgproc::cvt_color(&frame, &mut hsv, imgproc::COLOR_BGR2HSV, 0)?;
+        for d in &mut dets {
+            d.embedding = stripe_histogram(&hsv, d.bbox)?;
+        }
+        run.detections += dets.len();
+        for o in tracker.update(k, &dets) {
+            per.entry(o.id).or_default().push((k, o.bbox, o.score));
+        }
+        detect_s += (t1 - t0).as_secs_f64();
+        track_s += t1.elapsed().as_secs_f64();
+    }
+    match decoder.join() {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(VideoError::Open(format!(
+                "{source}: the decoding thread failed"
+            )))
+        }
+    }
+    let detected = run.frames.div_ceil(every).max(1) as f64;
+    run.detect_ms_per_frame = detect_s * 1000.0 / detected;
+    run.track_ms_per_frame = track_s * 1000.0 / detected;
+    run.rows = fill_gaps(per, (cfg.fill_gaps_s * fps).round() as u64);
+    Ok(run)
+}
