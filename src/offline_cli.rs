@@ -128,12 +128,7 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "video"))]
-fn track_video(
-    _video: &str,
-    _detector: &str,
-    _cfg: &OfflineConfig,
-    _out: &Path,
-) -> anyhow::Result<()> {
+fn track_video(_video: &str, _a: &TrackArgs, _cfg: &OfflineConfig) -> anyhow::Result<()> {
     anyhow::bail!("this build has no video support: build with `cargo build --release --features video` (needs libopencv-dev and clang; see README)")
 }
 

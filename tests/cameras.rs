@@ -3,6 +3,8 @@
 //! with a wrong calibration, no appearance vectors), scored by motmetrics; the single-camera
 //! tracker on TUD-Campus and TUD-Stadtmitte with corrupted ground truth as detections.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

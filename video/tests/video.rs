@@ -1,6 +1,8 @@
 //! The video path on a real pedestrian sequence (OpenCV's `vtest.avi`, from Debian's
 //! opencv-doc) and the colour appearance vector on images made here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
 use opencv::core::{Mat, Rect, Scalar, CV_8UC3};
 use opencv::imgproc;
 use opencv::prelude::*;

@@ -34,7 +34,7 @@ fn scene(people: usize, steps: usize, dim: usize) -> Vec<(f64, Vec<Observation>)
         })
         .collect();
     let phase: Vec<(f64, f64)> = (0..people)
-        .map(|_| (rng.next() * 6.28, 0.05 + rng.next() * 0.1))
+        .map(|_| (rng.next() * std::f64::consts::TAU, 0.05 + rng.next() * 0.1))
         .collect();
     (0..steps)
         .map(|k| {

@@ -38,6 +38,9 @@ pub struct FusionConfig {
     pub reentry_cost: f64,
     /// How long a new identity collects appearance before re-entry is decided, seconds.
     pub reentry_after_s: f64,
+    /// Without appearance, an identity lost at most this long may be taken up again by a new
+    /// one it could have walked to, when no other lost identity could have, seconds.
+    pub reentry_motion_s: f64,
     /// Lost identities are forgotten after this long, seconds.
     pub forget_s: f64,
     /// Acceleration noise of the floor filter, (m/s²)².
@@ -63,6 +66,7 @@ impl Default for FusionConfig {
             appearance_veto: 0.3,
             reentry_cost: 0.15,
             reentry_after_s: 1.0,
+            reentry_motion_s: 3.0,
             forget_s: 900.0,
             accel_var: 2.0,
             max_speed_mps: 2.5,
@@ -92,6 +96,7 @@ impl FusionConfig {
             (self.split_after_s, "split_after_s"),
             (self.merge_after_s, "merge_after_s"),
             (self.reentry_after_s, "reentry_after_s"),
+            (self.reentry_motion_s, "reentry_motion_s"),
             (self.forget_s, "forget_s"),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
@@ -209,6 +214,8 @@ struct Identity {
     id: GlobalId,
     kf: FloorKalman,
     first_seen: f64,
+    /// Where it was first seen.
+    first_pos: (f64, f64),
     last_seen: f64,
     last_time: f64,
     gallery: Option<Gallery>,
@@ -414,6 +421,7 @@ impl Fusion {
                 id,
                 kf,
                 first_seen: t,
+                first_pos: obs.floor,
                 last_seen: t,
                 last_time: t,
                 gallery: None,
@@ -928,45 +936,60 @@ impl Fusion {
         let young: Vec<GlobalId> = self
             .identities
             .values()
-            .filter(|g| {
-                !g.settled
-                    && !g.lost
-                    && t - g.first_seen >= self.cfg.reentry_after_s
-                    && g.gallery.as_ref().is_some_and(|x| x.samples >= 3)
-            })
+            .filter(|g| !g.settled && !g.lost && t - g.first_seen >= self.cfg.reentry_after_s)
             .map(|g| g.id)
             .collect();
+        let gallery_of = |g: &Identity| -> Option<Vec<f32>> {
+            [&g.gallery, &g.any_gallery]
+                .into_iter()
+                .flatten()
+                .find(|x| x.samples >= 3)
+                .map(|x| x.mean.clone())
+        };
         for id in young {
             let Some(g) = self.identities.get(&id) else {
                 continue;
             };
-            let (Some(gal), pos, first) = (g.gallery.clone(), g.kf.position(), g.first_seen) else {
-                continue;
-            };
-            let mut best: Option<(f64, GlobalId)> = None;
+            let (gal, pos, first) = (gallery_of(g), g.first_pos, g.first_seen);
+            // By appearance where both have it; by motion alone (a short absence, one
+            // plausible candidate) where neither does.
+            let mut by_look: Option<(f64, GlobalId)> = None;
+            let mut by_motion: Vec<(f64, GlobalId)> = Vec::new();
             for old in self
                 .identities
                 .values()
                 .filter(|o| o.lost && o.id != id && o.last_seen < first)
             {
-                let Some(og) = &old.gallery else { continue };
-                if og.samples < 3 || self.apart.last(old.id, id).is_some() {
+                if self.apart.last(old.id, id).is_some()
+                    || self.far_apart.last(old.id, id).is_some()
+                {
                     continue;
                 }
                 let gap = first - old.last_seen;
                 let (ox, oy) = old.kf.position();
-                if (pos.0 - ox).hypot(pos.1 - oy)
-                    > self.cfg.max_speed_mps * gap
-                        + self.cfg.gate_max_m
-                        + self.cfg.max_speed_mps * (t - first)
-                {
+                let reach = self.cfg.max_speed_mps * gap + self.cfg.gate_max_m;
+                let d = (pos.0 - ox).hypot(pos.1 - oy);
+                if d > reach {
                     continue;
                 }
-                let c = appearance_cost(&gal.mean, &og.mean);
-                if c < self.cfg.reentry_cost && best.is_none_or(|(bc, _)| c < bc) {
-                    best = Some((c, old.id));
+                match (&gal, gallery_of(old)) {
+                    (Some(a), Some(b)) => {
+                        let c = appearance_cost(a, &b);
+                        if c < self.cfg.reentry_cost && by_look.is_none_or(|(bc, _)| c < bc) {
+                            by_look = Some((c, old.id));
+                        }
+                    }
+                    _ if gap <= self.cfg.reentry_motion_s => by_motion.push((d / reach, old.id)),
+                    _ => {}
                 }
             }
+            by_motion.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let motion_pick = match by_motion.as_slice() {
+                [only] => Some(*only),
+                [best, second, ..] if best.0 < 0.5 * second.0 => Some(*best),
+                _ => None,
+            };
+            let best = by_look.or(motion_pick);
             if let Some(g) = self.identities.get_mut(&id) {
                 g.settled = true;
             }
