@@ -13,6 +13,7 @@
 //! See [`entity`] for the seam every kind of device plugs into, and how to add a kind.
 
 pub mod arbiters;
+pub mod camera;
 pub mod commands;
 pub mod db_batcher;
 pub mod edge;
@@ -26,6 +27,7 @@ pub mod mqtt;
 pub mod notify;
 pub mod redis_bridge;
 pub mod registry;
+pub mod reid;
 pub mod robot;
 pub mod rules;
 pub mod shared;

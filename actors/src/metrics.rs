@@ -20,6 +20,9 @@ pub const VEHICLE_EVENTS_TOTAL: &str = "urbanstream_vehicle_events_total";
 pub const EDGE_EVENTS_TOTAL: &str = "urbanstream_edge_events_total";
 pub const EDGE_MESSAGES_REDELIVERED_TOTAL: &str = "urbanstream_edge_messages_redelivered_total";
 pub const EDGE_MESSAGES_MISSING_TOTAL: &str = "urbanstream_edge_messages_missing_total";
+pub const CAMERA_FRAMES_TOTAL: &str = "urbanstream_camera_frames_total";
+pub const REID_OBSERVATIONS_TOTAL: &str = "urbanstream_reid_observations_total";
+pub const REID_EVENTS_TOTAL: &str = "urbanstream_reid_events_total";
 pub const ROBOT_EVENTS_TOTAL: &str = "urbanstream_robot_events_total";
 pub const MODBUS_REQUESTS_TOTAL: &str = "urbanstream_modbus_requests_total";
 pub const MODBUS_ERRORS_TOTAL: &str = "urbanstream_modbus_errors_total";
@@ -210,6 +213,24 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Edge node messages missing: sequence numbers skipped",
+    ),
+    (
+        CAMERA_FRAMES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Camera frames of detections, by outcome (tracked, not_running, out_of_order, bad_time)",
+    ),
+    (
+        REID_OBSERVATIONS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Tracked people fused across cameras (one per camera, track and instant)",
+    ),
+    (
+        REID_EVENTS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Cross-camera identity events, by kind (appeared, merged, split, left, reentered)",
     ),
     (
         ROBOT_EVENTS_TOTAL,

@@ -1,0 +1,155 @@
+use actix::prelude::*;
+use urbanstream_vision::fusion::{CameraId, Fusion, FusionConfig, FusionEvent, Observation};
+
+use crate::metrics::{REID_EVENTS_TOTAL, REID_OBSERVATIONS_TOTAL};
+
+/// One camera's people at one instant (seconds on the site's clock).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct FuseObservations {
+    pub camera: CameraId,
+    pub time_s: f64,
+    pub observations: Vec<Observation>,
+}
+
+/// One identity's place after a fusion step.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IdentityUpdate {
+    pub global_id: u64,
+    pub x_m: f64,
+    pub y_m: f64,
+    pub vx_mps: f64,
+    pub vy_mps: f64,
+    /// `(camera, local track)` pairs that saw it.
+    pub cameras: Vec<(CameraId, u64)>,
+}
+
+/// What a fusion step tells subscribers (the hub, the batcher).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct TrackingUpdate {
+    pub time_s: f64,
+    pub identities: Vec<IdentityUpdate>,
+    pub events: Vec<FusionEvent>,
+}
+
+/// Asks for the identities in the live set and each camera's learnt floor offset.
+#[derive(Message)]
+#[rtype(result = "ReidSnapshot")]
+pub struct Snapshot;
+
+#[derive(Debug, Clone, MessageResponse)]
+pub struct ReidSnapshot {
+    pub active: usize,
+    pub remembered: usize,
+    pub offsets: Vec<(CameraId, (f64, f64))>,
+}
+
+/// Collects cameras' observations for one instant and fuses them when a later instant
+/// arrives (cameras of one site share a clock; a camera late by more than one instant is
+/// fused with the next).
+pub struct ReidFusionActor {
+    fusion: Fusion,
+    pending_time: Option<f64>,
+    pending: Vec<Observation>,
+    cameras: Vec<CameraId>,
+    subscribers: Vec<Recipient<TrackingUpdate>>,
+}
+
+impl ReidFusionActor {
+    pub fn new(cfg: FusionConfig, subscribers: Vec<Recipient<TrackingUpdate>>) -> Self {
+        Self {
+            fusion: Fusion::new(cfg),
+            pending_time: None,
+            pending: Vec::new(),
+            cameras: Vec::new(),
+            subscribers,
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some(t) = self.pending_time.take() else {
+            return;
+        };
+        let obs = std::mem::take(&mut self.pending);
+        metrics::counter!(REID_OBSERVATIONS_TOTAL).increment(obs.len() as u64);
+        let out = self.fusion.step(t, &obs);
+        for e in &out.events {
+            let kind = match e {
+                FusionEvent::Appeared { .. } => "appeared",
+                FusionEvent::Merged { .. } => "merged",
+                FusionEvent::Split { .. } => "split",
+                FusionEvent::Left { .. } => "left",
+                FusionEvent::Reentered { .. } => "reentered",
+            };
+            metrics::counter!(REID_EVENTS_TOTAL, "kind" => kind).increment(1);
+        }
+        let update = TrackingUpdate {
+            time_s: t,
+            identities: out
+                .identities
+                .into_iter()
+                .map(|i| IdentityUpdate {
+                    global_id: i.identity,
+                    x_m: i.position.0,
+                    y_m: i.position.1,
+                    vx_mps: i.velocity.0,
+                    vy_mps: i.velocity.1,
+                    cameras: i.seen_by,
+                })
+                .collect(),
+            events: out.events,
+        };
+        for s in &self.subscribers {
+            // A full subscriber misses this step; the next one carries every live identity.
+            let _ = s.try_send(update.clone());
+        }
+    }
+}
+
+impl Actor for ReidFusionActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<FuseObservations> for ReidFusionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FuseObservations, _ctx: &mut Self::Context) {
+        if !msg.time_s.is_finite() {
+            return;
+        }
+        match self.pending_time {
+            Some(t) if msg.time_s > t + 1e-6 => {
+                self.flush();
+                self.pending_time = Some(msg.time_s);
+            }
+            Some(_) => {}
+            None => self.pending_time = Some(msg.time_s),
+        }
+        if !self.cameras.contains(&msg.camera) {
+            self.cameras.push(msg.camera);
+        }
+        // A camera's latest view of a track at this instant replaces an earlier one.
+        self.pending.retain(|o| {
+            o.camera != msg.camera || !msg.observations.iter().any(|n| n.track == o.track)
+        });
+        self.pending.extend(msg.observations);
+    }
+}
+
+impl Handler<Snapshot> for ReidFusionActor {
+    type Result = ReidSnapshot;
+
+    fn handle(&mut self, _: Snapshot, _ctx: &mut Self::Context) -> ReidSnapshot {
+        self.flush();
+        ReidSnapshot {
+            active: self.fusion.active(),
+            remembered: self.fusion.remembered(),
+            offsets: self
+                .cameras
+                .iter()
+                .map(|&c| (c, self.fusion.camera_offset(c)))
+                .collect(),
+        }
+    }
+}

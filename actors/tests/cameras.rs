@@ -1,0 +1,194 @@
+//! Camera entities and the ReID fusion aggregator as actors: two calibrated cameras see the same
+//! two people walking; their tracked people come out of the aggregator as two global identities,
+//! each placed on the floor by both cameras. A camera's state machine decides what it accepts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use actix::prelude::*;
+use std::sync::{Arc, Mutex};
+use urbanstream_actors::camera::{
+    CameraActor, CameraCommand, CameraDetections, CameraState, GetStatus,
+};
+use urbanstream_actors::reid::{ReidFusionActor, Snapshot, TrackingUpdate};
+use urbanstream_vision::fusion::FusionConfig;
+use urbanstream_vision::geometry::{CalibrationSpec, FloorCalibration};
+use urbanstream_vision::tracker::{Detection, TrackerConfig};
+
+struct Collector(Arc<Mutex<Vec<TrackingUpdate>>>);
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+impl Handler<TrackingUpdate> for Collector {
+    type Result = ();
+    fn handle(&mut self, msg: TrackingUpdate, _: &mut Self::Context) {
+        self.0.lock().unwrap().push(msg);
+    }
+}
+
+/// A camera 5 m up at `(cx, cy)`, looking down towards the room's middle (10, 7).
+fn camera(cx: f64, cy: f64) -> (FloorCalibration, [[f64; 3]; 3], [f64; 3]) {
+    let norm = |v: [f64; 3]| {
+        let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+        [v[0] / n, v[1] / n, v[2] / n]
+    };
+    let cross = |a: [f64; 3], b: [f64; 3]| {
+        [
+            a[1] * b[2] - a[2] * b[1],
+            a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0],
+        ]
+    };
+    let centre = [cx, cy, 5.0];
+    let fwd = norm([10.0 - cx, 7.0 - cy, -5.0]);
+    let right = norm(cross(fwd, [0.0, 0.0, 1.0]));
+    let down = cross(fwd, right);
+    let r = [right, down, fwd];
+    let t = [0, 1, 2].map(|i| -(r[i][0] * centre[0] + r[i][1] * centre[1] + r[i][2] * centre[2]));
+    let spec = CalibrationSpec {
+        k: Some([[800.0, 0.0, 640.0], [0.0, 800.0, 360.0], [0.0, 0.0, 1.0]]),
+        r: Some(r),
+        t: Some(t),
+        ..CalibrationSpec::default()
+    };
+    (FloorCalibration::from_spec(&spec).unwrap(), r, t)
+}
+
+/// The box a 1.7 m person standing at `(x, y)` makes in a camera (0.41 as wide as tall).
+fn person_box(cam: &(FloorCalibration, [[f64; 3]; 3], [f64; 3]), x: f64, y: f64) -> [f64; 4] {
+    let (_, r, t) = cam;
+    let project = |p: [f64; 3]| {
+        let c = [0, 1, 2].map(|i| r[i][0] * p[0] + r[i][1] * p[1] + r[i][2] * p[2] + t[i]);
+        (800.0 * c[0] / c[2] + 640.0, 800.0 * c[1] / c[2] + 360.0)
+    };
+    let (u, v) = project([x, y, 0.0]);
+    let (_, top) = project([x, y, 1.7]);
+    let h = v - top;
+    [u - 0.205 * h, top, 0.41 * h, h]
+}
+
+#[actix_rt::test]
+async fn two_cameras_two_people_two_identities() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let collector = Collector(seen.clone()).start();
+    let fusion = ReidFusionActor::new(FusionConfig::default(), vec![collector.recipient()]).start();
+    let cals = [camera(0.0, 0.0), camera(20.0, 0.0)];
+    let cams: Vec<_> = cals
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            CameraActor::new(
+                i as u32,
+                10.0,
+                c.0.clone(),
+                TrackerConfig::default(),
+                fusion.clone().recipient(),
+            )
+            .start()
+        })
+        .collect();
+    for c in &cams {
+        assert_eq!(
+            c.send(CameraCommand::Start).await.unwrap(),
+            Ok(CameraState::Running)
+        );
+    }
+    for k in 0..60 {
+        let t = k as f64 * 0.1;
+        let people = [(6.0 + 0.8 * t, 6.0), (14.0 - 0.8 * t, 9.0)];
+        for (c, cal) in cams.iter().zip(&cals) {
+            let detections = people
+                .iter()
+                .map(|&(x, y)| Detection {
+                    bbox: person_box(cal, x, y),
+                    score: 0.9,
+                    embedding: None,
+                })
+                .collect();
+            c.send(CameraDetections {
+                time_s: t,
+                detections,
+            })
+            .await
+            .unwrap();
+        }
+    }
+    let snap = fusion.send(Snapshot).await.unwrap();
+    assert_eq!(snap.active, 2, "{snap:?}");
+    let updates = seen.lock().unwrap();
+    let last = updates
+        .iter()
+        .rev()
+        .find(|u| u.identities.len() == 2)
+        .expect("an update with both people");
+    for id in &last.identities {
+        assert_eq!(id.cameras.len(), 2, "seen by both cameras: {id:?}");
+        // Each identity stands where one of the people is.
+        let t = last.time_s;
+        let near = [(6.0 + 0.8 * t, 6.0), (14.0 - 0.8 * t, 9.0)]
+            .iter()
+            .any(|p| (p.0 - id.x_m).hypot(p.1 - id.y_m) < 0.3);
+        assert!(near, "{id:?} at t={t}");
+    }
+    let ids: std::collections::BTreeSet<u64> = updates
+        .iter()
+        .skip(5)
+        .flat_map(|u| u.identities.iter().map(|i| i.global_id))
+        .collect();
+    assert_eq!(ids.len(), 2, "the same two ids throughout: {ids:?}");
+}
+
+#[actix_rt::test]
+async fn a_camera_takes_frames_only_while_running() {
+    let fusion = ReidFusionActor::new(FusionConfig::default(), Vec::new()).start();
+    let cam = CameraActor::new(
+        7,
+        10.0,
+        camera(0.0, 0.0).0,
+        TrackerConfig::default(),
+        fusion.recipient(),
+    )
+    .start();
+    let frame = |t: f64| CameraDetections {
+        time_s: t,
+        detections: vec![Detection {
+            bbox: [600.0, 300.0, 40.0, 100.0],
+            score: 0.9,
+            embedding: None,
+        }],
+    };
+    cam.send(frame(0.0)).await.unwrap();
+    let s = cam.send(GetStatus).await.unwrap();
+    assert_eq!((s.state, s.frames, s.dropped), (CameraState::Stopped, 0, 1));
+    assert!(
+        cam.send(CameraCommand::Pause).await.unwrap().is_err(),
+        "a stopped camera cannot pause"
+    );
+    cam.send(CameraCommand::Start).await.unwrap().unwrap();
+    cam.send(frame(0.0)).await.unwrap();
+    cam.send(frame(0.1)).await.unwrap();
+    cam.send(frame(0.05)).await.unwrap(); // behind the clock
+    assert_eq!(
+        cam.send(CameraCommand::Pause).await.unwrap(),
+        Ok(CameraState::Paused)
+    );
+    cam.send(frame(0.2)).await.unwrap();
+    let s = cam.send(GetStatus).await.unwrap();
+    assert_eq!(
+        (s.state, s.frames, s.dropped, s.live_tracks),
+        (CameraState::Paused, 2, 3, 1)
+    );
+    assert_eq!(
+        cam.send(CameraCommand::Resume).await.unwrap(),
+        Ok(CameraState::Running)
+    );
+    assert_eq!(
+        cam.send(CameraCommand::Fail).await.unwrap(),
+        Ok(CameraState::Failed)
+    );
+    let s = cam.send(GetStatus).await.unwrap();
+    assert_eq!(s.live_tracks, 0, "a failed run keeps no tracks");
+    assert_eq!(
+        cam.send(CameraCommand::Start).await.unwrap(),
+        Ok(CameraState::Running)
+    );
+}
