@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod reload;
 pub mod server;
 pub mod simulate;
+pub mod tracking;
 pub mod ws;

@@ -161,6 +161,9 @@ impl ServerBuilder {
         };
         let mut edge_downstream = downstream.clone();
         edge_downstream.push(system.recipient());
+        if let Some(router) = crate::tracking::start(&s.cameras, hub.clone())? {
+            edge_downstream.push(router);
+        }
         let edge_nodes = EdgeSettings {
             mailbox: s.edge.mailbox,
             downstream: edge_downstream.into(),

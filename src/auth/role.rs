@@ -130,6 +130,7 @@ pub fn topic_roles(topic: &Topic) -> &'static [Role] {
         Topic::Detections | Topic::NodeDetections(_) | Topic::Logs => WATCH,
         Topic::Robots | Topic::Robot(_) => EVERYONE,
         Topic::Safety => WATCH,
+        Topic::Tracking => EVERYONE,
     }
 }
 

@@ -3,6 +3,7 @@
 //! One file per section; each section validates itself.
 
 mod alerts;
+mod cameras;
 mod edge;
 mod http;
 mod robots;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use urbanstream_actors::teltonika::io_profile::{IoProfiles, ProfileError};
 
 pub use self::alerts::{CommandsSection, NotificationsSection, RulesSection, SmtpSection};
+pub use self::cameras::{CameraEntry, CamerasSection};
 pub use self::edge::{EdgeSection, MqttSection, UnknownNodes};
 pub use self::http::{DashboardSettings, HttpSettings, LogSettings};
 pub use self::robots::{ModbusSection, RobotsSection};
@@ -55,6 +57,9 @@ pub struct Settings {
     pub modbus: ModbusSection,
     pub robots: RobotsSection,
     pub dashboard: DashboardSettings,
+    /// Fixed cameras (people tracked across them); none by default.
+    #[serde(default)]
+    pub cameras: CamerasSection,
     /// The overlay this was loaded with (`URBANSTREAM_ENV`, default `development`).
     #[serde(skip)]
     pub environment: String,
@@ -173,6 +178,7 @@ impl Settings {
         self.modbus.validate()?;
         self.robots.validate()?;
         self.auth.validate(&self.environment)?;
+        self.cameras.validate()?;
         self.dashboard
             .validate()
             .map_err(|message| ConfigError::Invalid {

@@ -140,3 +140,76 @@ fn file_layers_over_defaults() {
     .to_string();
     assert!(err.contains("register_unknwn"), "{err}");
 }
+
+#[test]
+fn cameras_load_from_toml_and_bad_calibrations_are_refused() {
+    let dir =
+        std::env::temp_dir().join(format!("urbanstream-cameras-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        r#"
+[cameras.tracker]
+lost_timeout_s = 3.0
+
+[[cameras.list]]
+id = 0
+node = "box-1"
+stream = "north"
+size = [1280, 720]
+calibration = { H_img_to_floor = [[0.01, 0.0, 0.0], [0.0, 0.02, 0.0], [0.0, 0.0, 1.0]] }
+
+[[cameras.list]]
+id = 1
+node = "box-1"
+stream = "south"
+calibration = { points = [{ image = [0, 0], floor = [0, 0] }, { image = [100, 0], floor = [1, 0] }, { image = [100, 100], floor = [1, 1] }, { image = [0, 100], floor = [0, 1] }] }
+"#,
+    )
+    .unwrap();
+    let s = Settings::load(&Sources {
+        file: Some(good),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert_eq!(s.cameras.list.len(), 2);
+    assert_eq!(s.cameras.tracker.lost_timeout_s, 3.0);
+    assert!(
+        s.cameras.list[0].calibration.h_img_to_floor.is_some(),
+        "the homography key survives loading"
+    );
+    assert_eq!(s.cameras.list[1].fps, 10.0);
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        r#"
+[[cameras.list]]
+id = 0
+node = "box-1"
+stream = "north"
+calibration = { H_img_to_floor = [[1, 2, 3], [2, 4, 6], [0, 0, 1]] }
+"#,
+    )
+    .unwrap();
+    let err = Settings::load(&Sources {
+        file: Some(bad.clone()),
+        ..Sources::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("cameras.list") && err.contains("degenerate"),
+        "{err}"
+    );
+    std::fs::write(&bad, "[[cameras.list]]\nid = 0\nnode = \"a\"\nstream = \"s\"\ncalibration = { H_img_to_floor = [[1, 0, 0], [0, 1, 0], [0, 0, 1]] }\n[[cameras.list]]\nid = 0\nnode = \"a\"\nstream = \"t\"\ncalibration = {}\n").unwrap();
+    let err = Settings::load(&Sources {
+        file: Some(bad),
+        ..Sources::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("used twice"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

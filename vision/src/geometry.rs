@@ -288,9 +288,9 @@ pub struct FloorCalibration {
 /// The JSON forms a calibration arrives in (a scene's cameras.json, the REST API).
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct CalibrationSpec {
-    #[serde(rename = "K", default)]
+    #[serde(rename = "K", alias = "k", default)]
     pub k: Option<[[f64; 3]; 3]>,
-    #[serde(rename = "R", default)]
+    #[serde(rename = "R", alias = "r", default)]
     pub r: Option<[[f64; 3]; 3]>,
     #[serde(default)]
     pub rvec: Option<[f64; 3]>,
@@ -298,7 +298,7 @@ pub struct CalibrationSpec {
     pub t: Option<[f64; 3]>,
     #[serde(default)]
     pub dist: Option<Vec<f64>>,
-    #[serde(rename = "H_img_to_floor", default)]
+    #[serde(rename = "H_img_to_floor", alias = "h_img_to_floor", default)]
     pub h_img_to_floor: Option<[[f64; 3]; 3]>,
     #[serde(default)]
     pub points: Option<Vec<PointPair>>,

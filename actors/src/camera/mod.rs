@@ -8,3 +8,7 @@ mod actor;
 pub use actor::{
     CameraActor, CameraCommand, CameraDetections, CameraState, CameraStatus, GetStatus,
 };
+
+mod router;
+
+pub use router::{CameraRoute, CameraRouter};

@@ -32,6 +32,8 @@ pub enum Topic {
     Logs,
     /// Every robot's state changes.
     Robots,
+    /// People tracked across cameras: global identities on the floor, every fusion step.
+    Tracking,
     /// One robot's state changes and events.
     Robot(RobotId),
     /// Robots' safety events.
@@ -41,7 +43,7 @@ pub enum Topic {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
     #[error(
-        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}}, vehicle:{{id}}, nodes, node:{{id}}, detections, detections:{{node}}, system, logs, robots, robot:{{id}} or safety"
+        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}}, vehicle:{{id}}, nodes, node:{{id}}, detections, detections:{{node}}, system, logs, robots, robot:{{id}}, safety or tracking"
     )]
     Unknown(String),
     #[error("topic `{topic}`: {reason}")]
@@ -88,6 +90,7 @@ impl FromStr for Topic {
             "logs" => Ok(Self::Logs),
             "robots" => Ok(Self::Robots),
             "safety" => Ok(Self::Safety),
+            "tracking" => Ok(Self::Tracking),
             _ => match s.split_once(':') {
                 Some((kind @ ("node" | "detections"), id)) => {
                     let id: NodeId = id.parse().map_err(|e: urbanstream_schema::NodeIdError| {
@@ -147,6 +150,7 @@ impl fmt::Display for Topic {
             Self::Robots => f.write_str("robots"),
             Self::Robot(id) => write!(f, "robot:{id}"),
             Self::Safety => f.write_str("safety"),
+            Self::Tracking => f.write_str("tracking"),
         }
     }
 }
@@ -168,6 +172,7 @@ mod tests {
             "detections",
             "detections:cam-1",
             "system",
+            "tracking",
             "logs",
         ] {
             assert_eq!(t.parse::<Topic>().unwrap().to_string(), t);
