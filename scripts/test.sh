@@ -8,6 +8,18 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/urbanstream-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# A kept target directory grows with every build of our own crates (incremental caches, test
+# binaries under new hashes). When the disk runs short, drop those and keep the dependencies.
+free_kb="$(df -Pk "$(dirname "$CARGO_TARGET_DIR")" | awk 'NR == 2 { print $4 }')"
+if [ -d "$CARGO_TARGET_DIR/debug" ] && [ "${free_kb:-0}" -lt $((30 * 1024 * 1024)) ]; then
+  echo "== pruning $CARGO_TARGET_DIR (under 30 GB free)"
+  rm -rf "$CARGO_TARGET_DIR/debug/incremental"
+  ours="$(ls tests/*.rs */tests/*.rs benches/*.rs */benches/*.rs 2>/dev/null | xargs -n1 basename | sed 's/\.rs$//')"
+  for name in $ours urbanstream urbanstream_actors urbanstream_schema urbanstream_vision urbanstream_video; do
+    rm -f "$CARGO_TARGET_DIR/debug/deps/$name-"* "$CARGO_TARGET_DIR/debug/deps/lib$name-"*
+  done
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 1
