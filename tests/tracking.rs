@@ -119,8 +119,13 @@ async fn an_edge_nodes_two_streams_track_two_people_as_two_identities() {
         let people = [(6.0 + 0.8 * t, 6.0), (14.0 - 0.8 * t, 9.0)];
         let mut detections = Vec::new();
         for (i, p) in poses.iter().enumerate() {
-            for &(x, y) in &people {
-                detections.push(json!({"stream_id": format!("s{i}"), "object_type": "person", "confidence": 0.9, "bbox": normalised_box(p, x, y)}));
+            for (n, &(x, y)) in people.iter().enumerate() {
+                // Each person's appearance vector as the node's embedder gives it (one of them
+                // also carries a malformed one in another field, which is ignored).
+                let embedding: Vec<f64> =
+                    (0..8).map(|d| if d % 2 == n { 1.0 } else { 0.1 }).collect();
+                detections.push(json!({"stream_id": format!("s{i}"), "object_type": "person", "confidence": 0.9,
+                    "bbox": normalised_box(p, x, y), "embedding": embedding, "metadata": {"colour": "red"}}));
             }
         }
         // A car in the same frames is not a person: cameras ignore it.

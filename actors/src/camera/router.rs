@@ -1,14 +1,29 @@
 //! Edge nodes' detections → the cameras they come from. A camera is one stream of one node;
-//! person boxes of a configured stream go to its camera actor, stamped with the node's time.
+//! person boxes of a configured stream go to its camera actor, stamped with the node's time,
+//! with the node's appearance vector for each box where it sends one.
 
 use std::collections::HashMap;
 
 use actix::prelude::*;
-use urbanstream_vision::tracker::Detection;
+use urbanstream_vision::tracker::{normalise, Detection};
 
 use super::actor::CameraDetections;
 use crate::entity::{EntityKey, EntityUpdate, Observation};
 use crate::metrics::CAMERA_FRAMES_TOTAL;
+
+/// The node's appearance vector for a box (`"embedding": [numbers]`, beside the box or in its
+/// metadata), unit length; ignored when it is not a list of up to 4,096 finite numbers.
+fn appearance(v: Option<&serde_json::Value>) -> Option<Vec<f32>> {
+    let list = v?.as_array()?;
+    if list.is_empty() || list.len() > 4096 {
+        return None;
+    }
+    let mut e: Vec<f32> = list
+        .iter()
+        .map(|x| x.as_f64().filter(|f| f.is_finite()).map(|f| f as f32))
+        .collect::<Option<_>>()?;
+    normalise(&mut e).then_some(e)
+}
 
 /// Where a stream's detections go, and the frame size that normalised boxes are scaled by.
 pub struct CameraRoute {
@@ -67,13 +82,14 @@ impl Handler<EntityUpdate> for CameraRouter {
                             continue;
                         }
                     };
+                    let embedding = appearance(d.metadata.get("embedding"));
                     frames
                         .entry(d.stream_id.as_str())
                         .or_default()
                         .push(Detection {
                             bbox,
                             score: d.confidence,
-                            embedding: None,
+                            embedding,
                         });
                 }
             }
@@ -90,5 +106,22 @@ impl Handler<EntityUpdate> for CameraRouter {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::appearance;
+    use serde_json::json;
+
+    #[test]
+    fn appearance_vectors_are_read_or_ignored() {
+        let e = appearance(Some(&json!([3.0, 4.0]))).unwrap();
+        assert!((e[0] - 0.6).abs() < 1e-6 && (e[1] - 0.8).abs() < 1e-6);
+        assert_eq!(appearance(Some(&json!([1.0, "x"]))), None);
+        assert_eq!(appearance(Some(&json!([0.0, 0.0]))), None);
+        assert_eq!(appearance(Some(&json!("abc"))), None);
+        assert_eq!(appearance(Some(&json!([]))), None);
+        assert_eq!(appearance(None), None);
     }
 }
