@@ -161,8 +161,10 @@ impl ServerBuilder {
         };
         let mut edge_downstream = downstream.clone();
         edge_downstream.push(system.recipient());
-        if let Some(router) = crate::tracking::start(&s.cameras, hub.clone())? {
-            edge_downstream.push(router);
+        let mut cameras = Vec::new();
+        if let Some(tracking) = crate::tracking::start(&s.cameras, hub.clone())? {
+            edge_downstream.push(tracking.router);
+            cameras = tracking.cameras;
         }
         let edge_nodes = EdgeSettings {
             mailbox: s.edge.mailbox,
@@ -375,6 +377,7 @@ impl ServerBuilder {
             },
             modbus: modbus.clone(),
             robot_maps: robot_map_names,
+            cameras,
             tuning: Arc::new(crate::http::Tuning {
                 modbus: tokio::sync::watch::Sender::new(modbus_settings),
                 robots: robot_tuning,

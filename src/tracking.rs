@@ -15,18 +15,31 @@ use urbanstream_vision::geometry::FloorCalibration;
 
 use crate::config::CamerasSection;
 
-/// Starts the cameras and the fusion; returns the router edge nodes' updates go to, or
-/// `None` when no camera is configured.
-pub fn start(
-    cfg: &CamerasSection,
-    hub: Addr<HubActor>,
-) -> anyhow::Result<Option<Recipient<EntityUpdate>>> {
+/// A running camera, as the API reaches it.
+#[derive(Clone)]
+pub struct CameraHandle {
+    pub id: u32,
+    pub node: String,
+    pub stream: String,
+    pub addr: Addr<CameraActor>,
+}
+
+/// The running camera pipeline.
+pub struct Tracking {
+    /// Where edge nodes' updates go.
+    pub router: Recipient<EntityUpdate>,
+    pub cameras: Vec<CameraHandle>,
+}
+
+/// Starts the cameras and the fusion; `None` when no camera is configured.
+pub fn start(cfg: &CamerasSection, hub: Addr<HubActor>) -> anyhow::Result<Option<Tracking>> {
     if cfg.list.is_empty() {
         return Ok(None);
     }
     let relay = TrackingRelay { hub }.start();
     let fusion = ReidFusionActor::new(cfg.fusion.clone(), vec![relay.recipient()]).start();
     let mut routes = HashMap::new();
+    let mut cameras = Vec::with_capacity(cfg.list.len());
     for c in &cfg.list {
         let cal = FloorCalibration::from_spec(&c.calibration)
             .with_context(|| format!("camera {}: calibration", c.id))?;
@@ -42,13 +55,22 @@ pub fn start(
         routes.insert(
             (c.node.clone(), c.stream.clone()),
             CameraRoute {
-                camera: camera.recipient(),
+                camera: camera.clone().recipient(),
                 size: c.size,
             },
         );
+        cameras.push(CameraHandle {
+            id: c.id,
+            node: c.node.clone(),
+            stream: c.stream.clone(),
+            addr: camera,
+        });
     }
     tracing::info!(cameras = cfg.list.len(), "camera tracking started");
-    Ok(Some(CameraRouter::new(routes).start().recipient()))
+    Ok(Some(Tracking {
+        router: CameraRouter::new(routes).start().recipient(),
+        cameras,
+    }))
 }
 
 /// Fusion steps → `{"type": "tracking_update", "topic": "tracking", "data": {…}}`.

@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod auth;
 pub(crate) mod buses;
+mod cameras;
 mod config;
 pub mod dashboard;
 mod detections;
@@ -73,6 +74,8 @@ pub struct HttpState {
     pub modbus: Option<Addr<urbanstream_actors::modbus::ModbusManagerActor>>,
     /// The register maps robots may name.
     pub robot_maps: Vec<String>,
+    /// The configured cameras (`[cameras]`); empty when none.
+    pub cameras: Vec<crate::tracking::CameraHandle>,
     /// What `PATCH /api/v1/config` changes while running.
     pub tuning: std::sync::Arc<Tuning>,
 }
@@ -209,6 +212,12 @@ route_table! {
     Get "/api/v1/robots/{id}/telemetry" Access::Roles(EVERYONE) => robots::history::telemetry;
     Get "/api/v1/robots/{id}/telemetry/aggregate" Access::Roles(EVERYONE) => robots::history::aggregate;
     Get "/api/v1/robots/{id}/safety-events" Access::Roles(WATCH) => robots::history::safety_events;
+    Get "/api/v1/cameras" Access::Roles(EVERYONE) => cameras::list::list;
+    Get "/api/v1/cameras/{id}" Access::Roles(EVERYONE) => cameras::list::get;
+    Post "/api/v1/cameras/{id}/start" Access::Roles(OPERATE) => cameras::control::start;
+    Post "/api/v1/cameras/{id}/pause" Access::Roles(OPERATE) => cameras::control::pause;
+    Post "/api/v1/cameras/{id}/resume" Access::Roles(OPERATE) => cameras::control::resume;
+    Post "/api/v1/cameras/{id}/stop" Access::Roles(OPERATE) => cameras::control::stop;
     Get "/api/v1/nodes" Access::Roles(EVERYONE) => nodes::list::list;
     Post "/api/v1/nodes" Access::Roles(OPERATE) => nodes::create::create;
     Post "/api/v1/nodes/register" Access::Roles(OPERATE) => nodes::register::register;

@@ -7,9 +7,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    alert_rules, alerts, analytics, api_keys, audit, auth, buses, config, detections, devices,
-    fleet, geofences, health, metrics, nodes, notifications, reports, robots, routes, stops,
-    system, telemetry, users, vehicles, ws,
+    alert_rules, alerts, analytics, api_keys, audit, auth, buses, cameras, config, detections,
+    devices, fleet, geofences, health, metrics, nodes, notifications, reports, robots, routes,
+    stops, system, telemetry, users, vehicles, ws,
 };
 
 /// Bearer JWT, API key, and the metrics token.
@@ -164,6 +164,12 @@ impl Modify for Security {
         robots::history::telemetry,
         robots::history::aggregate,
         robots::history::safety_events,
+        cameras::list::list,
+        cameras::list::get,
+        cameras::control::start,
+        cameras::control::pause,
+        cameras::control::resume,
+        cameras::control::stop,
         nodes::list::list,
         nodes::create::create,
         nodes::register::register,
@@ -199,6 +205,7 @@ impl Modify for Security {
         (name = "transit", description = "Routes, stops, timetables, vehicles on routes, arrivals and ETAs"),
         (name = "notifications", description = "Webhook and e-mail channels for alerts (ADMIN)"),
         (name = "edge", description = "Edge AI nodes over MQTT: nodes, detections, consensus rounds, system metrics and log"),
+        (name = "cameras", description = "Fixed cameras: live state; start, pause, resume, stop"),
         (name = "operations", description = "Health, readiness, metrics, WebSocket"),
     )
 )]
