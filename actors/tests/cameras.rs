@@ -192,3 +192,61 @@ async fn a_camera_takes_frames_only_while_running() {
         Ok(CameraState::Running)
     );
 }
+
+#[actix_rt::test]
+async fn the_last_instant_is_fused_and_people_who_leave_are_reported_gone() {
+    use std::time::Duration;
+    use urbanstream_vision::fusion::FusionEvent;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let collector = Collector(seen.clone()).start();
+    let cfg = FusionConfig {
+        coast_s: 0.3,
+        ..FusionConfig::default()
+    };
+    let fusion = ReidFusionActor::new(cfg, vec![collector.recipient()])
+        .with_timing(Duration::from_millis(20), Duration::from_millis(50))
+        .start();
+    let cam_pose = camera(0.0, 0.0);
+    let cam = CameraActor::new(
+        0,
+        10.0,
+        cam_pose.0.clone(),
+        TrackerConfig::default(),
+        fusion.clone().recipient(),
+    )
+    .start();
+    cam.send(CameraCommand::Start).await.unwrap().unwrap();
+    for k in 0..10 {
+        let detections = vec![Detection {
+            bbox: person_box(&cam_pose, 8.0, 6.0),
+            score: 0.9,
+            embedding: None,
+        }];
+        cam.send(CameraDetections {
+            time_s: k as f64 * 0.1,
+            detections,
+        })
+        .await
+        .unwrap();
+    }
+    // No later instant comes: the last one is fused once the camera has been quiet a moment,
+    // and the person, seen no more, leaves as the clock runs on.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    {
+        let updates = seen.lock().unwrap();
+        assert!(
+            updates
+                .iter()
+                .any(|u| (u.time_s - 0.9).abs() < 1e-9 && u.identities.len() == 1),
+            "the last instant was fused"
+        );
+        assert!(
+            updates.iter().any(|u| u
+                .events
+                .iter()
+                .any(|e| matches!(e, FusionEvent::Left { .. }))),
+            "a left event"
+        );
+    }
+    assert_eq!(fusion.send(Snapshot).await.unwrap().active, 0);
+}

@@ -1,3 +1,5 @@
+use std::time::{Duration, Instant};
+
 use actix::prelude::*;
 use urbanstream_vision::fusion::{CameraId, Fusion, FusionConfig, FusionEvent, Observation};
 
@@ -47,13 +49,20 @@ pub struct ReidSnapshot {
 
 /// Collects cameras' observations for one instant and fuses them when a later instant
 /// arrives (cameras of one site share a clock; a camera late by more than one instant is
-/// fused with the next).
+/// fused with the next), or when the cameras have been quiet for a moment. While no camera
+/// sends anything, the site's clock is carried on by the wall clock, so that people who left
+/// every view are reported gone.
 pub struct ReidFusionActor {
     fusion: Fusion,
     pending_time: Option<f64>,
+    pending_since: Option<Instant>,
     pending: Vec<Observation>,
+    /// The site time of the last step and when (wall clock) it was taken.
+    last_step: Option<(f64, Instant)>,
     cameras: Vec<CameraId>,
     subscribers: Vec<Recipient<TrackingUpdate>>,
+    tick: Duration,
+    quiet_after: Duration,
 }
 
 impl ReidFusionActor {
@@ -61,9 +70,40 @@ impl ReidFusionActor {
         Self {
             fusion: Fusion::new(cfg),
             pending_time: None,
+            pending_since: None,
             pending: Vec::new(),
+            last_step: None,
             cameras: Vec::new(),
             subscribers,
+            tick: Duration::from_millis(250),
+            quiet_after: Duration::from_millis(250),
+        }
+    }
+
+    /// How often it looks for a quiet instant to fuse, and how quiet that is.
+    pub fn with_timing(mut self, tick: Duration, quiet_after: Duration) -> Self {
+        self.tick = tick;
+        self.quiet_after = quiet_after;
+        self
+    }
+
+    fn on_tick(&mut self) {
+        if self.pending_time.is_some() {
+            if self
+                .pending_since
+                .is_some_and(|s| s.elapsed() >= self.quiet_after)
+            {
+                self.flush();
+            }
+            return;
+        }
+        // Nothing arriving: step on the wall clock with no one seen, so identities coast and
+        // then leave.
+        if let Some((t, at)) = self.last_step {
+            if self.fusion.active() > 0 && at.elapsed() >= self.quiet_after {
+                self.pending_time = Some(t + at.elapsed().as_secs_f64());
+                self.flush();
+            }
         }
     }
 
@@ -71,6 +111,8 @@ impl ReidFusionActor {
         let Some(t) = self.pending_time.take() else {
             return;
         };
+        self.pending_since = None;
+        self.last_step = Some((t, Instant::now()));
         let obs = std::mem::take(&mut self.pending);
         metrics::counter!(REID_OBSERVATIONS_TOTAL).increment(obs.len() as u64);
         let out = self.fusion.step(t, &obs);
@@ -109,6 +151,10 @@ impl ReidFusionActor {
 
 impl Actor for ReidFusionActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.tick, |act, _| act.on_tick());
+    }
 }
 
 impl Handler<FuseObservations> for ReidFusionActor {
@@ -125,6 +171,9 @@ impl Handler<FuseObservations> for ReidFusionActor {
             }
             Some(_) => {}
             None => self.pending_time = Some(msg.time_s),
+        }
+        if self.pending_since.is_none() {
+            self.pending_since = Some(Instant::now());
         }
         if !self.cameras.contains(&msg.camera) {
             self.cameras.push(msg.camera);
