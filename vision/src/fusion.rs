@@ -275,7 +275,6 @@ pub struct Fusion {
     close_since: HashMap<(GlobalId, GlobalId), f64>,
     offsets: BTreeMap<CameraId, OffsetEstimator>,
     camera_centre: BTreeMap<CameraId, Vec<f32>>,
-    last_time: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -328,7 +327,6 @@ impl Fusion {
             close_since: HashMap::new(),
             offsets: BTreeMap::new(),
             camera_centre: BTreeMap::new(),
-            last_time: None,
         }
     }
 
@@ -444,6 +442,18 @@ impl Fusion {
         (3.0 * sd).clamp(self.cfg.gate_min_m, self.cfg.gate_max_m)
     }
 
+    /// Links a tracklet to an identity and takes its observation.
+    fn link(&mut self, id: GlobalId, obs: &Observation, emb: Option<&Vec<f32>>, t: f64) {
+        self.links.insert(
+            (obs.camera, obs.track),
+            Link {
+                identity: id,
+                strike_since: None,
+            },
+        );
+        self.observe(id, obs, emb, t);
+    }
+
     fn observe(&mut self, id: GlobalId, obs: &Observation, emb: Option<&Vec<f32>>, t: f64) {
         if let Some(ident) = self.identities.get_mut(&id) {
             ident
@@ -477,8 +487,6 @@ impl Fusion {
     /// must not go backwards.
     pub fn step(&mut self, t: f64, observations: &[Observation]) -> StepOutput {
         let mut events = Vec::new();
-        let dt = self.last_time.map_or(0.0, |l| (t - l).max(0.0));
-        self.last_time = Some(t);
         for ident in self.identities.values_mut() {
             if !ident.lost {
                 ident.kf.predict((t - ident.last_time).max(0.0));
@@ -632,15 +640,7 @@ impl Fusion {
                 let i = pending[r];
                 let id = candidates[c];
                 taken[r] = true;
-                self.links.insert(
-                    (obs[i].camera, obs[i].track),
-                    Link {
-                        identity: id,
-                        strike_since: None,
-                    },
-                );
-                let e = embs[i].clone();
-                self.observe(id, &obs[i], e.as_ref(), t);
+                self.link(id, &obs[i], embs[i].as_ref(), t);
                 assigned[i] = Some(id);
             }
             for (r, &i) in pending.iter().enumerate() {
@@ -648,15 +648,7 @@ impl Fusion {
                     continue;
                 }
                 let id = self.new_identity(t, &obs[i], &mut events);
-                self.links.insert(
-                    (obs[i].camera, obs[i].track),
-                    Link {
-                        identity: id,
-                        strike_since: None,
-                    },
-                );
-                let e = embs[i].clone();
-                self.observe(id, &obs[i], e.as_ref(), t);
+                self.link(id, &obs[i], embs[i].as_ref(), t);
                 assigned[i] = Some(id);
             }
         }
@@ -691,7 +683,7 @@ impl Fusion {
         if self.cfg.camera_offsets {
             self.learn_offsets(&obs, &assigned);
         }
-        self.merge_co_located(t, dt, &mut events);
+        self.merge_co_located(t, &mut events);
         self.settle_reentries(t, &mut events);
         self.retire(t, &mut events);
 
@@ -820,7 +812,7 @@ impl Fusion {
         }
     }
 
-    fn merge_co_located(&mut self, t: f64, _dt: f64, events: &mut Vec<FusionEvent>) {
+    fn merge_co_located(&mut self, t: f64, events: &mut Vec<FusionEvent>) {
         let live: Vec<(GlobalId, (f64, f64), BTreeSet<CameraId>)> = self
             .identities
             .values()
