@@ -161,10 +161,17 @@ impl ServerBuilder {
         };
         let mut edge_downstream = downstream.clone();
         edge_downstream.push(system.recipient());
-        let mut cameras = Vec::new();
-        if let Some(tracking) = crate::tracking::start(&s.cameras, hub.clone())? {
+        let mut sessions = None;
+        if let Some(tracking) = crate::tracking::start(
+            &s.cameras,
+            hub.clone(),
+            store.clone(),
+            batcher.clone().recipient(),
+        )
+        .await?
+        {
             edge_downstream.push(tracking.router);
-            cameras = tracking.cameras;
+            sessions = Some(tracking.sessions);
         }
         let edge_nodes = EdgeSettings {
             mailbox: s.edge.mailbox,
@@ -262,6 +269,13 @@ impl ServerBuilder {
             s.edge.clone(),
             s.retention.check_interval,
         )));
+        if s.cameras.record.trajectory_days > 0 {
+            tasks.push(actix_rt::spawn(run_trajectory_retention(
+                store.clone(),
+                s.cameras.record.trajectory_days,
+                s.retention.check_interval,
+            )));
+        }
         if s.retention.telemetry_days > 0 {
             tasks.push(actix_rt::spawn(run_retention(
                 store.clone(),
@@ -377,7 +391,12 @@ impl ServerBuilder {
             },
             modbus: modbus.clone(),
             robot_maps: robot_map_names,
-            cameras,
+            cameras: sessions
+                .as_ref()
+                .map(|t| t.cameras.clone())
+                .unwrap_or_default(),
+            sessions,
+            environment: s.cameras.environment.clone(),
             tuning: Arc::new(crate::http::Tuning {
                 modbus: tokio::sync::watch::Sender::new(modbus_settings),
                 robots: robot_tuning,
@@ -462,6 +481,20 @@ impl Server {
         self.registry.do_send(Shutdown);
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.pool.stop();
+    }
+}
+
+/// Drops tracked people's trajectory points past their retention, every `every`.
+async fn run_trajectory_retention(store: Store, days: u32, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(days) * DAY_MS;
+        match store.drop_trajectories_before(cutoff).await {
+            Ok(n) if n > 0 => tracing::info!(dropped = n, "trajectory retention applied"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("trajectory retention failed: {e}"),
+        }
     }
 }
 

@@ -1,19 +1,28 @@
 //! The live camera pipeline's wiring: a camera actor per configured camera, the ReID fusion
-//! aggregator, edge nodes' person detections routed to their cameras, and every fusion step
-//! relayed to WebSocket subscribers of `tracking`.
+//! aggregator, edge nodes' person detections routed to their cameras, every fusion step
+//! relayed to WebSocket subscribers of `tracking`, and tracking sessions: an operator starts,
+//! pauses, resumes and stops the cameras, and what a session saw is recorded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use anyhow::Context as _;
-use urbanstream_actors::camera::{CameraActor, CameraCommand, CameraRoute, CameraRouter};
+use urbanstream_actors::camera::{
+    CameraActor, CameraCommand, CameraRoute, CameraRouter, CameraState,
+};
+use urbanstream_actors::db_batcher::Persist;
 use urbanstream_actors::entity::EntityUpdate;
 use urbanstream_actors::hub::{Broadcast, HubActor, Topic};
-use urbanstream_actors::reid::{ReidFusionActor, TrackingUpdate};
+use urbanstream_actors::reid::{
+    FloorZone, PeopleRecorderActor, RecordSession, RecordSettings, ReidFusionActor, ResetFusion,
+    SetZones, TrackingUpdate,
+};
+use urbanstream_schema::models::{NewSession, SessionRow, ZoneRow};
+use urbanstream_schema::store::{DbError, Store, SESSION_PAUSED, SESSION_RUNNING, SESSION_STOPPED};
 use urbanstream_vision::geometry::FloorCalibration;
 
-use crate::config::CamerasSection;
+use crate::config::{CameraEntry, CamerasSection, EnvironmentEntry, RecordEntry};
 
 /// A running camera, as the API reaches it.
 #[derive(Clone)]
@@ -22,26 +31,198 @@ pub struct CameraHandle {
     pub node: String,
     pub stream: String,
     pub addr: Addr<CameraActor>,
+    /// Its configuration (calibration, frame size, rate), as the API shows it.
+    pub entry: CameraEntry,
 }
 
 /// The running camera pipeline.
 pub struct Tracking {
     /// Where edge nodes' updates go.
     pub router: Recipient<EntityUpdate>,
-    pub cameras: Vec<CameraHandle>,
+    pub sessions: Sessions,
 }
 
-/// Starts the cameras and the fusion; `None` when no camera is configured.
-pub fn start(cfg: &CamerasSection, hub: Addr<HubActor>) -> anyhow::Result<Option<Tracking>> {
+/// Tracking sessions of the site: at most one open (running or paused) at a time. Starting
+/// one resets the cameras and the fusion (global ids count from 1) and records into it.
+#[derive(Clone)]
+pub struct Sessions {
+    pub environment: EnvironmentEntry,
+    pub record: RecordEntry,
+    pub cameras: Vec<CameraHandle>,
+    pub recorder: Addr<PeopleRecorderActor>,
+    fusion: Addr<ReidFusionActor>,
+    store: Store,
+    /// One change at a time.
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Why a session change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("session {0} is {1}")]
+    Conflict(i64, String),
+    #[error("no such session")]
+    NotFound,
+    #[error("storage: {0}")]
+    Db(#[from] DbError),
+}
+
+impl Sessions {
+    /// The open session, if any.
+    pub async fn open(&self) -> Result<Option<SessionRow>, DbError> {
+        Ok(self
+            .store
+            .sessions(1)
+            .await?
+            .into_iter()
+            .find(|s| s.state != SESSION_STOPPED))
+    }
+
+    pub async fn start(&self, by: &str) -> Result<SessionRow, SessionError> {
+        let _guard = self.lock.lock().await;
+        if let Some(s) = self.open().await? {
+            return Err(SessionError::Conflict(s.id, s.state));
+        }
+        let now = crate::auth::now_ms();
+        let row = self
+            .store
+            .create_session(NewSession {
+                environment: self.environment.id.clone(),
+                state: SESSION_RUNNING.into(),
+                started_ms: now,
+                started_by: by.to_owned(),
+                updated_ms: now,
+            })
+            .await?;
+        self.fusion.do_send(ResetFusion);
+        self.recorder.do_send(RecordSession(Some(row.id)));
+        self.command(CameraCommand::Stop).await;
+        self.command(CameraCommand::Start).await;
+        tracing::info!(session = row.id, by, "tracking session started");
+        Ok(row)
+    }
+
+    /// Pauses (`paused`), resumes (`running`) or stops (`stopped`) an open session.
+    pub async fn set(&self, id: i64, to: &'static str) -> Result<SessionRow, SessionError> {
+        let _guard = self.lock.lock().await;
+        let row = self
+            .store
+            .session(id)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        let allowed = match to {
+            SESSION_PAUSED => row.state == SESSION_RUNNING,
+            SESSION_RUNNING => row.state == SESSION_PAUSED,
+            _ => row.state != SESSION_STOPPED,
+        };
+        if !allowed {
+            return Err(SessionError::Conflict(id, row.state));
+        }
+        let cmd = match to {
+            SESSION_PAUSED => CameraCommand::Pause,
+            SESSION_RUNNING => CameraCommand::Resume,
+            _ => CameraCommand::Stop,
+        };
+        self.command(cmd).await;
+        if to == SESSION_STOPPED {
+            self.recorder.do_send(RecordSession(None));
+        }
+        let row = self
+            .store
+            .set_session_state(id, to, crate::auth::now_ms())
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        tracing::info!(session = id, state = to, "tracking session changed");
+        Ok(row)
+    }
+
+    /// Tells every camera; a camera already in the asked state is left as it is.
+    async fn command(&self, cmd: CameraCommand) {
+        for c in &self.cameras {
+            match c.addr.send(cmd).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(why)) => tracing::debug!(camera = c.id, ?cmd, "camera: {why}"),
+                Err(e) => tracing::warn!(camera = c.id, ?cmd, "camera unreachable: {e}"),
+            }
+        }
+    }
+
+    /// The cameras' states, for a session's status.
+    pub async fn camera_states(&self) -> Vec<(u32, Option<CameraState>)> {
+        let mut out = Vec::with_capacity(self.cameras.len());
+        for c in &self.cameras {
+            let state = c
+                .addr
+                .send(urbanstream_actors::camera::GetStatus)
+                .await
+                .ok()
+                .map(|s| s.state);
+            out.push((c.id, state));
+        }
+        out
+    }
+
+    /// Zones changed: the recorder judges people against the new set.
+    pub async fn reload_zones(&self) -> Result<(), DbError> {
+        let rows = self.store.zones(Some(self.environment.id.clone())).await?;
+        self.recorder
+            .do_send(SetZones(rows.iter().filter_map(floor_zone).collect()));
+        Ok(())
+    }
+}
+
+/// A zone row's polygon as the recorder uses it; `None` when the stored polygon is unusable.
+pub fn floor_zone(z: &ZoneRow) -> Option<FloorZone> {
+    let polygon: Vec<(f64, f64)> = serde_json::from_str::<Vec<[f64; 2]>>(&z.polygon)
+        .ok()?
+        .into_iter()
+        .map(|[x, y]| (x, y))
+        .collect();
+    (polygon.len() >= 3).then(|| FloorZone {
+        id: z.id,
+        name: z.name.clone(),
+        polygon,
+    })
+}
+
+/// Starts the cameras, the fusion and the recorder; `None` when no camera is configured.
+/// Sessions left open by an earlier process are closed; with `record.autostart` a new one
+/// starts.
+pub async fn start(
+    cfg: &CamerasSection,
+    hub: Addr<HubActor>,
+    store: Store,
+    persist: Recipient<Persist>,
+) -> anyhow::Result<Option<Tracking>> {
     if cfg.list.is_empty() {
         return Ok(None);
     }
+    let zones: Vec<FloorZone> = store
+        .zones(Some(cfg.environment.id.clone()))
+        .await?
+        .iter()
+        .filter_map(floor_zone)
+        .collect();
+    let settings = RecordSettings {
+        point_every_s: cfg.record.point_every_s,
+        ..RecordSettings::default()
+    };
+    let recorder =
+        PeopleRecorderActor::new(settings, zones, persist, Some(hub.clone().recipient())).start();
+    let hub_for_status = hub.clone();
     let relay = TrackingRelay { hub }.start();
-    let fusion = ReidFusionActor::new(cfg.fusion.clone(), vec![relay.recipient()]).start();
+    let fusion = ReidFusionActor::new(
+        cfg.fusion.clone(),
+        vec![relay.recipient(), recorder.clone().recipient()],
+    )
+    .start();
     let mut routes = HashMap::new();
     let mut cameras = Vec::with_capacity(cfg.list.len());
     for c in &cfg.list {
-        let cal = FloorCalibration::from_spec(&c.calibration)
+        let spec = c
+            .calibration_spec()
+            .map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;
+        let cal = FloorCalibration::from_spec(&spec)
             .with_context(|| format!("camera {}: calibration", c.id))?;
         let camera = CameraActor::new(
             c.id,
@@ -51,7 +232,6 @@ pub fn start(cfg: &CamerasSection, hub: Addr<HubActor>) -> anyhow::Result<Option
             fusion.clone().recipient(),
         )
         .start();
-        camera.do_send(CameraCommand::Start);
         routes.insert(
             (c.node.clone(), c.stream.clone()),
             CameraRoute {
@@ -64,12 +244,42 @@ pub fn start(cfg: &CamerasSection, hub: Addr<HubActor>) -> anyhow::Result<Option
             node: c.node.clone(),
             stream: c.stream.clone(),
             addr: camera,
+            entry: c.clone(),
         });
     }
+    let sessions = Sessions {
+        environment: cfg.environment.clone(),
+        record: cfg.record.clone(),
+        cameras,
+        recorder,
+        fusion,
+        store: store.clone(),
+        lock: Arc::default(),
+    };
+    let closed = store.close_open_sessions(crate::auth::now_ms()).await?;
+    if closed > 0 {
+        tracing::warn!(
+            closed,
+            "tracking sessions left open by an earlier run were stopped"
+        );
+    }
+    if cfg.record.autostart {
+        sessions
+            .start("system")
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the tracking session: {e}"))?;
+    }
+    StatusReporter {
+        cameras: sessions.cameras.clone(),
+        recorder: sessions.recorder.clone(),
+        hub: hub_for_status,
+        last: None,
+    }
+    .start();
     tracing::info!(cameras = cfg.list.len(), "camera tracking started");
     Ok(Some(Tracking {
         router: CameraRouter::new(routes).start().recipient(),
-        cameras,
+        sessions,
     }))
 }
 
@@ -123,4 +333,94 @@ impl Handler<TrackingUpdate> for TrackingRelay {
             data: Arc::new(data),
         });
     }
+}
+
+/// How often `system_status` goes to `tracking` subscribers.
+const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Every `STATUS_EVERY`: `{"type": "system_status", "topic": "tracking", "data": {…}}` with the
+/// cameras active, frames processed per second (each camera's and in all), dropped frames,
+/// people in view and the process's resident memory.
+struct StatusReporter {
+    cameras: Vec<CameraHandle>,
+    recorder: Addr<PeopleRecorderActor>,
+    hub: Addr<HubActor>,
+    /// Frames per camera at the previous report, and when.
+    last: Option<(std::time::Instant, HashMap<u32, u64>)>,
+}
+
+impl Actor for StatusReporter {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(STATUS_EVERY, |act, ctx| {
+            let cameras: Vec<_> = act.cameras.iter().map(|c| c.addr.clone()).collect();
+            let recorder = act.recorder.clone();
+            let gather = async move {
+                let mut states = Vec::with_capacity(cameras.len());
+                for c in cameras {
+                    if let Ok(s) = c.send(urbanstream_actors::camera::GetStatus).await {
+                        states.push(s);
+                    }
+                }
+                let people = recorder
+                    .send(urbanstream_actors::reid::GetLivePeople)
+                    .await
+                    .map(|l| l.persons.len())
+                    .unwrap_or(0);
+                (states, people)
+            };
+            ctx.spawn(
+                gather
+                    .into_actor(act)
+                    .map(|(states, people), act, _| act.report(&states, people)),
+            );
+        });
+    }
+}
+
+impl StatusReporter {
+    fn report(&mut self, states: &[urbanstream_actors::camera::CameraStatus], people: usize) {
+        let now = std::time::Instant::now();
+        let frames: HashMap<u32, u64> = states.iter().map(|s| (s.camera, s.frames)).collect();
+        let rate = |id: u32, n: u64| match &self.last {
+            Some((at, before)) => {
+                let dt = now.duration_since(*at).as_secs_f64().max(1e-3);
+                n.saturating_sub(before.get(&id).copied().unwrap_or(n)) as f64 / dt
+            }
+            None => 0.0,
+        };
+        let cams: Vec<serde_json::Value> = states
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "camera": s.camera, "state": s.state, "fps": rate(s.camera, s.frames),
+                    "frames": s.frames, "dropped": s.dropped, "live_tracks": s.live_tracks,
+                })
+            })
+            .collect();
+        let fps: f64 = states.iter().map(|s| rate(s.camera, s.frames)).sum();
+        let data = serde_json::json!({
+            "cameras_active": states.iter().filter(|s| s.state == CameraState::Running).count(),
+            "cameras_total": self.cameras.len(),
+            "processing_fps": fps,
+            "dropped_frames": states.iter().map(|s| s.dropped).sum::<u64>(),
+            "persons_active": people,
+            "memory_bytes": resident_bytes(),
+            "cameras": cams,
+        });
+        self.last = Some((now, frames));
+        self.hub.do_send(Broadcast {
+            topic: Topic::Tracking,
+            kind: "system_status",
+            data: Arc::new(data),
+        });
+    }
+}
+
+/// The process's resident memory (Linux), if readable.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }

@@ -1,7 +1,8 @@
 //! The dispatch dashboard: served by the binary (validators, compression, a strict CSP), the
 //! WebSocket viewport it subscribes with, and the page itself in headless Chromium against a
 //! real server: sign-in, live vehicles, an alert within a second, acknowledgement by role, a
-//! robot's stop button, and reconnection after a server restart.
+//! robot's stop button, people crossing the floor plan, and reconnection after a server
+//! restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
 
 mod common;
@@ -10,7 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::Browser;
-use common::mqtt::free_port;
+use common::mqtt::{free_port, MqttNode, NodeOptions};
+use common::scene::{camera, frame_message, pose, two_walkers};
 use common::{fix, imei, now_ms, settings, TestApp};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -677,4 +679,94 @@ async fn the_demo_seeds_the_city_once_and_its_devices_come_alive() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[actix_rt::test]
+async fn an_operator_watches_people_cross_the_floor_and_stops_the_session() {
+    let poses = [pose(0.0, 0.0), pose(20.0, 0.0)];
+    let app = TestApp::start(settings(|s| {
+        s.edge.register_unknown = true;
+        s.edge.authenticate = false;
+        s.cameras.environment.width_m = 20.0;
+        s.cameras.environment.height_m = 14.0;
+        for (i, p) in poses.iter().enumerate() {
+            s.cameras.list.push(camera(i as u32, "box-1", p));
+        }
+    }))
+    .await;
+    app.created(
+        "/api/v1/zones",
+        json!({"name": "door", "polygon": [[9, 0], [11, 0], [11, 14], [9, 14]]}),
+    )
+    .await;
+    let operator = user(&app, "oona", "OPERATOR").await;
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/#/people", app.server.http_addr))
+        .await;
+    b.sign_in("oona", &operator).await;
+    b.wait_for("!!document.getElementById('session-stop')", WAIT)
+        .await;
+    b.wait_for(
+        "document.querySelectorAll('#floor polygon.zone').length === 1",
+        WAIT,
+    )
+    .await;
+
+    // Two people walk across the room for 5 s, reported as it happens.
+    let mut node = MqttNode::connect(
+        app.server.mqtt_addr.unwrap(),
+        "box-1",
+        NodeOptions::default(),
+    )
+    .await
+    .unwrap();
+    let walk = tokio::spawn(async move {
+        let start_ms = chrono::Utc::now().timestamp_millis();
+        for k in 0..50 {
+            let msg = frame_message("box-1", &poses, start_ms, k, &two_walkers(k as f64 * 0.1));
+            node.publish_acked("edge-qi/detection/box-1", msg.to_string())
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        node
+    });
+    b.wait_for(
+        "document.querySelectorAll('#floor g.person').length === 2",
+        WAIT,
+    )
+    .await;
+    b.wait_for(
+        "document.getElementById('people-summary').dataset.count === '2'",
+        WAIT,
+    )
+    .await;
+    b.wait_for(
+        "document.querySelector('#camera-table tr[data-camera=\"1\"]')?.textContent.includes('running')",
+        WAIT,
+    )
+    .await;
+    b.wait_for(
+        "[...document.querySelectorAll('#zone-log li')].some((li) => li.textContent.includes('entered door'))",
+        WAIT,
+    )
+    .await;
+    let _node = walk.await.unwrap();
+    if let Some(p) = shot("people") {
+        b.screenshot(&p).await;
+    }
+    // The heatmap of the session so far.
+    b.eval("document.getElementById('heatmap-toggle').click()")
+        .await;
+    b.wait_for(
+        "document.querySelectorAll('#floor rect.heat').length > 0",
+        WAIT,
+    )
+    .await;
+    b.eval("document.getElementById('session-stop').click()")
+        .await;
+    b.wait_for("!!document.getElementById('session-start')", WAIT)
+        .await;
+    let (_, sessions) = app.get("/api/v1/sessions").await;
+    let sessions: Value = serde_json::from_str(&sessions).unwrap();
+    assert_eq!(sessions["items"][0]["state"], "stopped", "{sessions}");
 }

@@ -9,6 +9,7 @@ import * as alerts from "./views/alerts.js";
 import * as robots from "./views/robots.js";
 import * as nodes from "./views/nodes.js";
 import * as reports from "./views/reports.js";
+import * as people from "./views/people.js";
 
 const WATCH = ["ADMIN", "DISPATCHER", "OPERATOR", "ANALYST"];
 const VIEWS = [
@@ -16,6 +17,7 @@ const VIEWS = [
   { id: "alerts", title: "Alerts", module: alerts, roles: WATCH },
   { id: "robots", title: "Robots", module: robots, roles: null },
   { id: "nodes", title: "Edge nodes", module: nodes, roles: null },
+  { id: "people", title: "People", module: people, roles: null },
   { id: "reports", title: "Reports", module: reports, roles: ["ADMIN", "DISPATCHER", "ANALYST"] },
 ];
 
@@ -37,6 +39,7 @@ function can(role) {
     operate: r === "ADMIN" || r === "OPERATOR",
     stop: WATCH.includes(r),
     history: ["ADMIN", "DISPATCHER", "ANALYST"].includes(r),
+    people: ["ADMIN", "OPERATOR", "ANALYST"].includes(r),
     role: r,
   }[role];
 }

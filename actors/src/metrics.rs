@@ -23,6 +23,7 @@ pub const EDGE_MESSAGES_MISSING_TOTAL: &str = "urbanstream_edge_messages_missing
 pub const CAMERA_FRAMES_TOTAL: &str = "urbanstream_camera_frames_total";
 pub const REID_OBSERVATIONS_TOTAL: &str = "urbanstream_reid_observations_total";
 pub const REID_EVENTS_TOTAL: &str = "urbanstream_reid_events_total";
+pub const PEOPLE_ROWS_TOTAL: &str = "urbanstream_people_rows_total";
 pub const ROBOT_EVENTS_TOTAL: &str = "urbanstream_robot_events_total";
 pub const MODBUS_REQUESTS_TOTAL: &str = "urbanstream_modbus_requests_total";
 pub const MODBUS_ERRORS_TOTAL: &str = "urbanstream_modbus_errors_total";
@@ -231,6 +232,12 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Cross-camera identity events, by kind (appeared, merged, split, left, reentered)",
+    ),
+    (
+        PEOPLE_ROWS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Rows a tracking session recorded (identities, trajectory points, sightings, zone events)",
     ),
     (
         ROBOT_EVENTS_TOTAL,

@@ -337,3 +337,6 @@ pub use edge::*;
 
 mod robot;
 pub use robot::*;
+
+mod people;
+pub use people::*;

@@ -535,3 +535,75 @@ diesel::table! {
 
 diesel::joinable!(robots -> modbus_buses (bus_id));
 diesel::allow_tables_to_appear_in_same_query!(robots, modbus_buses);
+
+diesel::table! {
+    zones (id) {
+        id -> BigInt,
+        environment -> Text,
+        name -> Text,
+        kind -> Text,
+        polygon -> Text,
+        created_ms -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    tracking_sessions (id) {
+        id -> BigInt,
+        environment -> Text,
+        state -> Text,
+        started_ms -> BigInt,
+        ended_ms -> Nullable<BigInt>,
+        started_by -> Text,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    person_identities (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        global_id -> BigInt,
+        first_seen_ms -> BigInt,
+        last_seen_ms -> BigInt,
+        cameras -> Text,
+        distance_m -> Double,
+        merged_into -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    trajectory_points (session_id, global_id, time_ms) {
+        session_id -> BigInt,
+        global_id -> BigInt,
+        time_ms -> BigInt,
+        x_m -> Double,
+        y_m -> Double,
+        cameras -> Integer,
+    }
+}
+
+diesel::table! {
+    person_sightings (session_id, global_id, camera, first_ms) {
+        session_id -> BigInt,
+        global_id -> BigInt,
+        camera -> Integer,
+        first_ms -> BigInt,
+        last_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    zone_events (session_id, global_id, zone_id, kind, time_ms) {
+        session_id -> BigInt,
+        global_id -> BigInt,
+        zone_id -> BigInt,
+        kind -> Text,
+        time_ms -> BigInt,
+        dwell_s -> Nullable<Double>,
+    }
+}
+
+diesel::joinable!(person_identities -> tracking_sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(person_identities, tracking_sessions);

@@ -21,7 +21,7 @@ use urbanstream_schema::store::{DbError, Store};
 pub use limits::{Limiter, Limits, LoginGuard};
 pub use role::{
     topic_roles, Principal, PrincipalKind, Role, UnknownRole, ADMIN, DISPATCH, EVERYONE, HISTORY,
-    OPERATE, STOP, WATCH,
+    OPERATE, PEOPLE, STOP, WATCH,
 };
 pub use secret::{
     check_password, hash_password, new_api_key, random_token, token_hash, verify_password,

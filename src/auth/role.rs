@@ -114,6 +114,9 @@ pub const HISTORY: &[Role] = &[Role::Admin, Role::Dispatcher, Role::Analyst];
 pub const DISPATCH: &[Role] = &[Role::Admin, Role::Dispatcher];
 /// Robots and cameras.
 pub const OPERATE: &[Role] = &[Role::Admin, Role::Operator];
+/// Recorded people, tracking sessions, people analytics and exports (viewers see live
+/// tracking only).
+pub const PEOPLE: &[Role] = &[Role::Admin, Role::Operator, Role::Analyst];
 /// Users, keys, devices, vehicles, rules, configuration, the audit log.
 pub const ADMIN: &[Role] = &[Role::Admin];
 /// Who may press a robot's emergency stop: anyone signed in but viewers.

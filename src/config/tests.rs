@@ -211,5 +211,33 @@ calibration = { H_img_to_floor = [[1, 2, 3], [2, 4, 6], [0, 0, 1]] }
     .unwrap_err()
     .to_string();
     assert!(err.contains("used twice"), "{err}");
+
+    // A camera calibrated from an OpenCV FileStorage file; a missing or broken file is named.
+    let yml = dir.join("cam.yml");
+    std::fs::write(&yml, "%YAML:1.0\n---\ncamera_matrix: !!opencv-matrix\n   rows: 3\n   cols: 3\n   dt: d\n   data: [ 800., 0., 640., 0., 800., 360., 0., 0., 1. ]\nR: !!opencv-matrix\n   rows: 3\n   cols: 3\n   dt: d\n   data: [ 1., 0., 0., 0., -1., 0., 0., 0., -1. ]\ntvec: !!opencv-matrix\n   rows: 3\n   cols: 1\n   dt: d\n   data: [ -10., 7., 5. ]\n").unwrap();
+    let file_cfg = dir.join("file.toml");
+    let entry = |path: &std::path::Path| {
+        format!(
+            "[[cameras.list]]\nid = 0\nnode = \"a\"\nstream = \"s\"\ncalibration_file = \"{}\"\n",
+            path.display()
+        )
+    };
+    std::fs::write(&file_cfg, entry(&yml)).unwrap();
+    let s = Settings::load(&Sources {
+        file: Some(file_cfg.clone()),
+        ..Sources::default()
+    })
+    .unwrap();
+    let spec = s.cameras.list[0].calibration_spec().unwrap();
+    assert_eq!(spec.t, Some([-10.0, 7.0, 5.0]));
+    let missing = dir.join("none.yml");
+    std::fs::write(&file_cfg, entry(&missing)).unwrap();
+    let err = Settings::load(&Sources {
+        file: Some(file_cfg),
+        ..Sources::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("none.yml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,7 +16,9 @@ use urbanstream_schema::models::NewAudit;
 use super::{ApiError, HttpState, ROUTES};
 use crate::auth::{now_ms, AuthService, Principal, Role};
 
-pub use crate::auth::{topic_roles, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, STOP, WATCH};
+pub use crate::auth::{
+    topic_roles, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, PEOPLE, STOP, WATCH,
+};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,6 +39,7 @@ assets! {
     "views/robots.js" => "text/javascript; charset=utf-8",
     "views/nodes.js" => "text/javascript; charset=utf-8",
     "views/reports.js" => "text/javascript; charset=utf-8",
+    "views/people.js" => "text/javascript; charset=utf-8",
     "favicon.svg" => "image/svg+xml",
 }
 

@@ -13,6 +13,7 @@ mod config;
 pub mod dashboard;
 mod detections;
 mod devices;
+mod environments;
 mod error;
 mod fleet;
 mod geofences;
@@ -22,9 +23,12 @@ pub(crate) mod nodes;
 mod notifications;
 pub mod openapi;
 mod page;
+mod people_analytics;
+mod persons;
 pub(crate) mod reports;
 mod robots;
 mod routes;
+mod sessions;
 mod stops;
 pub mod system;
 mod telemetry;
@@ -32,6 +36,7 @@ pub(crate) mod transit;
 mod users;
 mod vehicles;
 mod ws;
+mod zones;
 
 use actix::Addr;
 use actix_web::web;
@@ -41,7 +46,9 @@ use urbanstream_actors::redis_bridge::RedisBridgeActor;
 use urbanstream_actors::registry::DeviceRegistryActor;
 use urbanstream_schema::store::Store;
 
-use access::{Access, RouteSpec, Verb, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, STOP, WATCH};
+use access::{
+    Access, RouteSpec, Verb, ADMIN, DISPATCH, EVERYONE, HISTORY, OPERATE, PEOPLE, STOP, WATCH,
+};
 pub use error::ApiError;
 
 /// Largest JSON body accepted.
@@ -76,6 +83,10 @@ pub struct HttpState {
     pub robot_maps: Vec<String>,
     /// The configured cameras (`[cameras]`); empty when none.
     pub cameras: Vec<crate::tracking::CameraHandle>,
+    /// Tracking sessions of the site (`None` when no camera is configured).
+    pub sessions: Option<crate::tracking::Sessions>,
+    /// The site the cameras watch.
+    pub environment: crate::config::EnvironmentEntry,
     /// What `PATCH /api/v1/config` changes while running.
     pub tuning: std::sync::Arc<Tuning>,
 }
@@ -218,6 +229,33 @@ route_table! {
     Post "/api/v1/cameras/{id}/pause" Access::Roles(OPERATE) => cameras::control::pause;
     Post "/api/v1/cameras/{id}/resume" Access::Roles(OPERATE) => cameras::control::resume;
     Post "/api/v1/cameras/{id}/stop" Access::Roles(OPERATE) => cameras::control::stop;
+    Get "/api/v1/environments" Access::Roles(EVERYONE) => environments::get::list;
+    Get "/api/v1/environments/{id}" Access::Roles(EVERYONE) => environments::get::get;
+    Get "/api/v1/environments/{id}/cameras" Access::Roles(EVERYONE) => environments::get::cameras;
+    Get "/api/v1/environments/{id}/zones" Access::Roles(EVERYONE) => environments::get::zones;
+    Get "/api/v1/zones" Access::Roles(EVERYONE) => zones::crud::list;
+    Post "/api/v1/zones" Access::Roles(ADMIN) => zones::crud::create;
+    Get "/api/v1/zones/{id}" Access::Roles(EVERYONE) => zones::crud::get;
+    Put "/api/v1/zones/{id}" Access::Roles(ADMIN) => zones::crud::replace;
+    Delete "/api/v1/zones/{id}" Access::Roles(ADMIN) => zones::crud::delete;
+    Get "/api/v1/sessions" Access::Roles(PEOPLE) => sessions::get::list;
+    Post "/api/v1/sessions" Access::Roles(OPERATE) => sessions::control::start;
+    Get "/api/v1/sessions/{id}" Access::Roles(PEOPLE) => sessions::get::get;
+    Delete "/api/v1/sessions/{id}" Access::Roles(OPERATE) => sessions::control::delete;
+    Post "/api/v1/sessions/{id}/pause" Access::Roles(OPERATE) => sessions::control::pause;
+    Post "/api/v1/sessions/{id}/resume" Access::Roles(OPERATE) => sessions::control::resume;
+    Post "/api/v1/sessions/{id}/stop" Access::Roles(OPERATE) => sessions::control::stop;
+    Get "/api/v1/tracking/active" Access::Roles(EVERYONE) => persons::active::active;
+    Get "/api/v1/persons" Access::Roles(PEOPLE) => persons::search::search;
+    Get "/api/v1/persons/{id}" Access::Roles(PEOPLE) => persons::get::get;
+    Get "/api/v1/persons/{id}/trajectory" Access::Roles(PEOPLE) => persons::get::trajectory;
+    Get "/api/v1/persons/{id}/journey" Access::Roles(PEOPLE) => persons::get::journey;
+    Get "/api/v1/analytics/detections" Access::Roles(PEOPLE) => people_analytics::detections::detections;
+    Get "/api/v1/analytics/tracking" Access::Roles(PEOPLE) => people_analytics::tracking::tracking;
+    Get "/api/v1/analytics/heatmap" Access::Roles(PEOPLE) => people_analytics::heatmap::heatmap;
+    Get "/api/v1/analytics/occupancy" Access::Roles(PEOPLE) => people_analytics::occupancy::occupancy;
+    Get "/api/v1/export/tracking" Access::Roles(PEOPLE) => people_analytics::export::tracking;
+    Post "/api/v1/export/report" Access::Roles(PEOPLE) => people_analytics::export::report;
     Get "/api/v1/nodes" Access::Roles(EVERYONE) => nodes::list::list;
     Post "/api/v1/nodes" Access::Roles(OPERATE) => nodes::create::create;
     Post "/api/v1/nodes/register" Access::Roles(OPERATE) => nodes::register::register;

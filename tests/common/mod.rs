@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod mqtt;
+pub mod scene;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

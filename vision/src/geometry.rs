@@ -4,7 +4,7 @@
 //! a pixel through `K · [r1 r2 t]`; its inverse takes a person's foot point to the floor.
 
 use nalgebra::{DMatrix, Matrix3, Vector3};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Point correspondences `(from, to)`.
 pub type PointPairs = [((f64, f64), (f64, f64))];
@@ -286,29 +286,44 @@ pub struct FloorCalibration {
 }
 
 /// The JSON forms a calibration arrives in (a scene's cameras.json, the REST API).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 pub struct CalibrationSpec {
-    #[serde(rename = "K", alias = "k", default)]
+    #[serde(
+        rename = "K",
+        alias = "k",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub k: Option<[[f64; 3]; 3]>,
-    #[serde(rename = "R", alias = "r", default)]
+    #[serde(
+        rename = "R",
+        alias = "r",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub r: Option<[[f64; 3]; 3]>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rvec: Option<[f64; 3]>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t: Option<[f64; 3]>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dist: Option<Vec<f64>>,
-    #[serde(rename = "H_img_to_floor", alias = "h_img_to_floor", default)]
+    #[serde(
+        rename = "H_img_to_floor",
+        alias = "h_img_to_floor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub h_img_to_floor: Option<[[f64; 3]; 3]>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<Vec<PointPair>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<[u32; 2]>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PointPair {
     pub image: [f64; 2],

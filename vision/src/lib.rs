@@ -4,6 +4,7 @@
 //! and offline runs over MOTChallenge-style files ([`mot`], [`offline`]).
 
 pub mod assign;
+pub mod filestorage;
 pub mod fusion;
 pub mod geometry;
 pub mod kalman;

@@ -35,6 +35,11 @@ pub struct TrackingUpdate {
     pub events: Vec<FusionEvent>,
 }
 
+/// Forgets every identity (a new tracking session): global ids count from 1 again.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct ResetFusion;
+
 /// Asks for the identities in the live set and each camera's learnt floor offset.
 #[derive(Message)]
 #[rtype(result = "ReidSnapshot")]
@@ -53,6 +58,7 @@ pub struct ReidSnapshot {
 /// sends anything, the site's clock is carried on by the wall clock, so that people who left
 /// every view are reported gone.
 pub struct ReidFusionActor {
+    cfg: FusionConfig,
     fusion: Fusion,
     pending_time: Option<f64>,
     pending_since: Option<Instant>,
@@ -68,7 +74,8 @@ pub struct ReidFusionActor {
 impl ReidFusionActor {
     pub fn new(cfg: FusionConfig, subscribers: Vec<Recipient<TrackingUpdate>>) -> Self {
         Self {
-            fusion: Fusion::new(cfg),
+            fusion: Fusion::new(cfg.clone()),
+            cfg,
             pending_time: None,
             pending_since: None,
             pending: Vec::new(),
@@ -200,5 +207,17 @@ impl Handler<Snapshot> for ReidFusionActor {
                 .map(|&c| (c, self.fusion.camera_offset(c)))
                 .collect(),
         }
+    }
+}
+
+impl Handler<ResetFusion> for ReidFusionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: ResetFusion, _ctx: &mut Self::Context) {
+        self.fusion = Fusion::new(self.cfg.clone());
+        self.pending_time = None;
+        self.pending_since = None;
+        self.pending.clear();
+        self.last_step = None;
     }
 }

@@ -1,8 +1,14 @@
 //! The ReID fusion aggregator: every camera's tracked people at each instant → global person
-//! identities on the site's floor (one mailbox, one `urbanstream_vision::fusion::Fusion`).
+//! identities on the site's floor (one mailbox, one `urbanstream_vision::fusion::Fusion`),
+//! and the recorder that stores what a tracking session saw.
 
 mod actor;
+pub mod record;
+mod recorder;
 
 pub use actor::{
-    FuseObservations, IdentityUpdate, ReidFusionActor, ReidSnapshot, Snapshot, TrackingUpdate,
+    FuseObservations, IdentityUpdate, ReidFusionActor, ReidSnapshot, ResetFusion, Snapshot,
+    TrackingUpdate,
 };
+pub use record::{FloorZone, LivePerson, PeopleLog, RecordSettings};
+pub use recorder::{GetLivePeople, LivePeople, PeopleRecorderActor, RecordSession, SetZones};

@@ -5,7 +5,7 @@
 
 use crate::models::{
     ArrivalRow, CanRow, DetectionRow, NewConsensusRound, NewCorroboration, NewEvent,
-    NewMqttDeadLetter, NewSafetyEvent, NewSystemLog, NodeSampleRow, NodeStateRow,
+    NewMqttDeadLetter, NewSafetyEvent, NewSystemLog, NodeSampleRow, NodeStateRow, PeopleRows,
     RobotTelemetryRow, SystemMetricsRow, TelemetryRow, TripRow, VehicleStopRow,
 };
 
@@ -51,6 +51,8 @@ pub struct Batch {
     /// Robots' telemetry samples; a sample already stored is skipped.
     pub robot_telemetry: Vec<RobotTelemetryRow>,
     pub safety_events: Vec<NewSafetyEvent>,
+    /// Tracked people: identities (upserted), trajectory points, sightings, zone events.
+    pub people: PeopleRows,
 }
 
 impl Batch {
@@ -69,6 +71,7 @@ impl Batch {
             + self.corroborations.len()
             + self.robot_telemetry.len()
             + self.safety_events.len()
+            + self.people.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -89,6 +92,7 @@ impl Batch {
             && self.corroborations.is_empty()
             && self.robot_telemetry.is_empty()
             && self.safety_events.is_empty()
+            && self.people.is_empty()
     }
 
     /// Moves every row of `other` to the end of this batch.
@@ -110,6 +114,7 @@ impl Batch {
         self.corroborations.append(&mut other.corroborations);
         self.robot_telemetry.append(&mut other.robot_telemetry);
         self.safety_events.append(&mut other.safety_events);
+        self.people.append(other.people);
     }
 
     /// Whether a row may already be stored (late rows are where retransmits are).

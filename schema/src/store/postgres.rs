@@ -534,10 +534,63 @@ async fn write_edge(tx: &tokio_postgres::Transaction<'_>, d: &Batch) -> Result<(
         )
         .await?;
     }
+    write_people(tx, &d.people).await?;
     for l in &d.dead_letters {
         tokio_postgres::Transaction::execute(tx,
             "INSERT INTO mqtt_dead_letters (received_ms, topic, reason, detail, payload) VALUES ($1, $2, $3, $4, $5)",
             &[&l.received_ms, &l.topic, &l.reason, &l.detail, &l.payload],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tracked people's rows, in the batch's transaction: identities and sightings are upserted
+/// (their ends move on), points and zone events inserted once.
+async fn write_people(
+    tx: &tokio_postgres::Transaction<'_>,
+    p: &crate::models::PeopleRows,
+) -> Result<(), CopyError> {
+    for i in &p.identities {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO person_identities (session_id, global_id, first_seen_ms, last_seen_ms, cameras, distance_m, merged_into) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, global_id) DO UPDATE SET \
+             first_seen_ms = LEAST(person_identities.first_seen_ms, EXCLUDED.first_seen_ms), \
+             last_seen_ms = GREATEST(person_identities.last_seen_ms, EXCLUDED.last_seen_ms), \
+             cameras = EXCLUDED.cameras, distance_m = GREATEST(person_identities.distance_m, EXCLUDED.distance_m), \
+             merged_into = COALESCE(EXCLUDED.merged_into, person_identities.merged_into)",
+            &[&i.session_id, &i.global_id, &i.first_seen_ms, &i.last_seen_ms, &i.cameras, &i.distance_m, &i.merged_into],
+        )
+        .await?;
+    }
+    if !p.points.is_empty() {
+        let session: Vec<i64> = p.points.iter().map(|r| r.session_id).collect();
+        let global: Vec<i64> = p.points.iter().map(|r| r.global_id).collect();
+        let time: Vec<i64> = p.points.iter().map(|r| r.time_ms).collect();
+        let x: Vec<f64> = p.points.iter().map(|r| r.x_m).collect();
+        let y: Vec<f64> = p.points.iter().map(|r| r.y_m).collect();
+        let cams: Vec<i32> = p.points.iter().map(|r| r.cameras).collect();
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO trajectory_points (session_id, global_id, time_ms, x_m, y_m, cameras) \
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::float8[], $5::float8[], $6::int4[]) ON CONFLICT DO NOTHING",
+            &[&session, &global, &time, &x, &y, &cams],
+        )
+        .await?;
+    }
+    for s in &p.sightings {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO person_sightings (session_id, global_id, camera, first_ms, last_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (session_id, global_id, camera, first_ms) DO UPDATE SET \
+             last_ms = GREATEST(person_sightings.last_ms, EXCLUDED.last_ms)",
+            &[&s.session_id, &s.global_id, &s.camera, &s.first_ms, &s.last_ms],
+        )
+        .await?;
+    }
+    for e in &p.zone_events {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO zone_events (session_id, global_id, zone_id, kind, time_ms, dwell_s) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT DO NOTHING",
+            &[&e.session_id, &e.global_id, &e.zone_id, &e.kind, &e.time_ms, &e.dwell_s],
         )
         .await?;
     }

@@ -219,9 +219,61 @@ fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
             .values(r)
             .execute(c)?;
     }
+    write_people(c, &d.people)?;
     for r in &d.dead_letters {
         diesel::insert_into(mqtt_dead_letters::table)
             .values(r)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Tracked people's rows, in the batch's transaction: identities and sightings are upserted
+/// (their ends move on), points and zone events inserted once.
+fn write_people(
+    c: &mut SqliteConnection,
+    p: &crate::models::PeopleRows,
+) -> diesel::QueryResult<()> {
+    use crate::schema::{trajectory_points, zone_events};
+    use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
+    for i in &p.identities {
+        diesel::sql_query(
+            "INSERT INTO person_identities (session_id, global_id, first_seen_ms, last_seen_ms, cameras, distance_m, merged_into) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, global_id) DO UPDATE SET \
+             first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms), \
+             last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms), \
+             cameras = excluded.cameras, distance_m = MAX(distance_m, excluded.distance_m), \
+             merged_into = COALESCE(excluded.merged_into, merged_into)",
+        )
+        .bind::<BigInt, _>(i.session_id)
+        .bind::<BigInt, _>(i.global_id)
+        .bind::<BigInt, _>(i.first_seen_ms)
+        .bind::<BigInt, _>(i.last_seen_ms)
+        .bind::<Text, _>(&i.cameras)
+        .bind::<Double, _>(i.distance_m)
+        .bind::<Nullable<BigInt>, _>(i.merged_into)
+        .execute(c)?;
+    }
+    for r in &p.points {
+        diesel::insert_or_ignore_into(trajectory_points::table)
+            .values(r)
+            .execute(c)?;
+    }
+    for s in &p.sightings {
+        diesel::sql_query(
+            "INSERT INTO person_sightings (session_id, global_id, camera, first_ms, last_ms) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (session_id, global_id, camera, first_ms) DO UPDATE SET last_ms = MAX(last_ms, excluded.last_ms)",
+        )
+        .bind::<BigInt, _>(s.session_id)
+        .bind::<BigInt, _>(s.global_id)
+        .bind::<Integer, _>(s.camera)
+        .bind::<BigInt, _>(s.first_ms)
+        .bind::<BigInt, _>(s.last_ms)
+        .execute(c)?;
+    }
+    for e in &p.zone_events {
+        diesel::insert_or_ignore_into(zone_events::table)
+            .values(e)
             .execute(c)?;
     }
     Ok(())
