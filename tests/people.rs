@@ -106,7 +106,7 @@ async fn sessions_record_people(database_url: Option<String>) {
     // Frames at the cameras' own pace, 10 per second, stamped as they are taken.
     let start_ms = chrono::Utc::now().timestamp_millis();
     for k in 0..FRAMES {
-        let due = start_ms + k as i64 * 100 - chrono::Utc::now().timestamp_millis();
+        let due = start_ms + k * 100 - chrono::Utc::now().timestamp_millis();
         if due > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(due as u64)).await;
         }
