@@ -163,14 +163,14 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy --locked --features video --bin urbanstream -- -D warnings
+cargo clippy --locked --features video --lib --bin urbanstream --test video_camera -- -D warnings
 
 echo "== cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
-# The binary's video path (`track --video`), built with OpenCV.
-cargo test --locked --features video --test cameras video 2>&1 | tee -a "$log"
+# The video path, built with OpenCV: `track --video`, and video cameras under `serve`.
+cargo test --locked --features video --test cameras --test video_camera video 2>&1 | tee -a "$log"
 
 echo "== API fuzz: schemathesis from /api/v1/openapi.json"
 scripts/api-fuzz.sh 20 2>&1 | tail -n 12

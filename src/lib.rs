@@ -15,4 +15,5 @@ pub mod reload;
 pub mod server;
 pub mod simulate;
 pub mod tracking;
+pub mod video_feed;
 pub mod ws;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use anyhow::Context as _;
 use urbanstream_actors::camera::{
-    CameraActor, CameraCommand, CameraRoute, CameraRouter, CameraState,
+    CameraActor, CameraCommand, CameraRoute, CameraRouter, CameraState, CameraTap,
 };
 use urbanstream_actors::db_batcher::Persist;
 use urbanstream_actors::entity::EntityUpdate;
@@ -23,6 +23,11 @@ use urbanstream_schema::store::{DbError, Store, SESSION_PAUSED, SESSION_RUNNING,
 use urbanstream_vision::geometry::FloorCalibration;
 
 use crate::config::{CameraEntry, CamerasSection, EnvironmentEntry, RecordEntry};
+
+/// Video cameras' newest pictures for WebSocket viewers, by camera id: each a binary message,
+/// `[camera id: u32][capture time, ms since the epoch: i64]` (big endian) and then the JPEG.
+/// Pictures are drawn and encoded only while someone watches.
+pub type CameraFeeds = Arc<HashMap<u32, tokio::sync::watch::Sender<Option<bytes::Bytes>>>>;
 
 /// A running camera, as the API reaches it.
 #[derive(Clone)]
@@ -50,8 +55,12 @@ pub struct Sessions {
     pub record: RecordEntry,
     pub cameras: Vec<CameraHandle>,
     pub recorder: Addr<PeopleRecorderActor>,
+    /// Video cameras' pictures.
+    pub feeds: CameraFeeds,
     fusion: Addr<ReidFusionActor>,
     store: Store,
+    /// The video cameras' decoding and detection threads, stopped when the last clone goes.
+    _video: Arc<Vec<crate::video_feed::VideoHandle>>,
     /// One change at a time.
     lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -218,12 +227,15 @@ pub async fn start(
     .start();
     let mut routes = HashMap::new();
     let mut cameras = Vec::with_capacity(cfg.list.len());
+    let mut feeds = HashMap::new();
+    let mut video: Vec<crate::video_feed::VideoHandle> = Vec::new();
     for c in &cfg.list {
         let spec = c
             .calibration_spec()
             .map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;
         let cal = FloorCalibration::from_spec(&spec)
             .with_context(|| format!("camera {}: calibration", c.id))?;
+        let tap = Arc::new(CameraTap::default());
         let camera = CameraActor::new(
             c.id,
             c.fps,
@@ -231,14 +243,35 @@ pub async fn start(
             cfg.tracker.clone(),
             fusion.clone().recipient(),
         )
+        .with_region(
+            c.roi
+                .as_ref()
+                .map(|p| p.iter().map(|&[x, y]| (x, y)).collect()),
+        )
+        .with_tap(tap.clone())
         .start();
-        routes.insert(
-            (c.node.clone(), c.stream.clone()),
-            CameraRoute {
-                camera: camera.clone().recipient(),
-                size: c.size,
-            },
-        );
+        match &c.source {
+            Some(source) => {
+                let (feed, _) = tokio::sync::watch::channel(None);
+                video.push(crate::video_feed::start(
+                    c,
+                    source,
+                    camera.clone(),
+                    tap,
+                    feed.clone(),
+                )?);
+                feeds.insert(c.id, feed);
+            }
+            None => {
+                routes.insert(
+                    (c.node.clone(), c.stream.clone()),
+                    CameraRoute {
+                        camera: camera.clone().recipient(),
+                        size: c.size,
+                    },
+                );
+            }
+        }
         cameras.push(CameraHandle {
             id: c.id,
             node: c.node.clone(),
@@ -252,8 +285,10 @@ pub async fn start(
         record: cfg.record.clone(),
         cameras,
         recorder,
+        feeds: Arc::new(feeds),
         fusion,
         store: store.clone(),
+        _video: Arc::new(video),
         lock: Arc::default(),
     };
     let closed = store.close_open_sessions(crate::auth::now_ms()).await?;

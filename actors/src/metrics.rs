@@ -21,6 +21,9 @@ pub const EDGE_EVENTS_TOTAL: &str = "urbanstream_edge_events_total";
 pub const EDGE_MESSAGES_REDELIVERED_TOTAL: &str = "urbanstream_edge_messages_redelivered_total";
 pub const EDGE_MESSAGES_MISSING_TOTAL: &str = "urbanstream_edge_messages_missing_total";
 pub const CAMERA_FRAMES_TOTAL: &str = "urbanstream_camera_frames_total";
+pub const CAMERA_DETECTIONS_OUTSIDE_TOTAL: &str = "urbanstream_camera_detections_outside_total";
+pub const CAMERA_FRAMES_ENCODED_TOTAL: &str = "urbanstream_camera_frames_encoded_total";
+pub const CAMERA_DETECT_SECONDS: &str = "urbanstream_camera_detect_seconds";
 pub const REID_OBSERVATIONS_TOTAL: &str = "urbanstream_reid_observations_total";
 pub const REID_EVENTS_TOTAL: &str = "urbanstream_reid_events_total";
 pub const PEOPLE_ROWS_TOTAL: &str = "urbanstream_people_rows_total";
@@ -219,7 +222,25 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         CAMERA_FRAMES_TOTAL,
         Kind::Counter,
         Unit::Count,
-        "Camera frames of detections, by outcome (tracked, not_running, out_of_order, bad_time)",
+        "Camera frames, by outcome (tracked, not_running, out_of_order, bad_time, mailbox_full; from video: skipped_load, rate_cap, decode_error)",
+    ),
+    (
+        CAMERA_DETECTIONS_OUTSIDE_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Person boxes dropped because their feet stand outside the camera's region of interest",
+    ),
+    (
+        CAMERA_FRAMES_ENCODED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Camera frames encoded as JPEG with overlays for WebSocket viewers",
+    ),
+    (
+        CAMERA_DETECT_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time to find the people in one video frame (detector and appearance), by camera",
     ),
     (
         REID_OBSERVATIONS_TOTAL,

@@ -134,6 +134,8 @@ pub fn topic_roles(topic: &Topic) -> &'static [Role] {
         Topic::Robots | Topic::Robot(_) => EVERYONE,
         Topic::Safety => WATCH,
         Topic::Tracking => EVERYONE,
+        // Pictures of people: not for viewers, who see positions only.
+        Topic::Camera(_) => WATCH,
     }
 }
 

@@ -98,16 +98,31 @@ fn default_trajectory_days() -> u32 {
     30
 }
 
-/// One camera: a stream of an edge node, with its floor calibration.
+/// One camera, with its floor calibration. Its people come either from an edge node's
+/// detections (`node` and `stream`) or from video the server decodes itself (`source`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraEntry {
     pub id: u32,
     /// The edge node that reports its detections, and the node's `stream_id` for it.
+    #[serde(default)]
     pub node: String,
+    #[serde(default)]
     pub stream: String,
+    /// Or: a video file or a stream URL (`rtsp://…`), decoded and searched for people here
+    /// (a build with the `video` feature).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// With `source`: how people are found, and how often.
+    #[serde(default)]
+    pub video: VideoEntry,
+    /// Frames a second the tracker runs at; with `source`, also the most taken from it.
     #[serde(default = "default_fps")]
     pub fps: f64,
+    /// Region of interest: a polygon in image pixels; people standing outside it are not
+    /// tracked (their foot point decides).
+    #[serde(default)]
+    pub roi: Option<Vec<[f64; 2]>>,
     /// Frame width and height in pixels: scales boxes the node sends normalised.
     #[serde(default)]
     pub size: Option<[u32; 2]>,
@@ -149,6 +164,71 @@ fn default_fps() -> f64 {
     10.0
 }
 
+/// How a camera with a video `source` finds people and shows its picture.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoEntry {
+    /// `hog` (OpenCV's people detector, no model file) or `torchscript:PATH`.
+    #[serde(default = "default_detector")]
+    pub detector: String,
+    /// Detect on every n-th frame; the tracker predicts across the others.
+    #[serde(default = "default_one")]
+    pub detect_every: u32,
+    /// Frames are scaled by this before detection (above 1 finds people smaller than HOG's
+    /// 64 × 128 window).
+    #[serde(default = "default_scale")]
+    pub detect_scale: f64,
+    /// A file starts again at its end.
+    #[serde(default)]
+    pub repeat: bool,
+    /// Pictures with the tracks drawn over them for WebSocket viewers (`camera:{id}`): at
+    /// most this many a second (0: none), this wide and about this many bytes each.
+    #[serde(default = "default_picture_fps")]
+    pub picture_fps: f64,
+    #[serde(default = "default_picture_width")]
+    pub picture_width: u32,
+    #[serde(default = "default_picture_bytes")]
+    pub picture_bytes: usize,
+}
+
+impl Default for VideoEntry {
+    fn default() -> Self {
+        Self {
+            detector: default_detector(),
+            detect_every: 1,
+            detect_scale: default_scale(),
+            repeat: false,
+            picture_fps: default_picture_fps(),
+            picture_width: default_picture_width(),
+            picture_bytes: default_picture_bytes(),
+        }
+    }
+}
+
+fn default_detector() -> String {
+    "hog".into()
+}
+
+fn default_one() -> u32 {
+    1
+}
+
+fn default_scale() -> f64 {
+    1.0
+}
+
+fn default_picture_fps() -> f64 {
+    5.0
+}
+
+fn default_picture_width() -> u32 {
+    640
+}
+
+fn default_picture_bytes() -> usize {
+    40_000
+}
+
 impl CamerasSection {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &'static str, message: String| ConfigError::Invalid { key, message };
@@ -180,7 +260,68 @@ impl CamerasSection {
                     format!("camera id {} is used twice", c.id),
                 ));
             }
-            if !streams.insert((c.node.as_str(), c.stream.as_str())) {
+            let from_node = !c.node.is_empty() || !c.stream.is_empty();
+            match (&c.source, from_node) {
+                (Some(_), true) => {
+                    return Err(invalid(
+                        "cameras.list",
+                        format!(
+                            "camera {}: give either `source` (video) or `node` and `stream` (an edge node's detections), not both",
+                            c.id
+                        ),
+                    ))
+                }
+                (None, false) => {
+                    return Err(invalid(
+                        "cameras.list",
+                        format!(
+                            "camera {}: needs `node` and `stream` (an edge node's detections) or `source` (a video file or URL)",
+                            c.id
+                        ),
+                    ))
+                }
+                (Some(src), false) if src.trim().is_empty() => {
+                    return Err(invalid(
+                        "cameras.list",
+                        format!("camera {}: `source` is empty", c.id),
+                    ))
+                }
+                _ => {}
+            }
+            if from_node && (c.node.is_empty() || c.stream.is_empty()) {
+                return Err(invalid(
+                    "cameras.list",
+                    format!("camera {}: needs both `node` and `stream`", c.id),
+                ));
+            }
+            let v = &c.video;
+            if !(v.detector == "hog" || v.detector.starts_with("torchscript:"))
+                || v.detect_every == 0
+                || !(v.detect_scale > 0.0 && v.detect_scale <= 8.0)
+                || !(0.0..=30.0).contains(&v.picture_fps)
+                || !(64..=4096).contains(&v.picture_width)
+                || v.picture_bytes < 1000
+            {
+                return Err(invalid(
+                    "cameras.list",
+                    format!(
+                        "camera {}: video: detector is `hog` or `torchscript:PATH`, detect_every ≥ 1, detect_scale in (0, 8], picture_fps in [0, 30], picture_width in [64, 4096], picture_bytes ≥ 1000",
+                        c.id
+                    ),
+                ));
+            }
+            if let Some(roi) = &c.roi {
+                if roi.len() < 3 || roi.iter().flatten().any(|v| !v.is_finite()) {
+                    return Err(invalid(
+                        "cameras.list",
+                        format!(
+                            "camera {}: roi needs three or more finite [x, y] pixel points",
+                            c.id
+                        ),
+                    ));
+                }
+            }
+            if from_node && !streams.insert((c.node.as_str(), c.stream.as_str())) {
                 return Err(invalid(
                     "cameras.list",
                     format!(

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use urbanstream_actors::teltonika::io_profile::{IoProfiles, ProfileError};
 
 pub use self::alerts::{CommandsSection, NotificationsSection, RulesSection, SmtpSection};
-pub use self::cameras::{CameraEntry, CamerasSection, EnvironmentEntry, RecordEntry};
+pub use self::cameras::{CameraEntry, CamerasSection, EnvironmentEntry, RecordEntry, VideoEntry};
 pub use self::edge::{EdgeSection, MqttSection, UnknownNodes};
 pub use self::http::{DashboardSettings, HttpSettings, LogSettings};
 pub use self::robots::{ModbusSection, RobotsSection};

@@ -41,6 +41,11 @@ pub async fn ws(
         state.directory.clone(),
         state.auth.clone(),
         principal,
+        state
+            .sessions
+            .as_ref()
+            .map(|s| s.feeds.clone())
+            .unwrap_or_default(),
     );
     Ok(response)
 }

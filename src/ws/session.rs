@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use urbanstream_actors::entity::EntityKey;
@@ -21,6 +22,7 @@ use urbanstream_schema::VehicleId;
 
 use crate::auth::topic_roles;
 use crate::auth::{AuthService, Principal, PrincipalKind};
+use crate::tracking::CameraFeeds;
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How long a connection may stay without a valid token.
@@ -98,9 +100,21 @@ impl Batcher {
     }
 }
 
+/// A frame for the socket: JSON text, or a camera's picture.
+enum Out {
+    Text(String),
+    Picture(bytes::Bytes),
+}
+
 pub struct WsSessionActor {
     id: SubscriberId,
     session: Session,
+    /// Video cameras' pictures, and the watches on those this client subscribed to.
+    feeds: CameraFeeds,
+    watching: std::collections::HashMap<u32, SpawnHandle>,
+    /// The newest picture of each watched camera not yet written: a slow client skips
+    /// pictures rather than queueing them.
+    pictures: std::collections::BTreeMap<u32, bytes::Bytes>,
     hub: Addr<HubActor>,
     /// The entities' published snapshots, for a topic's first frame.
     directory: Directory,
@@ -108,7 +122,7 @@ pub struct WsSessionActor {
     last_heard: Instant,
     /// Frames waiting for the socket, in order. Bounded: only replies to the client's own
     /// requests queue here; hub updates wait in the mailbox, which the hub coalesces.
-    outbox: VecDeque<String>,
+    outbox: VecDeque<Out>,
     sending: bool,
     auth: Arc<AuthService>,
     /// The caller and the credential it proved it with (re-checked every heartbeat).
@@ -127,12 +141,16 @@ impl WsSessionActor {
         directory: Directory,
         auth: Arc<AuthService>,
         principal: Option<(Principal, String)>,
+        feeds: CameraFeeds,
     ) -> Addr<Self> {
         Self::create(move |ctx| {
             ctx.add_stream(stream);
             Self {
                 id: SubscriberId::next(),
                 session,
+                feeds,
+                watching: Default::default(),
+                pictures: Default::default(),
                 hub,
                 directory,
                 topics: HashSet::new(),
@@ -151,29 +169,39 @@ impl WsSessionActor {
     /// Queues one text frame. Frames leave in order, one at a time; while one is being
     /// written nothing else is handled, so a slow socket holds back the mailbox.
     fn send(&mut self, text: impl Into<String>, ctx: &mut Context<Self>) {
-        self.outbox.push_back(text.into());
+        self.outbox.push_back(Out::Text(text.into()));
         if !self.sending {
             self.pump(ctx);
         }
     }
 
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        let Some(text) = self.outbox.pop_front() else {
+        // Text first (replies and updates keep their order), then the pictures waiting.
+        let next = self.outbox.pop_front().or_else(|| {
+            let id = *self.pictures.keys().next()?;
+            self.pictures.remove(&id).map(Out::Picture)
+        });
+        let Some(out) = next else {
             self.sending = false;
             return;
         };
         self.sending = true;
         let mut session = self.session.clone();
         ctx.wait(
-            async move { session.text(text).await }
-                .into_actor(self)
-                .map(|res, act, ctx| {
-                    if res.is_err() {
-                        ctx.stop();
-                        return;
-                    }
-                    act.pump(ctx);
-                }),
+            async move {
+                match out {
+                    Out::Text(text) => session.text(text).await,
+                    Out::Picture(jpeg) => session.binary(jpeg).await,
+                }
+            }
+            .into_actor(self)
+            .map(|res, act, ctx| {
+                if res.is_err() {
+                    ctx.stop();
+                    return;
+                }
+                act.pump(ctx);
+            }),
         );
     }
 
@@ -237,6 +265,35 @@ impl WsSessionActor {
         self.send(frame.to_string(), ctx);
     }
 
+    /// Sends camera `id`'s pictures as binary messages (`[camera id: u32][time ms: i64]`, big
+    /// endian, then the JPEG), the newest one whenever the socket is free.
+    fn watch_camera(&mut self, id: u32, ctx: &mut Context<Self>) {
+        let Some(feed) = self.feeds.get(&id) else {
+            return self.error(
+                "bad_topic",
+                format!("camera {id} has no picture: it is not configured or its people come from an edge node's detections"),
+                ctx,
+            );
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.watching.entry(id) {
+            let mut rx = feed.subscribe();
+            rx.mark_unchanged();
+            let watch = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.changed().await.ok()?;
+                let picture = rx.borrow_and_update().clone();
+                Some((picture, rx))
+            })
+            .filter_map(std::future::ready)
+            .map(move |p| (id, p));
+            slot.insert(ctx.add_stream(watch));
+        }
+        self.send(
+            json!({ "type": "status", "topic": null, "data": { "subscribed": [format!("camera:{id}")] } })
+                .to_string(),
+            ctx,
+        );
+    }
+
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let msg = match serde_json::from_str::<ClientMessage>(text) {
             Ok(m) => m,
@@ -278,7 +335,14 @@ impl WsSessionActor {
                         ctx,
                     );
                 }
-                let topics = allowed;
+                let (cameras, topics): (Vec<Topic>, Vec<Topic>) = allowed
+                    .into_iter()
+                    .partition(|t| matches!(t, Topic::Camera(_)));
+                for t in cameras {
+                    if let Topic::Camera(id) = t {
+                        self.watch_camera(id, ctx);
+                    }
+                }
                 if topics.is_empty() {
                     return;
                 }
@@ -369,6 +433,12 @@ impl WsSessionActor {
                 let topics = self.parse_topics(&topics, ctx);
                 for t in &topics {
                     self.topics.remove(t);
+                    if let Topic::Camera(id) = t {
+                        if let Some(h) = self.watching.remove(id) {
+                            ctx.cancel_future(h);
+                        }
+                        self.pictures.remove(id);
+                    }
                 }
                 let names: Vec<String> = topics.iter().map(Topic::to_string).collect();
                 self.hub.do_send(Unsubscribe {
@@ -493,4 +563,19 @@ impl Handler<Push> for WsSessionActor {
         }
         self.send(Arc::clone(&msg.json).to_string(), ctx);
     }
+}
+
+impl StreamHandler<(u32, bytes::Bytes)> for WsSessionActor {
+    fn handle(&mut self, (id, picture): (u32, bytes::Bytes), ctx: &mut Self::Context) {
+        if !self.watching.contains_key(&id) {
+            return;
+        }
+        self.pictures.insert(id, picture);
+        if !self.sending {
+            self.pump(ctx);
+        }
+    }
+
+    /// A camera's feed ended: the session goes on.
+    fn finished(&mut self, _ctx: &mut Self::Context) {}
 }

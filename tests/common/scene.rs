@@ -52,6 +52,9 @@ pub fn camera(id: u32, node: &str, (r, t): &Pose) -> CameraEntry {
         id,
         node: node.into(),
         stream: format!("s{id}"),
+        source: None,
+        video: Default::default(),
+        roi: None,
         fps: 10.0,
         size: Some([1280, 720]),
         calibration: CalibrationSpec {

@@ -4,6 +4,7 @@
 //! thread, bounded to a few frames ahead of detection.
 
 mod appearance;
+pub mod live;
 
 pub use appearance::stripe_histogram;
 

@@ -172,6 +172,22 @@ impl Homography {
     }
 }
 
+/// Whether `(x, y)` lies inside the polygon `p` (even-odd rule; a point on an edge may fall
+/// either way).
+pub fn polygon_contains(p: &[(f64, f64)], x: f64, y: f64) -> bool {
+    let mut inside = false;
+    let mut j = p.len().wrapping_sub(1);
+    for i in 0..p.len() {
+        let (xi, yi) = p[i];
+        let (xj, yj) = p[j];
+        if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
 fn has_collinear_triple(p: &[(f64, f64)]) -> bool {
     let span = p.iter().fold(0.0f64, |m, a| {
         p.iter().fold(m, |m, b| m.max((a.0 - b.0).hypot(a.1 - b.1)))

@@ -1,10 +1,13 @@
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
 use actix::prelude::*;
 use urbanstream_vision::fusion::{CameraId, Observation};
-use urbanstream_vision::geometry::FloorCalibration;
+use urbanstream_vision::geometry::{polygon_contains, FloorCalibration};
 use urbanstream_vision::offline::foot_on_floor;
 use urbanstream_vision::tracker::{iou, suppress, Detection, Tracker, TrackerConfig};
 
-use crate::metrics::CAMERA_FRAMES_TOTAL;
+use crate::metrics::{CAMERA_DETECTIONS_OUTSIDE_TOTAL, CAMERA_FRAMES_TOTAL};
 use crate::reid::FuseObservations;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -31,8 +34,51 @@ pub enum CameraCommand {
     Pause,
     Resume,
     Stop,
-    /// The source failed (decoder error, stream gone): the camera waits for a start.
+    /// The source failed (decoder error, stream gone): the camera waits for it to recover.
     Fail,
+    /// The failed source is back: the camera returns to the state it failed in (a new run).
+    Recover,
+}
+
+/// One tracked person's box in a frame, for drawing over the video.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackBox {
+    pub id: u64,
+    /// `[x, y, width, height]`, pixels.
+    pub bbox: [f64; 4],
+}
+
+/// What a camera shares with its video source's threads: whether frames are wanted (the
+/// camera is running) and the latest frame's tracks, to draw over the picture.
+#[derive(Debug, Default)]
+pub struct CameraTap {
+    running: AtomicBool,
+    tracks: Mutex<Vec<TrackBox>>,
+    /// Frames the source took but detection never got to (it fell behind).
+    skipped: AtomicU64,
+}
+
+impl CameraTap {
+    /// A frame the source skipped because detection fell behind: the camera's status counts
+    /// it as dropped.
+    pub fn skip(&self) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// The tracks of the latest frame tracked.
+    pub fn tracks(&self) -> Vec<TrackBox> {
+        self.tracks.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+/// Whether a box's foot point (bottom centre) is inside the region of interest; no region
+/// admits every box.
+pub fn in_region(roi: Option<&[(f64, f64)]>, bbox: [f64; 4]) -> bool {
+    roi.is_none_or(|p| polygon_contains(p, bbox[0] + bbox[2] / 2.0, bbox[1] + bbox[3]))
 }
 
 #[derive(Message)]
@@ -62,6 +108,11 @@ pub struct CameraActor {
     frames: u64,
     dropped: u64,
     fusion: Recipient<FuseObservations>,
+    /// Image region (pixels) whose people are tracked; boxes standing outside are dropped.
+    roi: Option<Vec<(f64, f64)>>,
+    tap: Option<Arc<CameraTap>>,
+    /// The state a failure interrupted, returned to on recovery.
+    failed_in: Option<CameraState>,
 }
 
 impl CameraActor {
@@ -89,7 +140,22 @@ impl CameraActor {
             frames: 0,
             dropped: 0,
             fusion,
+            roi: None,
+            tap: None,
+            failed_in: None,
         }
+    }
+
+    /// Tracks only people standing inside `polygon` (image pixels).
+    pub fn with_region(mut self, polygon: Option<Vec<(f64, f64)>>) -> Self {
+        self.roi = polygon.filter(|p| p.len() >= 3);
+        self
+    }
+
+    /// Shares the camera's state and latest tracks with its video source.
+    pub fn with_tap(mut self, tap: Arc<CameraTap>) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     fn drop_frame(&mut self, reason: &'static str) {
@@ -121,11 +187,27 @@ impl Handler<CameraDetections> for CameraActor {
         self.last_frame = frame;
         self.frames += 1;
         metrics::counter!(CAMERA_FRAMES_TOTAL, "outcome" => "tracked").increment(1);
-        let dets = suppress(msg.detections, 0.7, self.tracker_cfg.low_score, None);
+        let mut dets = suppress(msg.detections, 0.7, self.tracker_cfg.low_score, None);
+        if self.roi.is_some() {
+            let before = dets.len();
+            dets.retain(|d| in_region(self.roi.as_deref(), d.bbox));
+            let outside = (before - dets.len()) as u64;
+            if outside > 0 {
+                metrics::counter!(CAMERA_DETECTIONS_OUTSIDE_TOTAL).increment(outside);
+            }
+        }
         let boxes: Vec<[f64; 4]> = dets.iter().map(|d| d.bbox).collect();
-        let observations = self
-            .tracker
-            .update(frame, &dets)
+        let tracked = self.tracker.update(frame, &dets);
+        if let Some(tap) = &self.tap {
+            if let Ok(mut t) = tap.tracks.lock() {
+                t.clear();
+                t.extend(tracked.iter().map(|o| TrackBox {
+                    id: o.id,
+                    bbox: o.bbox,
+                }));
+            }
+        }
+        let observations = tracked
             .into_iter()
             .filter_map(|o| {
                 let (floor, floor_var) = foot_on_floor(&self.calibration, o.bbox, 0.0)?;
@@ -161,11 +243,21 @@ impl Handler<CameraCommand> for CameraActor {
             (Running, CameraCommand::Pause) => Paused,
             (Paused, CameraCommand::Resume) => Running,
             (_, CameraCommand::Stop) => Stopped,
-            (_, CameraCommand::Fail) => Failed,
+            (Failed, CameraCommand::Fail) => Failed,
+            (s, CameraCommand::Fail) => {
+                self.failed_in = Some(s);
+                Failed
+            }
+            (Failed, CameraCommand::Recover) => self.failed_in.take().unwrap_or(Stopped),
             (s, c) => return Err(format!("a {s:?} camera cannot {c:?}").to_lowercase()),
         };
+        if cmd == CameraCommand::Stop {
+            self.failed_in = None;
+        }
         if matches!(next, Stopped | Failed)
-            || (self.state != Running && next == Running && cmd == CameraCommand::Start)
+            || (self.state != Running
+                && next == Running
+                && matches!(cmd, CameraCommand::Start | CameraCommand::Recover))
         {
             // A new run starts with no tracks and its own clock.
             self.tracker = Tracker::new(self.tracker_cfg.clone(), self.fps);
@@ -173,6 +265,14 @@ impl Handler<CameraCommand> for CameraActor {
             self.last_frame = 0;
         }
         self.state = next;
+        if let Some(tap) = &self.tap {
+            tap.running.store(next == Running, Ordering::Relaxed);
+        }
+        if let Some(tap) = self.tap.as_ref().filter(|_| next != Running) {
+            if let Ok(mut t) = tap.tracks.lock() {
+                t.clear();
+            }
+        }
         Ok(next)
     }
 }
@@ -185,8 +285,26 @@ impl Handler<GetStatus> for CameraActor {
             camera: self.id,
             state: self.state,
             frames: self.frames,
-            dropped: self.dropped,
+            dropped: self.dropped
+                + self
+                    .tap
+                    .as_ref()
+                    .map_or(0, |t| t.skipped.load(Ordering::Relaxed)),
             live_tracks: self.tracker.live_tracks(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_region;
+
+    #[test]
+    fn a_box_counts_where_its_feet_are() {
+        let floor_half = [(0.0, 300.0), (640.0, 300.0), (640.0, 480.0), (0.0, 480.0)];
+        // Feet at (120, 400): inside; the same person higher up, feet at (120, 250): outside.
+        assert!(in_region(Some(&floor_half), [100.0, 200.0, 40.0, 200.0]));
+        assert!(!in_region(Some(&floor_half), [100.0, 50.0, 40.0, 200.0]));
+        assert!(in_region(None, [100.0, 50.0, 40.0, 200.0]));
     }
 }

@@ -6,7 +6,8 @@
 mod actor;
 
 pub use actor::{
-    CameraActor, CameraCommand, CameraDetections, CameraState, CameraStatus, GetStatus,
+    in_region, CameraActor, CameraCommand, CameraDetections, CameraState, CameraStatus, CameraTap,
+    GetStatus, TrackBox,
 };
 
 mod router;

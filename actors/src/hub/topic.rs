@@ -38,12 +38,15 @@ pub enum Topic {
     Robot(RobotId),
     /// Robots' safety events.
     Safety,
+    /// One video camera's picture with its tracks drawn on it: binary JPEG messages, sent
+    /// by the WebSocket session from the camera's feed, not through the hub.
+    Camera(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
     #[error(
-        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}}, vehicle:{{id}}, nodes, node:{{id}}, detections, detections:{{node}}, system, logs, robots, robot:{{id}}, safety or tracking"
+        "unknown topic `{0}`; expected fleet, events, alerts, device:{{imei}}, vehicle:{{id}}, nodes, node:{{id}}, detections, detections:{{node}}, system, logs, robots, robot:{{id}}, safety, tracking or camera:{{id}}"
     )]
     Unknown(String),
     #[error("topic `{topic}`: {reason}")]
@@ -111,6 +114,14 @@ impl FromStr for Topic {
                         reason: e.to_string(),
                     },
                 ),
+                Some(("camera", id)) => {
+                    id.parse()
+                        .map(Self::Camera)
+                        .map_err(|e: std::num::ParseIntError| TopicError::BadId {
+                            topic: s.into(),
+                            reason: e.to_string(),
+                        })
+                }
                 Some(("vehicle", id)) => {
                     id.parse()
                         .map(Self::Vehicle)
@@ -151,6 +162,7 @@ impl fmt::Display for Topic {
             Self::Robot(id) => write!(f, "robot:{id}"),
             Self::Safety => f.write_str("safety"),
             Self::Tracking => f.write_str("tracking"),
+            Self::Camera(id) => write!(f, "camera:{id}"),
         }
     }
 }
@@ -173,6 +185,7 @@ mod tests {
             "detections:cam-1",
             "system",
             "tracking",
+            "camera:3",
             "logs",
         ] {
             assert_eq!(t.parse::<Topic>().unwrap().to_string(), t);

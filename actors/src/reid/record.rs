@@ -22,18 +22,7 @@ pub struct FloorZone {
 impl FloorZone {
     /// Whether `(x, y)` is inside (even-odd rule; a point on an edge may fall either way).
     pub fn contains(&self, x: f64, y: f64) -> bool {
-        let p = &self.polygon;
-        let mut inside = false;
-        let mut j = p.len().wrapping_sub(1);
-        for i in 0..p.len() {
-            let (xi, yi) = p[i];
-            let (xj, yj) = p[j];
-            if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
-                inside = !inside;
-            }
-            j = i;
-        }
-        inside
+        urbanstream_vision::geometry::polygon_contains(&self.polygon, x, y)
     }
 }
 

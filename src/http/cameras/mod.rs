@@ -11,13 +11,16 @@ use utoipa::ToSchema;
 use super::{ApiError, HttpState};
 use crate::tracking::CameraHandle;
 
-/// A camera: which edge node stream feeds it and its state (`stopped`, `running`, `paused`,
-/// `failed`), frames tracked and dropped, and tracks alive.
+/// A camera: which edge node stream (or which video source) feeds it and its state
+/// (`stopped`, `running`, `paused`, `failed`), frames tracked and dropped, and tracks alive.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Camera {
     pub id: u32,
     pub node: String,
     pub stream: String,
+    /// A video file or stream URL the server decodes; its picture is on WebSocket topic
+    /// `camera:{id}`.
+    pub source: Option<String>,
     #[schema(value_type = String)]
     pub state: CameraState,
     pub frames: u64,
@@ -48,6 +51,7 @@ async fn view(c: &CameraHandle) -> Result<Camera, ApiError> {
         id: c.id,
         node: c.node.clone(),
         stream: c.stream.clone(),
+        source: c.entry.source.clone(),
         state: s.state,
         frames: s.frames,
         dropped: s.dropped,

@@ -34,8 +34,9 @@ pub async fn cameras(
         .iter()
         .map(|c| {
             json!({
-                "id": c.id, "node": c.node, "stream": c.stream, "fps": c.entry.fps,
-                "size": c.entry.size, "calibration": c.entry.calibration,
+                "id": c.id, "node": c.node, "stream": c.stream, "source": c.entry.source,
+                "video": c.entry.source.as_ref().map(|_| &c.entry.video), "roi": c.entry.roi,
+                "fps": c.entry.fps, "size": c.entry.size, "calibration": c.entry.calibration,
             })
         })
         .collect();
