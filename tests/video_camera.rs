@@ -195,3 +195,54 @@ async fn a_video_camera_whose_source_is_missing_fails_and_the_server_runs_on() {
     assert_eq!(state, "failed");
     assert_eq!(app.get("/health").await.0, 200);
 }
+
+#[actix_rt::test]
+async fn an_operator_watches_a_video_cameras_picture_on_the_dashboard() {
+    let app = TestApp::start(settings(|s| {
+        s.cameras.list.push(video_camera(0, VTEST));
+    }))
+    .await;
+    let password = "oona-password";
+    let (code, body) = app
+        .request(
+            "POST",
+            "/api/v1/users",
+            Some(&json!({"username": "oona", "password": password, "role": "OPERATOR"})),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let b = common::browser::Browser::start().await;
+    b.goto(&format!("http://{}/#/people", app.server.http_addr))
+        .await;
+    b.sign_in("oona", password).await;
+    b.wait_for(
+        "!!document.querySelector('#camera-watch button[data-watch=\"0\"]')",
+        WAIT,
+    )
+    .await;
+    b.eval("document.querySelector('#camera-watch button[data-watch=\"0\"]').click()")
+        .await;
+    // The picture arrives and is drawn: a real decoded JPEG, scaled to 640 wide.
+    b.wait_for(
+        "document.getElementById('camera-picture').naturalWidth === 640 && !document.getElementById('camera-picture').hidden",
+        WAIT,
+    )
+    .await;
+    b.wait_for(
+        "document.getElementById('camera-picture-caption').textContent.startsWith('Camera 0 ·')",
+        WAIT,
+    )
+    .await;
+    if let Some(dir) = std::env::var_os("URBANSTREAM_SCREENSHOTS") {
+        b.eval("document.getElementById('camera-picture').scrollIntoView()")
+            .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        b.screenshot(&std::path::PathBuf::from(dir).join("camera-picture.png"))
+            .await;
+    }
+    // Hidden again: the subscription ends, and the server stops drawing for this viewer.
+    b.eval("document.querySelector('#camera-watch button[data-watch=\"0\"]').click()")
+        .await;
+    b.wait_for("document.getElementById('camera-picture').hidden", WAIT)
+        .await;
+}

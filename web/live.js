@@ -58,6 +58,7 @@ export class Live {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${proto}//${location.host}/ws`);
     this.ws = ws;
+    ws.binaryType = "arraybuffer";
     ws.onopen = async () => {
       let token = accessToken();
       if (!token) {
@@ -66,6 +67,10 @@ export class Live {
       ws.send(JSON.stringify({ op: "auth", token }));
     };
     ws.onmessage = (ev) => {
+      if (typeof ev.data !== "string") {
+        this.picture(ev.data);
+        return;
+      }
       let msg;
       try { msg = JSON.parse(ev.data); } catch (_) { return; }
       if (msg.type === "status" && msg.topic === null && msg.data?.authenticated) {
@@ -97,6 +102,16 @@ export class Live {
       this.attempt = Math.min(this.attempt + 1, 5);
       renew.then(() => { this.timer = setTimeout(() => this.connect(), wait); });
     };
+  }
+
+  /** A camera's picture: `[camera id: u32][time ms: i64]` (big endian), then the JPEG. */
+  picture(buf) {
+    if (buf.byteLength < 12) return;
+    const view = new DataView(buf);
+    const camera = view.getUint32(0);
+    const timeMs = Number(view.getBigInt64(4));
+    const jpeg = new Blob([buf.slice(12)], { type: "image/jpeg" });
+    this.dispatch({ type: "camera_picture", topic: `camera:${camera}`, data: { camera, time_ms: timeMs, jpeg } });
   }
 
   dispatch(msg) {

@@ -328,7 +328,7 @@ pub fn security_headers(tile_origin: Option<&str>) -> actix_web::middleware::Def
         .add((
             "Content-Security-Policy",
             format!(
-                "default-src 'self'; script-src 'self'; img-src 'self' data:{img}; style-src 'self' 'unsafe-inline'; \
+                "default-src 'self'; script-src 'self'; img-src 'self' data: blob:{img}; style-src 'self' 'unsafe-inline'; \
                  connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
             ),
         ))

@@ -1,6 +1,7 @@
 // People: the site's floor with its zones and the people tracked across cameras moving on
-// it (id, recent path), a heatmap of where people were, the cameras' state and rate, zone
-// entries and exits as they happen, and the tracking session's controls for OPERATOR/ADMIN.
+// it (id, recent path), a heatmap of where people were, the cameras' state and rate, a video
+// camera's live picture with its tracks drawn on it, zone entries and exits as they happen,
+// and the tracking session's controls for OPERATOR/ADMIN.
 
 import { el, fmtNum, fmtTime, table } from "../ui.js";
 
@@ -25,13 +26,46 @@ export function mount(section, { live, can, api }) {
   const controls = el("div", { class: "toolbar", id: "session-controls" });
   const floor = el("div", { class: "floor", id: "floor" });
   const cams = el("div", { id: "camera-table" });
+  // A video camera's live picture (not for viewers: it shows people).
+  let videoCams = [];
+  let watching = null;
+  let pictureUrl = null;
+  const picture = el("img", { id: "camera-picture", class: "camera-picture", alt: "", hidden: true });
+  const pictureCaption = el("p", { class: "muted", id: "camera-picture-caption" });
+  const watchBar = el("div", { class: "toolbar", id: "camera-watch" });
   const events = el("ol", { class: "log", id: "zone-log", reversed: true });
   const heatToggle = can("people")
     ? el("label", {}, el("input", { type: "checkbox", id: "heatmap-toggle", onchange: (e) => toggleHeat(e.target.checked) }), " Heatmap")
     : null;
   section.append(el("div", { class: "page" }, el("h1", {}, "People"), controls, summary,
     el("div", { class: "toolbar" }, heatToggle), floor,
-    el("h2", {}, "Cameras"), cams, el("h2", {}, "Zone entries and exits"), events));
+    el("h2", {}, "Cameras"), cams, watchBar, picture, pictureCaption,
+    el("h2", {}, "Zone entries and exits"), events));
+
+  function watch(id) {
+    if (watching !== null) live.unsubscribe([`camera:${watching}`]);
+    watching = watching === id ? null : id;
+    if (watching !== null) live.subscribe([`camera:${watching}`]);
+    picture.hidden = watching === null;
+    pictureCaption.textContent = watching === null ? "" : `Camera ${watching}: waiting for a picture…`;
+    showWatchBar();
+  }
+
+  function showWatchBar() {
+    watchBar.replaceChildren(...videoCams.map((c) => el("button", {
+      type: "button", dataset: { watch: c.id }, "aria-pressed": String(watching === c.id),
+      onclick: () => watch(c.id),
+    }, watching === c.id ? `Hide camera ${c.id}` : `Watch camera ${c.id}`)));
+  }
+
+  function showPicture(p) {
+    if (p.camera !== watching) return;
+    const url = URL.createObjectURL(p.jpeg);
+    picture.onload = () => { if (pictureUrl && pictureUrl !== url) URL.revokeObjectURL(pictureUrl); pictureUrl = url; };
+    picture.src = url;
+    picture.alt = `Camera ${p.camera} at ${fmtTime(p.time_ms)}, people's boxes and ids drawn on it`;
+    pictureCaption.textContent = `Camera ${p.camera} · ${fmtTime(p.time_ms)}`;
+  }
 
   function extent() {
     if (env && env.width_m > 0 && env.height_m > 0) return [0, 0, env.width_m, env.height_m];
@@ -151,6 +185,10 @@ export function mount(section, { live, can, api }) {
       }
       showControls();
       draw();
+      if (can("watch")) {
+        videoCams = (await api("/api/v1/cameras")).items.filter((c) => c.source);
+        showWatchBar();
+      }
     } catch (e) {
       summary.textContent = e.status === 404 ? "No camera is configured." : e.message;
     }
@@ -172,9 +210,15 @@ export function mount(section, { live, can, api }) {
       while (events.children.length > 100) events.lastChild.remove();
     }),
     live.on("system_status", (s) => showCameras(s)),
+    live.on("camera_picture", showPicture),
     live.onReconnect(load),
   ];
   live.subscribe(["tracking"]);
   load();
-  return () => { for (const off of offs) off(); cancelAnimationFrame(drawTimer); live.unsubscribe(["tracking"]); };
+  return () => {
+    for (const off of offs) off();
+    cancelAnimationFrame(drawTimer);
+    live.unsubscribe(["tracking", ...(watching !== null ? [`camera:${watching}`] : [])]);
+    if (pictureUrl) URL.revokeObjectURL(pictureUrl);
+  };
 }
