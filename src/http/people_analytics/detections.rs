@@ -8,7 +8,7 @@ use crate::http::{ApiError, HttpState};
 
 /// `GET /api/v1/analytics/detections`: person detections per camera per time bucket, from
 /// the edge nodes' stored detections of each camera's stream.
-#[utoipa::path(get, path = "/api/v1/analytics/detections", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Detections per camera over time", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/analytics/detections", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Detections per camera over time", body = Object), (status = 404, description = "No such session or zone", body = crate::http::error::ErrorBody)))]
 pub async fn detections(
     state: web::Data<HttpState>,
     q: web::Query<PeopleQuery>,

@@ -89,7 +89,7 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, actix_web::Error>, C
 
 /// `GET /api/v1/export/tracking?session_id=…&format=csv|json`: a session's trajectory points
 /// (floor metres), streamed in time order.
-#[utoipa::path(get, path = "/api/v1/export/tracking", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Trajectory points, streamed", content((String = "text/csv"), (String = "application/json"))), (status = 400, description = "No session_id or a bad format", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/export/tracking", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Trajectory points, streamed", content((String = "text/csv"), (String = "application/json"))), (status = 400, description = "No session_id or a bad format", body = crate::http::error::ErrorBody), (status = 404, description = "No such session", body = crate::http::error::ErrorBody)))]
 pub async fn tracking(
     state: web::Data<HttpState>,
     q: web::Query<PeopleQuery>,

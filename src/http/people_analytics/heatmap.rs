@@ -10,7 +10,7 @@ const MAX_CELLS: usize = 1_000_000;
 /// `GET /api/v1/analytics/heatmap`: where people were: recorded trajectory points counted per
 /// floor cell (`counts[row][col]`, row = y, col = x from `origin`), and the person-seconds
 /// each count stands for.
-#[utoipa::path(get, path = "/api/v1/analytics/heatmap", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "The heatmap grid", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/analytics/heatmap", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "The heatmap grid", body = Object), (status = 404, description = "No such session or zone", body = crate::http::error::ErrorBody)))]
 pub async fn heatmap(
     state: web::Data<HttpState>,
     q: web::Query<PeopleQuery>,

@@ -9,7 +9,7 @@ use crate::http::{ApiError, HttpState};
 /// `GET /api/v1/analytics/occupancy`: per zone and time bucket, how many people were inside
 /// at some moment of the bucket (`present`), the most inside at once (`peak`) and the
 /// person-seconds spent inside (`person_seconds`), from recorded entries and exits.
-#[utoipa::path(get, path = "/api/v1/analytics/occupancy", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Occupancy per zone over time", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/analytics/occupancy", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Occupancy per zone over time", body = Object), (status = 404, description = "No such session or zone", body = crate::http::error::ErrorBody)))]
 pub async fn occupancy(
     state: web::Data<HttpState>,
     q: web::Query<PeopleQuery>,

@@ -10,7 +10,7 @@ use crate::http::{ApiError, HttpState};
 /// `GET /api/v1/analytics/tracking`: tracking counts over a window: people recorded, how long
 /// they stayed in view and how far they walked, people and view time per camera, and camera
 /// hand-overs (one camera's sighting followed by another's).
-#[utoipa::path(get, path = "/api/v1/analytics/tracking", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Tracking counts", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/analytics/tracking", tag = "cameras", params(PeopleQuery), responses((status = 200, description = "Tracking counts", body = Object), (status = 404, description = "No such session or zone", body = crate::http::error::ErrorBody)))]
 pub async fn tracking(
     state: web::Data<HttpState>,
     q: web::Query<PeopleQuery>,

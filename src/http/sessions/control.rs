@@ -7,7 +7,7 @@ use crate::http::{ApiError, HttpState};
 
 /// `POST /api/v1/sessions`: starts a session: the cameras start afresh, global ids count from
 /// 1, and what they see is recorded under the new id. One session is open at a time.
-#[utoipa::path(post, path = "/api/v1/sessions", tag = "cameras", responses((status = 201, description = "Started", body = super::SessionView), (status = 409, description = "A session is open", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "cameras", responses((status = 201, description = "Started", body = super::SessionView), (status = 409, description = "A session is open", body = crate::http::error::ErrorBody), (status = 404, description = "No camera is configured", body = crate::http::error::ErrorBody)))]
 pub async fn start(
     state: web::Data<HttpState>,
     principal: web::ReqData<Principal>,

@@ -13,7 +13,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/sessions`: the latest sessions first.
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "cameras", params(ListQuery), responses((status = 200, description = "Sessions", body = SessionList)))]
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "cameras", params(ListQuery), responses((status = 200, description = "Sessions", body = SessionList), (status = 404, description = "No camera is configured", body = crate::http::error::ErrorBody)))]
 pub async fn list(
     state: web::Data<HttpState>,
     q: web::Query<ListQuery>,
