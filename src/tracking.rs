@@ -214,6 +214,7 @@ pub async fn start(
         .collect();
     let settings = RecordSettings {
         point_every_s: cfg.record.point_every_s,
+        appearance: cfg.record.appearance,
         ..RecordSettings::default()
     };
     let recorder =

@@ -130,7 +130,7 @@ async fn a_tile_server_is_named_in_the_csp_and_a_disabled_dashboard_is_not_serve
     let (head, _) = raw_get(&app, "/", "").await;
     let csp = header(&head, "content-security-policy").unwrap();
     assert!(
-        csp.contains("img-src 'self' data: https://tiles.example.org"),
+        csp.contains("img-src 'self' data: blob: https://tiles.example.org"),
         "{csp}"
     );
     app.server.stop().await;

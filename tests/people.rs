@@ -50,6 +50,7 @@ async fn sessions_record_people(database_url: Option<String>) {
         s.edge.authenticate = false;
         s.cameras.environment.width_m = 20.0;
         s.cameras.environment.height_m = 14.0;
+        s.cameras.record.appearance = true;
         for (i, p) in poses.iter().enumerate() {
             s.cameras.list.push(camera(i as u32, "box-1", p));
         }
@@ -375,6 +376,72 @@ async fn sessions_record_people(database_url: Option<String>) {
             .len(),
         2
     );
+
+    // The same two people walk by again, in the new session.
+    let again_ms = chrono::Utc::now().timestamp_millis();
+    for k in 0..30 {
+        let due = again_ms + k * 100 - chrono::Utc::now().timestamp_millis();
+        if due > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(due as u64)).await;
+        }
+        let mut msg = frame_message("box-1", &poses, again_ms, k, &two_walkers(k as f64 * 0.1));
+        // The node restarted in between: a new boot, its sequence from 1 again.
+        msg["boot"] = json!(2);
+        node.publish_acked("edge-qi/detection/box-1", msg.to_string())
+            .await;
+    }
+    let path2 = format!("/api/v1/persons?session_id={sid2}");
+    let second = until(&app, &path2, |v| {
+        v["items"].as_array().is_some_and(|a| a.len() == 2)
+    })
+    .await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 2, "{second}");
+    // Search by appearance: each first-session person is found again in the second session,
+    // well above the other person (a different look).
+    for p in items.iter() {
+        let id = p["id"].as_i64().unwrap();
+        let sim = until(&app, &format!("/api/v1/persons/{id}/similar"), |v| {
+            v["items"].as_array().is_some_and(|a| a.len() == 3)
+        })
+        .await;
+        let found = sim["items"].as_array().unwrap();
+        assert_eq!(found.len(), 3, "{sim}");
+        assert_eq!(found[0]["person"]["session_id"], sid2, "{sim}");
+        assert!(found[0]["similarity"].as_f64().unwrap() > 0.9, "{sim}");
+        assert!(found[1]["similarity"].as_f64().unwrap() < 0.5, "{sim}");
+        // The same walker, by where they walked: y = 6 m or 9 m, both times.
+        let (y1, y2) = (
+            first_y(&app, id).await,
+            first_y(&app, found[0]["person"]["id"].as_i64().unwrap()).await,
+        );
+        assert!((y1 - y2).abs() < 1.0, "{y1} vs {y2}");
+        let only_first = get_json(
+            &app,
+            &format!("/api/v1/persons/{id}/similar?session_id={sid}&min_similarity=-1"),
+        )
+        .await;
+        assert_eq!(
+            only_first["items"].as_array().unwrap().len(),
+            1,
+            "{only_first}"
+        );
+        let close = get_json(
+            &app,
+            &format!("/api/v1/persons/{id}/similar?min_similarity=0.9"),
+        )
+        .await;
+        assert_eq!(close["items"].as_array().unwrap().len(), 1, "{close}");
+    }
+    assert_eq!(app.get("/api/v1/persons/999999/similar").await.0, 404);
+    assert_eq!(
+        app.get(&format!(
+            "/api/v1/persons/{}/similar?limit=0",
+            items[0]["id"]
+        ))
+        .await
+        .0,
+        400
+    );
     assert_eq!(app.get("/api/v1/sessions/999999").await.0, 404);
     assert_eq!(
         app.request("DELETE", &format!("/api/v1/zones/{zid}"), None)
@@ -384,6 +451,12 @@ async fn sessions_record_people(database_url: Option<String>) {
     );
     assert_eq!(app.get(&format!("/api/v1/zones/{zid}")).await.0, 404);
     assert!(app.metric_sum("urbanstream_people_rows_total").await > 0.0);
+}
+
+/// Where a recorded person was first placed, across the room (m).
+async fn first_y(app: &TestApp, person: i64) -> f64 {
+    let t = get_json(app, &format!("/api/v1/persons/{person}/trajectory")).await;
+    t["path_points"][0]["y"].as_f64().unwrap()
 }
 
 fn urlencode(s: &str) -> String {

@@ -585,6 +585,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    person_appearances (session_id, global_id) {
+        session_id -> BigInt,
+        global_id -> BigInt,
+        vector -> Text,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     person_sightings (session_id, global_id, camera, first_ms) {
         session_id -> BigInt,
         global_id -> BigInt,

@@ -71,9 +71,15 @@ pub struct RecordEntry {
     /// At most one trajectory point per person per this many seconds.
     #[serde(default = "default_point_every")]
     pub point_every_s: f64,
-    /// Trajectory points older than this many days are deleted (0 keeps them).
+    /// Trajectory points (and appearances) older than this many days are deleted (0 keeps
+    /// them).
     #[serde(default = "default_trajectory_days")]
     pub trajectory_days: u32,
+    /// Record each identity's learnt appearance vector (the node's embedding or the colour
+    /// histogram), which `GET /api/v1/persons/{id}/similar` searches. Off by default: only
+    /// positions and anonymous ids are kept.
+    #[serde(default)]
+    pub appearance: bool,
 }
 
 impl Default for RecordEntry {
@@ -82,6 +88,7 @@ impl Default for RecordEntry {
             autostart: true,
             point_every_s: default_point_every(),
             trajectory_days: default_trajectory_days(),
+            appearance: false,
         }
     }
 }

@@ -250,6 +250,7 @@ route_table! {
     Get "/api/v1/persons/{id}" Access::Roles(PEOPLE) => persons::get::get;
     Get "/api/v1/persons/{id}/trajectory" Access::Roles(PEOPLE) => persons::get::trajectory;
     Get "/api/v1/persons/{id}/journey" Access::Roles(PEOPLE) => persons::get::journey;
+    Get "/api/v1/persons/{id}/similar" Access::Roles(PEOPLE) => persons::similar::similar;
     Get "/api/v1/analytics/detections" Access::Roles(PEOPLE) => people_analytics::detections::detections;
     Get "/api/v1/analytics/tracking" Access::Roles(PEOPLE) => people_analytics::tracking::tracking;
     Get "/api/v1/analytics/heatmap" Access::Roles(PEOPLE) => people_analytics::heatmap::heatmap;

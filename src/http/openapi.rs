@@ -192,6 +192,7 @@ impl Modify for Security {
         persons::get::get,
         persons::get::trajectory,
         persons::get::journey,
+        persons::similar::similar,
         people_analytics::detections::detections,
         people_analytics::tracking::tracking,
         people_analytics::heatmap::heatmap,

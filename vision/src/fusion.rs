@@ -355,6 +355,17 @@ impl Fusion {
     }
 
     /// Identities in the live set.
+    /// An identity's learnt appearance (unit length): from its clear views once it has a few,
+    /// else from every view; `None` when no camera sent appearance for it.
+    pub fn appearance(&self, id: GlobalId) -> Option<&[f32]> {
+        let i = self.identities.get(&self.resolve(id))?;
+        i.gallery
+            .as_ref()
+            .filter(|g| g.samples >= 3)
+            .or(i.any_gallery.as_ref())
+            .map(|g| g.mean.as_slice())
+    }
+
     pub fn active(&self) -> usize {
         self.identities.values().filter(|i| !i.lost).count()
     }

@@ -24,6 +24,9 @@ pub struct IdentityUpdate {
     pub vy_mps: f64,
     /// `(camera, local track)` pairs that saw it.
     pub cameras: Vec<(CameraId, u64)>,
+    /// Its learnt appearance (unit length), where cameras sent appearance vectors.
+    #[serde(skip)]
+    pub appearance: Option<std::sync::Arc<[f32]>>,
 }
 
 /// What a fusion step tells subscribers (the hub, the batcher).
@@ -145,6 +148,7 @@ impl ReidFusionActor {
                     vx_mps: i.velocity.0,
                     vy_mps: i.velocity.1,
                     cameras: i.seen_by,
+                    appearance: self.fusion.appearance(i.identity).map(std::sync::Arc::from),
                 })
                 .collect(),
             events: out.events,

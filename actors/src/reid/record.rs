@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use urbanstream_schema::models::{
-    PeopleRows, PersonUpsert, SightingRow, TrajectoryPointRow, ZoneEventRow,
+    AppearanceRow, PeopleRows, PersonUpsert, SightingRow, TrajectoryPointRow, ZoneEventRow,
 };
 use urbanstream_vision::fusion::FusionEvent;
 
@@ -35,6 +35,9 @@ pub struct RecordSettings {
     pub sighting_gap_s: f64,
     /// How long an identity that left is remembered, should it be recognised again.
     pub remember_s: f64,
+    /// Whether each identity's learnt appearance vector is recorded (for search by
+    /// appearance); off, only positions and anonymous ids are.
+    pub appearance: bool,
 }
 
 impl Default for RecordSettings {
@@ -43,6 +46,7 @@ impl Default for RecordSettings {
             point_every_s: 0.5,
             sighting_gap_s: 1.0,
             remember_s: 600.0,
+            appearance: false,
         }
     }
 }
@@ -64,6 +68,12 @@ pub struct LivePerson {
     pub recent: Vec<(i64, f64, f64)>,
 }
 
+/// A unit vector as JSON, four decimals a component.
+fn vector_json(v: &[f32]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| format!("{:.4}", x)).collect();
+    format!("[{}]", parts.join(","))
+}
+
 /// Points of the recent path kept per live person.
 pub const RECENT_POINTS: usize = 20;
 
@@ -83,6 +93,9 @@ struct Person {
     recent: std::collections::VecDeque<(i64, f64, f64)>,
     merged_into: Option<u64>,
     dirty: bool,
+    /// The learnt appearance, and whether it changed since it was last written.
+    appearance: Option<std::sync::Arc<[f32]>>,
+    appearance_dirty: bool,
     /// When it left every view (then it is only remembered).
     left_ms: Option<i64>,
 }
@@ -166,10 +179,22 @@ impl PeopleLog {
                 recent: std::collections::VecDeque::new(),
                 merged_into: None,
                 dirty: true,
+                appearance: None,
+                appearance_dirty: false,
                 left_ms: None,
             });
             if t < p.last_ms {
                 continue;
+            }
+            if self.settings.appearance {
+                if let Some(a) = i
+                    .appearance
+                    .as_ref()
+                    .filter(|a| p.appearance.as_ref() != Some(a))
+                {
+                    p.appearance = Some(a.clone());
+                    p.appearance_dirty = true;
+                }
             }
             p.left_ms = None;
             p.dirty = true;
@@ -327,9 +352,18 @@ impl PeopleLog {
                 for (&c, &s) in &p.sightings {
                     rows.sightings.push(sighting_row(session, gid, c, s));
                 }
+                if let Some(a) = p.appearance.as_ref().filter(|_| p.appearance_dirty) {
+                    rows.appearances.push(AppearanceRow {
+                        session_id: session,
+                        global_id: gid as i64,
+                        vector: vector_json(a),
+                        updated_ms: p.last_ms,
+                    });
+                }
             }
             if let Some(p) = self.people.get_mut(&gid) {
                 p.dirty = false;
+                p.appearance_dirty = false;
             }
         }
         rows
@@ -420,6 +454,7 @@ mod tests {
                     vx_mps: 0.0,
                     vy_mps: 0.0,
                     cameras: cams.iter().map(|&c| (c, g)).collect(),
+                    appearance: Some(std::sync::Arc::from(vec![g as f32, 1.0])),
                 })
                 .collect(),
             events,
@@ -560,5 +595,26 @@ mod tests {
         let rows = log.take_rows();
         assert_eq!(rows.zone_events.len(), 1);
         assert_eq!(rows.zone_events[0].dwell_s, Some(0.5));
+    }
+
+    #[test]
+    fn appearance_is_recorded_only_when_asked_and_only_when_it_changes() {
+        let mut off = PeopleLog::new(1, RecordSettings::default(), vec![]);
+        off.observe(&step(1.0, &[(4, 10.0, 1.0, &[0])], vec![]));
+        assert!(off.take_rows().appearances.is_empty());
+
+        let settings = RecordSettings {
+            appearance: true,
+            ..RecordSettings::default()
+        };
+        let mut on = PeopleLog::new(1, settings, vec![]);
+        on.observe(&step(1.0, &[(4, 10.0, 1.0, &[0])], vec![]));
+        let rows = on.take_rows();
+        assert_eq!(rows.appearances.len(), 1);
+        assert_eq!(rows.appearances[0].vector, "[4.0000,1.0000]");
+        assert_eq!(rows.appearances[0].updated_ms, 1_000);
+        // The same vector again: nothing new to write.
+        on.observe(&step(1.5, &[(4, 10.2, 1.0, &[0])], vec![]));
+        assert!(on.take_rows().appearances.is_empty());
     }
 }

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::schema::{
-    person_identities, person_sightings, tracking_sessions, trajectory_points, zone_events, zones,
+    person_appearances, person_identities, person_sightings, tracking_sessions, trajectory_points,
+    zone_events, zones,
 };
 
 /// A zone: a polygon on an environment's floor plan (metres).
@@ -132,11 +133,27 @@ pub struct PeopleRows {
     pub points: Vec<TrajectoryPointRow>,
     pub sightings: Vec<SightingRow>,
     pub zone_events: Vec<ZoneEventRow>,
+    /// Learnt appearances (upserted), where recording them is on.
+    pub appearances: Vec<AppearanceRow>,
+}
+
+/// An identity's learnt appearance: a unit vector as a JSON array.
+#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable)]
+#[diesel(table_name = person_appearances)]
+pub struct AppearanceRow {
+    pub session_id: i64,
+    pub global_id: i64,
+    pub vector: String,
+    pub updated_ms: i64,
 }
 
 impl PeopleRows {
     pub fn len(&self) -> usize {
-        self.identities.len() + self.points.len() + self.sightings.len() + self.zone_events.len()
+        self.identities.len()
+            + self.points.len()
+            + self.sightings.len()
+            + self.zone_events.len()
+            + self.appearances.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -148,5 +165,6 @@ impl PeopleRows {
         self.points.append(&mut other.points);
         self.sightings.append(&mut other.sightings);
         self.zone_events.append(&mut other.zone_events);
+        self.appearances.append(&mut other.appearances);
     }
 }

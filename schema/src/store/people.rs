@@ -6,11 +6,12 @@ use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl, SelectableHelpe
 
 use super::{optional, DbError, Store};
 use crate::models::{
-    NewSession, NewZone, PersonRow, SessionRow, SightingRow, TrajectoryPointRow, ZoneEventRow,
-    ZoneRow,
+    AppearanceRow, NewSession, NewZone, PersonRow, SessionRow, SightingRow, TrajectoryPointRow,
+    ZoneEventRow, ZoneRow,
 };
 use crate::schema::{
-    person_identities, person_sightings, tracking_sessions, trajectory_points, zone_events, zones,
+    person_appearances, person_identities, person_sightings, tracking_sessions, trajectory_points,
+    zone_events, zones,
 };
 
 /// Detections of one node stream in one time bucket.
@@ -400,6 +401,61 @@ impl Store {
             trajectory_points::table.filter(trajectory_points::time_ms.lt(cutoff_ms))
         )
         .execute(c))?;
-        Ok(n as u64)
+        let m = on_db!(self, |c| diesel::delete(
+            person_appearances::table.filter(person_appearances::updated_ms.lt(cutoff_ms))
+        )
+        .execute(c))?;
+        Ok((n + m) as u64)
+    }
+
+    /// Learnt appearances (of one session, when given), at most `limit`, the latest first.
+    pub async fn appearances(
+        &self,
+        session_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AppearanceRow>, DbError> {
+        on_db!(self, |c| {
+            let mut q = person_appearances::table
+                .order(person_appearances::updated_ms.desc())
+                .limit(limit)
+                .select(AppearanceRow::as_select())
+                .into_boxed();
+            if let Some(s) = session_id {
+                q = q.filter(person_appearances::session_id.eq(s));
+            }
+            q.load(c)
+        })
+    }
+
+    /// One identity's learnt appearance.
+    pub async fn appearance(
+        &self,
+        session_id: i64,
+        global_id: i64,
+    ) -> Result<Option<AppearanceRow>, DbError> {
+        optional(on_db!(self, |c| person_appearances::table
+            .filter(person_appearances::session_id.eq(session_id))
+            .filter(person_appearances::global_id.eq(global_id))
+            .select(AppearanceRow::as_select())
+            .first(c)))
+    }
+
+    /// The recorded identities with these `(session, global id)` keys.
+    pub async fn persons_by_keys(&self, keys: Vec<(i64, i64)>) -> Result<Vec<PersonRow>, DbError> {
+        let sessions: Vec<i64> = keys
+            .iter()
+            .map(|k| k.0)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let rows: Vec<PersonRow> = on_db!(self, |c| person_identities::table
+            .filter(person_identities::session_id.eq_any(&sessions))
+            .select(PersonRow::as_select())
+            .load(c))?;
+        let wanted: HashSet<(i64, i64)> = keys.into_iter().collect();
+        Ok(rows
+            .into_iter()
+            .filter(|r| wanted.contains(&(r.session_id, r.global_id)))
+            .collect())
     }
 }

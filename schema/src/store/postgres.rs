@@ -563,6 +563,14 @@ async fn write_people(
         )
         .await?;
     }
+    for a in &p.appearances {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO person_appearances (session_id, global_id, vector, updated_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (session_id, global_id) DO UPDATE SET vector = EXCLUDED.vector, updated_ms = EXCLUDED.updated_ms",
+            &[&a.session_id, &a.global_id, &a.vector, &a.updated_ms],
+        )
+        .await?;
+    }
     if !p.points.is_empty() {
         let session: Vec<i64> = p.points.iter().map(|r| r.session_id).collect();
         let global: Vec<i64> = p.points.iter().map(|r| r.global_id).collect();

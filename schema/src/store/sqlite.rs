@@ -254,6 +254,17 @@ fn write_people(
         .bind::<Nullable<BigInt>, _>(i.merged_into)
         .execute(c)?;
     }
+    for a in &p.appearances {
+        diesel::sql_query(
+            "INSERT INTO person_appearances (session_id, global_id, vector, updated_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (session_id, global_id) DO UPDATE SET vector = excluded.vector, updated_ms = excluded.updated_ms",
+        )
+        .bind::<BigInt, _>(a.session_id)
+        .bind::<BigInt, _>(a.global_id)
+        .bind::<Text, _>(&a.vector)
+        .bind::<BigInt, _>(a.updated_ms)
+        .execute(c)?;
+    }
     for r in &p.points {
         diesel::insert_or_ignore_into(trajectory_points::table)
             .values(r)

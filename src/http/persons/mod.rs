@@ -1,10 +1,12 @@
 //! Recorded people (`/api/v1/persons`): anonymous identities of tracking sessions, found by
 //! time, session, camera or zone; each one's floor trajectory and journey (cameras and zones
-//! in order). The people in view now are `GET /api/v1/tracking/active`.
+//! in order), and the people who look alike. The people in view now are
+//! `GET /api/v1/tracking/active`.
 
 pub mod active;
 pub mod get;
 pub mod search;
+pub mod similar;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
