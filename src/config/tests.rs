@@ -239,5 +239,48 @@ calibration = { H_img_to_floor = [[1, 2, 3], [2, 4, 6], [0, 0, 1]] }
     .unwrap_err()
     .to_string();
     assert!(err.contains("none.yml"), "{err}");
+
+    // Video cameras: a source instead of a node stream, with its video settings and a region
+    // of interest; both kinds of feed at once, neither, or a bad setting is refused by name.
+    let h = "calibration = { H_img_to_floor = [[0.01, 0, 0], [0, 0.01, 0], [0, 0, 1]] }";
+    let load = |body: String| {
+        let f = dir.join("video.toml");
+        std::fs::write(&f, body).unwrap();
+        Settings::load(&Sources {
+            file: Some(f),
+            ..Sources::default()
+        })
+    };
+    let s = load(format!(
+        "[[cameras.list]]\nid = 3\nsource = \"rtsp://cam-3/stream\"\nroi = [[0, 300], [640, 300], [640, 480]]\nvideo = {{ detect_every = 2, repeat = true }}\n{h}\n"
+    ))
+    .unwrap();
+    let c = &s.cameras.list[0];
+    assert_eq!(c.source.as_deref(), Some("rtsp://cam-3/stream"));
+    assert_eq!((c.video.detect_every, c.video.repeat), (2, true));
+    assert_eq!(c.video.detector, "hog");
+    assert_eq!(c.roi.as_ref().map(Vec::len), Some(3));
+    for (body, says) in [
+        (
+            format!("[[cameras.list]]\nid = 0\nsource = \"a.mp4\"\nnode = \"n\"\nstream = \"s\"\n{h}\n"),
+            "not both",
+        ),
+        (format!("[[cameras.list]]\nid = 0\n{h}\n"), "needs `node`"),
+        (
+            format!("[[cameras.list]]\nid = 0\nnode = \"n\"\n{h}\n"),
+            "both `node` and `stream`",
+        ),
+        (
+            format!("[[cameras.list]]\nid = 0\nsource = \"a.mp4\"\nvideo = {{ detector = \"yolo\" }}\n{h}\n"),
+            "detector",
+        ),
+        (
+            format!("[[cameras.list]]\nid = 0\nsource = \"a.mp4\"\nroi = [[0, 0], [1, 1]]\n{h}\n"),
+            "roi",
+        ),
+    ] {
+        let err = load(body).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
