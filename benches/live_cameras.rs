@@ -82,7 +82,8 @@ fn main() {
             };
             let (feed, _) = tokio::sync::watch::channel(None);
             let video =
-                urbanstream::video_feed::start(&entry, VTEST, camera.clone(), tap, feed).unwrap();
+                urbanstream::video_feed::start(&entry, VTEST, camera.clone(), tap, feed, None)
+                    .unwrap();
             running.push((camera, video));
         }
         let (t0, c0) = (Instant::now(), cpu_seconds());

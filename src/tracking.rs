@@ -40,6 +40,23 @@ pub struct CameraHandle {
     pub entry: CameraEntry,
 }
 
+impl CameraHandle {
+    /// The `(node_id, stream_id)` its stored detections carry: the edge node's stream, or for
+    /// a video camera `("camera-{id}", "video")`.
+    pub fn detection_key(&self) -> (String, String) {
+        match &self.entry.source {
+            Some(_) => video_detection_key(self.id),
+            None => (self.node.clone(), self.stream.clone()),
+        }
+    }
+}
+
+/// Where a video camera's detections are stored: as if an edge node `camera-{id}` had sent
+/// them on stream `video`.
+pub fn video_detection_key(id: u32) -> (String, String) {
+    (format!("camera-{id}"), "video".into())
+}
+
 /// The running camera pipeline.
 pub struct Tracking {
     /// Where edge nodes' updates go.
@@ -217,8 +234,13 @@ pub async fn start(
         appearance: cfg.record.appearance,
         ..RecordSettings::default()
     };
-    let recorder =
-        PeopleRecorderActor::new(settings, zones, persist, Some(hub.clone().recipient())).start();
+    let recorder = PeopleRecorderActor::new(
+        settings,
+        zones,
+        persist.clone(),
+        Some(hub.clone().recipient()),
+    )
+    .start();
     let hub_for_status = hub.clone();
     let relay = TrackingRelay { hub }.start();
     let fusion = ReidFusionActor::new(
@@ -260,6 +282,7 @@ pub async fn start(
                     camera.clone(),
                     tap,
                     feed.clone(),
+                    Some(persist.clone()),
                 )?);
                 feeds.insert(c.id, feed);
             }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use actix::prelude::*;
 use urbanstream_actors::camera::{CameraActor, CameraTap};
 
+use urbanstream_actors::db_batcher::Persist;
+
 use crate::config::CameraEntry;
 
 /// The threads of one video camera; dropping the box stops them.
@@ -18,6 +20,7 @@ pub fn start(
     _camera: Addr<CameraActor>,
     _tap: Arc<CameraTap>,
     _feed: tokio::sync::watch::Sender<Option<bytes::Bytes>>,
+    _persist: Option<Recipient<Persist>>,
 ) -> anyhow::Result<VideoHandle> {
     anyhow::bail!(
         "camera {} reads video ({source}), but this build has no video support: build with `--features video` (needs libopencv-dev, clang and libclang-dev), or feed the camera from an edge node (`node`, `stream`)",
@@ -33,8 +36,11 @@ mod with_video {
     use super::*;
     use urbanstream_actors::camera::{CameraCommand, CameraDetections};
     use urbanstream_actors::metrics::{
-        CAMERA_DETECT_SECONDS, CAMERA_FRAMES_ENCODED_TOTAL, CAMERA_FRAMES_TOTAL,
+        ACTOR_MAILBOX_FULL_TOTAL, CAMERA_DETECT_SECONDS, CAMERA_FRAMES_ENCODED_TOTAL,
+        CAMERA_FRAMES_TOTAL,
     };
+    use urbanstream_schema::models::DetectionRow;
+    use urbanstream_schema::store::Batch;
     use urbanstream_video::live::{spawn, LiveOptions, LiveSink};
     use urbanstream_video::DetectorSpec;
     use urbanstream_vision::tracker::Detection;
@@ -45,6 +51,49 @@ mod with_video {
         tap: Arc<CameraTap>,
         feed: tokio::sync::watch::Sender<Option<bytes::Bytes>>,
         label: String,
+        /// Where its detections are stored (beside the edge nodes', for analytics).
+        persist: Option<Recipient<Persist>>,
+        key: (String, String),
+    }
+
+    impl Sink {
+        fn store(&self, time_s: f64, detections: &[Detection]) {
+            let Some(persist) = self.persist.as_ref().filter(|_| !detections.is_empty()) else {
+                return;
+            };
+            let time_ms = (time_s * 1000.0).round() as i64;
+            let now = chrono::Utc::now().timestamp_millis();
+            let rows = detections
+                .iter()
+                .enumerate()
+                .map(|(i, d)| DetectionRow {
+                    node_id: self.key.0.clone(),
+                    time_ms,
+                    boot: 0,
+                    seq: -1,
+                    idx: i as i32,
+                    received_ms: now,
+                    stream_id: self.key.1.clone(),
+                    object_type: "person".into(),
+                    confidence: d.score,
+                    bbox_x: d.bbox[0],
+                    bbox_y: d.bbox[1],
+                    bbox_width: d.bbox[2],
+                    bbox_height: d.bbox[3],
+                    bbox_normalized: false,
+                    location: None,
+                    metadata: "{}".into(),
+                })
+                .collect();
+            let batch = Batch {
+                detections: rows,
+                ..Batch::default()
+            };
+            if persist.try_send(Persist(batch)).is_err() {
+                metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "camera_detections")
+                    .increment(1);
+            }
+        }
     }
 
     impl LiveSink for Sink {
@@ -53,6 +102,7 @@ mod with_video {
         }
 
         fn detections(&self, time_s: f64, detections: Vec<Detection>) {
+            self.store(time_s, &detections);
             if self
                 .camera
                 .try_send(CameraDetections { time_s, detections })
@@ -113,6 +163,7 @@ mod with_video {
         camera: Addr<CameraActor>,
         tap: Arc<CameraTap>,
         feed: tokio::sync::watch::Sender<Option<bytes::Bytes>>,
+        persist: Option<Recipient<Persist>>,
     ) -> anyhow::Result<VideoHandle> {
         let detector = DetectorSpec::parse(&c.video.detector)
             .map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;
@@ -134,6 +185,8 @@ mod with_video {
             tap,
             feed,
             label: c.id.to_string(),
+            persist,
+            key: crate::tracking::video_detection_key(c.id),
         };
         let live =
             spawn(opts, Arc::new(sink)).map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;

@@ -147,6 +147,17 @@ async fn a_video_camera_tracks_people_and_shows_its_picture_while_watched() {
     }
     assert_eq!(late, 0, "pictures after unsubscribing");
     assert!(app.metric("urbanstream_camera_frames_encoded_total").await >= 5.0);
+    // The people it found are stored like an edge node's detections, counted per camera.
+    let mut stored = 0;
+    let until = Instant::now() + WAIT;
+    while stored == 0 && Instant::now() < until {
+        let (code, body) = app.get("/api/v1/analytics/detections?camera_id=0").await;
+        assert_eq!(code, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        stored = v["cameras"][0]["total"].as_i64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(stored > 0, "video detections are stored");
 
     // A viewer sees positions, not pictures of people.
     let viewer = app.user_token("watcher", "viewer").await;

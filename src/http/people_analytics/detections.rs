@@ -24,15 +24,15 @@ pub async fn detections(
         .store
         .detection_counts("person", from, to, bucket)
         .await?;
-    let camera_of: BTreeMap<(&str, &str), u32> = state
+    let camera_of: BTreeMap<(String, String), u32> = state
         .cameras
         .iter()
-        .map(|c| ((c.node.as_str(), c.stream.as_str()), c.id))
+        .map(|c| (c.detection_key(), c.id))
         .collect();
     let mut per_camera: BTreeMap<u32, Vec<serde_json::Value>> = BTreeMap::new();
     let mut totals: BTreeMap<u32, i64> = BTreeMap::new();
     for r in &counts {
-        let Some(&cam) = camera_of.get(&(r.node_id.as_str(), r.stream_id.as_str())) else {
+        let Some(&cam) = camera_of.get(&(r.node_id.clone(), r.stream_id.clone())) else {
             continue;
         };
         if q.camera_id.is_some_and(|c| c != cam) {
