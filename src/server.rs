@@ -179,6 +179,10 @@ impl ServerBuilder {
             persist: batcher.clone().recipient(),
             offline_after: s.edge.offline_after,
             quorum: s.edge.quorum,
+            person_data: urbanstream_actors::edge::PersonData {
+                keep_images: s.cameras.record.crops,
+                keep_embeddings: s.cameras.record.appearance,
+            },
         };
         let (robot_tuning, tuning_rx) = tokio::sync::watch::channel(RobotTuning {
             telemetry_every: s.robots.telemetry_every,

@@ -47,7 +47,7 @@ fn detections(node: &str, seq: i64, n: usize) -> Vec<u8> {
             json!({
                 "stream_id": "gate-cam", "object_type": if i % 2 == 0 { "person" } else { "car" },
                 "confidence": 0.9, "bbox": {"x": 10 * i, "y": 20, "width": 30, "height": 60},
-                "track_id": i,
+                "track_id": i, "crop": "/9j/4AAQSkZJRg",
             })
         })
         .collect();
@@ -242,6 +242,9 @@ async fn detections_are_stored_once_and_pushed_once_when_a_message_comes_again()
         "extra fields kept: {}",
         rows[0].metadata
     );
+    // A picture of a person is not kept (`cameras.record.crops` is off); a car's is.
+    assert!(!rows[0].metadata.contains("crop"), "{}", rows[0].metadata);
+    assert!(rows[1].metadata.contains("crop"), "{}", rows[1].metadata);
 
     let pushed = next_of(&mut ws, "detection_result").await;
     assert_eq!(pushed["topic"], "detections");

@@ -80,6 +80,10 @@ pub struct RecordEntry {
     /// positions and anonymous ids are kept.
     #[serde(default)]
     pub appearance: bool,
+    /// Store the pictures of people (`crop`, `image`) edge nodes send in a person detection's
+    /// metadata. Off by default: they are shown live and not kept.
+    #[serde(default)]
+    pub crops: bool,
 }
 
 impl Default for RecordEntry {
@@ -89,6 +93,7 @@ impl Default for RecordEntry {
             point_every_s: default_point_every(),
             trajectory_days: default_trajectory_days(),
             appearance: false,
+            crops: false,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct EdgeSettings {
     pub offline_after: Duration,
     /// The share of votes (more than) a consensus outcome needs.
     pub quorum: f64,
+    /// What of a person detection's metadata is stored.
+    pub person_data: super::rows::PersonData,
 }
 
 /// One per edge node.
@@ -160,6 +162,7 @@ impl Handler<IngestReadings> for EdgeNodeActor {
                 &reading,
                 received_ms,
                 self.settings.quorum,
+                self.settings.person_data,
             );
             if seen.redelivered {
                 late += 1;

@@ -10,3 +10,4 @@ mod rows;
 pub use actor::{EdgeNodeActor, EdgeSettings};
 pub use factory::EdgeNodeFactory;
 pub use logic::{consensus_outcome, EdgeNodeSnapshot, NodeState};
+pub use rows::PersonData;

@@ -7,8 +7,50 @@ use urbanstream_schema::DeviceId;
 use super::logic::{consensus_outcome, EdgeNodeSnapshot};
 use crate::entity::{EntityEvent, Observation, Reading};
 
+/// What of a person detection's extra fields is stored. Images of people (`crop`, `image`)
+/// and appearance vectors (`embedding`) are live-only unless configured: the rest of the
+/// metadata is kept as the node sent it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PersonData {
+    pub keep_images: bool,
+    pub keep_embeddings: bool,
+}
+
+/// Keys of a person detection's metadata that hold a picture of the person.
+const IMAGE_KEYS: [&str; 2] = ["crop", "image"];
+
+/// The metadata to store for a detection of `object_type`, as JSON.
+pub fn stored_metadata(
+    object_type: &str,
+    metadata: &serde_json::Map<String, serde_json::Value>,
+    keep: PersonData,
+) -> String {
+    let person = object_type.eq_ignore_ascii_case("person");
+    let drop = |k: &str| {
+        person
+            && ((!keep.keep_images && IMAGE_KEYS.contains(&k))
+                || (!keep.keep_embeddings && k == "embedding"))
+    };
+    if !metadata.keys().any(|k| drop(k)) {
+        return serde_json::to_string(metadata).unwrap_or_default();
+    }
+    let kept: serde_json::Map<String, serde_json::Value> = metadata
+        .iter()
+        .filter(|(k, _)| !drop(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_json::to_string(&kept).unwrap_or_default()
+}
+
 /// Adds the rows of one reading of node `node` to `batch`.
-pub fn add_reading(batch: &mut Batch, node: &str, r: &Reading, received_ms: i64, quorum: f64) {
+pub fn add_reading(
+    batch: &mut Batch,
+    node: &str,
+    r: &Reading,
+    received_ms: i64,
+    quorum: f64,
+    keep: PersonData,
+) {
     let (boot, seq) = r.sequence.map_or((0, -1), |q| (q.boot, q.seq));
     for o in &r.observations {
         match o {
@@ -42,7 +84,7 @@ pub fn add_reading(batch: &mut Batch, node: &str, r: &Reading, received_ms: i64,
                         bbox_height: d.bbox.height,
                         bbox_normalized: d.bbox.normalized,
                         location: d.location.clone(),
-                        metadata: serde_json::to_string(&d.metadata).unwrap_or_default(),
+                        metadata: stored_metadata(&d.object_type, &d.metadata, keep),
                     });
                 }
             }
@@ -91,4 +133,45 @@ pub fn add_state(batch: &mut Batch, s: &EdgeNodeSnapshot, now_ms: i64) {
 /// The node's events, as stored for every kind of device.
 pub fn add_events(batch: &mut Batch, device: DeviceId, events: &[EntityEvent]) {
     batch.events.extend(events.iter().map(|e| e.row(device)));
+}
+
+#[cfg(test)]
+mod privacy_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pictures_and_appearance_of_people_are_not_stored_unless_asked() {
+        let meta = json!({"crop": "/9j/4AAQ", "embedding": [0.1, 0.2], "colour": "red"});
+        let meta = meta.as_object().unwrap();
+        let stored = |kind: &str, keep| -> serde_json::Value {
+            serde_json::from_str(&stored_metadata(kind, meta, keep)).unwrap()
+        };
+        assert_eq!(
+            stored("person", PersonData::default()),
+            json!({"colour": "red"})
+        );
+        assert_eq!(
+            stored(
+                "Person",
+                PersonData {
+                    keep_images: false,
+                    keep_embeddings: true
+                }
+            ),
+            json!({"embedding": [0.1, 0.2], "colour": "red"})
+        );
+        assert_eq!(
+            stored(
+                "person",
+                PersonData {
+                    keep_images: true,
+                    keep_embeddings: true
+                }
+            ),
+            json!({"crop": "/9j/4AAQ", "embedding": [0.1, 0.2], "colour": "red"})
+        );
+        // Other objects keep everything the node sent.
+        assert_eq!(stored("car", PersonData::default())["crop"], "/9j/4AAQ");
+    }
 }
