@@ -242,7 +242,11 @@ pub async fn start(
     )
     .start();
     let hub_for_status = hub.clone();
-    let relay = TrackingRelay { hub }.start();
+    let relay = TrackingRelay {
+        hub,
+        changes: Changes::default(),
+    }
+    .start();
     let fusion = ReidFusionActor::new(
         cfg.fusion.clone(),
         vec![relay.recipient(), recorder.clone().recipient()],
@@ -342,9 +346,62 @@ pub async fn start(
     }))
 }
 
-/// Fusion steps → `{"type": "tracking_update", "topic": "tracking", "data": {…}}`.
+/// What of a fusion step is news to subscribers: a person who moved 5 cm or more, changed
+/// cameras (also told as a `camera_transition` event), or was last sent a second ago or more.
+#[derive(Debug, Default)]
+struct Changes {
+    /// Global id → position, cameras and time last sent.
+    sent: HashMap<u64, ((f64, f64), Vec<u32>, f64)>,
+}
+
+/// The least move that is sent at once, metres; and the longest a person goes unsent, seconds.
+const MOVED_M: f64 = 0.05;
+const RESEND_S: f64 = 1.0;
+
+impl Changes {
+    /// The people to send from this step, and the camera transitions among them.
+    fn step(
+        &mut self,
+        time_s: f64,
+        people: &[urbanstream_actors::reid::IdentityUpdate],
+        gone: impl IntoIterator<Item = u64>,
+    ) -> (Vec<usize>, Vec<serde_json::Value>) {
+        for g in gone {
+            self.sent.remove(&g);
+        }
+        let (mut send, mut transitions) = (Vec::new(), Vec::new());
+        for (i, p) in people.iter().enumerate() {
+            let mut cams: Vec<u32> = p.cameras.iter().map(|&(c, _)| c).collect();
+            cams.sort_unstable();
+            cams.dedup();
+            let news = match self.sent.get(&p.global_id) {
+                None => true,
+                Some(((x, y), before, at)) => {
+                    if *before != cams {
+                        transitions.push(serde_json::json!({"kind": "camera_transition",
+                            "global_id": p.global_id, "from": before, "to": cams}));
+                    }
+                    (x - p.x_m).hypot(y - p.y_m) >= MOVED_M
+                        || *before != cams
+                        || time_s - at >= RESEND_S
+                        || time_s < *at
+                }
+            };
+            if news {
+                send.push(i);
+                self.sent
+                    .insert(p.global_id, ((p.x_m, p.y_m), cams, time_s));
+            }
+        }
+        (send, transitions)
+    }
+}
+
+/// Fusion steps → `{"type": "tracking_update", "topic": "tracking", "data": {…}}`, with the
+/// people whose place or cameras changed (see `Changes`).
 struct TrackingRelay {
     hub: Addr<HubActor>,
+    changes: Changes,
 }
 
 impl Actor for TrackingRelay {
@@ -355,10 +412,17 @@ impl Handler<TrackingUpdate> for TrackingRelay {
     type Result = ();
 
     fn handle(&mut self, msg: TrackingUpdate, _ctx: &mut Self::Context) {
-        if msg.identities.is_empty() && msg.events.is_empty() {
+        use urbanstream_vision::fusion::FusionEvent as F;
+        let gone = msg.events.iter().filter_map(|e| match *e {
+            F::Left { identity } => Some(identity),
+            F::Merged { from, .. } => Some(from),
+            _ => None,
+        });
+        let (send, transitions) = self.changes.step(msg.time_s, &msg.identities, gone);
+        if send.is_empty() && msg.events.is_empty() {
             return;
         }
-        let events: Vec<serde_json::Value> = msg
+        let mut events: Vec<serde_json::Value> = msg
             .events
             .iter()
             .filter_map(|e| {
@@ -378,9 +442,10 @@ impl Handler<TrackingUpdate> for TrackingRelay {
                 })
             })
             .collect();
+        events.extend(transitions);
         let data = serde_json::json!({
             "time": msg.time_s,
-            "persons": msg.identities.iter().map(|i| serde_json::json!({
+            "persons": send.iter().map(|&k| &msg.identities[k]).map(|i| serde_json::json!({
                 "global_id": i.global_id, "x_m": i.x_m, "y_m": i.y_m, "vx_mps": i.vx_mps, "vy_mps": i.vy_mps,
                 "cameras": i.cameras.iter().map(|(c, t)| serde_json::json!({"camera": c, "track": t})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -482,4 +547,42 @@ fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Changes;
+    use urbanstream_actors::reid::IdentityUpdate;
+
+    fn at(id: u64, x: f64, cams: &[u32]) -> IdentityUpdate {
+        IdentityUpdate {
+            global_id: id,
+            x_m: x,
+            y_m: 0.0,
+            vx_mps: 0.0,
+            vy_mps: 0.0,
+            cameras: cams.iter().map(|&c| (c, 1)).collect(),
+            appearance: None,
+        }
+    }
+
+    #[test]
+    fn only_news_is_sent() {
+        let mut c = Changes::default();
+        let (send, tr) = c.step(0.0, &[at(1, 0.0, &[0]), at(2, 5.0, &[1])], []);
+        assert_eq!((send, tr.len()), (vec![0, 1], 0));
+        // 1 cm later: nothing new; 1 moves 10 cm, 2 is also seen by camera 0.
+        let (send, _) = c.step(0.1, &[at(1, 0.01, &[0]), at(2, 5.0, &[1])], []);
+        assert!(send.is_empty());
+        let (send, tr) = c.step(0.2, &[at(1, 0.1, &[0]), at(2, 5.0, &[0, 1])], []);
+        assert_eq!(send, vec![0, 1]);
+        assert_eq!(tr.len(), 1);
+        assert_eq!(tr[0]["global_id"], 2);
+        assert_eq!(tr[0]["to"], serde_json::json!([0, 1]));
+        // Standing still, resent after a second; one who left starts afresh.
+        let (send, _) = c.step(1.3, &[at(1, 0.1, &[0])], [2]);
+        assert_eq!(send, vec![0]);
+        let (send, tr) = c.step(1.4, &[at(2, 9.0, &[1])], []);
+        assert_eq!((send, tr.len()), (vec![0], 0));
+    }
 }
