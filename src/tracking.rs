@@ -350,9 +350,12 @@ pub async fn start(
 /// cameras (also told as a `camera_transition` event), or was last sent a second ago or more.
 #[derive(Debug, Default)]
 struct Changes {
-    /// Global id → position, cameras and time last sent.
-    sent: HashMap<u64, ((f64, f64), Vec<u32>, f64)>,
+    sent: HashMap<u64, Sent>,
 }
+
+/// A person as last sent: position, cameras, time.
+#[derive(Debug)]
+struct Sent((f64, f64), Vec<u32>, f64);
 
 /// The least move that is sent at once, metres; and the longest a person goes unsent, seconds.
 const MOVED_M: f64 = 0.05;
@@ -376,7 +379,7 @@ impl Changes {
             cams.dedup();
             let news = match self.sent.get(&p.global_id) {
                 None => true,
-                Some(((x, y), before, at)) => {
+                Some(Sent((x, y), before, at)) => {
                     if *before != cams {
                         transitions.push(serde_json::json!({"kind": "camera_transition",
                             "global_id": p.global_id, "from": before, "to": cams}));
@@ -390,7 +393,7 @@ impl Changes {
             if news {
                 send.push(i);
                 self.sent
-                    .insert(p.global_id, ((p.x_m, p.y_m), cams, time_s));
+                    .insert(p.global_id, Sent((p.x_m, p.y_m), cams, time_s));
             }
         }
         (send, transitions)
