@@ -41,3 +41,31 @@ impl Page {
         (count as i64 == limit).then_some(last_id).flatten()
     }
 }
+
+/// A streamed export: the CSV header line (or `[` for JSON), then `chunks`, served as an
+/// attachment named `{name}.csv` or `{name}.json`.
+pub fn streamed_export<S>(
+    csv: bool,
+    csv_header: &'static str,
+    chunks: S,
+    name: &str,
+) -> actix_web::HttpResponse
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, actix_web::Error>> + 'static,
+{
+    use futures_util::StreamExt;
+    let head = bytes::Bytes::from_static(if csv { csv_header.as_bytes() } else { b"[" });
+    let body = futures_util::stream::once(std::future::ready(Ok(head))).chain(chunks);
+    let (kind, ext) = if csv {
+        ("text/csv; charset=utf-8", "csv")
+    } else {
+        ("application/json", "json")
+    };
+    actix_web::HttpResponse::Ok()
+        .content_type(kind)
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}.{ext}\""),
+        ))
+        .streaming(body)
+}

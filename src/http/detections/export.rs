@@ -3,7 +3,6 @@
 
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use urbanstream_schema::store::{DetectionFilter, Store};
 
 use super::{detection_json, DetectionQuery};
@@ -115,11 +114,6 @@ pub async fn export(
         ));
     }
     let filter = q.filter(PAGE)?;
-    let head = Bytes::from(if csv {
-        "timestamp,node_id,seq,stream_id,object_type,confidence,bbox_x,bbox_y,bbox_width,bbox_height,bbox_normalized,location\n"
-    } else {
-        "["
-    });
     let cursor = Cursor {
         store: state.store.clone(),
         filter,
@@ -127,18 +121,10 @@ pub async fn export(
         first: true,
         done: false,
     };
-    let body = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(head) })
-        .chain(futures_util::stream::unfold(cursor, next_chunk));
-    let (content_type, ext) = if csv {
-        ("text/csv; charset=utf-8", "csv")
-    } else {
-        ("application/json", "json")
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"detections.{ext}\""),
-        ))
-        .streaming(body))
+    Ok(crate::http::page::streamed_export(
+        csv,
+        "timestamp,node_id,seq,stream_id,object_type,confidence,bbox_x,bbox_y,bbox_width,bbox_height,bbox_normalized,location\n",
+        futures_util::stream::unfold(cursor, next_chunk),
+        "detections",
+    ))
 }

@@ -1,6 +1,5 @@
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use urbanstream_schema::store::Store;
@@ -107,11 +106,6 @@ pub async fn tracking(
         .session_id
         .ok_or_else(|| ApiError::BadRequest("session_id is required".into()))?;
     let (from, to) = q.window(&state).await?;
-    let head = Bytes::from(if csv {
-        "timestamp,session_id,global_id,x_m,y_m,cameras\n"
-    } else {
-        "["
-    });
     let cursor = Cursor {
         store: state.store.clone(),
         session,
@@ -122,20 +116,12 @@ pub async fn tracking(
         first: true,
         done: false,
     };
-    let body = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(head) })
-        .chain(futures_util::stream::unfold(cursor, next_chunk));
-    let (kind, ext) = if csv {
-        ("text/csv; charset=utf-8", "csv")
-    } else {
-        ("application/json", "json")
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(kind)
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"session-{session}-trajectories.{ext}\""),
-        ))
-        .streaming(body))
+    Ok(crate::http::page::streamed_export(
+        csv,
+        "timestamp,session_id,global_id,x_m,y_m,cameras\n",
+        futures_util::stream::unfold(cursor, next_chunk),
+        &format!("session-{session}-trajectories"),
+    ))
 }
 
 /// What a report covers.
