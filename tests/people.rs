@@ -125,11 +125,18 @@ async fn sessions_record_people(database_url: Option<String>) {
 
     // Recorded: two identities, both cameras each, about 6.4 m walked.
     let path = format!("/api/v1/persons?session_id={sid}");
+    // Everything recorded: both last seen in the final frame (the recorder writes each second).
+    let last_frame_ms = start_ms + (FRAMES - 1) * 100;
     let persons = until(&app, &path, |v| {
         v["items"].as_array().is_some_and(|a| {
             a.len() == 2
-                && a.iter()
-                    .all(|p| p["distance_m"].as_f64().unwrap_or(0.0) > 5.0)
+                && a.iter().all(|p| {
+                    p["distance_m"].as_f64().unwrap_or(0.0) > 5.0
+                        && p["last_seen"]
+                            .as_str()
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .is_some_and(|t| t.timestamp_millis() >= last_frame_ms)
+                })
         })
     })
     .await;
