@@ -287,6 +287,7 @@ pub async fn start(
                     tap,
                     feed.clone(),
                     Some(persist.clone()),
+                    video_detection_key(c.id),
                 )?);
                 feeds.insert(c.id, feed);
             }

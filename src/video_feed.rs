@@ -21,6 +21,7 @@ pub fn start(
     _tap: Arc<CameraTap>,
     _feed: tokio::sync::watch::Sender<Option<bytes::Bytes>>,
     _persist: Option<Recipient<Persist>>,
+    _key: (String, String),
 ) -> anyhow::Result<VideoHandle> {
     anyhow::bail!(
         "camera {} reads video ({source}), but this build has no video support: build with `--features video` (needs libopencv-dev, clang and libclang-dev), or feed the camera from an edge node (`node`, `stream`)",
@@ -164,6 +165,7 @@ mod with_video {
         tap: Arc<CameraTap>,
         feed: tokio::sync::watch::Sender<Option<bytes::Bytes>>,
         persist: Option<Recipient<Persist>>,
+        key: (String, String),
     ) -> anyhow::Result<VideoHandle> {
         let detector = DetectorSpec::parse(&c.video.detector)
             .map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;
@@ -186,7 +188,7 @@ mod with_video {
             feed,
             label: c.id.to_string(),
             persist,
-            key: crate::tracking::video_detection_key(c.id),
+            key,
         };
         let live =
             spawn(opts, Arc::new(sink)).map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;
