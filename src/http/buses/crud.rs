@@ -31,7 +31,7 @@ pub async fn create(
     let row = body.into_inner().row(now_ms())?;
     let name = row.name.clone();
     let bus = state.store.create_bus(row).await.map_err(conflict(&name))?;
-    reload(&state);
+    reload(&state).await;
     Ok(HttpResponse::Created().json(bus))
 }
 
@@ -66,7 +66,7 @@ pub async fn replace(
         .await
         .map_err(conflict(&name))?
         .ok_or_else(|| ApiError::NotFound(format!("bus {id} does not exist")))?;
-    reload(&state);
+    reload(&state).await;
     Ok(HttpResponse::Ok().json(bus))
 }
 
@@ -81,6 +81,6 @@ pub async fn delete(
     if !state.store.delete_bus(id).await.map_err(conflict(&name))? {
         return Err(ApiError::NotFound(format!("bus {id} does not exist")));
     }
-    reload(&state);
+    reload(&state).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -83,9 +83,13 @@ impl BusBody {
     }
 }
 
-/// Tells the bus manager the buses or robots changed.
-pub(crate) fn reload(state: &super::HttpState) {
+/// Tells the bus manager the buses or robots changed, and waits until it has applied the
+/// change, so that a client may use a bus or robot as soon as it was told it exists. (A
+/// manager that cannot read them now retries on its own; the change is stored either way.)
+pub(crate) async fn reload(state: &super::HttpState) {
     if let Some(m) = &state.modbus {
-        m.do_send(urbanstream_actors::modbus::Reload);
+        if let Ok(Err(e)) = m.send(urbanstream_actors::modbus::Reload).await {
+            tracing::warn!("modbus buses not reloaded yet: {e}");
+        }
     }
 }

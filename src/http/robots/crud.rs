@@ -67,7 +67,7 @@ fn taken(e: urbanstream_schema::store::DbError) -> ApiError {
     }
 }
 
-fn upserted(state: &HttpState, row: &urbanstream_schema::models::RobotRow) {
+async fn upserted(state: &HttpState, row: &urbanstream_schema::models::RobotRow) {
     if let Some(device) = row.device_id {
         state.registry.do_send(DeviceUpserted {
             key: EntityKey::Robot(RobotId(row.id)),
@@ -75,7 +75,7 @@ fn upserted(state: &HttpState, row: &urbanstream_schema::models::RobotRow) {
             model: row.map.clone(),
         });
     }
-    reload(state);
+    reload(state).await;
 }
 
 /// `GET /api/v1/robots`: every robot with its live state.
@@ -114,7 +114,7 @@ pub async fn create(
         })
         .await
         .map_err(taken)?;
-    upserted(&state, &row);
+    upserted(&state, &row).await;
     Ok(HttpResponse::Created().json(view(&state, row)))
 }
 
@@ -153,7 +153,7 @@ pub async fn update(
         .await
         .map_err(taken)?
         .ok_or_else(|| ApiError::NotFound(format!("robot {id} does not exist")))?;
-    upserted(&state, &row);
+    upserted(&state, &row).await;
     Ok(HttpResponse::Ok().json(view(&state, row)))
 }
 
@@ -171,6 +171,6 @@ pub async fn delete(
             key: EntityKey::Robot(RobotId(id)),
         });
     }
-    reload(&state);
+    reload(&state).await;
     Ok(HttpResponse::NoContent().finish())
 }
