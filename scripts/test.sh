@@ -141,6 +141,10 @@ if ! dpkg -s libopencv-dev clang libclang-dev opencv-doc >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopencv-dev clang libclang-dev opencv-doc >/dev/null
 fi
 
+# TorchScript models (the `torch` feature): a CPU libtorch made from PyPI's PyTorch wheel.
+export LIBTORCH="${LIBTORCH:-/var/tmp/urbanstream-libtorch}"
+scripts/libtorch.sh "$LIBTORCH"
+
 # The dashboard's tests: Debian's headless Chromium, driven over the DevTools protocol.
 if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM:-}" ]; then
   echo "== installing chromium"
@@ -164,6 +168,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --locked --features video --lib --bin urbanstream --test video_camera -- -D warnings
+cargo clippy --locked --features torch --lib --bin urbanstream -- -D warnings
+cargo clippy --locked -p urbanstream-video --features torch --all-targets -- -D warnings
 
 echo "== cargo test"
 log="$(mktemp)"
@@ -171,6 +177,8 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 # The video path, built with OpenCV: `track --video`, and video cameras under `serve`.
 cargo test --locked --features video --test cameras --test video_camera video 2>&1 | tee -a "$log"
+# TorchScript detector and embedder (models traced in the tests), and the video path with them.
+LD_LIBRARY_PATH="$LIBTORCH/lib" cargo test --locked -p urbanstream-video --features torch 2>&1 | tee -a "$log"
 
 echo "== API fuzz: schemathesis from /api/v1/openapi.json"
 scripts/api-fuzz.sh 20 2>&1 | tail -n 12

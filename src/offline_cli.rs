@@ -23,6 +23,9 @@ pub struct TrackArgs {
     /// The detector for --video: `hog` (OpenCV's people detector) or `torchscript:PATH`.
     #[arg(long, default_value = "hog")]
     detector: String,
+    /// The appearance model for --video: `colour` (stripe histograms) or `torchscript:PATH`.
+    #[arg(long, default_value = "colour")]
+    embedder: String,
     /// Stop after this many frames of --video (0: all).
     #[arg(long, default_value_t = 0)]
     max_frames: u64,
@@ -139,6 +142,7 @@ fn track_video(video: &str, a: &TrackArgs, cfg: &OfflineConfig) -> anyhow::Resul
         max_frames: a.max_frames,
         detect_every: a.detect_every,
         detect_scale: a.detect_scale,
+        embedder: urbanstream_video::EmbedderSpec::parse(&a.embedder)?,
     };
     let started = Instant::now();
     let run = urbanstream_video::track_video(video, &spec, cfg, &opts)?;

@@ -43,7 +43,7 @@ mod with_video {
     use urbanstream_schema::models::DetectionRow;
     use urbanstream_schema::store::Batch;
     use urbanstream_video::live::{spawn, LiveOptions, LiveSink};
-    use urbanstream_video::DetectorSpec;
+    use urbanstream_video::{DetectorSpec, EmbedderSpec};
     use urbanstream_vision::tracker::Detection;
 
     struct Sink {
@@ -169,9 +169,12 @@ mod with_video {
     ) -> anyhow::Result<VideoHandle> {
         let detector = DetectorSpec::parse(&c.video.detector)
             .map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;
+        let embedder = EmbedderSpec::parse(&c.video.embedder)
+            .map_err(|e| anyhow::anyhow!("camera {}: {e}", c.id))?;
         let opts = LiveOptions {
             source: source.to_owned(),
             detector,
+            embedder,
             detect_every: u64::from(c.video.detect_every),
             detect_scale: c.video.detect_scale,
             max_fps: c.fps,

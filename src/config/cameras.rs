@@ -183,6 +183,11 @@ pub struct VideoEntry {
     /// `hog` (OpenCV's people detector, no model file) or `torchscript:PATH`.
     #[serde(default = "default_detector")]
     pub detector: String,
+    /// `colour` (per-stripe colour histograms, no model file) or `torchscript:PATH` (a
+    /// re-identification model; its thresholds are `cameras.tracker.appearance_gate` and
+    /// `cameras.fusion.appearance_veto`).
+    #[serde(default = "default_embedder")]
+    pub embedder: String,
     /// Detect on every n-th frame; the tracker predicts across the others.
     #[serde(default = "default_one")]
     pub detect_every: u32,
@@ -207,6 +212,7 @@ impl Default for VideoEntry {
     fn default() -> Self {
         Self {
             detector: default_detector(),
+            embedder: default_embedder(),
             detect_every: 1,
             detect_scale: default_scale(),
             repeat: false,
@@ -219,6 +225,10 @@ impl Default for VideoEntry {
 
 fn default_detector() -> String {
     "hog".into()
+}
+
+fn default_embedder() -> String {
+    "colour".into()
 }
 
 fn default_one() -> u32 {
@@ -308,6 +318,7 @@ impl CamerasSection {
             }
             let v = &c.video;
             if !(v.detector == "hog" || v.detector.starts_with("torchscript:"))
+                || !(v.embedder == "colour" || v.embedder.starts_with("torchscript:"))
                 || v.detect_every == 0
                 || !(v.detect_scale > 0.0 && v.detect_scale <= 8.0)
                 || !(0.0..=30.0).contains(&v.picture_fps)
@@ -317,7 +328,7 @@ impl CamerasSection {
                 return Err(invalid(
                     "cameras.list",
                     format!(
-                        "camera {}: video: detector is `hog` or `torchscript:PATH`, detect_every ≥ 1, detect_scale in (0, 8], picture_fps in [0, 30], picture_width in [64, 4096], picture_bytes ≥ 1000",
+                        "camera {}: video: detector is `hog` or `torchscript:PATH`, embedder `colour` or `torchscript:PATH`, detect_every ≥ 1, detect_scale in (0, 8], picture_fps in [0, 30], picture_width in [64, 4096], picture_bytes ≥ 1000",
                         c.id
                     ),
                 ));

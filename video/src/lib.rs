@@ -5,6 +5,8 @@
 
 mod appearance;
 pub mod live;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 pub use appearance::stripe_histogram;
 
@@ -26,10 +28,24 @@ pub enum VideoError {
     Open(String),
     #[error("unknown detector {0:?}: use `hog` or `torchscript:PATH`")]
     UnknownDetector(String),
-    #[error("a TorchScript detector needs a build with the `torch` feature (libtorch); this build has HOG only")]
-    NoTorch(PathBuf),
+    #[error("unknown embedder {0:?}: use `colour` or `torchscript:PATH`")]
+    UnknownEmbedder(String),
+    #[error("a TorchScript model ({0}) needs a build with the `torch` feature (libtorch); this build has HOG and colour appearance only")]
+    NoTorch(String),
+    #[error("TorchScript model {0}: {1}")]
+    Model(String, String),
     #[error("{0}")]
     Config(String),
+}
+
+/// Finds people in a BGR frame.
+pub trait PeopleDetector: Send {
+    fn detect(&mut self, frame: &Mat) -> Result<Vec<Detection>, VideoError>;
+}
+
+/// Gives people's boxes an appearance vector (L2-normalised), where it can.
+pub trait AppearanceModel: Send {
+    fn describe(&mut self, frame: &Mat, people: &mut [Detection]) -> Result<(), VideoError>;
 }
 
 /// Which detector finds the people.
@@ -48,6 +64,73 @@ impl DetectorSpec {
             }
             _ => Err(VideoError::UnknownDetector(s.to_string())),
         }
+    }
+
+    /// The detector, ready to run; frames are scaled by `scale` before detection. A TorchScript
+    /// model is loaded and tried on a blank frame here, so a file that breaks the contract
+    /// fails at start.
+    pub fn build(&self, scale: f64) -> Result<Box<dyn PeopleDetector>, VideoError> {
+        match self {
+            Self::Hog => {
+                let mut hog = HogDetector::new()?;
+                hog.scale = scale;
+                Ok(Box::new(hog))
+            }
+            #[cfg(feature = "torch")]
+            Self::TorchScript(p) => Ok(Box::new(torch::TorchDetector::load(p, scale)?)),
+            #[cfg(not(feature = "torch"))]
+            Self::TorchScript(p) => Err(VideoError::NoTorch(p.display().to_string())),
+        }
+    }
+}
+
+/// Which model describes people's appearance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmbedderSpec {
+    /// Per-stripe colour histograms of the box (weight-free; see `stripe_histogram`).
+    Colour,
+    TorchScript(PathBuf),
+}
+
+impl EmbedderSpec {
+    pub fn parse(s: &str) -> Result<Self, VideoError> {
+        match s.split_once(':') {
+            None if s == "colour" || s == "color" => Ok(Self::Colour),
+            Some(("torchscript", path)) if !path.is_empty() => {
+                Ok(Self::TorchScript(PathBuf::from(path)))
+            }
+            _ => Err(VideoError::UnknownEmbedder(s.to_string())),
+        }
+    }
+
+    /// The model, ready to run (a TorchScript model is loaded and tried here).
+    pub fn build(&self) -> Result<Box<dyn AppearanceModel>, VideoError> {
+        match self {
+            Self::Colour => Ok(Box::new(ColourAppearance::default())),
+            #[cfg(feature = "torch")]
+            Self::TorchScript(p) => Ok(Box::new(torch::TorchEmbedder::load(p)?)),
+            #[cfg(not(feature = "torch"))]
+            Self::TorchScript(p) => Err(VideoError::NoTorch(p.display().to_string())),
+        }
+    }
+}
+
+/// The weight-free appearance: `stripe_histogram` of each box.
+#[derive(Default)]
+pub struct ColourAppearance {
+    hsv: Mat,
+}
+
+impl AppearanceModel for ColourAppearance {
+    fn describe(&mut self, frame: &Mat, people: &mut [Detection]) -> Result<(), VideoError> {
+        if people.is_empty() {
+            return Ok(());
+        }
+        imgproc::cvt_color(frame, &mut self.hsv, imgproc::COLOR_BGR2HSV, 0)?;
+        for d in people {
+            d.embedding = stripe_histogram(&self.hsv, d.bbox)?;
+        }
+        Ok(())
     }
 }
 
@@ -73,7 +156,7 @@ impl HogDetector {
 
     /// People in a BGR frame. Scores are the SVM margin `w` through a logistic, `1 / (1 + e^(−2w))`:
     /// a box on the decision boundary scores 0.5.
-    pub fn detect(&self, frame: &Mat) -> Result<Vec<Detection>, VideoError> {
+    pub fn find(&self, frame: &Mat) -> Result<Vec<Detection>, VideoError> {
         let scaled;
         let img = if (self.scale - 1.0).abs() > 1e-6 {
             let mut m = Mat::default();
@@ -126,6 +209,12 @@ impl HogDetector {
     }
 }
 
+impl PeopleDetector for HogDetector {
+    fn detect(&mut self, frame: &Mat) -> Result<Vec<Detection>, VideoError> {
+        self.find(frame)
+    }
+}
+
 /// What a video run produced.
 #[derive(Debug, Default)]
 pub struct VideoRun {
@@ -148,6 +237,7 @@ pub struct VideoOptions {
     pub detect_every: u64,
     /// Frames are scaled by this before detection.
     pub detect_scale: f64,
+    pub embedder: EmbedderSpec,
 }
 
 impl Default for VideoOptions {
@@ -156,6 +246,7 @@ impl Default for VideoOptions {
             max_frames: 0,
             detect_every: 1,
             detect_scale: 1.0,
+            embedder: EmbedderSpec::Colour,
         }
     }
 }
@@ -169,11 +260,8 @@ pub fn track_video(
 ) -> Result<VideoRun, VideoError> {
     cfg.validate()
         .map_err(|e| VideoError::Config(e.to_string()))?;
-    let mut detector = match spec {
-        DetectorSpec::Hog => HogDetector::new()?,
-        DetectorSpec::TorchScript(p) => return Err(VideoError::NoTorch(p.clone())),
-    };
-    detector.scale = opts.detect_scale;
+    let mut detector = spec.build(opts.detect_scale)?;
+    let mut appearance = opts.embedder.build()?;
     let mut cap = videoio::VideoCapture::from_file(source, videoio::CAP_ANY)?;
     if !cap.is_opened()? {
         return Err(VideoError::Open(source.to_string()));
@@ -209,7 +297,6 @@ pub fn track_video(
     };
     let (mut detect_s, mut track_s) = (0.0, 0.0);
     let every = opts.detect_every.max(1);
-    let mut hsv = Mat::default();
     for frame in rx {
         run.frames += 1;
         let k = run.frames;
@@ -220,10 +307,7 @@ pub fn track_video(
         let found = detector.detect(&frame)?;
         let t1 = Instant::now();
         let mut dets = suppress(found, 0.5, cfg.tracker.low_score, None);
-        imgproc::cvt_color(&frame, &mut hsv, imgproc::COLOR_BGR2HSV, 0)?;
-        for d in &mut dets {
-            d.embedding = stripe_histogram(&hsv, d.bbox)?;
-        }
+        appearance.describe(&frame, &mut dets)?;
         run.detections += dets.len();
         for o in tracker.update(k, &dets) {
             per.entry(o.id).or_default().push((k, o.bbox, o.score));

@@ -18,7 +18,7 @@ use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc, videoio};
 use urbanstream_vision::tracker::{suppress, Detection};
 
-use crate::{stripe_histogram, DetectorSpec, HogDetector, VideoError};
+use crate::{AppearanceModel, DetectorSpec, EmbedderSpec, PeopleDetector, VideoError};
 
 /// Where a live camera's results go: the camera entity behind it.
 pub trait LiveSink: Send + Sync + 'static {
@@ -48,6 +48,7 @@ pub struct LiveOptions {
     /// A file path, or a URL (`rtsp://…`, `http://…`) that OpenCV's FFmpeg backend opens.
     pub source: String,
     pub detector: DetectorSpec,
+    pub embedder: EmbedderSpec,
     /// Detect on every n-th frame taken; the tracker predicts across the others.
     pub detect_every: u64,
     /// Frames are scaled by this before detection.
@@ -70,6 +71,7 @@ impl Default for LiveOptions {
         Self {
             source: String::new(),
             detector: DetectorSpec::Hog,
+            embedder: EmbedderSpec::Colour,
             detect_every: 1,
             detect_scale: 1.0,
             max_fps: 10.0,
@@ -155,18 +157,17 @@ fn nap(d: Duration, stop: &AtomicBool) -> bool {
     !stop.load(Ordering::Relaxed)
 }
 
-/// Starts a live camera's threads. The detector is checked here; the source is opened by the
-/// decoding thread (and reopened after failures), so an unreachable stream does not stop the
-/// server from starting.
+/// Starts a live camera's threads. The detector and the appearance model are built here (a
+/// model that cannot load fails the start); the source is opened by the decoding thread (and
+/// reopened after failures), so an unreachable stream does not stop the server from starting.
 pub fn spawn(opts: LiveOptions, sink: Arc<dyn LiveSink>) -> Result<LiveCamera, VideoError> {
-    if let DetectorSpec::TorchScript(p) = &opts.detector {
-        return Err(VideoError::NoTorch(p.clone()));
-    }
     if opts.source.trim().is_empty() {
         return Err(VideoError::Config("a live camera needs a source".into()));
     }
-    // Fails here, not in the thread, where OpenCV lacks the detector.
-    HogDetector::new()?;
+    let mut models = (
+        opts.detector.build(opts.detect_scale)?,
+        opts.embedder.build()?,
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let slot = Arc::new(Slot::default());
     let decode = {
@@ -180,7 +181,7 @@ pub fn spawn(opts: LiveOptions, sink: Arc<dyn LiveSink>) -> Result<LiveCamera, V
         let (stop, slot) = (stop.clone(), slot.clone());
         std::thread::Builder::new()
             .name("camera-detect".into())
-            .spawn(move || detect_loop(&opts, &*sink, &stop, &slot))
+            .spawn(move || detect_loop(&opts, &mut models, &*sink, &stop, &slot))
             .map_err(|e| VideoError::Config(format!("cannot start a thread: {e}")))?
     };
     Ok(LiveCamera {
@@ -325,22 +326,25 @@ fn decode_loop(opts: &LiveOptions, sink: &dyn LiveSink, stop: &AtomicBool, slot:
     }
 }
 
-fn detect_loop(opts: &LiveOptions, sink: &dyn LiveSink, stop: &AtomicBool, slot: &Slot) {
-    let Ok(mut hog) = HogDetector::new() else {
-        sink.failed("the HOG people detector is not available in this OpenCV");
-        return;
-    };
-    hog.scale = opts.detect_scale;
+/// A camera's detector and appearance model.
+type Models = (Box<dyn PeopleDetector>, Box<dyn AppearanceModel>);
+
+fn detect_loop(
+    opts: &LiveOptions,
+    models: &mut Models,
+    sink: &dyn LiveSink,
+    stop: &AtomicBool,
+    slot: &Slot,
+) {
     let every = opts.detect_every.max(1);
     let mut taken = 0u64;
-    let mut hsv = Mat::default();
     let mut quality = 80;
     let mut last_picture = f64::NEG_INFINITY;
     while let Some((mut frame, t)) = slot.take(stop) {
         taken += 1;
         if (taken - 1) % every == 0 {
             let started = Instant::now();
-            match find_people(&hog, &frame, &mut hsv, opts.min_score) {
+            match find_people(models, &frame, opts.min_score) {
                 Ok(dets) => {
                     sink.detect_seconds(started.elapsed().as_secs_f64());
                     sink.detections(t, dets);
@@ -358,16 +362,12 @@ fn detect_loop(opts: &LiveOptions, sink: &dyn LiveSink, stop: &AtomicBool, slot:
 }
 
 fn find_people(
-    hog: &HogDetector,
+    (detector, appearance): &mut Models,
     frame: &Mat,
-    hsv: &mut Mat,
     min_score: f64,
 ) -> Result<Vec<Detection>, VideoError> {
-    let mut dets = suppress(hog.detect(frame)?, 0.5, min_score, None);
-    imgproc::cvt_color(frame, hsv, imgproc::COLOR_BGR2HSV, 0)?;
-    for d in &mut dets {
-        d.embedding = stripe_histogram(hsv, d.bbox)?;
-    }
+    let mut dets = suppress(detector.detect(frame)?, 0.5, min_score, None);
+    appearance.describe(frame, &mut dets)?;
     Ok(dets)
 }
 
