@@ -134,6 +134,23 @@ impl AppearanceModel for ColourAppearance {
     }
 }
 
+/// The frame resized by `scale`, or `None` when the scale is 1.
+pub(crate) fn scale_frame(frame: &Mat, scale: f64) -> Result<Option<Mat>, VideoError> {
+    if (scale - 1.0).abs() <= 1e-6 {
+        return Ok(None);
+    }
+    let mut m = Mat::default();
+    imgproc::resize(
+        frame,
+        &mut m,
+        Size::new(0, 0),
+        scale,
+        scale,
+        imgproc::INTER_LINEAR,
+    )?;
+    Ok(Some(m))
+}
+
 /// OpenCV's HOG + linear SVM people detector (Dalal–Triggs, the 64×128 window).
 pub struct HogDetector {
     hog: HOGDescriptor,
@@ -157,22 +174,8 @@ impl HogDetector {
     /// People in a BGR frame. Scores are the SVM margin `w` through a logistic, `1 / (1 + e^(−2w))`:
     /// a box on the decision boundary scores 0.5.
     pub fn find(&self, frame: &Mat) -> Result<Vec<Detection>, VideoError> {
-        let scaled;
-        let img = if (self.scale - 1.0).abs() > 1e-6 {
-            let mut m = Mat::default();
-            imgproc::resize(
-                frame,
-                &mut m,
-                Size::new(0, 0),
-                self.scale,
-                self.scale,
-                imgproc::INTER_LINEAR,
-            )?;
-            scaled = m;
-            &scaled
-        } else {
-            frame
-        };
+        let scaled = scale_frame(frame, self.scale)?;
+        let img = scaled.as_ref().unwrap_or(frame);
         let mut found = Vector::<Rect>::new();
         let mut weights = Vector::<f64>::new();
         let s = Size::new(self.stride, self.stride);

@@ -22,19 +22,53 @@ use opencv::prelude::*;
 use tch::{CModule, Device, Kind, Tensor};
 use urbanstream_vision::tracker::{normalise, Detection};
 
-use crate::{AppearanceModel, PeopleDetector, VideoError};
+use crate::{scale_frame, AppearanceModel, PeopleDetector, VideoError};
 
 /// The embedder's input size, width × height (the usual person re-identification shape).
 pub const EMBED_SIZE: (i32, i32) = (128, 256);
 const MEAN: [f64; 3] = [0.485, 0.456, 0.406];
 const STD: [f64; 3] = [0.229, 0.224, 0.225];
 
-fn load(path: &Path) -> Result<(CModule, Device), VideoError> {
-    let device = Device::cuda_if_available();
-    let mut module = CModule::load_on_device(path, device)
-        .map_err(|e| VideoError::Model(path.display().to_string(), first_line(&e.to_string())))?;
-    module.set_eval();
-    Ok((module, device))
+/// A loaded TorchScript module and where it runs.
+struct Model {
+    module: CModule,
+    device: Device,
+    name: String,
+}
+
+impl Model {
+    fn load(path: &Path) -> Result<Self, VideoError> {
+        let name = path.display().to_string();
+        let device = Device::cuda_if_available();
+        let mut module = CModule::load_on_device(path, device)
+            .map_err(|e| VideoError::Model(name.clone(), first_line(&e.to_string())))?;
+        module.set_eval();
+        Ok(Self {
+            module,
+            device,
+            name,
+        })
+    }
+
+    fn error(&self, why: impl Into<String>) -> VideoError {
+        VideoError::Model(self.name.clone(), why.into())
+    }
+
+    /// `forward` on one input tensor, without gradients.
+    fn run(&self, input: Tensor) -> Result<Tensor, VideoError> {
+        tch::no_grad(|| self.module.forward_ts(&[input]))
+            .map_err(|e| self.error(first_line(&e.to_string())))
+    }
+
+    /// A result's numbers, row-major, on the CPU.
+    fn values(&self, t: &Tensor) -> Result<Vec<f32>, VideoError> {
+        let flat = t
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous()
+            .view([-1]);
+        Vec::<f32>::try_from(&flat).map_err(|e| self.error(first_line(&e.to_string())))
+    }
 }
 
 /// libtorch's errors carry a C++ backtrace after the first line.
@@ -53,9 +87,7 @@ fn rgb_tensor(bgr: &Mat) -> Result<Tensor, VideoError> {
 
 /// A TorchScript people detector.
 pub struct TorchDetector {
-    module: CModule,
-    device: Device,
-    name: String,
+    model: Model,
     /// Frames are scaled by this before detection.
     pub scale: f64,
 }
@@ -64,11 +96,8 @@ impl TorchDetector {
     /// Loads the model and runs it once on a blank frame, so a model that breaks the contract
     /// fails here and not on the first person.
     pub fn load(path: &Path, scale: f64) -> Result<Self, VideoError> {
-        let (module, device) = load(path)?;
         let mut d = Self {
-            module,
-            device,
-            name: path.display().to_string(),
+            model: Model::load(path)?,
             scale,
         };
         let blank = Mat::new_rows_cols_with_default(
@@ -81,10 +110,6 @@ impl TorchDetector {
         Ok(d)
     }
 
-    fn error(&self, why: impl Into<String>) -> VideoError {
-        VideoError::Model(self.name.clone(), why.into())
-    }
-
     /// The model's output as rows of 5 or 6 numbers.
     fn rows(&self, out: &Tensor) -> Result<(Vec<f32>, usize), VideoError> {
         let out = match out.size().as_slice() {
@@ -94,47 +119,26 @@ impl TorchDetector {
         let cols = match out.size().as_slice() {
             [_, c @ (5 | 6)] => *c as usize,
             other => {
-                return Err(self.error(format!(
+                return Err(self.model.error(format!(
                     "a detector returns [N, 5] or [N, 6] (x1, y1, x2, y2, score[, class]), this one {other:?}"
                 )))
             }
         };
-        let flat = out
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous()
-            .view([-1]);
-        let v = Vec::<f32>::try_from(&flat).map_err(|e| self.error(first_line(&e.to_string())))?;
-        Ok((v, cols))
+        Ok((self.model.values(&out)?, cols))
     }
 }
 
 impl PeopleDetector for TorchDetector {
     fn detect(&mut self, frame: &Mat) -> Result<Vec<Detection>, VideoError> {
-        let scaled;
-        let img = if (self.scale - 1.0).abs() > 1e-6 {
-            let mut m = Mat::default();
-            imgproc::resize(
-                frame,
-                &mut m,
-                Size::new(0, 0),
-                self.scale,
-                self.scale,
-                imgproc::INTER_LINEAR,
-            )?;
-            scaled = m;
-            &scaled
-        } else {
-            frame
-        };
+        let scaled = scale_frame(frame, self.scale)?;
+        let img = scaled.as_ref().unwrap_or(frame);
         let input = rgb_tensor(img)?
-            .to_device(self.device)
+            .to_device(self.model.device)
             .permute([2, 0, 1])
             .unsqueeze(0)
             .to_kind(Kind::Float)
             / 255.0;
-        let out = tch::no_grad(|| self.module.forward_ts(&[input]))
-            .map_err(|e| self.error(first_line(&e.to_string())))?;
+        let out = self.model.run(input)?;
         let (v, cols) = self.rows(&out)?;
         let k = 1.0 / self.scale;
         let (fw, fh) = (f64::from(frame.cols()), f64::from(frame.rows()));
@@ -156,9 +160,7 @@ impl PeopleDetector for TorchDetector {
 
 /// A TorchScript appearance embedder (e.g. an OSNet the user exported).
 pub struct TorchEmbedder {
-    module: CModule,
-    device: Device,
-    name: String,
+    model: Model,
     mean: Tensor,
     std: Tensor,
 }
@@ -166,16 +168,15 @@ pub struct TorchEmbedder {
 impl TorchEmbedder {
     /// Loads the model and checks its output on one blank crop.
     pub fn load(path: &Path) -> Result<Self, VideoError> {
-        let (module, device) = load(path)?;
+        let model = Model::load(path)?;
+        let device = model.device;
         let shape = |v: [f64; 3]| {
             Tensor::from_slice(&v.map(|x| x as f32))
                 .view([1, 3, 1, 1])
                 .to_device(device)
         };
         let mut e = Self {
-            module,
-            device,
-            name: path.display().to_string(),
+            model,
             mean: shape(MEAN),
             std: shape(STD),
         };
@@ -185,34 +186,24 @@ impl TorchEmbedder {
         );
         let d = e.embed(blank)?;
         if d.len() != 1 || d[0].len() < 2 {
-            return Err(e.error("an embedder returns [B, D] with D ≥ 2"));
+            return Err(e.model.error("an embedder returns [B, D] with D ≥ 2"));
         }
         Ok(e)
-    }
-
-    fn error(&self, why: impl Into<String>) -> VideoError {
-        VideoError::Model(self.name.clone(), why.into())
     }
 
     /// Runs the model on a normalised batch; one vector per row, as the model gave it.
     fn embed(&mut self, batch: Tensor) -> Result<Vec<Vec<f32>>, VideoError> {
         let b = batch.size()[0];
-        let out = tch::no_grad(|| self.module.forward_ts(&[batch]))
-            .map_err(|e| self.error(first_line(&e.to_string())))?;
+        let out = self.model.run(batch)?;
         let d = match out.size().as_slice() {
             [n, d] if *n == b => *d as usize,
             other => {
-                return Err(self.error(format!(
+                return Err(self.model.error(format!(
                     "an embedder returns [B, D] for B crops, this one {other:?} for {b}"
                 )))
             }
         };
-        let flat = out
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous()
-            .view([-1]);
-        let v = Vec::<f32>::try_from(&flat).map_err(|e| self.error(first_line(&e.to_string())))?;
+        let v = self.model.values(&out)?;
         Ok(v.chunks_exact(d.max(1)).map(<[f32]>::to_vec).collect())
     }
 }
@@ -249,7 +240,7 @@ impl AppearanceModel for TorchEmbedder {
             return Ok(());
         }
         let batch = Tensor::stack(&crops, 0)
-            .to_device(self.device)
+            .to_device(self.model.device)
             .permute([0, 3, 1, 2])
             .to_kind(Kind::Float)
             / 255.0;
