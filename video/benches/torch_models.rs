@@ -121,18 +121,23 @@ fn main() {
         }
         decoded.push(m);
     }
-    let mut detector = DetectorSpec::TorchScript(det_path).build(1.0).unwrap();
-    detector.detect(&decoded[0]).unwrap(); // warm-up
-    let t = Instant::now();
-    for f in &decoded {
-        detector.detect(f).unwrap();
+    // At full size and at half (`detect_scale = 0.5`: a quarter of the pixels).
+    for scale in [1.0, 0.5] {
+        let mut detector = DetectorSpec::TorchScript(det_path.clone())
+            .build(scale)
+            .unwrap();
+        detector.detect(&decoded[0]).unwrap(); // warm-up
+        let t = Instant::now();
+        for f in &decoded {
+            detector.detect(f).unwrap();
+        }
+        let det_ms = t.elapsed().as_secs_f64() * 1000.0 / decoded.len() as f64;
+        println!(
+            "detector (ResNet-18 backbone, 768x576 at scale {scale}, {} frames, {} torch threads): {det_ms:.1} ms/frame",
+            decoded.len(),
+            tch::get_num_threads()
+        );
     }
-    let det_ms = t.elapsed().as_secs_f64() * 1000.0 / decoded.len() as f64;
-    println!(
-        "detector (ResNet-18 backbone, 768x576, {} frames, {} torch threads): {det_ms:.1} ms/frame",
-        decoded.len(),
-        tch::get_num_threads()
-    );
 
     // Embedder: one model, any batch.
     let mut vs = nn::VarStore::new(Device::Cpu);
