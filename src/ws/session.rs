@@ -335,12 +335,12 @@ impl WsSessionActor {
                         ctx,
                     );
                 }
-                let (cameras, topics): (Vec<Topic>, Vec<Topic>) = allowed
-                    .into_iter()
-                    .partition(|t| matches!(t, Topic::Camera(_)));
-                for t in cameras {
-                    if let Topic::Camera(id) = t {
-                        self.watch_camera(id, ctx);
+                // Cameras' pictures come from their feeds, the rest from the hub.
+                let mut topics = Vec::with_capacity(allowed.len());
+                for t in allowed {
+                    match t {
+                        Topic::Camera(id) => self.watch_camera(id, ctx),
+                        t => topics.push(t),
                     }
                 }
                 if topics.is_empty() {

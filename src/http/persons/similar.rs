@@ -82,19 +82,24 @@ pub async fn similar(
                 me.id
             ))
         })?;
-    let mut ranked: Vec<((i64, i64), f32)> = state
-        .store
-        .appearances(q.session_id, CANDIDATES)
-        .await?
-        .into_iter()
-        .filter(|a| (a.session_id, a.global_id) != (me.session_id, me.global_id))
-        .filter_map(|a| {
-            let s = cosine(&mine, &parse(&a.vector)?)?;
-            (s >= floor).then_some(((a.session_id, a.global_id), s))
-        })
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    ranked.truncate(limit);
+    let candidates = state.store.appearances(q.session_id, CANDIDATES).await?;
+    let me_key = (me.session_id, me.global_id);
+    // Up to CANDIDATES vectors to parse and compare: on a blocking thread, not the server's.
+    let ranked = web::block(move || {
+        let mut ranked: Vec<((i64, i64), f32)> = candidates
+            .into_iter()
+            .filter(|a| (a.session_id, a.global_id) != me_key)
+            .filter_map(|a| {
+                let s = cosine(&mine, &parse(&a.vector)?)?;
+                (s >= floor).then_some(((a.session_id, a.global_id), s))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked.truncate(limit);
+        ranked
+    })
+    .await
+    .map_err(ApiError::internal)?;
     let rows = state
         .store
         .persons_by_keys(ranked.iter().map(|r| r.0).collect())
