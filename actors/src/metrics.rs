@@ -222,7 +222,7 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         CAMERA_FRAMES_TOTAL,
         Kind::Counter,
         Unit::Count,
-        "Camera frames, by outcome (tracked, not_running, out_of_order, bad_time, mailbox_full; from video: skipped_load, rate_cap, decode_error)",
+        "Camera frames, by outcome (tracked, not_running, out_of_order, bad_time, mailbox_full; from video: skipped_load, rate_cap, decode_error, detect_error)",
     ),
     (
         CAMERA_DETECTIONS_OUTSIDE_TOTAL,

@@ -34,7 +34,7 @@ pub trait LiveSink: Send + Sync + 'static {
     fn overlay(&self) -> Vec<(u64, [f64; 4])>;
     /// One picture, JPEG.
     fn picture(&self, time_s: f64, jpeg: Vec<u8>);
-    /// A frame not tracked, and why (`skipped_load`, `rate_cap`, `decode_error`).
+    /// A frame not tracked, and why (`skipped_load`, `rate_cap`, `decode_error`, `detect_error`).
     fn dropped(&self, reason: &'static str);
     /// The source failed (cannot open, stream ended, decoder error).
     fn failed(&self, why: &str);
@@ -349,7 +349,7 @@ fn detect_loop(
                     sink.detect_seconds(started.elapsed().as_secs_f64());
                     sink.detections(t, dets);
                 }
-                Err(_) => sink.dropped("decode_error"),
+                Err(_) => sink.dropped("detect_error"),
             }
         }
         if opts.picture_fps > 0.0 && t - last_picture >= 0.9 / opts.picture_fps && sink.watched() {
