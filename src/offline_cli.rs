@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use urbanstream_actors::replay::{run_mtmc, run_single};
 use urbanstream_vision::mot::{parse_mot, parse_npy, write_result_line};
-use urbanstream_vision::offline::{load_scene, run_mtmc, run_single, write_mtmc, OfflineConfig};
+use urbanstream_vision::offline::{load_scene, write_mtmc, OfflineConfig};
 
 #[derive(Args)]
 pub struct TrackArgs {
@@ -104,7 +105,7 @@ pub fn track(a: TrackArgs) -> anyhow::Result<()> {
         None => None,
     };
     let started = Instant::now();
-    let out = run_single(&rows, emb.as_ref(), a.fps, &cfg)?;
+    let out = actix_rt::System::new().block_on(run_single(&rows, emb.as_ref(), a.fps, &cfg))?;
     let elapsed = started.elapsed().as_secs_f64();
     let mut text = String::new();
     for &(f, id, b, s) in &out {
@@ -135,8 +136,13 @@ fn track_video(_video: &str, _a: &TrackArgs, _cfg: &OfflineConfig) -> anyhow::Re
     anyhow::bail!("this build has no video support: build with `cargo build --release --features video` (needs libopencv-dev and clang; see README)")
 }
 
+/// The video's detections, found on a thread of their own, tracked by a camera actor as
+/// they come (a few frames ahead at most).
 #[cfg(feature = "video")]
 fn track_video(video: &str, a: &TrackArgs, cfg: &OfflineConfig) -> anyhow::Result<()> {
+    use urbanstream_actors::replay::SingleCameraRun;
+    use urbanstream_video::{DetectedFrame, VideoError};
+
     let spec = urbanstream_video::DetectorSpec::parse(&a.detector)?;
     let opts = urbanstream_video::VideoOptions {
         max_frames: a.max_frames,
@@ -145,21 +151,54 @@ fn track_video(video: &str, a: &TrackArgs, cfg: &OfflineConfig) -> anyhow::Resul
         embedder: urbanstream_video::EmbedderSpec::parse(&a.embedder)?,
     };
     let started = Instant::now();
-    let run = urbanstream_video::track_video(video, &spec, cfg, &opts)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<DetectedFrame>(4);
+    let source = video.to_string();
+    let min_score = cfg.tracker.low_score;
+    let detecting = std::thread::spawn(move || {
+        urbanstream_video::detect_video(&source, &spec, min_score, &opts, |frame| {
+            tx.blocking_send(frame)
+                .map_err(|_closed| VideoError::Config("the tracker stopped".into()))
+        })
+    });
+    // The camera starts with the first frame, which says the video's frame rate.
+    let tracked = actix_rt::System::new().block_on(async {
+        let mut run: Option<SingleCameraRun> = None;
+        while let Some(f) = rx.recv().await {
+            let r = match &mut run {
+                Some(r) => r,
+                None => run.insert(SingleCameraRun::start(f.fps, cfg, None).await?),
+            };
+            r.feed(f.frame, f.detections).await?;
+        }
+        match run {
+            Some(r) => r.finish().await,
+            None => Ok((Vec::new(), 0)),
+        }
+    });
+    let detected = detecting.join();
+    // A tracker that stopped is the cause of the detector's "the tracker stopped".
+    let (rows, _) = tracked?;
+    let run =
+        detected.map_err(|_panic| anyhow::anyhow!("{video}: the detection thread failed"))??;
     let elapsed = started.elapsed().as_secs_f64();
     let mut text = String::new();
-    for &(f, id, b, s) in &run.rows {
+    for &(f, id, b, s) in &rows {
         write_result_line(&mut text, f, id, b, s);
     }
     write_file(&a.out, &text)?;
-    let mut ids: Vec<u64> = run.rows.iter().map(|r| r.1).collect();
+    let mut ids: Vec<u64> = rows.iter().map(|r| r.1).collect();
     ids.sort_unstable();
     ids.dedup();
+    let ms_per_frame = if run.frames > 0 {
+        elapsed * 1000.0 / run.frames as f64
+    } else {
+        0.0
+    };
     println!(
         "{}",
-        serde_json::json!({"frames": run.frames, "detections": run.detections, "tracks": ids.len(), "rows": run.rows.len(), "seconds": elapsed,
-            "ms_per_frame": if run.frames > 0 { elapsed * 1000.0 / run.frames as f64 } else { 0.0 },
-            "detect_ms_per_frame": run.detect_ms_per_frame, "track_ms_per_frame": run.track_ms_per_frame, "fps": run.fps})
+        serde_json::json!({"frames": run.frames, "detections": run.detections, "tracks": ids.len(), "rows": rows.len(), "seconds": elapsed,
+            "ms_per_frame": ms_per_frame, "detect_ms_per_frame": run.detect_ms_per_frame,
+            "describe_ms_per_frame": run.describe_ms_per_frame, "fps": run.fps})
     );
     Ok(())
 }
@@ -168,7 +207,7 @@ pub fn mtmc(a: MtmcArgs) -> anyhow::Result<()> {
     let cfg = params(a.params.as_deref())?;
     let cams = load_scene(&a.scene)?;
     let started = Instant::now();
-    let result = run_mtmc(&cams, &cfg)?;
+    let result = actix_rt::System::new().block_on(run_mtmc(&cams, &cfg))?;
     let elapsed = started.elapsed().as_secs_f64();
     write_mtmc(&result, &cams, &a.out)?;
     let offsets: serde_json::Map<String, serde_json::Value> = result

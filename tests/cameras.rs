@@ -344,6 +344,18 @@ fn track_video_with_the_hog_detector() {
         "{} rows",
         rows.len()
     );
+    // Frames between detected ones are filled in by the tracks' interpolation.
+    assert!(
+        rows.iter().any(|r| r.frame % 2 == 0),
+        "only detected frames have boxes"
+    );
+    // Several people walk through the whole clip: some tracks last most of it.
+    let mut per_track = std::collections::BTreeMap::<i64, usize>::new();
+    for r in &rows {
+        *per_track.entry(r.id).or_default() += 1;
+    }
+    let long = per_track.values().filter(|&&n| n >= 20).count();
+    assert!(long >= 2, "tracks and their lengths: {per_track:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

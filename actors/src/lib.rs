@@ -3,10 +3,10 @@
 //!
 //! | layer | modules | may use |
 //! | --- | --- | --- |
-//! | adapters | `teltonika`, `mqtt` | everything below |
+//! | adapters | `teltonika`, `mqtt`, `modbus`, `replay` | everything below |
 //! | registry | `registry` | entities' vocabulary and aggregators |
-//! | entities | `vehicle`, `edge` | aggregators and shared modules |
-//! | aggregators | `hub`, `rules`, `db_batcher`, `redis_bridge`, `commands`, `notify`, `system` | each other (one way) and shared modules |
+//! | entities | `vehicle`, `edge`, `robot`, `camera` | aggregators and shared modules |
+//! | aggregators | `hub`, `rules`, `db_batcher`, `redis_bridge`, `commands`, `notify`, `system`, `reid` | each other (one way) and shared modules |
 //! | shared | `entity`, `geo`, `transit`, `errors`, `metrics`, `shared`, `arbiters` | each other, and the store |
 //!
 //! `tests/layers.rs` fails when an import runs back up, or two modules import each other.
@@ -28,6 +28,7 @@ pub mod notify;
 pub mod redis_bridge;
 pub mod registry;
 pub mod reid;
+pub mod replay;
 pub mod robot;
 pub mod rules;
 pub mod shared;

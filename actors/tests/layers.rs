@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("teltonika", 4),
     ("mqtt", 4),
     ("modbus", 4),
+    ("replay", 4),
 ];
 
 fn layer(module: &str) -> u8 {

@@ -1,7 +1,8 @@
 //! The video adapter: frames from a file or an RTSP URL through OpenCV, people found by OpenCV's
-//! HOG people detector (weight-free: the SVM ships inside OpenCV), a colour appearance vector per
-//! box, and the per-camera tracker of `urbanstream-vision` over them. Decoding runs on its own
-//! thread, bounded to a few frames ahead of detection.
+//! HOG people detector (weight-free: the SVM ships inside OpenCV) or a TorchScript model, and an
+//! appearance vector per box; the people found go to a camera actor to be tracked (live, and
+//! offline through `urbanstream_actors::replay`). Decoding runs on its own thread, bounded to a
+//! few frames ahead of detection.
 
 mod appearance;
 pub mod live;
@@ -17,8 +18,7 @@ use opencv::{imgproc, videoio};
 use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
-use urbanstream_vision::offline::{fill_gaps, BoxRow, OfflineConfig};
-use urbanstream_vision::tracker::{suppress, Detection, Tracker};
+use urbanstream_vision::tracker::{suppress, Detection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VideoError {
@@ -218,17 +218,16 @@ impl PeopleDetector for HogDetector {
     }
 }
 
-/// What a video run produced.
+/// What a video run found.
 #[derive(Debug, Default)]
 pub struct VideoRun {
-    pub rows: Vec<BoxRow>,
     pub frames: u64,
     pub detections: usize,
     pub fps: f64,
-    /// Time spent in the detector per frame, milliseconds (mean).
+    /// Time spent in the detector per detected frame, milliseconds (mean).
     pub detect_ms_per_frame: f64,
-    /// Time in appearance and tracking per frame, milliseconds (mean).
-    pub track_ms_per_frame: f64,
+    /// Time spent on appearance vectors per detected frame, milliseconds (mean).
+    pub describe_ms_per_frame: f64,
 }
 
 /// Options of a video run beyond the tracker's.
@@ -254,26 +253,29 @@ impl Default for VideoOptions {
     }
 }
 
-/// Decodes, detects and tracks one video, start to end.
-pub fn track_video(
+/// One detected frame of a video.
+#[derive(Debug, Clone)]
+pub struct DetectedFrame {
+    /// The video's frame rate.
+    pub fps: f64,
+    /// Frame number, from 1.
+    pub frame: u64,
+    pub detections: Vec<Detection>,
+}
+
+/// Decodes one video start to end and finds the people in it: every detected frame's
+/// suppressed boxes (score at least `min_score`), with their appearance vectors, go to
+/// `on_frame` in order — to be tracked there; an error from it ends the run.
+pub fn detect_video(
     source: &str,
     spec: &DetectorSpec,
-    cfg: &OfflineConfig,
+    min_score: f64,
     opts: &VideoOptions,
+    mut on_frame: impl FnMut(DetectedFrame) -> Result<(), VideoError>,
 ) -> Result<VideoRun, VideoError> {
-    cfg.validate()
-        .map_err(|e| VideoError::Config(e.to_string()))?;
     let mut detector = spec.build(opts.detect_scale)?;
     let mut appearance = opts.embedder.build()?;
-    let mut cap = videoio::VideoCapture::from_file(source, videoio::CAP_ANY)?;
-    if !cap.is_opened()? {
-        return Err(VideoError::Open(source.to_string()));
-    }
-    let fps = cap
-        .get(videoio::CAP_PROP_FPS)
-        .ok()
-        .filter(|f| *f > 0.0 && *f < 1000.0)
-        .unwrap_or(25.0);
+    let (mut cap, fps) = open_video(source)?;
     let (tx, rx) = sync_channel::<Mat>(4);
     let max_frames = opts.max_frames;
     let decoder = std::thread::spawn(move || -> Result<(), VideoError> {
@@ -292,14 +294,13 @@ pub fn track_video(
             }
         }
     });
-    let mut tracker = Tracker::new(cfg.tracker.clone(), fps);
-    let mut per: std::collections::BTreeMap<u64, Vec<(u64, [f64; 4], f64)>> = Default::default();
     let mut run = VideoRun {
         fps,
         ..VideoRun::default()
     };
-    let (mut detect_s, mut track_s) = (0.0, 0.0);
+    let (mut detect_s, mut describe_s) = (0.0, 0.0);
     let every = opts.detect_every.max(1);
+    let mut failed = None;
     for frame in rx {
         run.frames += 1;
         let k = run.frames;
@@ -309,16 +310,25 @@ pub fn track_video(
         let t0 = Instant::now();
         let found = detector.detect(&frame)?;
         let t1 = Instant::now();
-        let mut dets = suppress(found, 0.5, cfg.tracker.low_score, None);
+        let mut dets = suppress(found, 0.5, min_score, None);
         appearance.describe(&frame, &mut dets)?;
         run.detections += dets.len();
-        for o in tracker.update(k, &dets) {
-            per.entry(o.id).or_default().push((k, o.bbox, o.score));
-        }
         detect_s += (t1 - t0).as_secs_f64();
-        track_s += t1.elapsed().as_secs_f64();
+        describe_s += t1.elapsed().as_secs_f64();
+        if let Err(e) = on_frame(DetectedFrame {
+            fps,
+            frame: k,
+            detections: dets,
+        }) {
+            failed = Some(e);
+            break;
+        }
     }
-    match decoder.join() {
+    let decoded = decoder.join();
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    match decoded {
         Ok(r) => r?,
         Err(_) => {
             return Err(VideoError::Open(format!(
@@ -328,7 +338,19 @@ pub fn track_video(
     }
     let detected = run.frames.div_ceil(every).max(1) as f64;
     run.detect_ms_per_frame = detect_s * 1000.0 / detected;
-    run.track_ms_per_frame = track_s * 1000.0 / detected;
-    run.rows = fill_gaps(per, (cfg.fill_gaps_s * fps).round() as u64);
+    run.describe_ms_per_frame = describe_s * 1000.0 / detected;
     Ok(run)
+}
+
+fn open_video(source: &str) -> Result<(videoio::VideoCapture, f64), VideoError> {
+    let cap = videoio::VideoCapture::from_file(source, videoio::CAP_ANY)?;
+    if !cap.is_opened()? {
+        return Err(VideoError::Open(source.to_string()));
+    }
+    let fps = cap
+        .get(videoio::CAP_PROP_FPS)
+        .ok()
+        .filter(|f| *f > 0.0 && *f < 1000.0)
+        .unwrap_or(25.0);
+    Ok((cap, fps))
 }

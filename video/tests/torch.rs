@@ -16,8 +16,7 @@ use opencv::core::{Mat, Rect, Scalar, Size, CV_8UC3};
 use opencv::prelude::*;
 use opencv::{imgproc, videoio};
 use tch::{CModule, Device, Kind, Tensor};
-use urbanstream_video::{track_video, DetectorSpec, EmbedderSpec, VideoError, VideoOptions};
-use urbanstream_vision::offline::OfflineConfig;
+use urbanstream_video::{detect_video, DetectorSpec, EmbedderSpec, VideoError, VideoOptions};
 use urbanstream_vision::tracker::{appearance_cost, Detection};
 
 const GRID: i64 = 4;
@@ -267,7 +266,7 @@ fn write_video(path: &Path) {
 }
 
 #[test]
-fn a_video_is_tracked_through_both_models() {
+fn a_video_is_detected_through_both_models() {
     let dir = temp_dir("video");
     let video = dir.join("blocks.avi");
     write_video(&video);
@@ -276,30 +275,32 @@ fn a_video_is_tracked_through_both_models() {
         ..VideoOptions::default()
     };
     let spec = DetectorSpec::TorchScript(detector_model(&dir, None));
-    let run = track_video(
-        video.to_str().unwrap(),
-        &spec,
-        &OfflineConfig::default(),
-        &opts,
-    )
+    let mut frames = Vec::new();
+    let run = detect_video(video.to_str().unwrap(), &spec, 0.1, &opts, |f| {
+        frames.push(f);
+        Ok(())
+    })
     .unwrap();
     assert_eq!(run.frames, 24);
-    // The standing block is one track through every frame, at its cell.
-    let mut per = std::collections::BTreeMap::<u64, Vec<(u64, [f64; 4])>>::new();
-    for &(f, id, b, _) in &run.rows {
-        per.entry(id).or_default().push((f, b));
-    }
-    let standing: Vec<_> = per
-        .values()
-        .filter(|rows| rows.iter().all(|(_, b)| b[0] < 40.0 && b[1] < 30.0))
-        .collect();
-    assert_eq!(standing.len(), 1, "tracks: {per:?}");
-    assert!(standing[0].len() >= 22, "{:?}", standing[0]);
-    for (_, b) in standing[0] {
+    assert_eq!(frames.len(), 24);
+    // The standing block is found in every frame, at its cell, with a unit appearance vector.
+    for f in &frames {
+        let standing: Vec<_> = f
+            .detections
+            .iter()
+            .filter(|d| d.bbox[0] < 40.0 && d.bbox[1] < 30.0)
+            .collect();
+        assert_eq!(standing.len(), 1, "frame {}: {:?}", f.frame, f.detections);
+        let b = standing[0].bbox;
         assert!(
             (b[2] - 80.0).abs() < 8.0 && (b[3] - 60.0).abs() < 6.0,
             "{b:?}"
         );
+        for d in &f.detections {
+            let e = d.embedding.as_ref().expect("an appearance vector");
+            let n: f32 = e.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((n - 1.0).abs() < 1e-3, "norm {n}");
+        }
     }
     assert!(run.detect_ms_per_frame > 0.0);
 }

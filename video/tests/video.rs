@@ -7,67 +7,102 @@ use opencv::core::{Mat, Rect, Scalar, CV_8UC3};
 use opencv::imgproc;
 use opencv::prelude::*;
 use urbanstream_video::{
-    stripe_histogram, track_video, DetectorSpec, HogDetector, VideoError, VideoOptions,
+    detect_video, stripe_histogram, DetectedFrame, DetectorSpec, HogDetector, VideoError,
+    VideoOptions, VideoRun,
 };
-use urbanstream_vision::offline::OfflineConfig;
 use urbanstream_vision::tracker::appearance_cost;
 
 const VTEST: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
 
+/// Every detected frame of a run, in order.
+fn detect(
+    source: &str,
+    spec: &DetectorSpec,
+    opts: &VideoOptions,
+) -> Result<(VideoRun, Vec<DetectedFrame>), VideoError> {
+    let mut frames = Vec::new();
+    let run = detect_video(source, spec, 0.1, opts, |f| {
+        frames.push(f);
+        Ok(())
+    })?;
+    Ok((run, frames))
+}
+
 #[test]
-fn hog_finds_and_tracks_people_in_vtest() {
+fn hog_finds_people_in_vtest() {
     let opts = VideoOptions {
         max_frames: 60,
         ..VideoOptions::default()
     };
-    let run = track_video(VTEST, &DetectorSpec::Hog, &OfflineConfig::default(), &opts).unwrap();
+    let (run, frames) = detect(VTEST, &DetectorSpec::Hog, &opts).unwrap();
     assert_eq!(run.frames, 60);
     assert!(
         (run.fps - 10.0).abs() < 1.0,
         "vtest.avi is 10 fps, read {}",
         run.fps
     );
-    assert!(
-        run.detections >= 60,
-        "at least a person a frame on average: {}",
-        run.detections
+    assert_eq!(
+        frames.iter().map(|f| f.frame).collect::<Vec<_>>(),
+        (1..=60).collect::<Vec<_>>()
     );
-    let mut per_track = std::collections::BTreeMap::<u64, usize>::new();
-    for r in &run.rows {
-        *per_track.entry(r.1).or_default() += 1;
+    let found: usize = frames.iter().map(|f| f.detections.len()).sum();
+    assert_eq!(found, run.detections);
+    assert!(found >= 60, "at least a person a frame on average: {found}");
+    for d in frames.iter().flat_map(|f| &f.detections) {
+        let b = d.bbox;
         assert!(
-            r.2[2] > 10.0 && r.2[3] > 30.0 && r.2[0] > -50.0 && r.2[0] < 800.0,
-            "box {:?}",
-            r.2
+            b[2] > 10.0 && b[3] > 30.0 && b[0] > -50.0 && b[0] < 800.0,
+            "box {b:?}"
         );
+        // Each box carries its colour appearance vector, unit length.
+        let e = d.embedding.as_ref().expect("an appearance vector");
+        let n: f32 = e.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((n - 1.0).abs() < 1e-3, "norm {n}");
     }
-    // Several people walk through the whole clip: some tracks last most of it.
-    let long = per_track.values().filter(|&&n| n >= 30).count();
-    assert!(long >= 2, "tracks and their lengths: {per_track:?}");
+    assert!(run.detect_ms_per_frame > 0.0);
 }
 
 #[test]
-fn skipping_frames_still_tracks() {
+fn detecting_every_third_frame_skips_the_others() {
     let opts = VideoOptions {
         max_frames: 60,
         detect_every: 3,
         ..VideoOptions::default()
     };
-    let run = track_video(VTEST, &DetectorSpec::Hog, &OfflineConfig::default(), &opts).unwrap();
+    let (run, frames) = detect(VTEST, &DetectorSpec::Hog, &opts).unwrap();
     assert_eq!(run.frames, 60);
-    // Boxes exist for frames that were not detected on (the gaps are filled).
-    assert!(
-        run.rows.iter().any(|r| r.0 % 3 != 1),
-        "only detected frames have boxes"
+    assert_eq!(
+        frames.iter().map(|f| f.frame).collect::<Vec<_>>(),
+        (1..=60).step_by(3).collect::<Vec<_>>()
     );
 }
 
 #[test]
+fn an_error_from_the_receiver_ends_the_run() {
+    let mut seen = 0;
+    let e = detect_video(
+        VTEST,
+        &DetectorSpec::Hog,
+        0.1,
+        &VideoOptions::default(),
+        |_| {
+            seen += 1;
+            if seen == 3 {
+                return Err(VideoError::Config("enough".into()));
+            }
+            Ok(())
+        },
+    )
+    .unwrap_err();
+    assert_eq!(seen, 3);
+    assert!(e.to_string().contains("enough"), "{e}");
+}
+
+#[test]
 fn missing_videos_and_unknown_detectors_are_refused() {
-    let e = track_video(
+    let e = detect(
         "/nonexistent/clip.avi",
         &DetectorSpec::Hog,
-        &OfflineConfig::default(),
         &VideoOptions::default(),
     )
     .unwrap_err();
@@ -80,10 +115,9 @@ fn missing_videos_and_unknown_detectors_are_refused() {
         DetectorSpec::parse("torchscript:/m.pt").unwrap(),
         DetectorSpec::TorchScript("/m.pt".into())
     );
-    let e = track_video(
+    let e = detect(
         VTEST,
         &DetectorSpec::parse("torchscript:/m.pt").unwrap(),
-        &OfflineConfig::default(),
         &VideoOptions::default(),
     )
     .unwrap_err();

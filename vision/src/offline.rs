@@ -1,13 +1,14 @@
-//! Offline runs: a scene's files fed through the per-camera trackers and the fusion core on the
-//! scene's own clock, so that results are deterministic and can be scored.
+//! Offline runs: a scene's files, loaded and laid out on the scene's own clock, and the
+//! assembly of what the camera actors and the fusion aggregator report into results that can
+//! be scored (the actors' side is `urbanstream_actors::offline`).
 
-use crate::fusion::{CameraId, Fusion, FusionConfig, FusionEvent, GlobalId, Observation};
+use crate::fusion::{CameraId, FusionConfig, FusionEvent, GlobalId};
 use crate::geometry::{CalibrationError, CalibrationSpec, FloorCalibration};
 use crate::kalman::smooth_floor_track;
 use crate::mot::{
     by_frame, parse_mot, parse_npy, write_result_line, DetRow, FormatError, Matrix32,
 };
-use crate::tracker::{iou, normalise, Detection, Tracker, TrackerConfig};
+use crate::tracker::{iou, normalise, Detection, TrackerConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -190,6 +191,18 @@ pub struct MtmcResult {
     pub events: Vec<(f64, FusionEvent)>,
 }
 
+/// One tracked person in one camera's frame, as a camera reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackedPerson {
+    pub track: u64,
+    /// `[x, y, width, height]`, pixels.
+    pub bbox: [f64; 4],
+    pub score: f64,
+    /// Where the person stands on the floor, metres, and its variance, m²; none where the
+    /// feet are off the floor (above the horizon) or the camera has no calibration.
+    pub floor: Option<((f64, f64), f64)>,
+}
+
 struct Record {
     camera: CameraId,
     frame: u64,
@@ -202,7 +215,7 @@ struct Record {
     floor_var: f64,
 }
 
-/// The floor point under a person from their box, and its variance, m². The bottom edge of a
+/// The point under a person's feet from their box, and its variance, m². The bottom edge of a
 /// box is the nearest part of the person's feet, so where the camera's position is known the
 /// point moves `body_radius_m` away from the camera, to the middle of the person.
 pub fn foot_on_floor(
@@ -225,8 +238,9 @@ pub fn foot_on_floor(
     Some((p, sd * sd + 0.0025))
 }
 
-/// Whether a box stands clear of the frame's other boxes and of the image border.
-fn clear_of(others: &[[f64; 4]], i: usize, size: Option<[u32; 2]>) -> bool {
+/// Whether box `i` stands clear of the frame's other boxes and, where the frame's size is
+/// known, of the image border: only such a view of a person teaches their appearance.
+pub fn clear_of(others: &[[f64; 4]], i: usize, size: Option<[u32; 2]>) -> bool {
     let b = others[i];
     let inside = size.is_none_or(|[w, h]| {
         b[0] > 2.0
@@ -241,7 +255,9 @@ fn clear_of(others: &[[f64; 4]], i: usize, size: Option<[u32; 2]>) -> bool {
             .all(|(j, o)| j == i || iou(b, *o) < 0.05)
 }
 
-fn camera_centre(m: &Matrix32) -> Option<Vec<f32>> {
+/// The mean direction of a camera's appearance vectors: what its lighting and colour cast add
+/// to everyone it sees, taken out before vectors of different cameras are compared.
+pub fn camera_centre(m: &Matrix32) -> Option<Vec<f32>> {
     if m.rows == 0 {
         return None;
     }
@@ -256,108 +272,123 @@ fn camera_centre(m: &Matrix32) -> Option<Vec<f32>> {
     Some(c)
 }
 
-/// Runs every camera's tracker and the fusion over a loaded scene.
-pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult, SceneError> {
-    cfg.validate()?;
-    let mut fusion = Fusion::new(cfg.fusion.clone());
-    let mut trackers: BTreeMap<CameraId, Tracker> = BTreeMap::new();
-    // Every camera-frame on one clock: frame k of a camera is at (k − 1) / fps.
-    let mut instants: BTreeMap<i64, Vec<(usize, u64)>> = BTreeMap::new();
-    let mut frames: Vec<BTreeMap<u64, Vec<&DetRow>>> = Vec::new();
+/// One frame's detection rows as detections; `embeddings` (row i ↔ line i of the file) gives
+/// their appearance vectors, made unit length.
+pub fn frame_detections(embeddings: Option<&Matrix32>, rows: &[&DetRow]) -> Vec<Detection> {
+    rows.iter()
+        .map(|r| Detection {
+            bbox: r.bbox,
+            score: r.score,
+            embedding: embeddings.and_then(|m| m.row(r.line)).map(|e| {
+                let mut e = e.to_vec();
+                normalise(&mut e);
+                e
+            }),
+        })
+        .collect()
+}
+
+/// Every camera-frame of a scene on one clock: frame k of a camera is at (k − 1) / fps.
+/// `instant (µs) → [(camera index, frame, detections)]`, every frame from 1 to the camera's
+/// last, with or without detections.
+pub fn scene_instants(cams: &[SceneCamera]) -> BTreeMap<i64, Vec<(usize, u64, Vec<Detection>)>> {
+    let mut instants: BTreeMap<i64, Vec<(usize, u64, Vec<Detection>)>> = BTreeMap::new();
     for (ci, cam) in cams.iter().enumerate() {
-        trackers.insert(cam.id, Tracker::new(cfg.tracker.clone(), cam.fps));
-        if let Some(c) = cam.embeddings.as_ref().and_then(camera_centre) {
-            fusion.set_camera_centre(cam.id, c);
-        }
-        let fr = by_frame(&cam.detections);
-        let last = fr.keys().next_back().copied().unwrap_or(0);
+        let frames = by_frame(&cam.detections);
+        let last = frames.keys().next_back().copied().unwrap_or(0);
         for k in 1..=last {
             let t_us = (((k - 1) as f64 / cam.fps) * 1e6).round() as i64;
-            instants.entry(t_us).or_default().push((ci, k));
+            let dets = frames
+                .get(&k)
+                .map(|rows| frame_detections(cam.embeddings.as_ref(), rows))
+                .unwrap_or_default();
+            instants.entry(t_us).or_default().push((ci, k, dets));
         }
-        frames.push(fr);
     }
-    let ref_fps = cams.first().map_or(10.0, |c| c.fps);
-    let mut records: Vec<Record> = Vec::new();
-    let mut by_track: HashMap<(CameraId, u64), Vec<usize>> = HashMap::new();
-    let mut result = MtmcResult::default();
-    let empty = Vec::new();
-    for (t_us, members) in instants {
-        let t = t_us as f64 / 1e6;
-        let mut obs = Vec::new();
-        let mut pending: Vec<Record> = Vec::new();
-        for (ci, k) in members {
-            let cam = &cams[ci];
-            let rows = frames[ci].get(&k).unwrap_or(&empty);
-            let dets: Vec<Detection> = rows
-                .iter()
-                .map(|r| Detection {
-                    bbox: r.bbox,
-                    score: r.score,
-                    embedding: cam
-                        .embeddings
-                        .as_ref()
-                        .and_then(|m| m.row(r.line))
-                        .map(|e| {
-                            let mut e = e.to_vec();
-                            normalise(&mut e);
-                            e
-                        }),
-                })
-                .collect();
-            result.detections += dets.len();
-            let Some(tracker) = trackers.get_mut(&cam.id) else {
-                continue;
-            };
-            let boxes: Vec<[f64; 4]> = dets.iter().map(|d| d.bbox).collect();
-            for o in tracker.update(k, &dets) {
-                let foot = foot_on_floor(&cam.calibration, o.bbox, cfg.body_radius_m);
-                if let Some((p, var)) = foot {
-                    obs.push(Observation {
-                        camera: cam.id,
-                        track: o.id,
-                        floor: p,
-                        floor_var: var,
-                        embedding: dets[o.detection].embedding.clone(),
-                        clear: clear_of(&boxes, o.detection, cam.size),
-                    });
-                }
-                pending.push(Record {
-                    camera: cam.id,
-                    frame: k,
-                    time: t,
-                    track: o.id,
-                    identity: 0,
-                    bbox: o.bbox,
-                    score: o.score,
-                    floor_raw: foot.map(|f| f.0),
-                    floor_var: foot.map_or(1.0, |f| f.1),
-                });
-            }
+    instants
+}
+
+/// Turns what cameras and the fusion report during a scene's run into its results: every
+/// camera's boxes under global ids and the identities' floor trajectories. Cameras report
+/// their frames ([`Self::frame`]); each fusion step names the identities of the tracks it saw
+/// and what changed ([`Self::step`]); [`Self::finish`] then resolves merges, leaves out
+/// identities with too little evidence, fills short gaps and smooths the floor paths.
+pub struct MtmcAssembler {
+    cfg: OfflineConfig,
+    ref_fps: f64,
+    records: Vec<Record>,
+    by_track: HashMap<(CameraId, u64), Vec<usize>>,
+    pending: Vec<Record>,
+    result: MtmcResult,
+}
+
+impl MtmcAssembler {
+    /// `ref_fps`: the frame rate floor trajectories are written at (frame numbers of
+    /// `floor.txt`).
+    pub fn new(cfg: &OfflineConfig, ref_fps: f64) -> Self {
+        Self {
+            cfg: cfg.clone(),
+            ref_fps: if ref_fps > 0.0 { ref_fps } else { 10.0 },
+            records: Vec::new(),
+            by_track: HashMap::new(),
+            pending: Vec::new(),
+            result: MtmcResult::default(),
         }
-        let out = fusion.step(t, &obs);
-        let ids: HashMap<(CameraId, u64), GlobalId> = out
-            .assignments
-            .iter()
-            .map(|a| ((a.camera, a.track), a.identity))
-            .collect();
-        for mut r in pending {
-            // A box whose feet are off the floor (above the horizon) has no identity.
-            let Some(&id) = ids.get(&(r.camera, r.track)) else {
+    }
+
+    /// One camera's tracked people in frame `frame` at `time` seconds, out of `detections`
+    /// boxes detected.
+    pub fn frame(
+        &mut self,
+        camera: CameraId,
+        frame: u64,
+        time: f64,
+        detections: usize,
+        people: &[TrackedPerson],
+    ) {
+        self.result.detections += detections;
+        self.pending.extend(people.iter().map(|p| Record {
+            camera,
+            frame,
+            time,
+            track: p.track,
+            identity: 0,
+            bbox: p.bbox,
+            score: p.score,
+            floor_raw: p.floor.map(|f| f.0),
+            floor_var: p.floor.map_or(1.0, |f| f.1),
+        }));
+    }
+
+    /// A fusion step at `time`: `seen` maps `(camera, track)` to the identity it was given.
+    /// Frames up to `time` get their identities; a box the step did not place (its feet off
+    /// the floor) has none and is left out.
+    pub fn step(
+        &mut self,
+        time: f64,
+        seen: &HashMap<(CameraId, u64), GlobalId>,
+        events: &[FusionEvent],
+    ) {
+        let (now, later): (Vec<Record>, Vec<Record>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|r| r.time <= time + 1e-9);
+        self.pending = later;
+        for mut r in now {
+            let Some(&id) = seen.get(&(r.camera, r.track)) else {
                 continue;
             };
             r.identity = id;
-            by_track
+            self.by_track
                 .entry((r.camera, r.track))
                 .or_default()
-                .push(records.len());
-            records.push(r);
+                .push(self.records.len());
+            self.records.push(r);
         }
-        for ev in out.events {
+        for ev in events {
             if !matches!(ev, FusionEvent::Appeared { .. } | FusionEvent::Left { .. }) {
-                result.events.push((t, ev.clone()));
+                self.result.events.push((time, ev.clone()));
             }
-            match ev {
+            match *ev {
                 FusionEvent::Split {
                     camera,
                     track,
@@ -365,138 +396,151 @@ pub fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcResult,
                     since_s,
                     ..
                 } => {
-                    result.splits += 1;
-                    if let Some(idx) = by_track.get(&(camera, track)) {
+                    self.result.splits += 1;
+                    if let Some(idx) = self.by_track.get(&(camera, track)) {
                         for &i in idx.iter().rev() {
-                            if records[i].time + 1e-9 < since_s {
+                            if self.records[i].time + 1e-9 < since_s {
                                 break;
                             }
-                            records[i].identity = to;
+                            self.records[i].identity = to;
                         }
                     }
                 }
-                FusionEvent::Merged { .. } => result.merges += 1,
-                FusionEvent::Reentered { .. } => result.reentries += 1,
+                FusionEvent::Merged { .. } => self.result.merges += 1,
+                FusionEvent::Reentered { .. } => self.result.reentries += 1,
                 FusionEvent::Appeared { .. } | FusionEvent::Left { .. } => {}
             }
         }
     }
-    for cam in cams {
-        result
-            .camera_offsets
-            .insert(cam.id, fusion.camera_offset(cam.id));
-    }
-    for r in &mut records {
-        r.identity = fusion.resolve(r.identity);
-    }
 
-    // Identities with too little evidence are left out.
-    let mut span: HashMap<GlobalId, (f64, f64, bool)> = HashMap::new();
-    let mut at: HashMap<(GlobalId, i64), u32> = HashMap::new();
-    for r in &records {
-        let e = span.entry(r.identity).or_insert((r.time, r.time, false));
-        e.0 = e.0.min(r.time);
-        e.1 = e.1.max(r.time);
-        let n = at.entry((r.identity, (r.time * 1e6) as i64)).or_insert(0);
-        *n += 1;
-        if *n >= 2 {
-            e.2 = true;
+    /// The results, given each camera's frame rate, the cameras' learnt floor offsets and
+    /// the fusion's final word on which identities are one (`resolve`).
+    pub fn finish(
+        self,
+        cameras: &[(CameraId, f64)],
+        offsets: BTreeMap<CameraId, (f64, f64)>,
+        resolve: impl Fn(GlobalId) -> GlobalId,
+    ) -> MtmcResult {
+        let Self {
+            cfg,
+            ref_fps,
+            mut records,
+            mut result,
+            ..
+        } = self;
+        result.camera_offsets = offsets;
+        for r in &mut records {
+            r.identity = resolve(r.identity);
         }
-    }
-    let keep = |id: GlobalId| {
-        span.get(&id)
-            .is_some_and(|&(a, b, multi)| multi || b - a >= cfg.min_identity_s)
-    };
 
-    // Per-camera boxes: one per identity and frame (the more confident), gaps filled.
-    let mut per: BTreeMap<CameraId, BTreeMap<GlobalId, FrameBoxes>> = BTreeMap::new();
-    for r in records.iter().filter(|r| keep(r.identity)) {
-        let slot = per
-            .entry(r.camera)
-            .or_default()
-            .entry(r.identity)
-            .or_default();
-        match slot.get(&r.frame) {
-            Some((_, s)) if *s >= r.score => {}
-            _ => {
-                slot.insert(r.frame, (r.bbox, r.score));
+        // Identities with too little evidence are left out.
+        let mut span: HashMap<GlobalId, (f64, f64, bool)> = HashMap::new();
+        let mut at: HashMap<(GlobalId, i64), u32> = HashMap::new();
+        for r in &records {
+            let e = span.entry(r.identity).or_insert((r.time, r.time, false));
+            e.0 = e.0.min(r.time);
+            e.1 = e.1.max(r.time);
+            let n = at.entry((r.identity, (r.time * 1e6) as i64)).or_insert(0);
+            *n += 1;
+            if *n >= 2 {
+                e.2 = true;
             }
         }
-    }
-    for cam in cams {
-        let Some(tracks) = per.remove(&cam.id) else {
-            continue;
+        let keep = |id: GlobalId| {
+            span.get(&id)
+                .is_some_and(|&(a, b, multi)| multi || b - a >= cfg.min_identity_s)
         };
-        let tracks = tracks
-            .into_iter()
-            .map(|(id, rows)| (id, rows.into_iter().map(|(f, (b, s))| (f, b, s)).collect()))
-            .collect();
-        result.per_camera.insert(
-            cam.id,
-            fill_gaps(tracks, (cfg.fill_gaps_s * cam.fps).round() as u64),
-        );
-    }
 
-    // Floor: the cameras' points fused per instant (latest offsets out), then smoothed.
-    let mut floor_pts: BTreeMap<GlobalId, BTreeMap<i64, (f64, f64, f64)>> = BTreeMap::new();
-    for r in records.iter().filter(|r| keep(r.identity)) {
-        let Some((x, y)) = r.floor_raw else { continue };
-        let off = result
-            .camera_offsets
-            .get(&r.camera)
-            .copied()
-            .unwrap_or((0.0, 0.0));
-        let w = 1.0 / r.floor_var.max(1e-6);
-        let e = floor_pts
-            .entry(r.identity)
-            .or_default()
-            .entry((r.time * 1e6).round() as i64)
-            .or_insert((0.0, 0.0, 0.0));
-        e.0 += w * (x - off.0);
-        e.1 += w * (y - off.1);
-        e.2 += w;
-    }
-    let max_gap_s = cfg.fill_gaps_s;
-    for (id, pts) in floor_pts {
-        let mut samples: Vec<(f64, f64, f64, f64)> = Vec::new();
-        let mut last_t: Option<f64> = None;
-        for (t_us, (sx, sy, w)) in pts {
-            let t = t_us as f64 / 1e6;
-            if let Some(lt) = last_t {
-                let gap = t - lt;
-                let steps = (gap * ref_fps).round() as i64;
-                if gap <= max_gap_s + 1e-9 && steps > 1 {
-                    for k in 1..steps {
-                        samples.push((lt + k as f64 / ref_fps, 0.0, 0.0, f64::INFINITY));
-                    }
-                } else if gap > max_gap_s + 1e-9 {
-                    flush_floor(
-                        &mut result.floor,
-                        id,
-                        &samples,
-                        ref_fps,
-                        cfg.fusion.accel_var,
-                    );
-                    samples.clear();
+        // Per-camera boxes: one per identity and frame (the more confident), gaps filled.
+        let mut per: BTreeMap<CameraId, BTreeMap<GlobalId, FrameBoxes>> = BTreeMap::new();
+        for r in records.iter().filter(|r| keep(r.identity)) {
+            let slot = per
+                .entry(r.camera)
+                .or_default()
+                .entry(r.identity)
+                .or_default();
+            match slot.get(&r.frame) {
+                Some((_, s)) if *s >= r.score => {}
+                _ => {
+                    slot.insert(r.frame, (r.bbox, r.score));
                 }
             }
-            samples.push((t, sx / w, sy / w, 1.0 / w));
-            last_t = Some(t);
         }
-        flush_floor(
-            &mut result.floor,
-            id,
-            &samples,
-            ref_fps,
-            cfg.fusion.accel_var,
-        );
+        for &(camera, fps) in cameras {
+            let Some(tracks) = per.remove(&camera) else {
+                continue;
+            };
+            let tracks = tracks
+                .into_iter()
+                .map(|(id, rows)| (id, rows.into_iter().map(|(f, (b, s))| (f, b, s)).collect()))
+                .collect();
+            result.per_camera.insert(
+                camera,
+                fill_gaps(tracks, (cfg.fill_gaps_s * fps).round() as u64),
+            );
+        }
+
+        // Floor: the cameras' points fused per instant (latest offsets out), then smoothed.
+        let mut floor_pts: BTreeMap<GlobalId, BTreeMap<i64, (f64, f64, f64)>> = BTreeMap::new();
+        for r in records.iter().filter(|r| keep(r.identity)) {
+            let Some((x, y)) = r.floor_raw else { continue };
+            let off = result
+                .camera_offsets
+                .get(&r.camera)
+                .copied()
+                .unwrap_or((0.0, 0.0));
+            let w = 1.0 / r.floor_var.max(1e-6);
+            let e = floor_pts
+                .entry(r.identity)
+                .or_default()
+                .entry((r.time * 1e6).round() as i64)
+                .or_insert((0.0, 0.0, 0.0));
+            e.0 += w * (x - off.0);
+            e.1 += w * (y - off.1);
+            e.2 += w;
+        }
+        let max_gap_s = cfg.fill_gaps_s;
+        for (id, pts) in floor_pts {
+            let mut samples: Vec<(f64, f64, f64, f64)> = Vec::new();
+            let mut last_t: Option<f64> = None;
+            for (t_us, (sx, sy, w)) in pts {
+                let t = t_us as f64 / 1e6;
+                if let Some(lt) = last_t {
+                    let gap = t - lt;
+                    let steps = (gap * ref_fps).round() as i64;
+                    if gap <= max_gap_s + 1e-9 && steps > 1 {
+                        for k in 1..steps {
+                            samples.push((lt + k as f64 / ref_fps, 0.0, 0.0, f64::INFINITY));
+                        }
+                    } else if gap > max_gap_s + 1e-9 {
+                        flush_floor(
+                            &mut result.floor,
+                            id,
+                            &samples,
+                            ref_fps,
+                            cfg.fusion.accel_var,
+                        );
+                        samples.clear();
+                    }
+                }
+                samples.push((t, sx / w, sy / w, 1.0 / w));
+                last_t = Some(t);
+            }
+            flush_floor(
+                &mut result.floor,
+                id,
+                &samples,
+                ref_fps,
+                cfg.fusion.accel_var,
+            );
+        }
+        result.floor.sort_by_key(|r| (r.0, r.1));
+        let mut ids: Vec<u64> = result.floor.iter().map(|r| r.1).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        result.identities = ids.len();
+        result
     }
-    result.floor.sort_by_key(|r| (r.0, r.1));
-    let mut ids: Vec<u64> = result.floor.iter().map(|r| r.1).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    result.identities = ids.len();
-    Ok(result)
 }
 
 fn flush_floor(
@@ -547,42 +591,6 @@ pub fn write_mtmc(result: &MtmcResult, cams: &[SceneCamera], out: &Path) -> Resu
     let p = out.join("floor.txt");
     std::fs::write(&p, text).map_err(io(&p))?;
     Ok(())
-}
-
-/// One camera's tracker over a detection file: `(frame, track id, box, score)` rows, gaps up
-/// to `fill_gaps_s` filled.
-pub fn run_single(
-    rows: &[DetRow],
-    embeddings: Option<&Matrix32>,
-    fps: f64,
-    cfg: &OfflineConfig,
-) -> Result<Vec<BoxRow>, SceneError> {
-    cfg.validate()?;
-    let mut tracker = Tracker::new(cfg.tracker.clone(), fps);
-    let frames = by_frame(rows);
-    let last = frames.keys().next_back().copied().unwrap_or(0);
-    let mut per: BTreeMap<u64, Vec<(u64, [f64; 4], f64)>> = BTreeMap::new();
-    let empty = Vec::new();
-    for k in 1..=last {
-        let dets: Vec<Detection> = frames
-            .get(&k)
-            .unwrap_or(&empty)
-            .iter()
-            .map(|r| Detection {
-                bbox: r.bbox,
-                score: r.score,
-                embedding: embeddings.and_then(|m| m.row(r.line)).map(|e| {
-                    let mut e = e.to_vec();
-                    normalise(&mut e);
-                    e
-                }),
-            })
-            .collect();
-        for o in tracker.update(k, &dets) {
-            per.entry(o.id).or_default().push((k, o.bbox, o.score));
-        }
-    }
-    Ok(fill_gaps(per, (cfg.fill_gaps_s * fps).round() as u64))
 }
 
 /// Linear interpolation inside each track's gaps up to `max_gap` frames.

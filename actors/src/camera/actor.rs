@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use actix::prelude::*;
 use urbanstream_vision::fusion::{CameraId, Observation};
 use urbanstream_vision::geometry::{polygon_contains, FloorCalibration};
-use urbanstream_vision::offline::foot_on_floor;
-use urbanstream_vision::tracker::{iou, suppress, Detection, Tracker, TrackerConfig};
+use urbanstream_vision::offline::{clear_of, foot_on_floor, TrackedPerson};
+use urbanstream_vision::tracker::{suppress, Detection, Tracker, TrackerConfig};
 
 use crate::metrics::{CAMERA_DETECTIONS_OUTSIDE_TOTAL, CAMERA_FRAMES_TOTAL};
 use crate::reid::FuseObservations;
@@ -26,6 +26,26 @@ pub struct CameraDetections {
     pub time_s: f64,
     pub detections: Vec<Detection>,
 }
+
+/// One frame as the camera tracked it, for whoever records a run frame by frame (an offline
+/// run's results).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct CameraFrame {
+    pub camera: CameraId,
+    /// Frame number of this run, from 1, on the camera's clock.
+    pub frame: u64,
+    pub time_s: f64,
+    /// Boxes detected in the frame (after suppression and the region of interest).
+    pub detections: usize,
+    pub people: Vec<TrackedPerson>,
+}
+
+/// Answers once everything sent to the camera before it has been handled (an offline run
+/// keeps the actors in step with it).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct CameraSync;
 
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 #[rtype(result = "Result<CameraState, String>")]
@@ -99,7 +119,15 @@ pub struct CameraActor {
     id: CameraId,
     state: CameraState,
     fps: f64,
-    calibration: FloorCalibration,
+    /// Image → floor; none for a camera tracked on its own (people have no floor position).
+    calibration: Option<FloorCalibration>,
+    /// Frame size in pixels, where known: boxes touching the border are not clear views.
+    frame_size: Option<[u32; 2]>,
+    /// How far the middle of a person stands behind their box's bottom edge, metres.
+    body_radius_m: f64,
+    /// Non-maximum suppression of a frame's boxes above this overlap (none: the source has
+    /// suppressed them).
+    nms_iou: Option<f64>,
     tracker_cfg: TrackerConfig,
     tracker: Tracker,
     /// Time of the first frame of this run: frame numbers count from it.
@@ -107,7 +135,8 @@ pub struct CameraActor {
     last_frame: u64,
     frames: u64,
     dropped: u64,
-    fusion: Recipient<FuseObservations>,
+    fusion: Option<Recipient<FuseObservations>>,
+    frames_to: Option<Recipient<CameraFrame>>,
     /// Image region (pixels) whose people are tracked; boxes standing outside are dropped.
     roi: Option<Vec<(f64, f64)>>,
     tap: Option<Arc<CameraTap>>,
@@ -123,6 +152,15 @@ impl CameraActor {
         tracker_cfg: TrackerConfig,
         fusion: Recipient<FuseObservations>,
     ) -> Self {
+        let mut camera = Self::tracker_only(id, fps, tracker_cfg);
+        camera.calibration = Some(calibration);
+        camera.fusion = Some(fusion);
+        camera
+    }
+
+    /// A camera tracked on its own: no floor, no fusion; its frames go to
+    /// [`Self::with_frames_to`].
+    pub fn tracker_only(id: CameraId, fps: f64, tracker_cfg: TrackerConfig) -> Self {
         let fps = if fps > 0.0 && fps.is_finite() {
             fps
         } else {
@@ -132,14 +170,18 @@ impl CameraActor {
             id,
             state: CameraState::Stopped,
             fps,
-            calibration,
+            calibration: None,
+            frame_size: None,
+            body_radius_m: 0.0,
+            nms_iou: Some(0.7),
             tracker: Tracker::new(tracker_cfg.clone(), fps),
             tracker_cfg,
             origin: None,
             last_frame: 0,
             frames: 0,
             dropped: 0,
-            fusion,
+            fusion: None,
+            frames_to: None,
             roi: None,
             tap: None,
             failed_in: None,
@@ -149,6 +191,31 @@ impl CameraActor {
     /// Tracks only people standing inside `polygon` (image pixels).
     pub fn with_region(mut self, polygon: Option<Vec<(f64, f64)>>) -> Self {
         self.roi = polygon.filter(|p| p.len() >= 3);
+        self
+    }
+
+    /// The frame size (pixels), where the source knows it.
+    pub fn with_frame_size(mut self, size: Option<[u32; 2]>) -> Self {
+        self.frame_size = size;
+        self
+    }
+
+    /// Half a person's depth, metres (see `foot_on_floor`).
+    pub fn with_body_radius(mut self, metres: f64) -> Self {
+        self.body_radius_m = metres.max(0.0);
+        self
+    }
+
+    /// Suppression of overlapping boxes above `iou` (default 0.7); `None` for sources that
+    /// suppress their own, such as detection files.
+    pub fn with_suppression(mut self, iou: Option<f64>) -> Self {
+        self.nms_iou = iou;
+        self
+    }
+
+    /// Every tracked frame also goes to `to`.
+    pub fn with_frames_to(mut self, to: Recipient<CameraFrame>) -> Self {
+        self.frames_to = Some(to);
         self
     }
 
@@ -187,7 +254,10 @@ impl Handler<CameraDetections> for CameraActor {
         self.last_frame = frame;
         self.frames += 1;
         metrics::counter!(CAMERA_FRAMES_TOTAL, "outcome" => "tracked").increment(1);
-        let mut dets = suppress(msg.detections, 0.7, self.tracker_cfg.low_score, None);
+        let mut dets = match self.nms_iou {
+            Some(limit) => suppress(msg.detections, limit, self.tracker_cfg.low_score, None),
+            None => msg.detections,
+        };
         if self.roi.is_some() {
             let before = dets.len();
             dets.retain(|d| in_region(self.roi.as_deref(), d.bbox));
@@ -207,30 +277,53 @@ impl Handler<CameraDetections> for CameraActor {
                 }));
             }
         }
-        let observations = tracked
-            .into_iter()
-            .filter_map(|o| {
-                let (floor, floor_var) = foot_on_floor(&self.calibration, o.bbox, 0.0)?;
-                let clear = boxes
-                    .iter()
-                    .enumerate()
-                    .all(|(j, b)| j == o.detection || iou(*b, boxes[o.detection]) < 0.05);
-                Some(Observation {
+        let mut people = Vec::with_capacity(tracked.len());
+        let mut observations = Vec::with_capacity(tracked.len());
+        for o in tracked {
+            let floor = self
+                .calibration
+                .as_ref()
+                .and_then(|c| foot_on_floor(c, o.bbox, self.body_radius_m));
+            people.push(TrackedPerson {
+                track: o.id,
+                bbox: o.bbox,
+                score: o.score,
+                floor,
+            });
+            if let Some((floor, floor_var)) = floor {
+                observations.push(Observation {
                     camera: self.id,
                     track: o.id,
                     floor,
                     floor_var,
                     embedding: dets[o.detection].embedding.clone(),
-                    clear,
-                })
-            })
-            .collect();
-        let _ = self.fusion.try_send(FuseObservations {
-            camera: self.id,
-            time_s: msg.time_s,
-            observations,
-        });
+                    clear: clear_of(&boxes, o.detection, self.frame_size),
+                });
+            }
+        }
+        if let Some(fusion) = &self.fusion {
+            let _ = fusion.try_send(FuseObservations {
+                camera: self.id,
+                time_s: msg.time_s,
+                observations,
+            });
+        }
+        if let Some(to) = &self.frames_to {
+            let _ = to.try_send(CameraFrame {
+                camera: self.id,
+                frame,
+                time_s: msg.time_s,
+                detections: dets.len(),
+                people,
+            });
+        }
     }
+}
+
+impl Handler<CameraSync> for CameraActor {
+    type Result = ();
+
+    fn handle(&mut self, _: CameraSync, _ctx: &mut Self::Context) {}
 }
 
 impl Handler<CameraCommand> for CameraActor {

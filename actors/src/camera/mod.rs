@@ -6,8 +6,8 @@
 mod actor;
 
 pub use actor::{
-    in_region, CameraActor, CameraCommand, CameraDetections, CameraState, CameraStatus, CameraTap,
-    GetStatus, TrackBox,
+    in_region, CameraActor, CameraCommand, CameraDetections, CameraFrame, CameraState,
+    CameraStatus, CameraSync, CameraTap, GetStatus, TrackBox,
 };
 
 mod router;

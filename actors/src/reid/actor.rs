@@ -1,7 +1,9 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use urbanstream_vision::fusion::{CameraId, Fusion, FusionConfig, FusionEvent, Observation};
+use urbanstream_vision::fusion::{
+    CameraId, Fusion, FusionConfig, FusionEvent, GlobalId, Observation,
+};
 
 use crate::metrics::{REID_EVENTS_TOTAL, REID_OBSERVATIONS_TOTAL};
 
@@ -43,6 +45,31 @@ pub struct TrackingUpdate {
 #[rtype(result = "()")]
 pub struct ResetFusion;
 
+/// Fuses what has been collected for the latest instant now, without waiting for a later one
+/// (the end of an offline run; a live site has its quiet timer).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct FlushFusion;
+
+/// Answers once everything sent before it has been handled; fuses nothing.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct FusionSync;
+
+/// A camera's mean appearance direction (its lighting and colour cast), taken out of its
+/// vectors before they are compared with other cameras'.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct SetCameraCentre {
+    pub camera: CameraId,
+    pub centre: Vec<f32>,
+}
+
+/// The identity each of `ids` finally is, after every merge and re-entry so far.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Vec<(GlobalId, GlobalId)>")]
+pub struct ResolveIdentities(pub Vec<GlobalId>);
+
 /// Asks for the identities in the live set and each camera's learnt floor offset.
 #[derive(Message)]
 #[rtype(result = "ReidSnapshot")]
@@ -59,7 +86,9 @@ pub struct ReidSnapshot {
 /// arrives (cameras of one site share a clock; a camera late by more than one instant is
 /// fused with the next), or when the cameras have been quiet for a moment. While no camera
 /// sends anything, the site's clock is carried on by the wall clock, so that people who left
-/// every view are reported gone.
+/// every view are reported gone — unless it runs on its input's clock alone
+/// ([`ReidFusionActor::on_input_clock`]), as offline runs do, so that their results do not
+/// depend on how fast they run.
 pub struct ReidFusionActor {
     cfg: FusionConfig,
     fusion: Fusion,
@@ -72,6 +101,8 @@ pub struct ReidFusionActor {
     subscribers: Vec<Recipient<TrackingUpdate>>,
     tick: Duration,
     quiet_after: Duration,
+    /// Time comes from the input only: no quiet timer, no coasting on the wall clock.
+    input_clock: bool,
 }
 
 impl ReidFusionActor {
@@ -87,7 +118,14 @@ impl ReidFusionActor {
             subscribers,
             tick: Duration::from_millis(250),
             quiet_after: Duration::from_millis(250),
+            input_clock: false,
         }
+    }
+
+    /// Steps only when observations of a later instant arrive, or on [`FlushFusion`].
+    pub fn on_input_clock(mut self) -> Self {
+        self.input_clock = true;
+        self
     }
 
     /// How often it looks for a quiet instant to fuse, and how quiet that is.
@@ -164,7 +202,9 @@ impl Actor for ReidFusionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.tick, |act, _| act.on_tick());
+        if !self.input_clock {
+            ctx.run_interval(self.tick, |act, _| act.on_tick());
+        }
     }
 }
 
@@ -223,5 +263,38 @@ impl Handler<ResetFusion> for ReidFusionActor {
         self.pending_since = None;
         self.pending.clear();
         self.last_step = None;
+    }
+}
+
+impl Handler<FlushFusion> for ReidFusionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushFusion, _ctx: &mut Self::Context) {
+        self.flush();
+    }
+}
+
+impl Handler<FusionSync> for ReidFusionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FusionSync, _ctx: &mut Self::Context) {}
+}
+
+impl Handler<SetCameraCentre> for ReidFusionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetCameraCentre, _ctx: &mut Self::Context) {
+        self.fusion.set_camera_centre(msg.camera, msg.centre);
+    }
+}
+
+impl Handler<ResolveIdentities> for ReidFusionActor {
+    type Result = Vec<(GlobalId, GlobalId)>;
+
+    fn handle(&mut self, msg: ResolveIdentities, _ctx: &mut Self::Context) -> Self::Result {
+        msg.0
+            .into_iter()
+            .map(|id| (id, self.fusion.resolve(id)))
+            .collect()
     }
 }

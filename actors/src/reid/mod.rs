@@ -7,8 +7,8 @@ pub mod record;
 mod recorder;
 
 pub use actor::{
-    FuseObservations, IdentityUpdate, ReidFusionActor, ReidSnapshot, ResetFusion, Snapshot,
-    TrackingUpdate,
+    FlushFusion, FuseObservations, FusionSync, IdentityUpdate, ReidFusionActor, ReidSnapshot,
+    ResetFusion, ResolveIdentities, SetCameraCentre, Snapshot, TrackingUpdate,
 };
 pub use record::{FloorZone, LivePerson, PeopleLog, RecordSettings};
 pub use recorder::{GetLivePeople, LivePeople, PeopleRecorderActor, RecordSession, SetZones};
