@@ -5,6 +5,9 @@
 const TILE = 256;
 /** Data-driven redraws: at most this often (10 a second). */
 const DATA_FRAME_MS = 100;
+/** A vehicle's drawing: its size (CSS px) and the heading steps of a moving one (degrees). */
+const SPRITE = 24;
+const HEADING_STEP = 5;
 const STATES = {
   moving: { colour: "--moving", glyph: "▲", label: "moving" },
   idling: { colour: "--idling", glyph: "■", label: "idling" },
@@ -371,34 +374,51 @@ export class CityMap {
   }
 
   /**
-   * Vehicles grouped by state, so that styles are set four times, not once per vehicle; each
-   * its own small path (one path of thousands of shapes fills far slower).
+   * Each state's outline drawn once into a small canvas (moving: one per 5° of heading), so
+   * that a vehicle costs one image copy instead of a path filled and stroked: thousands of
+   * vehicles in a few milliseconds.
    */
+  sprite(state, heading) {
+    const dpr = this.dpr;
+    if (!this.sprites || this.spritesDpr !== dpr) {
+      this.sprites = new Map();
+      this.spritesDpr = dpr;
+    }
+    const bucket = state === "moving" ? Math.round((((heading || 0) % 360) + 360) % 360 / HEADING_STEP) % (360 / HEADING_STEP) : 0;
+    const key = `${state}/${bucket}`;
+    let img = this.sprites.get(key);
+    if (!img) {
+      img = document.createElement("canvas");
+      img.width = img.height = Math.ceil(SPRITE * dpr);
+      const c = img.getContext("2d");
+      c.setTransform(dpr, 0, 0, dpr, 0, 0);
+      c.beginPath();
+      this.shape(c, state, SPRITE / 2, SPRITE / 2, bucket * HEADING_STEP);
+      c.fillStyle = this.colours[state];
+      c.strokeStyle = state === "offline" ? this.colours.offline : "#fff";
+      c.lineWidth = state === "offline" ? 3 : 1.5;
+      c.lineJoin = "round";
+      if (state !== "offline") c.fill();
+      c.stroke();
+      this.sprites.set(key, img);
+    }
+    return img;
+  }
+
   renderVehicles(ctx) {
-    const pad = 12;
-    const groups = { moving: [], idling: [], parked: [], offline: [] };
+    const pad = 12, half = SPRITE / 2;
     let selected = null;
     for (const [id, v] of this.vehicles) {
       const [x, y] = this.toScreen(v.lat, v.lon);
       if (x < -pad || y < -pad || x > this.w + pad || y > this.h + pad) continue;
-      if (id === this.selected) selected = [x, y, v];
-      (groups[v.state] || groups.offline).push([x, y, v]);
-    }
-    for (const [state, items] of Object.entries(groups)) {
-      if (!items.length) continue;
-      ctx.fillStyle = this.colours[state];
-      ctx.strokeStyle = state === "offline" ? this.colours.offline : "#fff";
-      ctx.lineWidth = state === "offline" ? 3 : 1.5;
-      for (const [x, y, v] of items) {
-        ctx.beginPath();
-        this.shape(ctx, state, x, y, v.heading);
-        if (state !== "offline") ctx.fill();
-        ctx.stroke();
-      }
+      if (id === this.selected) { selected = [x, y, v]; continue; }
+      const state = STATES[v.state] ? v.state : "offline";
+      // Whole device pixels: a plain copy, no resampling.
+      ctx.drawImage(this.sprite(state, v.heading), Math.round((x - half) * this.dpr) / this.dpr, Math.round((y - half) * this.dpr) / this.dpr, SPRITE, SPRITE);
     }
     if (selected) {
       const [x, y, v] = selected;
-      const state = groups[v.state] ? v.state : "offline";
+      const state = STATES[v.state] ? v.state : "offline";
       ctx.beginPath();
       this.shape(ctx, state, x, y, v.heading);
       ctx.fillStyle = this.colours[state];

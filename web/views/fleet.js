@@ -69,6 +69,7 @@ export function mount(section, { live, can, config, api }) {
       put({ ...old, imei: n.imei, vehicle_id: n.vehicle_id ?? old.vehicle_id, lat: n.position.lat, lon: n.position.lon,
         heading: n.position.heading, state: n.motion || old.state || "idling", at: n.position.device_time });
     }
+    orderKey = ""; // names may have changed: sort again
     map.draw();
     scheduleList();
   }
@@ -110,21 +111,46 @@ export function mount(section, { live, can, config, api }) {
     listTimer = setTimeout(() => { listTimer = null; if (!selected) renderList(); }, 1000);
   }
 
+  /**
+   * Vehicles in label order, sorted again only when vehicles or names come or go: the list
+   * beside the map is refreshed every second, and sorting thousands each time would stall
+   * the page.
+   */
+  let order = [];
+  let orderKey = "";
+  function sorted() {
+    const key = `${vehicles.size}/${names.size}`;
+    if (key !== orderKey) {
+      orderKey = key;
+      order = [...vehicles.values()].map((v) => [label(v), v.imei]);
+      order.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    }
+    return order;
+  }
+
   function renderList() {
     const [w, s, e, n] = map.bbox(0);
-    const inView = [...vehicles.values()].filter((v) => v.lon >= w && v.lon <= e && v.lat >= s && v.lat <= n);
-    inView.sort((a, b) => (label(a) < label(b) ? -1 : 1));
+    const shown = [];
+    let inView = 0;
     const counts = {};
-    for (const v of vehicles.values()) counts[v.state] = (counts[v.state] || 0) + 1;
+    for (const [, imei] of sorted()) {
+      const v = vehicles.get(imei);
+      if (!v) continue;
+      counts[v.state] = (counts[v.state] || 0) + 1;
+      if (v.lon >= w && v.lon <= e && v.lat >= s && v.lat <= n) {
+        inView++;
+        if (shown.length < LIST_MAX) shown.push(v);
+      }
+    }
     side.replaceChildren(
-      el("h2", {}, `Vehicles in view: ${inView.length}`),
+      el("h2", {}, `Vehicles in view: ${inView}`),
       el("p", { class: "muted" }, Object.entries(STATES).map(([k, st]) => `${st.glyph} ${st.label} ${counts[k] || 0}`).join(" · ")),
       el("ul", { id: "vehicle-list", style: "list-style: none; padding: 0; margin: 0" },
-        inView.slice(0, LIST_MAX).map((v) => el("li", {},
+        shown.map((v) => el("li", {},
           el("button", { type: "button", class: "secondary", style: "width: 100%; text-align: left; margin: 2px 0",
             dataset: { imei: v.imei, state: v.state }, onclick: () => select(v.imei) },
           `${STATES[v.state]?.glyph || "?"} ${label(v)} — ${STATES[v.state]?.label || v.state}${v.speed_kmh != null ? `, ${v.speed_kmh} km/h` : ""}`)))),
-      el("p", { class: "muted" }, inView.length > LIST_MAX ? `and ${inView.length - LIST_MAX} more; zoom in` : ""),
+      el("p", { class: "muted" }, inView > LIST_MAX ? `and ${inView - LIST_MAX} more; zoom in` : ""),
     );
   }
 
@@ -201,9 +227,17 @@ export function mount(section, { live, can, config, api }) {
 
   const offTelemetry = live.on("telemetry", (d, topic) => {
     if (topic !== "fleet" || d.lat === undefined) return;
-    const old = vehicles.get(d.imei) || {};
-    put({ ...old, imei: d.imei, vehicle_id: d.vehicle_id, lat: d.lat, lon: d.lon, heading: d.heading,
-      speed_kmh: d.speed_kmh, values: d.values, state: motionOf(d), at: d.device_time });
+    // Updated in place: thousands of updates a second make no garbage.
+    let v = vehicles.get(d.imei);
+    if (!v) put((v = { imei: d.imei }));
+    v.vehicle_id = d.vehicle_id;
+    v.lat = d.lat;
+    v.lon = d.lon;
+    v.heading = d.heading;
+    v.speed_kmh = d.speed_kmh;
+    v.values = d.values;
+    v.state = motionOf(d);
+    v.at = d.device_time;
     map.draw();
     if (selected === d.imei && kvBox) kvBox.replaceChildren(facts(d.imei, selLatest));
     else scheduleList();
