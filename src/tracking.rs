@@ -275,6 +275,7 @@ pub async fn start(
                 .as_ref()
                 .map(|p| p.iter().map(|&[x, y]| (x, y)).collect()),
         )
+        .with_frame_size(c.size)
         .with_tap(tap.clone())
         .start();
         match &c.source {

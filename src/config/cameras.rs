@@ -135,7 +135,8 @@ pub struct CameraEntry {
     /// tracked (their foot point decides).
     #[serde(default)]
     pub roi: Option<Vec<[f64; 2]>>,
-    /// Frame width and height in pixels: scales boxes the node sends normalised.
+    /// Frame width and height in pixels: scales boxes the node sends normalised, and a box
+    /// touching the frame's edge is not taken as a clear view of a person's appearance.
     #[serde(default)]
     pub size: Option<[u32; 2]>,
     #[serde(default)]
