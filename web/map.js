@@ -8,6 +8,10 @@ const DATA_FRAME_MS = 100;
 /** A vehicle's drawing: its size (CSS px) and the heading steps of a moving one (degrees). */
 const SPRITE = 24;
 const HEADING_STEP = 5;
+/** Up to this many vehicles a picture is drawn in one go; more are drawn over several frames. */
+const WHOLE_MAX = 2000;
+/** Main-thread time a frame may give to drawing vehicles of a picture being built. */
+const FRAME_BUDGET_MS = 6;
 const STATES = {
   moving: { colour: "--moving", glyph: "▲", label: "moving" },
   idling: { colour: "--idling", glyph: "■", label: "idling" },
@@ -72,6 +76,7 @@ export class CityMap {
     clearTimeout(this.viewportTimer);
     clearTimeout(this.timer);
     cancelAnimationFrame(this.frame);
+    this.job = null;
     this.destroyed = true;
   }
 
@@ -205,35 +210,111 @@ export class CityMap {
   }
 
   /**
-   * Draws on an animation frame: at once for the user's own moves (`urgent`), at most every
-   * `DATA_FRAME_MS` for data (vehicles report about once a second; redrawing thousands of
-   * them at 60 frames a second would only burn the main thread).
+   * Draws on an animation frame. The user's own moves (`urgent`) draw the whole picture on the
+   * next frame. Data (vehicles report about once a second) redraws at most every
+   * `DATA_FRAME_MS`, and a picture of many vehicles is built off screen a few milliseconds a
+   * frame and shown whole when done, so that thousands of vehicles never stall a frame.
    */
   draw(urgent = false) {
-    if (this.destroyed || this.frame) return;
-    const wait = urgent ? 0 : Math.max(0, DATA_FRAME_MS - (performance.now() - this.renderedAt));
+    if (this.destroyed) return;
+    if (urgent) {
+      this.job = null;
+      cancelAnimationFrame(this.frame);
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.frame = requestAnimationFrame(() => this.paint(true));
+      return;
+    }
+    if (this.frame || this.job) {
+      this.dirty = true;
+      return;
+    }
+    const wait = Math.max(0, DATA_FRAME_MS - (performance.now() - this.renderedAt));
     if (wait === 0) {
       clearTimeout(this.timer);
       this.timer = null;
-      this.frame = requestAnimationFrame(() => this.paint());
+      this.frame = requestAnimationFrame(() => this.paint(false));
     } else if (!this.timer) {
-      this.timer = setTimeout(() => { this.timer = null; this.draw(true); }, wait);
+      this.timer = setTimeout(() => { this.timer = null; this.draw(); }, wait);
     }
   }
 
-  paint() {
+  paint(whole) {
     this.frame = null;
     const start = performance.now();
-    this.renderedAt = start;
-    this.render();
-    // Render times, for measurements (bounded).
-    this.renderTimes.push(performance.now() - start);
+    if (whole || (!this.job && this.vehicles.size <= WHOLE_MAX)) {
+      this.job = null;
+      this.dirty = false;
+      this.renderedAt = start;
+      this.render(this.context(this.canvas));
+      this.measured(performance.now() - start);
+      return;
+    }
+    if (!this.job) this.job = this.startJob();
+    const job = this.job;
+    const until = start + FRAME_BUDGET_MS;
+    const half = SPRITE / 2, dpr = this.dpr;
+    while (job.next < job.items.length && performance.now() < until) {
+      const end = Math.min(job.items.length, job.next + 256);
+      for (let i = job.next; i < end; i++) {
+        const [x, y, img] = job.items[i];
+        job.ctx.drawImage(img, Math.round((x - half) * dpr) / dpr, Math.round((y - half) * dpr) / dpr, SPRITE, SPRITE);
+      }
+      job.next = end;
+    }
+    job.busy += performance.now() - start;
+    if (job.next < job.items.length) {
+      this.frame = requestAnimationFrame(() => this.paint(false));
+      return;
+    }
+    // Done: the selected vehicle on top, then the picture on screen in one copy.
+    const t = performance.now();
+    this.renderSelected(job.ctx);
+    const front = this.canvas.getContext("2d");
+    front.setTransform(1, 0, 0, 1, 0, 0);
+    front.drawImage(job.canvas, 0, 0);
+    this.job = null;
+    this.renderedAt = performance.now();
+    this.measured(job.busy + this.renderedAt - t);
+    if (this.dirty) {
+      this.dirty = false;
+      this.draw();
+    }
+  }
+
+  /** Render times, for measurements (bounded): the main thread's time for one picture. */
+  measured(ms) {
+    this.renderTimes.push(ms);
     if (this.renderTimes.length > 20000) this.renderTimes.splice(0, 10000);
   }
 
-  render() {
-    const ctx = this.canvas.getContext("2d");
+  context(canvas) {
+    const ctx = canvas.getContext("2d");
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    return ctx;
+  }
+
+  /** A picture to build over several frames: the layers under the vehicles drawn at once. */
+  startJob() {
+    this.dirty = false;
+    if (!this.back || this.back.width !== this.canvas.width || this.back.height !== this.canvas.height) {
+      this.back = document.createElement("canvas");
+      this.back.width = this.canvas.width;
+      this.back.height = this.canvas.height;
+    }
+    const ctx = this.context(this.back);
+    this.renderBase(ctx);
+    const items = [];
+    for (const [x, y, v] of this.inView()) items.push([x, y, this.sprite(STATES[v.state] ? v.state : "offline", v.heading)]);
+    return { canvas: this.back, ctx, items, next: 0, busy: 0 };
+  }
+
+  render(ctx) {
+    this.renderBase(ctx);
+    this.renderVehicles(ctx);
+  }
+
+  renderBase(ctx) {
     ctx.fillStyle = "#e8edf0";
     ctx.fillRect(0, 0, this.w, this.h);
     if (this.tileUrl) this.renderTiles(ctx);
@@ -242,7 +323,6 @@ export class CityMap {
     this.renderRoutes(ctx);
     this.renderStops(ctx);
     this.renderTrack(ctx);
-    this.renderVehicles(ctx);
   }
 
   renderGrid(ctx) {
@@ -405,28 +485,40 @@ export class CityMap {
     return img;
   }
 
-  renderVehicles(ctx) {
-    const pad = 12, half = SPRITE / 2;
-    let selected = null;
+  /** Vehicles on screen (with a margin) but the selected one: `[x, y, vehicle]`. */
+  *inView() {
+    const pad = 12;
     for (const [id, v] of this.vehicles) {
+      if (id === this.selected) continue;
       const [x, y] = this.toScreen(v.lat, v.lon);
       if (x < -pad || y < -pad || x > this.w + pad || y > this.h + pad) continue;
-      if (id === this.selected) { selected = [x, y, v]; continue; }
+      yield [x, y, v];
+    }
+  }
+
+  renderVehicles(ctx) {
+    const half = SPRITE / 2, dpr = this.dpr;
+    for (const [x, y, v] of this.inView()) {
       const state = STATES[v.state] ? v.state : "offline";
       // Whole device pixels: a plain copy, no resampling.
-      ctx.drawImage(this.sprite(state, v.heading), Math.round((x - half) * this.dpr) / this.dpr, Math.round((y - half) * this.dpr) / this.dpr, SPRITE, SPRITE);
+      ctx.drawImage(this.sprite(state, v.heading), Math.round((x - half) * dpr) / dpr, Math.round((y - half) * dpr) / dpr, SPRITE, SPRITE);
     }
-    if (selected) {
-      const [x, y, v] = selected;
-      const state = STATES[v.state] ? v.state : "offline";
-      ctx.beginPath();
-      this.shape(ctx, state, x, y, v.heading);
-      ctx.fillStyle = this.colours[state];
-      if (state !== "offline") ctx.fill();
-      ctx.strokeStyle = "#000";
-      ctx.lineWidth = 3;
-      ctx.stroke();
-    }
+    this.renderSelected(ctx);
+  }
+
+  /** The selected vehicle, outlined, above the others. */
+  renderSelected(ctx) {
+    const v = this.selected != null ? this.vehicles.get(this.selected) : null;
+    if (!v) return;
+    const [x, y] = this.toScreen(v.lat, v.lon);
+    const state = STATES[v.state] ? v.state : "offline";
+    ctx.beginPath();
+    this.shape(ctx, state, x, y, v.heading);
+    ctx.fillStyle = this.colours[state];
+    if (state !== "offline") ctx.fill();
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 3;
+    ctx.stroke();
   }
 
   /** A vehicle's outline: ▲ along its heading when moving, ■ idling, ● parked, ✕ offline. */
