@@ -770,3 +770,68 @@ async fn an_operator_watches_people_cross_the_floor_and_stops_the_session() {
     let sessions: Value = serde_json::from_str(&sessions).unwrap();
     assert_eq!(sessions["items"][0]["state"], "stopped", "{sessions}");
 }
+
+#[actix_rt::test]
+async fn a_city_of_thousands_is_built_over_several_frames_and_shown_whole() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let base = format!("http://{}", app.server.http_addr);
+    let dispatcher = user(&app, "dora", "DISPATCHER").await;
+    let b = Browser::start().await;
+    b.goto(&format!("{base}/")).await;
+    b.sign_in("dora", &dispatcher).await;
+    b.wait_for("window.urbanstreamMap !== undefined", WAIT)
+        .await;
+    // 20,000 idling vehicles on a grid over the view, and a probe vehicle at a known screen
+    // point with no other within 30 px.
+    b.eval(
+        "(() => { const m = urbanstreamMap; m.vehicles.clear(); \
+           const px = m.w / 2 + 7, py = m.h / 2 + 9; \
+           for (let i = 0; i < 20000; i++) { \
+             const x = 10 + (i % 200) * (m.w - 20) / 200, y = 10 + Math.floor(i / 200) * (m.h - 20) / 100; \
+             if (Math.hypot(x - px, y - py) < 30) continue; \
+             const p = m.toLatLon(x, y); \
+             m.vehicles.set(`t${i}`, { imei: `t${i}`, lat: p.lat, lon: p.lon, heading: 0, state: 'idling' }); } \
+           const q = m.toLatLon(px, py); \
+           m.vehicles.set('probe', { imei: 'probe', lat: q.lat, lon: q.lon, heading: 0, state: 'idling' }); \
+           window.probe = m.toScreen(q.lat, q.lon); return m.vehicles.size; })()",
+    )
+    .await;
+    // The colour an idling vehicle is filled with, and the pixel under the probe.
+    b.eval(
+        "window.probeShown = () => { const c = document.createElement('canvas'); c.width = c.height = 1; \
+           const x = c.getContext('2d'); x.fillStyle = urbanstreamMap.colours.idling; x.fillRect(0, 0, 1, 1); \
+           const want = [...x.getImageData(0, 0, 1, 1).data].slice(0, 3); \
+           const m = urbanstreamMap, d = m.dpr; \
+           const got = [...m.canvas.getContext('2d').getImageData(Math.round(probe[0] * d), Math.round(probe[1] * d), 1, 1).data].slice(0, 3); \
+           return want.every((v, i) => Math.abs(v - got[i]) <= 8); }; true",
+    )
+    .await;
+    // A data-driven picture: built over several frames, the screen keeps the old one meanwhile.
+    let first = b
+        .eval(
+            "new Promise((done) => { const m = urbanstreamMap; cancelAnimationFrame(m.frame); m.frame = null; \
+               clearTimeout(m.timer); m.timer = null; m.job = null; m.renderedAt = 0; m.draw(); \
+               requestAnimationFrame(() => done([m.job ? m.job.next : -1, probeShown()])); })",
+        )
+        .await;
+    let drawn = first[0].as_i64().unwrap();
+    assert!(
+        drawn > 0 && drawn < 19000,
+        "after its first frame a picture of about 19,000 is under way: {drawn} drawn"
+    );
+    assert_eq!(first[1], false, "not on screen before it is whole");
+    b.wait_for("urbanstreamMap.job === null", WAIT).await;
+    assert_eq!(
+        b.eval("probeShown()").await,
+        true,
+        "the probe vehicle is on screen"
+    );
+    // The user's own move draws the whole picture on the next frame.
+    let gone = b
+        .eval(
+            "new Promise((done) => { urbanstreamMap.vehicles.delete('probe'); urbanstreamMap.draw(true); \
+               requestAnimationFrame(() => requestAnimationFrame(() => done(probeShown()))); })",
+        )
+        .await;
+    assert_eq!(gone, false, "the probe is gone at once");
+}

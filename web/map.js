@@ -254,14 +254,15 @@ export class CityMap {
     const job = this.job;
     const until = start + FRAME_BUDGET_MS;
     const half = SPRITE / 2, dpr = this.dpr;
-    while (job.next < job.items.length && performance.now() < until) {
+    // At least one slice a frame, however long the start took: the picture always progresses.
+    do {
       const end = Math.min(job.items.length, job.next + 256);
       for (let i = job.next; i < end; i++) {
         const [x, y, img] = job.items[i];
         job.ctx.drawImage(img, Math.round((x - half) * dpr) / dpr, Math.round((y - half) * dpr) / dpr, SPRITE, SPRITE);
       }
       job.next = end;
-    }
+    } while (job.next < job.items.length && performance.now() < until);
     job.busy += performance.now() - start;
     if (job.next < job.items.length) {
       this.frame = requestAnimationFrame(() => this.paint(false));
