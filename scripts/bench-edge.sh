@@ -54,6 +54,6 @@ while kill -0 $sim 2>/dev/null; do
 done
 wait $sim
 tail -n 1 "$dir/sim.json"
-curl -fs "http://$http/metrics" | grep -E '^urbanstream_mqtt_messages_rejected_total|^urbanstream_db_(flush_failures_total|rejected_total)|^urbanstream_db_batch_rows_(sum|count)|^urbanstream_db_flush_seconds_(sum|count)' || true
+curl -fs "http://$http/metrics" | grep -E '^urbanstream_hub_(pushed|coalesced|dropped)_total|^urbanstream_mqtt_messages_rejected_total|^urbanstream_db_(flush_failures_total|rejected_total)|^urbanstream_db_batch_rows_(sum|count)|^urbanstream_db_flush_seconds_(sum|count)' || true
 echo "CPU seconds: server $(cpu_s $server), simulator ${sim_cpu:-?} (of $(nproc) cores × the run)"
 echo "server RSS: idle ${idle} KiB, peak ${peak} KiB, $(( (peak - idle) * 1024 / nodes )) bytes per node"
