@@ -129,6 +129,11 @@ async fn node(
             options.set_credentials(&id, key);
         }
         let (client, mut eventloop) = AsyncClient::new(options, 1000);
+        // Each message leaves at once: with Nagle's algorithm a small PUBLISH waits for the
+        // TCP acknowledgement of the one before (up to the peer's delayed-ACK timeout).
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        eventloop.set_network_options(net);
         // pkid → (published at, detections): PUBACKs come back in order.
         let pending: Arc<Mutex<std::collections::HashMap<u16, (Instant, usize)>>> = Arc::default();
         let sizes: Arc<Mutex<std::collections::VecDeque<usize>>> = Arc::default();

@@ -74,7 +74,12 @@ pub async fn run(
     // request channel: that channel holds every acknowledgement that can be due meanwhile
     // (the window plus `tx`'s capacity), so neither waits on the other for ever.
     let window = settings.inflight.max(1);
-    let (client, eventloop) = AsyncClient::new(options, 2 * window + 64);
+    let (client, mut eventloop) = AsyncClient::new(options, 2 * window + 64);
+    // PUBACKs are small packets: without TCP_NODELAY, Nagle's algorithm holds one back until
+    // the broker acknowledges the segment before it, and the node waits for it.
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
     let (tx, rx) = mpsc::channel::<Publish>(window);
     let ingest = Ingest::new(registry, persist, settings.limits);
     tokio::spawn(acknowledge(
