@@ -342,7 +342,8 @@ pub fn detect_video(
     Ok(run)
 }
 
-fn open_video(source: &str) -> Result<(videoio::VideoCapture, f64), VideoError> {
+/// Opens a file or stream; its frame rate as the container states it (25 where it does not).
+pub(crate) fn open_video(source: &str) -> Result<(videoio::VideoCapture, f64), VideoError> {
     let cap = videoio::VideoCapture::from_file(source, videoio::CAP_ANY)?;
     if !cap.is_opened()? {
         return Err(VideoError::Open(source.to_string()));

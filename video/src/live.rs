@@ -196,19 +196,10 @@ fn is_stream(source: &str) -> bool {
 }
 
 fn open(source: &str) -> Result<(videoio::VideoCapture, f64), String> {
-    let cap = videoio::VideoCapture::from_file(source, videoio::CAP_ANY)
-        .map_err(|e| format!("cannot open {source}: {e}"))?;
-    if !cap.is_opened().unwrap_or(false) {
-        return Err(format!(
-            "cannot open {source} (missing file, unsupported codec or unreachable stream)"
-        ));
-    }
-    let fps = cap
-        .get(videoio::CAP_PROP_FPS)
-        .ok()
-        .filter(|f| *f > 0.0 && *f < 1000.0)
-        .unwrap_or(25.0);
-    Ok((cap, fps))
+    crate::open_video(source).map_err(|e| match e {
+        VideoError::OpenCv(e) => format!("cannot open {source}: {e}"),
+        e => e.to_string(),
+    })
 }
 
 fn decode_loop(opts: &LiveOptions, sink: &dyn LiveSink, stop: &AtomicBool, slot: &Slot) {

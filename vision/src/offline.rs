@@ -499,7 +499,7 @@ impl MtmcAssembler {
             e.1 += w * (y - off.1);
             e.2 += w;
         }
-        let max_gap_s = cfg.fill_gaps_s;
+        let (max_gap_s, accel) = (cfg.fill_gaps_s, cfg.fusion.accel_var);
         for (id, pts) in floor_pts {
             let mut samples: Vec<(f64, f64, f64, f64)> = Vec::new();
             let mut last_t: Option<f64> = None;
@@ -513,26 +513,14 @@ impl MtmcAssembler {
                             samples.push((lt + k as f64 / ref_fps, 0.0, 0.0, f64::INFINITY));
                         }
                     } else if gap > max_gap_s + 1e-9 {
-                        flush_floor(
-                            &mut result.floor,
-                            id,
-                            &samples,
-                            ref_fps,
-                            cfg.fusion.accel_var,
-                        );
+                        flush_floor(&mut result.floor, id, &samples, ref_fps, accel);
                         samples.clear();
                     }
                 }
                 samples.push((t, sx / w, sy / w, 1.0 / w));
                 last_t = Some(t);
             }
-            flush_floor(
-                &mut result.floor,
-                id,
-                &samples,
-                ref_fps,
-                cfg.fusion.accel_var,
-            );
+            flush_floor(&mut result.floor, id, &samples, ref_fps, accel);
         }
         result.floor.sort_by_key(|r| (r.0, r.1));
         let mut ids: Vec<u64> = result.floor.iter().map(|r| r.1).collect();
