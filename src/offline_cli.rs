@@ -166,18 +166,18 @@ fn track_video(video: &str, a: &TrackArgs, cfg: &OfflineConfig) -> anyhow::Resul
         while let Some(f) = rx.recv().await {
             let r = match &mut run {
                 Some(r) => r,
-                None => run.insert(SingleCameraRun::start(f.fps, cfg, None).await?),
+                None => run.insert(SingleCameraRun::start(f.fps, cfg).await?),
             };
             r.feed(f.frame, f.detections).await?;
         }
         match run {
             Some(r) => r.finish().await,
-            None => Ok((Vec::new(), 0)),
+            None => Ok(Vec::new()),
         }
     });
     let detected = detecting.join();
     // A tracker that stopped is the cause of the detector's "the tracker stopped".
-    let (rows, _) = tracked?;
+    let rows = tracked?;
     let run =
         detected.map_err(|_panic| anyhow::anyhow!("{video}: the detection thread failed"))??;
     let elapsed = started.elapsed().as_secs_f64();

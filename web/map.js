@@ -253,13 +253,12 @@ export class CityMap {
     if (!this.job) this.job = this.startJob();
     const job = this.job;
     const until = start + FRAME_BUDGET_MS;
-    const half = SPRITE / 2, dpr = this.dpr;
     // At least one slice a frame, however long the start took: the picture always progresses.
     do {
       const end = Math.min(job.items.length, job.next + 256);
       for (let i = job.next; i < end; i++) {
         const [x, y, img] = job.items[i];
-        job.ctx.drawImage(img, Math.round((x - half) * dpr) / dpr, Math.round((y - half) * dpr) / dpr, SPRITE, SPRITE);
+        this.stamp(job.ctx, img, x, y);
       }
       job.next = end;
     } while (job.next < job.items.length && performance.now() < until);
@@ -306,7 +305,7 @@ export class CityMap {
     const ctx = this.context(this.back);
     this.renderBase(ctx);
     const items = [];
-    for (const [x, y, v] of this.inView()) items.push([x, y, this.sprite(STATES[v.state] ? v.state : "offline", v.heading)]);
+    for (const [x, y, v] of this.inView()) items.push([x, y, this.sprite(v.state, v.heading)]);
     return { canvas: this.back, ctx, items, next: 0, busy: 0 };
   }
 
@@ -460,6 +459,7 @@ export class CityMap {
    * vehicles in a few milliseconds.
    */
   sprite(state, heading) {
+    if (!STATES[state]) state = "offline";
     const dpr = this.dpr;
     if (!this.sprites || this.spritesDpr !== dpr) {
       this.sprites = new Map();
@@ -498,13 +498,14 @@ export class CityMap {
   }
 
   renderVehicles(ctx) {
-    const half = SPRITE / 2, dpr = this.dpr;
-    for (const [x, y, v] of this.inView()) {
-      const state = STATES[v.state] ? v.state : "offline";
-      // Whole device pixels: a plain copy, no resampling.
-      ctx.drawImage(this.sprite(state, v.heading), Math.round((x - half) * dpr) / dpr, Math.round((y - half) * dpr) / dpr, SPRITE, SPRITE);
-    }
+    for (const [x, y, v] of this.inView()) this.stamp(ctx, this.sprite(v.state, v.heading), x, y);
     this.renderSelected(ctx);
+  }
+
+  /** A vehicle's image centred on `(x, y)`, at whole device pixels: a plain copy, no resampling. */
+  stamp(ctx, img, x, y) {
+    const half = SPRITE / 2, dpr = this.dpr;
+    ctx.drawImage(img, Math.round((x - half) * dpr) / dpr, Math.round((y - half) * dpr) / dpr, SPRITE, SPRITE);
   }
 
   /** The selected vehicle, outlined, above the others. */

@@ -4,7 +4,7 @@
 //! actor to take each frame before it sends the next, and the fusion steps on the frames'
 //! time stamps alone, so a run's results are the same however fast the machine is.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use actix::prelude::*;
 use urbanstream_vision::fusion::{CameraId, GlobalId};
@@ -15,7 +15,7 @@ use urbanstream_vision::offline::{
 };
 use urbanstream_vision::tracker::Detection;
 
-use crate::camera::{CameraActor, CameraCommand, CameraDetections, CameraFrame, CameraSync};
+use crate::camera::{CameraActor, CameraCommand, CameraDetections, CameraFrame};
 use crate::reid::{
     FlushFusion, FusionSync, ReidFusionActor, ResolveIdentities, SetCameraCentre, Snapshot,
     TrackingUpdate,
@@ -68,16 +68,6 @@ impl Handler<TakeLog> for Recorder {
     }
 }
 
-/// Answers once the recorder has taken everything sent before it.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct RecorderSync;
-
-impl Handler<RecorderSync> for Recorder {
-    type Result = ();
-    fn handle(&mut self, _: RecorderSync, _: &mut Self::Context) {}
-}
-
 fn stopped(what: &str) -> impl Fn(MailboxError) -> SceneError + '_ {
     move |e| SceneError::Config(format!("the {what} actor stopped during the run: {e}"))
 }
@@ -119,7 +109,7 @@ pub async fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcR
 
     let ref_fps = cams.first().map_or(10.0, |c| c.fps);
     let mut assembler = MtmcAssembler::new(cfg, ref_fps);
-    let mut identities: Vec<GlobalId> = Vec::new();
+    let mut identities: BTreeSet<GlobalId> = BTreeSet::new();
     let mut take = |log: Vec<Reported>, assembler: &mut MtmcAssembler| {
         for r in log {
             match r {
@@ -142,7 +132,8 @@ pub async fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcR
     let mut since_sync = 0;
     for (t_us, members) in scene_instants(cams) {
         let time_s = t_us as f64 / 1e6;
-        for (ci, _frame, detections) in members {
+        for (ci, _frame, rows) in members {
+            let detections = frame_detections(cams[ci].embeddings.as_ref(), &rows);
             cameras[ci]
                 .send(CameraDetections { time_s, detections })
                 .await
@@ -165,10 +156,8 @@ pub async fn run_mtmc(cams: &[SceneCamera], cfg: &OfflineConfig) -> Result<MtmcR
         &mut assembler,
     );
 
-    identities.sort_unstable();
-    identities.dedup();
     let resolved: HashMap<GlobalId, GlobalId> = fusion
-        .send(ResolveIdentities(identities))
+        .send(ResolveIdentities(identities.into_iter().collect()))
         .await
         .map_err(stopped("fusion"))?
         .into_iter()
@@ -202,21 +191,16 @@ pub struct SingleCameraRun {
     fill_gaps_s: f64,
     since_sync: usize,
     per: BTreeMap<u64, Vec<(u64, [f64; 4], f64)>>,
-    detections: usize,
 }
 
 impl SingleCameraRun {
-    /// `nms_iou`: suppression of overlapping boxes for sources that do not suppress their
-    /// own (a detection file has; none).
-    pub async fn start(
-        fps: f64,
-        cfg: &OfflineConfig,
-        nms_iou: Option<f64>,
-    ) -> Result<Self, SceneError> {
+    /// Its sources have suppressed overlapping boxes already (a detector's output, a
+    /// detection file): the camera does not suppress again.
+    pub async fn start(fps: f64, cfg: &OfflineConfig) -> Result<Self, SceneError> {
         cfg.validate()?;
         let recorder = Recorder::default().start();
         let camera = CameraActor::tracker_only(0, fps, cfg.tracker.clone())
-            .with_suppression(nms_iou)
+            .with_suppression(None)
             .with_frames_to(recorder.clone().recipient())
             .start();
         start_camera(&camera).await?;
@@ -227,7 +211,6 @@ impl SingleCameraRun {
             fill_gaps_s: cfg.fill_gaps_s,
             since_sync: 0,
             per: BTreeMap::new(),
-            detections: 0,
         })
     }
 
@@ -246,15 +229,9 @@ impl SingleCameraRun {
         Ok(())
     }
 
+    /// What the camera reported of the frames fed so far (each `feed` returned once the
+    /// camera had taken its frame, so its report is already in the recorder's mailbox).
     async fn take(&mut self) -> Result<(), SceneError> {
-        self.camera
-            .send(CameraSync)
-            .await
-            .map_err(stopped("camera"))?;
-        self.recorder
-            .send(RecorderSync)
-            .await
-            .map_err(stopped("recorder"))?;
         for r in self
             .recorder
             .send(TakeLog)
@@ -262,7 +239,6 @@ impl SingleCameraRun {
             .map_err(stopped("recorder"))?
         {
             if let Reported::Frame(f) = r {
-                self.detections += f.detections;
                 for p in f.people {
                     self.per
                         .entry(p.track)
@@ -274,14 +250,11 @@ impl SingleCameraRun {
         Ok(())
     }
 
-    /// Every track's rows, short gaps filled, and how many boxes were tracked from.
-    pub async fn finish(mut self) -> Result<(Vec<BoxRow>, usize), SceneError> {
+    /// Every track's rows, short gaps filled.
+    pub async fn finish(mut self) -> Result<Vec<BoxRow>, SceneError> {
         self.take().await?;
         let max_gap = (self.fill_gaps_s * self.fps).round() as u64;
-        Ok((
-            fill_gaps(std::mem::take(&mut self.per), max_gap),
-            self.detections,
-        ))
+        Ok(fill_gaps(std::mem::take(&mut self.per), max_gap))
     }
 }
 
@@ -295,7 +268,7 @@ pub async fn run_single(
 ) -> Result<Vec<BoxRow>, SceneError> {
     let frames = by_frame(rows);
     let last = frames.keys().next_back().copied().unwrap_or(0);
-    let mut run = SingleCameraRun::start(fps, cfg, None).await?;
+    let mut run = SingleCameraRun::start(fps, cfg).await?;
     for k in 1..=last {
         let dets = frames
             .get(&k)
@@ -303,5 +276,5 @@ pub async fn run_single(
             .unwrap_or_default();
         run.feed(k, dets).await?;
     }
-    Ok(run.finish().await?.0)
+    run.finish().await
 }

@@ -288,21 +288,22 @@ pub fn frame_detections(embeddings: Option<&Matrix32>, rows: &[&DetRow]) -> Vec<
         .collect()
 }
 
+/// One camera's frame of a scene: `(camera index, frame number, its detection rows)`.
+pub type CameraFrameRows<'a> = (usize, u64, Vec<&'a DetRow>);
+
 /// Every camera-frame of a scene on one clock: frame k of a camera is at (k − 1) / fps.
-/// `instant (µs) → [(camera index, frame, detections)]`, every frame from 1 to the camera's
-/// last, with or without detections.
-pub fn scene_instants(cams: &[SceneCamera]) -> BTreeMap<i64, Vec<(usize, u64, Vec<Detection>)>> {
-    let mut instants: BTreeMap<i64, Vec<(usize, u64, Vec<Detection>)>> = BTreeMap::new();
+/// `instant (µs) → [(camera index, frame, its detection rows)]`, every frame from 1 to the
+/// camera's last, with or without detections. Rows are borrowed: a frame becomes detections
+/// ([`frame_detections`]) only when it is fed.
+pub fn scene_instants(cams: &[SceneCamera]) -> BTreeMap<i64, Vec<CameraFrameRows<'_>>> {
+    let mut instants: BTreeMap<i64, Vec<CameraFrameRows<'_>>> = BTreeMap::new();
     for (ci, cam) in cams.iter().enumerate() {
-        let frames = by_frame(&cam.detections);
+        let mut frames = by_frame(&cam.detections);
         let last = frames.keys().next_back().copied().unwrap_or(0);
         for k in 1..=last {
             let t_us = (((k - 1) as f64 / cam.fps) * 1e6).round() as i64;
-            let dets = frames
-                .get(&k)
-                .map(|rows| frame_detections(cam.embeddings.as_ref(), rows))
-                .unwrap_or_default();
-            instants.entry(t_us).or_default().push((ci, k, dets));
+            let rows = frames.remove(&k).unwrap_or_default();
+            instants.entry(t_us).or_default().push((ci, k, rows));
         }
     }
     instants

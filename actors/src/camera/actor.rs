@@ -41,12 +41,6 @@ pub struct CameraFrame {
     pub people: Vec<TrackedPerson>,
 }
 
-/// Answers once everything sent to the camera before it has been handled (an offline run
-/// keeps the actors in step with it).
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct CameraSync;
-
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 #[rtype(result = "Result<CameraState, String>")]
 pub enum CameraCommand {
@@ -318,12 +312,6 @@ impl Handler<CameraDetections> for CameraActor {
             });
         }
     }
-}
-
-impl Handler<CameraSync> for CameraActor {
-    type Result = ();
-
-    fn handle(&mut self, _: CameraSync, _ctx: &mut Self::Context) {}
 }
 
 impl Handler<CameraCommand> for CameraActor {

@@ -7,7 +7,7 @@ mod actor;
 
 pub use actor::{
     in_region, CameraActor, CameraCommand, CameraDetections, CameraFrame, CameraState,
-    CameraStatus, CameraSync, CameraTap, GetStatus, TrackBox,
+    CameraStatus, CameraTap, GetStatus, TrackBox,
 };
 
 mod router;
