@@ -40,10 +40,13 @@ curl -fs "$base/api/v1/vehicles" -H "Authorization: Bearer $key" -H 'content-typ
   -d '{"registration":"BL-001"}' >/dev/null
 
 set +e
+# One worker: schemathesis runs workers as threads, and CPython 3.11's `ast.parse` (which
+# Hypothesis calls to describe its filters) can fail across threads with "AST constructor
+# recursion depth mismatch" (CPython gh-106905), an error of the tool, not of the API.
 schemathesis run "$base/api/v1/openapi.json" \
   --header "Authorization: Bearer $key" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "$max_examples" --workers 2 --seed 1 \
+  --max-examples "$max_examples" --workers 1 --seed 1 \
   --exclude-path /ws --exclude-path /api/v1/auth/logout --exclude-path '/api/v1/api-keys/{id}' \
   --report junit --report-dir "$dir/report" 2>&1 | tee "$dir/out.txt"
 rc=${PIPESTATUS[0]}

@@ -181,7 +181,17 @@ cargo test --locked --features video --test cameras --test video_camera video 2>
 LD_LIBRARY_PATH="$LIBTORCH/lib" cargo test --locked -p urbanstream-video --features torch 2>&1 | tee -a "$log"
 
 echo "== API fuzz: schemathesis from /api/v1/openapi.json"
-scripts/api-fuzz.sh 20 2>&1 | tail -n 12
+# A passing run prints its summary; a failing one prints everything schemathesis said (its
+# failures and errors sections come before the summary).
+fuzz_log="$(mktemp)"
+if scripts/api-fuzz.sh 20 >"$fuzz_log" 2>&1; then
+  tail -n 12 "$fuzz_log"
+  rm -f "$fuzz_log"
+else
+  cat "$fuzz_log"
+  rm -f "$fuzz_log"
+  exit 1
+fi
 # One closing line for the whole run (cargo prints one per test binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
