@@ -280,6 +280,13 @@ impl ServerBuilder {
                 s.retention.check_interval,
             )));
         }
+        if s.cameras.record.crops && s.cameras.record.crops_days > 0 {
+            tasks.push(actix_rt::spawn(run_crop_retention(
+                store.clone(),
+                s.cameras.record.crops_days,
+                s.retention.check_interval,
+            )));
+        }
         if s.retention.telemetry_days > 0 {
             tasks.push(actix_rt::spawn(run_retention(
                 store.clone(),
@@ -498,6 +505,45 @@ async fn run_trajectory_retention(store: Store, days: u32, every: Duration) {
             Ok(n) if n > 0 => tracing::info!(dropped = n, "trajectory retention applied"),
             Ok(_) => {}
             Err(e) => tracing::warn!("trajectory retention failed: {e}"),
+        }
+    }
+}
+
+/// Removes stored pictures of people from detections older than `days`, every `every`. The
+/// first pass starts at the oldest detection, later ones cover only what has aged since; each
+/// statement covers an hour of detections, so none holds many rows at once.
+async fn run_crop_retention(store: Store, days: u32, every: Duration) {
+    const WINDOW_MS: i64 = 3_600_000;
+    let mut done_until: Option<i64> = None;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(days) * DAY_MS;
+        let mut from = match done_until {
+            Some(t) => t,
+            None => match store.oldest_detection_ms().await {
+                Ok(t) => t.unwrap_or(cutoff),
+                Err(e) => {
+                    tracing::warn!("picture retention failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let mut stripped = 0;
+        while from < cutoff {
+            let to = cutoff.min(from.saturating_add(WINDOW_MS));
+            match store.strip_person_images(from, to).await {
+                Ok(n) => stripped += n,
+                Err(e) => {
+                    tracing::warn!("picture retention failed: {e}");
+                    break;
+                }
+            }
+            from = to;
+        }
+        done_until = Some(from);
+        if stripped > 0 {
+            tracing::info!(detections = stripped, days, "pictures of people removed");
         }
     }
 }

@@ -550,6 +550,127 @@ async fn through_mosquitto_nothing_acknowledged_is_lost_across_a_broker_restart(
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A node's life through an external broker (Mosquitto), whose PUBACK is its own: active,
+/// offline when silent, back with a detection, a message stored and pushed once however often
+/// it comes, offline by its last will, and poison acknowledged, counted and dead-lettered.
+#[actix_rt::test]
+async fn through_mosquitto_a_node_lives_goes_offline_and_its_poison_is_dead_lettered() {
+    let dir = std::env::temp_dir().join(format!("us_mosq_{}_{}", std::process::id(), free_port()));
+    let broker = Mosquitto::start(free_port(), dir.clone());
+    let url = format!("mqtt://{}", broker.addr());
+    let app = dev_app(|s| {
+        s.mqtt.url = Some(url);
+        s.mqtt.client_id = format!("urbanstream-test-{}", broker.port);
+        s.mqtt.max_payload = 2048;
+        s.edge.offline_after = Duration::from_millis(1200);
+    })
+    .await;
+    eventually(WAIT, "connected to mosquitto", || async {
+        ready(&app).await.0 == 200
+    })
+    .await;
+    let mut ws = ws_connect(&app, &["detections", "node:cam-10"]).await;
+    let will = json!({"node_id": "cam-10", "status": "offline"})
+        .to_string()
+        .into_bytes();
+    let mut node = MqttNode::connect(
+        broker.addr(),
+        "cam-10",
+        NodeOptions {
+            will: Some(("edge-qi/nodes/cam-10/status".into(), will)),
+            ..NodeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    node.publish_acked(
+        "edge-qi/nodes/cam-10/heartbeat",
+        heartbeat("cam-10", 1, "active", 12.5),
+    )
+    .await;
+    let update = next_of(&mut ws, "edge_node_update").await;
+    assert_eq!(update["data"]["status"], "active", "{update}");
+    assert_eq!(node_json(&app, "cam-10").await["cpu_usage"], 12.5);
+    eventually(Duration::from_secs(5), "offline after silence", || async {
+        node_json(&app, "cam-10").await["status"] == "offline"
+    })
+    .await;
+
+    // One message twice (as a QoS 1 redelivery would bring it): stored once, pushed once,
+    // and the node is back.
+    let message = detections("cam-10", 2, 3);
+    node.publish_acked("edge-qi/detection/cam-10", message.clone())
+        .await;
+    node.publish_acked("edge-qi/detection/cam-10", message)
+        .await;
+    let pushed = next_of(&mut ws, "detection_result").await;
+    assert_eq!(pushed["data"]["detections"].as_array().unwrap().len(), 3);
+    eventually(WAIT, "three detections stored", || async {
+        stored_detections(&app.server.store, "cam-10").await.len() == 3
+    })
+    .await;
+    eventually(WAIT, "active again", || async {
+        node_json(&app, "cam-10").await["status"] == "active"
+    })
+    .await;
+    while let Some(v) = try_next_json(&mut ws, Duration::from_millis(500)).await {
+        assert_ne!(v["type"], "detection_result", "pushed twice: {v}");
+    }
+    assert_eq!(
+        stored_detections(&app.server.store, "cam-10").await.len(),
+        3
+    );
+
+    let reasons = [
+        "malformed_json",
+        "node_mismatch",
+        "oversize",
+        "wrong_type",
+        "future_timestamp",
+    ];
+    let series =
+        |reason: &str| format!("urbanstream_mqtt_messages_rejected_total{{reason=\"{reason}\"}}");
+    let mut before = Vec::new();
+    for reason in reasons {
+        before.push(app.metric(&series(reason)).await);
+    }
+    let hb = "edge-qi/nodes/cam-10/heartbeat";
+    node.publish_acked(hb, "{not json").await;
+    node.publish_acked(hb, heartbeat("cam-11", 3, "active", 1.0))
+        .await;
+    node.publish_acked(hb, r#"{"cpu_usage": "high", "memory_usage": 1}"#)
+        .await;
+    node.publish_acked(hb, vec![b' '; 3000]).await;
+    let future = json!({"timestamp": "2099-01-01T00:00:00Z", "cpu_usage": 1, "memory_usage": 1});
+    node.publish_acked(hb, future.to_string()).await;
+    eventually(WAIT, "five dead letters", || async {
+        let (_, b) = app.get("/api/v1/mqtt/dead-letters").await;
+        let v: Value = serde_json::from_str(&b).unwrap_or_default();
+        v["items"].as_array().is_some_and(|a| a.len() == 5)
+    })
+    .await;
+    // (The counters are the test process's: other tests may add to them meanwhile.)
+    for (reason, before) in reasons.into_iter().zip(before) {
+        let now = app.metric(&series(reason)).await;
+        assert!(now >= before + 1.0, "{reason}: {before} → {now}");
+    }
+    // Still served after the poison; then the connection drops and the broker sends the will.
+    node.publish_acked(hb, heartbeat("cam-10", 4, "idle", 5.0))
+        .await;
+    eventually(WAIT, "idle", || async {
+        node_json(&app, "cam-10").await["status"] == "idle"
+    })
+    .await;
+    node.vanish();
+    eventually(WAIT, "offline by its last will", || async {
+        node_json(&app, "cam-10").await["status"] == "offline"
+    })
+    .await;
+    drop(broker);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[actix_rt::test]
 async fn system_metrics_consensus_rounds_and_the_log_over_rest_and_websocket() {
     let app = dev_app(|s| s.edge.metrics_every = Duration::from_millis(200)).await;

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use urbanstream_schema::models::{CanRow, NewEvent, TelemetryRow};
-use urbanstream_schema::store::{Batch, Store, DAY_MS};
+use urbanstream_schema::models::{CanRow, DetectionRow, NewEvent, TelemetryRow};
+use urbanstream_schema::store::{Batch, DetectionFilter, Store, DAY_MS};
 
 /// Server of the tests' databases (trust auth on this machine).
 fn pg_base() -> String {
@@ -231,4 +231,94 @@ async fn sqlite_store() {
     // Reopening runs no migration twice and keeps the data.
     let again = Store::open(&url, 1).await.unwrap();
     assert_eq!(again.devices().await.unwrap().len(), 2);
+}
+
+fn detection(t: i64, object_type: &str, metadata: serde_json::Value) -> DetectionRow {
+    DetectionRow {
+        node_id: "cam-node".into(),
+        time_ms: t,
+        boot: 1,
+        seq: t,
+        idx: 0,
+        received_ms: t + 3,
+        stream_id: "door".into(),
+        object_type: object_type.into(),
+        confidence: 0.9,
+        bbox_x: 0.1,
+        bbox_y: 0.2,
+        bbox_width: 0.1,
+        bbox_height: 0.3,
+        bbox_normalized: true,
+        location: None,
+        metadata: metadata.to_string(),
+    }
+}
+
+/// Pictures of people leave their detections at the cut-off; the rest of every row stays.
+async fn pictures_expire(store: Store) {
+    let day0 = 1_764_028_800_000;
+    let picture = serde_json::json!({"crop": "/9j/4AAQ", "colour": "red"});
+    let old_person = detection(day0, "person", picture.clone());
+    let old_image = detection(
+        day0 + 1_000,
+        "Person",
+        serde_json::json!({"image": "/9j/4AAQ", "note": {"crop": "x"}}),
+    );
+    let old_car = detection(day0 + 2_000, "car", picture.clone());
+    let new_person = detection(day0 + 2 * DAY_MS, "person", picture.clone());
+    let batch = Batch {
+        detections: vec![
+            old_person.clone(),
+            old_image.clone(),
+            old_car.clone(),
+            new_person.clone(),
+        ],
+        ..Batch::default()
+    };
+    store.write(batch).await.unwrap();
+    assert_eq!(store.oldest_detection_ms().await.unwrap(), Some(day0));
+
+    assert_eq!(
+        store
+            .strip_person_images(day0 - DAY_MS, day0 + DAY_MS)
+            .await
+            .unwrap(),
+        2
+    );
+    // A second pass finds nothing left to change.
+    assert_eq!(
+        store
+            .strip_person_images(day0 - DAY_MS, day0 + DAY_MS)
+            .await
+            .unwrap(),
+        0
+    );
+    let rows = store
+        .detections(DetectionFilter {
+            from_ms: 0,
+            to_ms: i64::MAX,
+            limit: 10,
+            ..DetectionFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    let meta = |i: usize| -> serde_json::Value { serde_json::from_str(&rows[i].metadata).unwrap() };
+    assert_eq!(meta(0), serde_json::json!({"colour": "red"}));
+    assert_eq!(meta(1), serde_json::json!({"note": {"crop": "x"}}));
+    assert_eq!(meta(2), picture, "not a person: kept");
+    assert_eq!(meta(3), picture, "younger than the cut-off: kept");
+    assert_eq!(rows[0].object_type, "person");
+    assert_eq!(rows[0].confidence, old_person.confidence);
+    assert_eq!(rows[3], new_person);
+}
+
+#[tokio::test]
+async fn postgres_pictures_of_people_expire() {
+    pictures_expire(Store::open(&fresh_pg().await, 2).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_pictures_of_people_expire() {
+    pictures_expire(Store::open(&fresh_sqlite(), 1).await.unwrap()).await;
 }

@@ -84,6 +84,10 @@ pub struct RecordEntry {
     /// metadata. Off by default: they are shown live and not kept.
     #[serde(default)]
     pub crops: bool,
+    /// With `crops`, stored pictures are removed from their detections this many days after
+    /// they were taken (0: kept as long as the detections).
+    #[serde(default = "default_crops_days")]
+    pub crops_days: u32,
 }
 
 impl Default for RecordEntry {
@@ -94,6 +98,7 @@ impl Default for RecordEntry {
             trajectory_days: default_trajectory_days(),
             appearance: false,
             crops: false,
+            crops_days: default_crops_days(),
         }
     }
 }
@@ -108,6 +113,10 @@ fn default_point_every() -> f64 {
 
 fn default_trajectory_days() -> u32 {
     30
+}
+
+fn default_crops_days() -> u32 {
+    7
 }
 
 /// One camera, with its floor calibration. Its people come either from an edge node's

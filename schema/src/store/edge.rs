@@ -190,6 +190,56 @@ impl Store {
         on_db!(self, |c| detections::table.count().get_result(c))
     }
 
+    /// The time of the oldest stored detection, if any.
+    pub async fn oldest_detection_ms(&self) -> Result<Option<i64>, DbError> {
+        use diesel::dsl::min;
+        on_db!(self, |c| detections::table
+            .select(min(detections::time_ms))
+            .get_result(c))
+    }
+
+    /// Removes the pictures of people (`crop` and `image` in a person detection's metadata)
+    /// from the detections of `[from_ms, to_ms)`; the rest of each row stays. Returns the
+    /// rows changed.
+    pub async fn strip_person_images(&self, from_ms: i64, to_ms: i64) -> Result<u64, DbError> {
+        use diesel::sql_types::BigInt;
+        const POSTGRES: &str = "UPDATE detections \
+             SET metadata = (metadata::jsonb - 'crop' - 'image')::text \
+             WHERE time_ms >= $1 AND time_ms < $2 AND lower(object_type) = 'person' \
+             AND (metadata LIKE '%\"crop\"%' OR metadata LIKE '%\"image\"%') \
+             AND jsonb_exists_any(metadata::jsonb, ARRAY['crop', 'image'])";
+        const SQLITE: &str = "UPDATE detections \
+             SET metadata = json_remove(metadata, '$.crop', '$.image') \
+             WHERE time_ms >= ? AND time_ms < ? AND lower(object_type) = 'person' \
+             AND (json_type(metadata, '$.crop') IS NOT NULL \
+                  OR json_type(metadata, '$.image') IS NOT NULL)";
+        let n = match self {
+            Store::Postgres(s) => {
+                let mut conn = s.conn().await?;
+                diesel_async::RunQueryDsl::execute(
+                    diesel::sql_query(POSTGRES)
+                        .bind::<BigInt, _>(from_ms)
+                        .bind::<BigInt, _>(to_ms),
+                    &mut *conn,
+                )
+                .await?
+            }
+            Store::Sqlite(s) => {
+                s.run(move |c| {
+                    diesel::RunQueryDsl::execute(
+                        diesel::sql_query(SQLITE)
+                            .bind::<BigInt, _>(from_ms)
+                            .bind::<BigInt, _>(to_ms),
+                        c,
+                    )
+                    .map_err(DbError::from)
+                })
+                .await?
+            }
+        };
+        Ok(n as u64)
+    }
+
     /// A node's heartbeats and metrics reports in `[from, to)`, oldest first.
     pub async fn node_samples(
         &self,
