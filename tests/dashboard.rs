@@ -403,6 +403,165 @@ async fn a_dispatcher_watches_vehicles_move_and_acknowledges_an_alert_raised_wit
     assert!(console.is_empty(), "page errors: {console:?}");
 }
 
+/// One fix `north_m` north of the centre at `t_ms`, with the ignition as given; acked.
+async fn fix_at(dev: &mut common::RawDevice, t_ms: u64, north_m: f64, speed: u16, ignition: bool) {
+    let io = vec![IoElement {
+        id: 239,
+        value: IoValue::U8(u8::from(ignition)),
+    }];
+    let rec = fix(t_ms, LAT + north_m / 111_195.0, LON, speed, io);
+    dev.send(&encode_avl_frame(CodecId::Codec8Ext, &[rec]).unwrap())
+        .await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+}
+
+#[actix_rt::test]
+async fn an_analyst_watches_edge_nodes_and_downloads_a_trip_report() {
+    let app = TestApp::start(settings(|s| {
+        s.edge.register_unknown = true;
+        s.edge.authenticate = false;
+        s.edge.metrics_every = Duration::from_millis(500);
+    }))
+    .await;
+    // A trip a few minutes ago: engine on, 600 m north, engine off.
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(imei(356_307_042_441_001)).await, 1);
+    let t0 = now_ms() - 300_000;
+    fix_at(&mut dev, t0, 0.0, 0, true).await;
+    for i in 1..=6u32 {
+        fix_at(
+            &mut dev,
+            t0 + u64::from(i) * 10_000,
+            f64::from(i) * 100.0,
+            36,
+            true,
+        )
+        .await;
+    }
+    fix_at(&mut dev, t0 + 70_000, 600.0, 0, false).await;
+
+    let analyst = user(&app, "anna", "ANALYST").await;
+    let mqtt = app.server.mqtt_addr.unwrap();
+    let will = json!({"node_id": "gate-cam", "status": "offline"})
+        .to_string()
+        .into_bytes();
+    let mut node = MqttNode::connect(
+        mqtt,
+        "gate-cam",
+        NodeOptions {
+            will: Some(("edge-qi/nodes/gate-cam/status".into(), will)),
+            ..NodeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let heartbeat = |seq: i64, cpu: f64| {
+        json!({"node_id": "gate-cam", "timestamp": chrono::Utc::now().to_rfc3339(),
+               "cpu_usage": cpu, "memory_usage": 40.0, "status": "active", "boot": 1, "seq": seq})
+        .to_string()
+    };
+
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/#/nodes", app.server.http_addr))
+        .await;
+    b.sign_in("anna", &analyst).await;
+    b.wait_for(
+        "['nodes', 'system', 'logs'].every((t) => urbanstreamLive.confirmed.has(t))",
+        WAIT,
+    )
+    .await;
+    // Once the page listens (a node heard from more than 15 s ago would show as stale).
+    node.publish_acked("edge-qi/nodes/gate-cam/heartbeat", heartbeat(1, 20.0))
+        .await;
+    let row = |health: &str| {
+        format!("document.querySelector('#node-table tr[data-node=\"gate-cam\"][data-health=\"{health}\"]')")
+    };
+    b.wait_for(&row("live"), WAIT).await;
+    // Heartbeats as they come: the CPU column follows and its sparkline grows.
+    for (seq, cpu) in [(2, 55.0), (3, 87.0)] {
+        node.publish_acked("edge-qi/nodes/gate-cam/heartbeat", heartbeat(seq, cpu))
+            .await;
+    }
+    b.wait_for(
+        &format!("{}.textContent.includes('87 %')", row("live")),
+        WAIT,
+    )
+    .await;
+    // The system metrics every few seconds, and the node's log entries.
+    b.wait_for(
+        "document.getElementById('system-metrics').textContent.includes('1 active of 1')",
+        WAIT,
+    )
+    .await;
+    b.wait_for(
+        "document.getElementById('log-list').textContent.includes('gate-cam')",
+        WAIT,
+    )
+    .await;
+    if let Some(p) = shot("nodes") {
+        b.screenshot(&p).await;
+    }
+    // Its connection lost: offline by its last will.
+    node.vanish();
+    b.wait_for(&row("offline"), WAIT).await;
+
+    // Reports: the trip as a table, and the same rows as CSV.
+    b.eval("location.hash = '#/reports'").await;
+    b.wait_for("!!document.getElementById('report-kind')", WAIT)
+        .await;
+    b.eval("document.getElementById('report-kind').value = 'trips'; [...document.querySelectorAll('#view button')].find((x) => x.textContent === 'Show').click(); true")
+        .await;
+    b.wait_for(
+        "!['', 'Loading…'].includes(document.querySelector('#view [role=status]').textContent)",
+        WAIT,
+    )
+    .await;
+    let shown = b
+        .eval("document.querySelector('#view [role=status]').textContent + ' | ' + document.getElementById('report-out').textContent")
+        .await;
+    assert_eq!(
+        b.eval("document.querySelector('#report-out table caption')?.textContent")
+            .await,
+        "Trips",
+        "{shown}"
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#report-out tbody tr').length")
+            .await,
+        1
+    );
+    if let Some(p) = shot("reports") {
+        b.screenshot(&p).await;
+    }
+    let csv = b
+        .eval(
+            "(() => { const blobs = []; const make = URL.createObjectURL; \
+             URL.createObjectURL = (b) => { blobs.push(b); return make(b); }; \
+             const click = HTMLAnchorElement.prototype.click; \
+             HTMLAnchorElement.prototype.click = function () { if (!this.download) click.call(this); }; \
+             [...document.querySelectorAll('#view button')].find((x) => x.textContent === 'Download CSV').click(); \
+             return blobs[0].text(); })()",
+        )
+        .await;
+    let csv = csv.as_str().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    // The report's own columns, in its order (as `format=csv` gives them).
+    assert!(
+        lines[0].starts_with("imei,vehicle_id,start,end,duration_s,distance_km,"),
+        "{csv}"
+    );
+    let km: f64 = lines[1].split(',').nth(5).unwrap().parse().unwrap();
+    assert!((0.45..0.65).contains(&km), "{csv}");
+    assert_eq!(
+        b.eval("document.querySelector('#report-out th').textContent")
+            .await,
+        "imei"
+    );
+    let console = b.console.lock().unwrap().clone();
+    assert!(console.is_empty(), "page errors: {console:?}");
+}
+
 /// The simulated robot's latched stop (status bit 3), as the robot itself holds it.
 fn stopped(fleet: &robots::Fleet, i: usize) -> bool {
     fleet.lock().unwrap()[i].inputs()[0] & (1 << 3) != 0

@@ -327,6 +327,38 @@ async fn route_run(app: TestApp) {
     )
     .await;
     assert_eq!(fleet["trips"], 2);
+    // The same window in RFC 3339, as the API's other time parameters take it.
+    let rfc = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let rfc_window = format!(
+        "from={}&to={}",
+        rfc(t0 as i64 - 1),
+        rfc(now_ms() as i64 + 1)
+    );
+    let again = json_ok(
+        &app,
+        "GET",
+        &format!("/api/v1/reports/trips?vehicle={vehicle_id}&{rfc_window}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(again["items"], trips["items"]);
+    let fleet_rfc = json_ok(
+        &app,
+        "GET",
+        &format!("/api/v1/analytics/fleet-summary?{rfc_window}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(fleet_rfc["trips"], 2);
+    let (s, e) = app.get("/api/v1/reports/trips?from=yesterday&to=5").await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e.contains("RFC 3339"), "{e}");
     let stats = json_ok(
         &app,
         "GET",

@@ -7,6 +7,8 @@ import { accessToken, refresh } from "./api.js";
 export class Live {
   constructor() {
     this.topics = new Set();
+    // Topics the server has confirmed on this connection.
+    this.confirmed = new Set();
     this.viewport = null;
     // Telemetry in one frame every this many ms (the server keeps the latest per vehicle).
     this.batchMs = 200;
@@ -49,6 +51,7 @@ export class Live {
     if (this.ws) this.ws.close(1000);
     this.ws = null;
     this.topics.clear();
+    this.confirmed.clear();
     this.setState("offline");
   }
 
@@ -73,6 +76,9 @@ export class Live {
       }
       let msg;
       try { msg = JSON.parse(ev.data); } catch (_) { return; }
+      if (msg.type === "status" && Array.isArray(msg.data?.subscribed)) {
+        for (const t of msg.data.subscribed) this.confirmed.add(t);
+      }
       if (msg.type === "status" && msg.topic === null && msg.data?.authenticated) {
         this.authenticated();
         return;
@@ -94,6 +100,7 @@ export class Live {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.confirmed.clear();
       if (this.stopped) return;
       this.setState("connecting");
       // 1008: the token was refused or expired; a fresh one first.
@@ -147,6 +154,7 @@ export class Live {
 
   unsubscribe(topics) {
     const gone = topics.filter((t) => this.topics.delete(t));
+    for (const t of gone) this.confirmed.delete(t);
     if (gone.length && this.state === "live") this.send({ op: "unsubscribe", topics: gone });
   }
 

@@ -39,10 +39,10 @@ export function table(columns, rows, { caption, rowAttrs } = {}) {
     el("tbody", {}, rows.map((r) => el("tr", rowAttrs ? rowAttrs(r) : {}, columns.map(([, f]) => el("td", {}, f(r)))))));
 }
 
-/** Offers rows as a CSV file. */
-export function downloadCsv(name, rows) {
+/** Offers rows as a CSV file: `columns` in their order, else every key of the rows. */
+export function downloadCsv(name, rows, columns) {
   if (!rows.length) return;
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const keys = columns?.length ? columns : [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cell = (v) => {
     if (v === null || v === undefined) return "";
     const s = typeof v === "object" ? JSON.stringify(v) : String(v);

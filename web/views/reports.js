@@ -42,12 +42,13 @@ export function mount(section, { api }) {
   const out = el("div", { id: "report-out" });
   const note = el("p", { class: "muted", role: "status" });
   let rows = [];
+  let columns = [];
   section.append(el("div", { class: "page" }, el("h1", {}, "Reports"),
     el("div", { class: "toolbar" },
       el("label", {}, "Report", which), el("label", {}, "From", from), el("label", {}, "To", to),
       el("label", {}, "Route", routeSel),
       el("button", { type: "button", onclick: () => run() }, "Show"),
-      el("button", { type: "button", class: "secondary", onclick: () => downloadCsv(`${which.value}.csv`, rows) }, "Download CSV")),
+      el("button", { type: "button", class: "secondary", onclick: () => downloadCsv(`${which.value}.csv`, rows, columns) }, "Download CSV")),
     note, out));
 
   api("/api/v1/routes").then((r) => {
@@ -59,14 +60,16 @@ export function mount(section, { api }) {
     const q = new URLSearchParams({ from: new Date(from.value).toISOString(), to: new Date(to.value).toISOString() });
     if (rep.needs === "route_id") {
       if (!routeSel.value) { note.textContent = "Choose a route."; return; }
-      q.set("route_id", routeSel.value);
+      q.set("route", routeSel.value);
     }
     note.textContent = "Loading…";
     try {
       const answer = await api(`${rep.path}?${q}`);
       rows = rowsOf(answer).map((r) => (typeof r === "object" ? r : { value: r }));
       note.textContent = `${rows.length} row${rows.length === 1 ? "" : "s"}`;
-      const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].slice(0, 12);
+      // Reports name their columns in order; analytics answers give their keys.
+      columns = Array.isArray(answer?.columns) ? answer.columns : [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      const keys = columns.slice(0, 16);
       const numeric = keys.find((k) => k !== "id" && !k.endsWith("_id") && !k.endsWith("_ms") && rows.some((r) => typeof r[k] === "number"));
       const name = keys.find((k) => /name|number|imei|route|vehicle|stop/.test(k) && rows.some((r) => typeof r[k] !== "object")) || keys[0];
       out.replaceChildren(
@@ -74,9 +77,11 @@ export function mount(section, { api }) {
         rows.length ? table(keys.map((k) => [k.replace(/_/g, " "), (r) => cell(r[k])]), rows.slice(0, 1000), { caption: rep.title }) : el("p", { class: "muted" }, "Nothing in this range."));
     } catch (e) {
       note.textContent = e.message;
+      rows = [];
+      columns = [];
       out.replaceChildren();
     }
   }
-  which.addEventListener("change", () => { rows = []; out.replaceChildren(); });
+  which.addEventListener("change", () => { rows = []; columns = []; out.replaceChildren(); });
   return () => {};
 }

@@ -7,21 +7,24 @@ pub mod vehicle_stats;
 
 use serde::Deserialize;
 
+use super::reports::Millis;
 use super::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct Span {
-    /// Window start, ms since the epoch (inclusive).
-    from: i64,
-    /// Window end, ms since the epoch (exclusive); at most 93 days after `from`.
-    to: i64,
+    /// Window start, ms since the epoch or RFC 3339 (inclusive).
+    #[param(value_type = i64)]
+    from: Millis,
+    /// Window end, ms since the epoch or RFC 3339 (exclusive); at most 93 days after `from`.
+    #[param(value_type = i64)]
+    to: Millis,
 }
 
 impl Span {
     pub(crate) fn checked(&self) -> Result<(i64, i64), ApiError> {
-        super::reports::check_window(self.from, self.to)?;
-        Ok((self.from, self.to))
+        super::reports::check_window(self.from.0, self.to.0)?;
+        Ok((self.from.0, self.to.0))
     }
 }

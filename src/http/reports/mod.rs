@@ -32,16 +32,56 @@ pub struct ReportQuery {
     vehicle: Option<i64>,
     /// Only this tracker.
     imei: Option<String>,
-    /// Window start, ms since the epoch (inclusive).
-    from: i64,
-    /// Window end, ms since the epoch (exclusive); at most 93 days after `from`.
-    to: i64,
+    /// Window start, ms since the epoch or RFC 3339 (inclusive).
+    #[param(value_type = i64)]
+    from: Millis,
+    /// Window end, ms since the epoch or RFC 3339 (exclusive); at most 93 days after `from`.
+    #[param(value_type = i64)]
+    to: Millis,
     /// `json` (default) or `csv`.
     format: Option<String>,
     /// Only events of this kind (events report).
     kind: Option<String>,
     /// The route (route report).
     route: Option<i64>,
+}
+
+/// A time in a query: milliseconds since the epoch (`1764547200000`) or RFC 3339
+/// (`2025-12-01T00:00:00Z`), as the other time parameters of the API take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Millis(pub i64);
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Millis;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("milliseconds since the epoch or an RFC 3339 time")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Millis, E> {
+                Ok(Millis(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Millis, E> {
+                i64::try_from(v)
+                    .map(Millis)
+                    .map_err(|e| E::custom(format!("time out of range: {e}")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Millis, E> {
+                if let Ok(ms) = v.parse::<i64>() {
+                    return Ok(Millis(ms));
+                }
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|t| Millis(t.timestamp_millis()))
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "`{v}` is neither milliseconds since the epoch nor an RFC 3339 time ({e})"
+                        ))
+                    })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// `from < to`, at most 93 days apart (extreme values included).
@@ -63,7 +103,7 @@ pub(crate) struct Who {
 impl ReportQuery {
     /// The window and its devices (`None`: all), checked.
     pub(crate) async fn window(&self, state: &HttpState) -> Result<Window, ApiError> {
-        check_window(self.from, self.to)?;
+        check_window(self.from.0, self.to.0)?;
         let devices = match (self.vehicle, &self.imei) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::BadRequest(
@@ -100,8 +140,8 @@ impl ReportQuery {
         Ok(Window {
             devices,
             vehicle: self.vehicle,
-            from_ms: self.from,
-            to_ms: self.to,
+            from_ms: self.from.0,
+            to_ms: self.to.0,
         })
     }
 
