@@ -442,19 +442,9 @@ async fn an_analyst_watches_edge_nodes_and_downloads_a_trip_report() {
 
     let analyst = user(&app, "anna", "ANALYST").await;
     let mqtt = app.server.mqtt_addr.unwrap();
-    let will = json!({"node_id": "gate-cam", "status": "offline"})
-        .to_string()
-        .into_bytes();
-    let mut node = MqttNode::connect(
-        mqtt,
-        "gate-cam",
-        NodeOptions {
-            will: Some(("edge-qi/nodes/gate-cam/status".into(), will)),
-            ..NodeOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut node = MqttNode::connect(mqtt, "gate-cam", NodeOptions::offline_will("gate-cam"))
+        .await
+        .unwrap();
     let heartbeat = |seq: i64, cpu: f64| {
         json!({"node_id": "gate-cam", "timestamp": chrono::Utc::now().to_rfc3339(),
                "cpu_usage": cpu, "memory_usage": 40.0, "status": "active", "boot": 1, "seq": seq})

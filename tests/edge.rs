@@ -412,19 +412,9 @@ async fn in_production_a_node_connects_with_the_key_it_registered_with() {
 async fn a_last_will_takes_the_node_offline() {
     let app = dev_app(|_| {}).await;
     let addr = app.server.mqtt_addr.unwrap();
-    let will = json!({"node_id": "cam-5", "status": "offline"})
-        .to_string()
-        .into_bytes();
-    let mut node = MqttNode::connect(
-        addr,
-        "cam-5",
-        NodeOptions {
-            will: Some(("edge-qi/nodes/cam-5/status".into(), will)),
-            ..NodeOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut node = MqttNode::connect(addr, "cam-5", NodeOptions::offline_will("cam-5"))
+        .await
+        .unwrap();
     node.publish_acked(
         "edge-qi/nodes/cam-5/heartbeat",
         heartbeat("cam-5", 1, "active", 3.0),
@@ -486,20 +476,30 @@ async fn ready(app: &TestApp) -> (u16, Value) {
     (s, serde_json::from_str(&b).unwrap_or_default())
 }
 
-#[actix_rt::test]
-async fn through_mosquitto_nothing_acknowledged_is_lost_across_a_broker_restart() {
+/// A Mosquitto of the test's own (persisting in the returned folder) and a development server
+/// connected to it as its MQTT client.
+async fn mosquitto_app(
+    edit: impl FnOnce(&mut urbanstream::config::Settings),
+) -> (std::path::PathBuf, Mosquitto, TestApp) {
     let dir = std::env::temp_dir().join(format!("us_mosq_{}_{}", std::process::id(), free_port()));
     let broker = Mosquitto::start(free_port(), dir.clone());
     let url = format!("mqtt://{}", broker.addr());
     let app = dev_app(|s| {
         s.mqtt.url = Some(url);
         s.mqtt.client_id = format!("urbanstream-test-{}", broker.port);
+        edit(s);
     })
     .await;
     eventually(WAIT, "connected to mosquitto", || async {
         ready(&app).await.0 == 200
     })
     .await;
+    (dir, broker, app)
+}
+
+#[actix_rt::test]
+async fn through_mosquitto_nothing_acknowledged_is_lost_across_a_broker_restart() {
+    let (dir, broker, app) = mosquitto_app(|_| {}).await;
     assert_eq!(ready(&app).await.1["mqtt"]["status"], "ok");
 
     let total = 200i64;
@@ -555,34 +555,15 @@ async fn through_mosquitto_nothing_acknowledged_is_lost_across_a_broker_restart(
 /// it comes, offline by its last will, and poison acknowledged, counted and dead-lettered.
 #[actix_rt::test]
 async fn through_mosquitto_a_node_lives_goes_offline_and_its_poison_is_dead_lettered() {
-    let dir = std::env::temp_dir().join(format!("us_mosq_{}_{}", std::process::id(), free_port()));
-    let broker = Mosquitto::start(free_port(), dir.clone());
-    let url = format!("mqtt://{}", broker.addr());
-    let app = dev_app(|s| {
-        s.mqtt.url = Some(url);
-        s.mqtt.client_id = format!("urbanstream-test-{}", broker.port);
+    let (dir, broker, app) = mosquitto_app(|s| {
         s.mqtt.max_payload = 2048;
         s.edge.offline_after = Duration::from_millis(1200);
     })
     .await;
-    eventually(WAIT, "connected to mosquitto", || async {
-        ready(&app).await.0 == 200
-    })
-    .await;
     let mut ws = ws_connect(&app, &["detections", "node:cam-10"]).await;
-    let will = json!({"node_id": "cam-10", "status": "offline"})
-        .to_string()
-        .into_bytes();
-    let mut node = MqttNode::connect(
-        broker.addr(),
-        "cam-10",
-        NodeOptions {
-            will: Some(("edge-qi/nodes/cam-10/status".into(), will)),
-            ..NodeOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut node = MqttNode::connect(broker.addr(), "cam-10", NodeOptions::offline_will("cam-10"))
+        .await
+        .unwrap();
 
     node.publish_acked(
         "edge-qi/nodes/cam-10/heartbeat",

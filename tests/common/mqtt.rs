@@ -35,6 +35,19 @@ pub struct NodeOptions {
     pub reconnect: bool,
 }
 
+impl NodeOptions {
+    /// A node's usual last will: `{"node_id", "status": "offline"}` on its status topic.
+    pub fn offline_will(node: &str) -> Self {
+        let will = serde_json::json!({"node_id": node, "status": "offline"})
+            .to_string()
+            .into_bytes();
+        Self {
+            will: Some((format!("edge-qi/nodes/{node}/status"), will)),
+            ..Self::default()
+        }
+    }
+}
+
 impl MqttNode {
     /// Connects; `Err` with the broker's refusal when it refuses.
     pub async fn connect(addr: SocketAddr, id: &str, o: NodeOptions) -> Result<Self, String> {
