@@ -6,7 +6,7 @@ import { el, fmtTime, fmtNum, table, downloadCsv, barChart } from "../ui.js";
 const REPORTS = [
   { id: "trips", title: "Trips", path: "/api/v1/reports/trips" },
   { id: "stops", title: "Stops", path: "/api/v1/reports/stops" },
-  { id: "route", title: "Route punctuality", path: "/api/v1/reports/route", needs: "route_id" },
+  { id: "route", title: "Route punctuality", path: "/api/v1/reports/route", needs: "route" },
   { id: "summary", title: "Summary", path: "/api/v1/reports/summary" },
   { id: "fleet-summary", title: "Fleet analytics", path: "/api/v1/analytics/fleet-summary" },
   { id: "route-performance", title: "Route performance", path: "/api/v1/analytics/route-performance" },
@@ -58,9 +58,9 @@ export function mount(section, { api }) {
   async function run() {
     const rep = REPORTS.find((r) => r.id === which.value);
     const q = new URLSearchParams({ from: new Date(from.value).toISOString(), to: new Date(to.value).toISOString() });
-    if (rep.needs === "route_id") {
+    if (rep.needs === "route") {
       if (!routeSel.value) { note.textContent = "Choose a route."; return; }
-      q.set("route", routeSel.value);
+      q.set(rep.needs, routeSel.value);
     }
     note.textContent = "Loading…";
     try {
