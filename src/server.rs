@@ -182,6 +182,8 @@ impl ServerBuilder {
             person_data: urbanstream_actors::edge::PersonData {
                 keep_images: s.cameras.record.crops,
                 keep_embeddings: s.cameras.record.appearance,
+                images_for_ms: (s.cameras.record.crops_days > 0)
+                    .then(|| i64::from(s.cameras.record.crops_days) * DAY_MS),
             },
         };
         let (robot_tuning, tuning_rx) = tokio::sync::watch::channel(RobotTuning {
@@ -510,8 +512,9 @@ async fn run_trajectory_retention(store: Store, days: u32, every: Duration) {
 }
 
 /// Removes stored pictures of people from detections older than `days`, every `every`. The
-/// first pass starts at the oldest detection, later ones cover only what has aged since; each
-/// statement covers an hour of detections, so none holds many rows at once.
+/// first pass starts at the oldest detection, later ones cover only what has aged since (a
+/// detection that arrives older than `days` is stored without its picture); each statement
+/// covers an hour of detections, so none holds many rows at once.
 async fn run_crop_retention(store: Store, days: u32, every: Duration) {
     const WINDOW_MS: i64 = 3_600_000;
     let mut done_until: Option<i64> = None;

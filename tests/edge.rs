@@ -279,6 +279,58 @@ async fn detections_are_stored_once_and_pushed_once_when_a_message_comes_again()
     assert_eq!(csv.lines().count(), 4, "{csv}");
 }
 
+/// With `cameras.record.crops`, pictures of people are stored and leave their detections at
+/// `crops_days`: a detection that ages past it loses its picture to the retention task, one that
+/// arrives older is stored without it; the rest of the row, and younger pictures, stay.
+#[actix_rt::test]
+async fn stored_pictures_of_people_leave_their_detections_after_their_retention() {
+    let app = dev_app(|s| {
+        s.cameras.record.crops = true;
+        s.cameras.record.crops_days = 1;
+        s.retention.check_interval = Duration::from_millis(200);
+    })
+    .await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let mut node = MqttNode::connect(addr, "cam-12", NodeOptions::default())
+        .await
+        .unwrap();
+    let message = |seq: i64, at: String| {
+        json!({"node_id": "cam-12", "timestamp": at, "boot": 1, "seq": seq, "detections": [
+            {"stream_id": "door", "object_type": "person", "confidence": 0.9, "track_id": 4,
+             "bbox": {"x": 10, "y": 20, "width": 30, "height": 60}, "crop": "/9j/4AAQ"}]})
+        .to_string()
+    };
+    let ago = |ms: i64| {
+        (chrono::Utc::now() - chrono::Duration::milliseconds(ms))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let topic = "edge-qi/detection/cam-12";
+    // Taken 2 days ago: past its retention on arrival.
+    node.publish_acked(topic, message(1, ago(2 * 86_400_000)))
+        .await;
+    // Taken a day less 1.5 s ago: ages past it while stored.
+    node.publish_acked(topic, message(2, ago(86_400_000 - 1_500)))
+        .await;
+    node.publish_acked(topic, message(3, ago(0))).await;
+    let rows = stored_detections(&app.server.store, "cam-12").await;
+    assert_eq!(rows.len(), 3);
+    assert!(!rows[0].metadata.contains("crop"), "{}", rows[0].metadata);
+    assert!(rows[1].metadata.contains("crop"), "{}", rows[1].metadata);
+    eventually(
+        Duration::from_secs(10),
+        "the aged picture removed",
+        || async {
+            !stored_detections(&app.server.store, "cam-12").await[1]
+                .metadata
+                .contains("crop")
+        },
+    )
+    .await;
+    let rows = stored_detections(&app.server.store, "cam-12").await;
+    assert!(rows.iter().all(|r| r.metadata.contains("track_id")));
+    assert!(rows[2].metadata.contains("crop"), "{}", rows[2].metadata);
+}
+
 #[actix_rt::test]
 async fn bad_messages_are_acknowledged_counted_and_dead_lettered() {
     let app = dev_app(|s| s.mqtt.max_payload = 2048).await;

@@ -14,6 +14,22 @@ use crate::entity::{EntityEvent, Observation, Reading};
 pub struct PersonData {
     pub keep_images: bool,
     pub keep_embeddings: bool,
+    /// With `keep_images`: a detection at least this old when it arrives keeps no picture (the
+    /// picture retention has passed its time already); `None`: any age.
+    pub images_for_ms: Option<i64>,
+}
+
+impl PersonData {
+    /// What to keep of a reading taken at `at_ms` and received at `received_ms`.
+    fn for_reading(self, at_ms: i64, received_ms: i64) -> Self {
+        let aged = self
+            .images_for_ms
+            .is_some_and(|age| received_ms.saturating_sub(at_ms) >= age);
+        Self {
+            keep_images: self.keep_images && !aged,
+            ..self
+        }
+    }
 }
 
 /// Keys of a person detection's metadata that hold a picture of the person.
@@ -52,6 +68,7 @@ pub fn add_reading(
     keep: PersonData,
 ) {
     let (boot, seq) = r.sequence.map_or((0, -1), |q| (q.boot, q.seq));
+    let keep = keep.for_reading(r.at_ms, received_ms);
     for o in &r.observations {
         match o {
             Observation::Heartbeat(_) => batch.node_samples.push(NodeSampleRow {
@@ -155,8 +172,8 @@ mod privacy_tests {
             stored(
                 "Person",
                 PersonData {
-                    keep_images: false,
-                    keep_embeddings: true
+                    keep_embeddings: true,
+                    ..PersonData::default()
                 }
             ),
             json!({"embedding": [0.1, 0.2], "colour": "red"})
@@ -166,12 +183,34 @@ mod privacy_tests {
                 "person",
                 PersonData {
                     keep_images: true,
-                    keep_embeddings: true
+                    keep_embeddings: true,
+                    images_for_ms: None,
                 }
             ),
             json!({"crop": "/9j/4AAQ", "embedding": [0.1, 0.2], "colour": "red"})
         );
         // Other objects keep everything the node sent.
         assert_eq!(stored("car", PersonData::default())["crop"], "/9j/4AAQ");
+    }
+
+    #[test]
+    fn a_picture_older_than_its_retention_when_it_arrives_is_not_kept() {
+        let keep = PersonData {
+            keep_images: true,
+            keep_embeddings: false,
+            images_for_ms: Some(1_000),
+        };
+        assert!(keep.for_reading(5_000, 5_999).keep_images);
+        assert!(!keep.for_reading(5_000, 6_000).keep_images);
+        let forever = PersonData {
+            images_for_ms: None,
+            ..keep
+        };
+        assert!(forever.for_reading(0, i64::MAX).keep_images);
+        let never = PersonData {
+            keep_images: false,
+            ..keep
+        };
+        assert!(!never.for_reading(5_000, 5_001).keep_images);
     }
 }
