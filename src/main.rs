@@ -8,6 +8,7 @@ use urbanstream::config::{load_standard, Settings};
 use urbanstream::server::ServerBuilder;
 use urbanstream::simulate;
 use urbanstream_actors::teltonika::codec::CodecId;
+use urbanstream_schema::redact::redact;
 
 mod offline_cli;
 
@@ -252,7 +253,11 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Whatever the error quotes, no credential of a URL is printed.
+            eprintln!(
+                "error: {}",
+                urbanstream_schema::redact::redact(&format!("{e:#}"))
+            );
             std::process::ExitCode::FAILURE
         }
     }
@@ -330,10 +335,10 @@ fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
             &settings.database.url,
             1,
         ))
-        .with_context(|| format!("migrating {}", settings.database.url))?;
+        .with_context(|| format!("migrating {}", redact(&settings.database.url)))?;
     eprintln!(
         "database {} ({}) is up to date",
-        settings.database.url,
+        redact(&settings.database.url),
         store.backend()
     );
     Ok(())
@@ -364,7 +369,7 @@ fn user(action: UserAction, config: Option<PathBuf>) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let store = urbanstream_schema::store::Store::open(&settings.database.url, 1)
             .await
-            .with_context(|| format!("opening {}", settings.database.url))?;
+            .with_context(|| format!("opening {}", redact(&settings.database.url)))?;
         match action {
             UserAction::Add { username, role } => {
                 let role: Role = role.parse()?;

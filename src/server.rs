@@ -83,7 +83,12 @@ impl ServerBuilder {
         let profiles = s.io_profiles()?;
         let store = Store::open(&s.database.url, s.database.pool_size)
             .await
-            .with_context(|| format!("opening database.url {}", s.database.url))?;
+            .with_context(|| {
+                format!(
+                    "opening database.url {}",
+                    urbanstream_schema::redact::redact(&s.database.url)
+                )
+            })?;
         tracing::info!(
             backend = store.backend(),
             "database ready, migrations applied"
@@ -319,8 +324,7 @@ impl ServerBuilder {
                 tasks.push(actix_rt::spawn(run_udp_listener(
                     sock,
                     registry.clone().recipient(),
-                    profiles.clone(),
-                    s.teltonika.ack_timeout,
+                    Arc::new(s.teltonika.session(profiles.clone())),
                 )));
                 tracing::info!(udp_addr = %local, "Teltonika UDP listening");
                 Some(local)
@@ -580,12 +584,13 @@ async fn start_mqtt(
     if let Some(url) = &s.mqtt.url {
         let (host, port) = s.mqtt.broker(url)?;
         let connected = Connected::default();
+        let (username, password) = s.mqtt.credentials(url);
         let settings = ClientSettings {
             host,
             port,
             client_id: s.mqtt.client_id.clone(),
-            username: s.mqtt.username.clone(),
-            password: s.mqtt.password.clone(),
+            username,
+            password,
             shared_group: s.mqtt.shared_group.clone(),
             keep_alive: s.mqtt.keep_alive,
             inflight: s.mqtt.inflight,
@@ -599,11 +604,12 @@ async fn start_mqtt(
             batcher.clone().recipient(),
             connected.clone(),
         )));
-        tracing::info!(broker = %url, "edge nodes: subscribing at the MQTT broker");
+        let shown = urbanstream_schema::redact::redact(url);
+        tracing::info!(broker = %shown, "edge nodes: subscribing at the MQTT broker");
         return Ok((
             None,
             MqttStatus::External {
-                broker: url.clone(),
+                broker: shown,
                 connected,
             },
         ));

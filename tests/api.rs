@@ -216,16 +216,6 @@ async fn rest_crud_on_postgres() {
 }
 
 #[actix_rt::test]
-async fn oversized_bodies_are_refused() {
-    let app = TestApp::start(settings(|_| {})).await;
-    let big = json!({"registration": "x".repeat(100_000)});
-    let (s, body) = app.request("POST", "/api/v1/vehicles", Some(&big)).await;
-    assert_eq!(s, 400, "{body}");
-    assert!(body.contains("\"code\":\"bad_request\""), "{body}");
-    app.server.stop().await;
-}
-
-#[actix_rt::test]
 async fn telemetry_history_pages_and_streamed_exports() {
     let app = TestApp::start(settings(|_| {})).await;
     let id = imei(356_307_042_441_000).to_string();

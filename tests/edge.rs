@@ -365,10 +365,10 @@ async fn bad_messages_are_acknowledged_counted_and_dead_lettered() {
     assert_eq!(
         reasons,
         [
-            "future_timestamp",
             "malformed_json",
             "node_mismatch",
             "oversize",
+            "time_out_of_range",
             "wrong_type"
         ]
     );
@@ -378,7 +378,7 @@ async fn bad_messages_are_acknowledged_counted_and_dead_lettered() {
         "node_mismatch",
         "oversize",
         "wrong_type",
-        "future_timestamp",
+        "time_out_of_range",
     ] {
         let series = format!("urbanstream_mqtt_messages_rejected_total{{reason=\"{reason}\"}}");
         assert!(app.metric(&series).await >= 1.0, "{series}");
@@ -660,7 +660,7 @@ async fn through_mosquitto_a_node_lives_goes_offline_and_its_poison_is_dead_lett
         "node_mismatch",
         "oversize",
         "wrong_type",
-        "future_timestamp",
+        "time_out_of_range",
     ];
     let series =
         |reason: &str| format!("urbanstream_mqtt_messages_rejected_total{{reason=\"{reason}\"}}");

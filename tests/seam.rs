@@ -1,4 +1,4 @@
-//! The edges the device seam added, end to end: a model's wide Codec 8 IO, DualCam camera
+//! The edges the device seam added, end to end: a model's 16-byte IO elements, DualCam camera
 //! frames, the fleet plan's IO table into the CAN columns (both backends), full-replace
 //! PUTs, idempotent commands, the HTTP latency histogram by route pattern, and Redis
 //! presence keys and per-device alert channels.
@@ -40,29 +40,26 @@ fn io(id: u16, value: IoValue) -> IoElement {
 }
 
 #[actix_rt::test]
-async fn a_model_with_wide_codec8_io_is_read_its_way() {
+async fn a_model_with_16_byte_io_elements_is_read_its_way() {
     let wide = imei(356_307_042_442_001);
-    let app = TestApp::start(with_device(wide, "FMB920-WIDE", |_| {})).await;
+    let app = TestApp::start(with_device(wide, "FMB130-EXT", |_| {})).await;
     let t = now_ms();
+    let v16: [u8; 16] = core::array::from_fn(|i| i as u8 * 17);
     let rec = fix(
         t,
         44.77,
         17.19,
         20,
-        vec![io(239, IoValue::U8(1)), io(1000, IoValue::U16(77))],
+        vec![io(239, IoValue::U8(1)), io(203, IoValue::B16(v16))],
     );
     let opts = DecodeOptions {
-        codec8_wide_io: true,
+        sixteen_byte_io: true,
     };
     let frame = encode_avl_frame_with(CodecId::Codec8, &[rec], opts).unwrap();
     let mut dev = app.device().await;
     assert_eq!(dev.login(wide).await, 1);
     dev.send(&frame).await;
-    assert_eq!(
-        dev.ack(WAIT).await,
-        Some(1),
-        "read with 2-byte ids and counts"
-    );
+    assert_eq!(dev.ack(WAIT).await, Some(1), "read with its 16-byte group");
     let live = app.vehicle(wide).unwrap().live.unwrap();
     assert_eq!(live.values.bool(&Io::Ignition), Some(true));
     let device = app
@@ -80,8 +77,8 @@ async fn a_model_with_wide_codec8_io_is_read_its_way() {
         .unwrap();
     let stored: Value = serde_json::from_str(&rows[0].io).unwrap();
     assert_eq!(
-        stored["raw"]["1000"], 77,
-        "an id above 255 kept raw: {stored}"
+        stored["raw"]["203"], "00112233445566778899AABBCCDDEEFF",
+        "a 16-byte value kept raw, as hex: {stored}"
     );
 
     // The same bytes from a model without the option do not parse: no ACK.

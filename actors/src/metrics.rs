@@ -9,6 +9,9 @@ pub const TELTONIKA_LOGINS_TOTAL: &str = "urbanstream_teltonika_logins_total";
 pub const TELTONIKA_FRAMES_TOTAL: &str = "urbanstream_teltonika_frames_total";
 pub const TELTONIKA_RECORDS_TOTAL: &str = "urbanstream_teltonika_records_total";
 pub const TELTONIKA_FRAMES_REJECTED_TOTAL: &str = "urbanstream_teltonika_frames_rejected_total";
+pub const TELTONIKA_RECORDS_REJECTED_TOTAL: &str = "urbanstream_teltonika_records_rejected_total";
+pub const TELTONIKA_FIXES_DROPPED_TOTAL: &str = "urbanstream_teltonika_fixes_dropped_total";
+pub const DB_ROWS_QUARANTINED_TOTAL: &str = "urbanstream_db_rows_quarantined_total";
 pub const TELTONIKA_KEEPALIVES_TOTAL: &str = "urbanstream_teltonika_keepalives_total";
 pub const TELTONIKA_DISCONNECTS_TOTAL: &str = "urbanstream_teltonika_disconnects_total";
 pub const TELTONIKA_ACK_LATENCY_SECONDS: &str = "urbanstream_teltonika_ack_latency_seconds";
@@ -157,6 +160,24 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Frames refused without ACK, by reason",
+    ),
+    (
+        TELTONIKA_RECORDS_REJECTED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Records acknowledged but quarantined instead of taken, by reason (time_out_of_range)",
+    ),
+    (
+        TELTONIKA_FIXES_DROPPED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "GPS fixes outside the globe dropped from their records (the rest kept), by reason",
+    ),
+    (
+        DB_ROWS_QUARANTINED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Callers' batches the database refused for good, kept in the quarantine table instead",
     ),
     (
         TELTONIKA_KEEPALIVES_TOTAL,

@@ -4,6 +4,7 @@
 
 pub mod ids;
 pub mod models;
+pub mod redact;
 pub mod schema;
 pub mod store;
 pub mod test_db;

@@ -340,3 +340,6 @@ pub use robot::*;
 
 mod people;
 pub use people::*;
+
+mod quarantine;
+pub use quarantine::*;

@@ -616,3 +616,15 @@ diesel::table! {
 
 diesel::joinable!(person_identities -> tracking_sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(person_identities, tracking_sessions);
+
+diesel::table! {
+    quarantine (id) {
+        id -> BigInt,
+        received_ms -> BigInt,
+        source -> Text,
+        subject -> Text,
+        reason -> Text,
+        detail -> Text,
+        payload -> Text,
+    }
+}

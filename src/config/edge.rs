@@ -33,7 +33,7 @@ pub struct MqttSection {
     pub inflight: usize,
     /// Largest payload accepted; larger ones are refused and dead-lettered.
     pub max_payload: usize,
-    /// How far ahead of our clock a message's timestamp may be.
+    /// How far ahead of our clock a message's timestamp may be (and none before 2000).
     #[serde(with = "duration")]
     pub max_future: Duration,
 }
@@ -73,8 +73,15 @@ impl MqttSection {
         let rest = url
             .strip_prefix("mqtt://")
             .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(|| bad(format!("`{url}` must start with mqtt://")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{}` must start with mqtt://",
+                    urbanstream_schema::redact::redact(url)
+                ))
+            })?;
         let rest = rest.trim_end_matches('/');
+        // `user:password@` is the client's credentials (see `credentials`), not the host.
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (
                 h,
@@ -84,16 +91,40 @@ impl MqttSection {
             None => (rest, 1883),
         };
         if host.is_empty() {
-            return Err(bad(format!("`{url}` names no host")));
+            return Err(bad(format!(
+                "`{}` names no host",
+                urbanstream_schema::redact::redact(url)
+            )));
         }
         Ok((host.to_owned(), port))
+    }
+
+    /// The client's username and password: `mqtt.username` / `mqtt.password`, else the
+    /// URL's `user:password@`.
+    pub fn credentials(&self, url: &str) -> (Option<String>, Option<String>) {
+        let userinfo = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|authority| authority.rsplit_once('@'))
+            .map(|(userinfo, _)| userinfo);
+        let (user, password) = match userinfo.map(|u| u.split_once(':')) {
+            Some(Some((u, p))) => (Some(u.to_owned()), Some(p.to_owned())),
+            Some(None) => (userinfo.map(str::to_owned), None),
+            None => (None, None),
+        };
+        (
+            self.username.clone().or(user.filter(|u| !u.is_empty())),
+            self.password.clone().or(password),
+        )
     }
 
     pub fn limits(&self) -> urbanstream_actors::mqtt::Limits {
         urbanstream_actors::mqtt::Limits {
             max_payload: self.max_payload,
-            max_future: chrono::Duration::from_std(self.max_future)
-                .unwrap_or(chrono::Duration::MAX),
+            clock: urbanstream_actors::entity::ClockBounds {
+                max_ahead: chrono::Duration::from_std(self.max_future)
+                    .unwrap_or(chrono::Duration::MAX),
+            },
         }
     }
 }

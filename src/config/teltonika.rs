@@ -32,6 +32,10 @@ pub struct TeltonikaSettings {
     #[serde(with = "duration")]
     pub tcp_keepalive: Duration,
     pub max_bad_frames: u32,
+    /// Records dated more than this ahead of the server's clock (or before 2000) are
+    /// acknowledged and quarantined, never taken as live state or history.
+    #[serde(with = "duration")]
+    pub max_clock_ahead: Duration,
     pub default_profile: String,
     pub devices: Vec<DeviceEntry>,
     pub models: HashMap<String, String>,
@@ -92,6 +96,10 @@ impl TeltonikaSettings {
             command_timeout: self.command_timeout,
             max_bad_frames: self.max_bad_frames,
             profiles,
+            clock: urbanstream_actors::entity::ClockBounds {
+                max_ahead: chrono::Duration::from_std(self.max_clock_ahead)
+                    .unwrap_or(chrono::Duration::MAX),
+            },
             ..SessionSettings::default()
         }
     }

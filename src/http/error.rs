@@ -39,6 +39,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_s: u64 },
+    #[error("request body over the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
     #[error("internal error")]
     Internal { id: String },
 }
@@ -50,6 +52,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
@@ -93,6 +96,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -124,7 +128,18 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 }
 
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid JSON body: {err}")).into()
+    use actix_web::error::{JsonPayloadError, PayloadError};
+    match err {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::PayloadTooLarge { limit }.into()
+        }
+        JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge {
+            limit: super::MAX_JSON_BYTES,
+        }
+        .into(),
+        other => ApiError::BadRequest(format!("invalid JSON body: {other}")).into(),
+    }
 }
 
 pub fn query_error(

@@ -28,6 +28,7 @@ pub async fn ready(state: web::Data<HttpState>) -> HttpResponse {
             {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => {
+                    let e = urbanstream_schema::redact::redact(&e.to_string());
                     tracing::warn!("not ready: redis: {e}");
                     Err("unavailable".to_owned())
                 }

@@ -272,6 +272,7 @@ route_table! {
     Get "/api/v1/system/nodes/summary" Access::Roles(EVERYONE) => system::summary::summary;
     Get "/api/v1/system/logs" Access::Roles(WATCH) => system::logs::logs;
     Get "/api/v1/mqtt/dead-letters" Access::Roles(ADMIN) => system::dead_letters::dead_letters;
+    Get "/api/v1/quarantine" Access::Roles(ADMIN) => system::quarantine::list;
 }
 
 /// Registers one resource per path holding all its methods, in table order.

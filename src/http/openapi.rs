@@ -214,6 +214,7 @@ impl Modify for Security {
         system::summary::summary,
         system::logs::logs,
         system::dead_letters::dead_letters,
+        system::quarantine::list,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail, crate::auth::Role)),
     modifiers(&Security),

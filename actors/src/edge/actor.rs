@@ -138,11 +138,15 @@ impl Supervised for EdgeNodeActor {
 impl Handler<IngestReadings> for EdgeNodeActor {
     type Result = ResponseFuture<Result<IngestOutcome, EntityError>>;
 
-    fn handle(&mut self, msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, mut msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
         self.last_received = Some(Instant::now());
         let received_ms = msg.received_at.timestamp_millis();
         let node = self.node.to_string();
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            quarantine: msg.take_quarantined(&EntityKey::EdgeNode(self.node)),
+            ..Batch::default()
+        };
+        let quarantined = batch.quarantine.len() as u32;
         let mut events = Vec::new();
         let mut out = Vec::with_capacity(msg.readings.len());
         let (mut changed, mut late) = (false, 0u32);
@@ -198,7 +202,11 @@ impl Handler<IngestReadings> for EdgeNodeActor {
         let node = self.node;
         Box::pin(async move {
             match persist.await {
-                Ok(Ok(())) => Ok(IngestOutcome { accepted, late }),
+                Ok(Ok(())) => Ok(IngestOutcome {
+                    accepted,
+                    late,
+                    quarantined,
+                }),
                 Ok(Err(e)) => {
                     tracing::warn!(%node, "edge node messages not stored: {e}");
                     Err(EntityError::Storage(e))

@@ -9,23 +9,62 @@ use urbanstream_schema::{DeviceId, VehicleId};
 
 use super::event::EntityEvent;
 use super::key::EntityKey;
-use super::reading::{Accepted, Reading};
+use super::reading::{Accepted, Quarantined, Reading};
 use crate::errors::StorageError;
+use urbanstream_schema::models::NewQuarantined;
 
 /// One frame's readings for an entity. The reply is what the adapter acknowledges: once
-/// `Ok`, the readings are committed to the database.
+/// `Ok`, the readings (and what was quarantined) are committed to the database.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<IngestOutcome, EntityError>")]
 pub struct IngestReadings {
     pub readings: Vec<Reading>,
     pub received_at: DateTime<Utc>,
+    /// Readings of the same frame the adapter refused to hand over as they came (a clock out
+    /// of range): stored in the quarantine with the entity's rows, answered like them.
+    pub quarantined: Vec<Quarantined>,
 }
 
-/// Readings taken over by the entity; `late` of them were older than its latest.
+impl IngestReadings {
+    pub fn new(readings: Vec<Reading>, received_at: DateTime<Utc>) -> Self {
+        Self {
+            readings,
+            received_at,
+            quarantined: Vec::new(),
+        }
+    }
+
+    /// The quarantine rows of this message, from `key`'s device; taken out of it.
+    pub fn take_quarantined(&mut self, key: &EntityKey) -> Vec<NewQuarantined> {
+        let received_ms = self.received_at.timestamp_millis();
+        std::mem::take(&mut self.quarantined)
+            .into_iter()
+            .map(|q| NewQuarantined {
+                received_ms,
+                source: key.kind().as_str().to_owned(),
+                subject: key.to_string(),
+                reason: q.reason.to_owned(),
+                detail: q.detail,
+                payload: q.payload,
+            })
+            .collect()
+    }
+}
+
+/// What the entity answers for: `accepted` readings, `late` of them older than its latest,
+/// and `quarantined` more kept aside. The adapter acknowledges `accepted + quarantined`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestOutcome {
     pub accepted: u32,
     pub late: u32,
+    pub quarantined: u32,
+}
+
+impl IngestOutcome {
+    /// What the device is told was received.
+    pub fn answered(&self) -> u32 {
+        self.accepted + self.quarantined
+    }
 }
 
 /// Why an entity did not take readings. The adapter sends no acknowledgement, so the

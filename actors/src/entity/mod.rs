@@ -66,5 +66,8 @@ pub use observation::{
     BBox, Birth, CommandResult, ConsensusReport, Detection, Health, NodeStatus, Observation,
     Performance, RobotMode, RobotReport, RobotState, SafetyKind, Sequence,
 };
-pub use reading::{device_time, Accepted, Fix, Reading};
+pub use reading::{
+    device_time, Accepted, ClockBounds, Fix, Quarantined, Reading, EARLIEST_DEVICE_TIME_MS,
+    TIME_OUT_OF_RANGE,
+};
 pub use snapshot::{typed, Published, Snapshot, SnapshotSlot};

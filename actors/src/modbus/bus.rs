@@ -1035,10 +1035,7 @@ fn send(p: &Polled, observation: Observation) {
         observations: vec![observation],
     };
     if entity
-        .try_send(IngestReadings {
-            readings: vec![reading],
-            received_at: now,
-        })
+        .try_send(IngestReadings::new(vec![reading], now))
         .is_err()
     {
         metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot").increment(1);

@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 use urbanstream_schema::NodeId;
 
 use crate::entity::{
-    BBox, Birth, ConsensusReport, Detection, Facts, Health, NodeStatus, Observation, Performance,
-    Reading, Sequence,
+    BBox, Birth, ClockBounds, ConsensusReport, Detection, Facts, Health, NodeStatus, Observation,
+    Performance, Reading, Sequence,
 };
 
 /// The topic prefix of every edge node message.
@@ -71,8 +71,8 @@ pub enum Refused {
     Shape(String),
     #[error("node_id `{payload}` does not match the topic's `{topic}`")]
     NodeMismatch { topic: String, payload: String },
-    #[error("timestamp {0} is too far in the future")]
-    Future(DateTime<Utc>),
+    #[error("timestamp out of range: {0}")]
+    Time(String),
     #[error("node {0} is not registered")]
     UnknownNode(NodeId),
     #[error("node {node} may not publish to `{topic}`")]
@@ -92,7 +92,7 @@ impl Refused {
             Self::Json(_) => "malformed_json",
             Self::Shape(_) => "wrong_type",
             Self::NodeMismatch { .. } => "node_mismatch",
-            Self::Future(_) => "future_timestamp",
+            Self::Time(_) => crate::entity::TIME_OUT_OF_RANGE,
             Self::UnknownNode(_) => "unknown_node",
             Self::Forbidden { .. } => "not_authorized",
             Self::Quarantined(_) => "quarantined",
@@ -105,15 +105,17 @@ impl Refused {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_payload: usize,
-    /// How far ahead of our clock a timestamp may be.
-    pub max_future: chrono::Duration,
+    /// The timestamps a node may send: from 2000 to a little ahead of our clock.
+    pub clock: ClockBounds,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_payload: 256 * 1024,
-            max_future: chrono::Duration::minutes(5),
+            clock: ClockBounds {
+                max_ahead: chrono::Duration::minutes(5),
+            },
         }
     }
 }
@@ -177,9 +179,10 @@ pub fn parse(
         None | Some(Value::Null) => now,
         Some(v) => timestamp(v)?,
     };
-    if at - now > limits.max_future {
-        return Err(Refused::Future(at));
-    }
+    limits
+        .clock
+        .check(at.timestamp_millis(), now)
+        .map_err(Refused::Time)?;
     let sequence = match (int(&m, "seq")?, int(&m, "boot")?) {
         (Some(seq), boot) => Some(Sequence {
             boot: boot.unwrap_or(-1),
@@ -543,7 +546,12 @@ mod tests {
                 hb,
                 br#"{"timestamp":"2027-01-01T00:00:00Z","cpu_usage":1,"memory_usage":1}"#
             ),
-            "future_timestamp"
+            "time_out_of_range"
+        );
+        assert_eq!(
+            refused(hb, br#"{"timestamp":0,"cpu_usage":1,"memory_usage":1}"#),
+            "time_out_of_range",
+            "before 2000: a node without its clock"
         );
         assert_eq!(refused(hb, &vec![b' '; 300 * 1024]), "oversize");
         assert_eq!(

@@ -73,10 +73,7 @@ impl Ingest {
             Err(refused) => return self.dead_letter(topic, payload, refused),
         };
         let node = parsed.node;
-        let first = entity.send(IngestReadings {
-            readings: vec![parsed.reading],
-            received_at: now,
-        });
+        let first = entity.send(IngestReadings::new(vec![parsed.reading], now));
         // A retry reads the message again (rare): the hot path copies nothing.
         let (topic, payload, limits) = (topic.to_owned(), payload.clone(), self.limits);
         let registry = self.registry.clone();
@@ -110,10 +107,7 @@ impl Ingest {
                     return Disposition::Stored;
                 };
                 attempt = entity
-                    .send(IngestReadings {
-                        readings: vec![again.reading],
-                        received_at: Utc::now(),
-                    })
+                    .send(IngestReadings::new(vec![again.reading], Utc::now()))
                     .await;
             }
         }

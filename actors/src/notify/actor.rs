@@ -217,6 +217,8 @@ impl Delivery {
                 }
                 Err(e) => {
                     metrics::counter!(NOTIFICATION_ATTEMPTS_TOTAL, "channel" => kind.as_str(), "result" => "error").increment(1);
+                    // A transport error quotes the target URL, credentials and all.
+                    let e = urbanstream_schema::redact::redact(&e);
                     tracing::debug!(channel = ch.id, attempt, "notification failed: {e}");
                     last_error = e;
                 }

@@ -124,6 +124,7 @@ impl RedisBridgeActor {
                 Err(e) => {
                     metrics::counter!(REDIS_ERRORS_TOTAL, "op" => "connect").increment(1);
                     let next = backoff(delay);
+                    let e = urbanstream_schema::redact::redact(&e.to_string());
                     tracing::warn!(
                         "Redis unavailable ({e}); live updates stay local; retrying in {next:?}"
                     );

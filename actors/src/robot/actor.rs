@@ -212,7 +212,11 @@ impl Handler<IngestReadings> for RobotActor {
             );
         }
         self.emit(out, events, state);
-        Ok(IngestOutcome { accepted, late: 0 })
+        Ok(IngestOutcome {
+            accepted,
+            late: 0,
+            quarantined: 0,
+        })
     }
 }
 

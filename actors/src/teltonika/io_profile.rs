@@ -52,8 +52,9 @@ pub struct IoElementDef {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProfileOptions {
-    /// Codec 8 frames with 2-byte IO ids and counts (the FMB "extended IO" setting).
-    pub codec8_wide_io: bool,
+    /// Records with a 16-byte IO group after the 8-byte one (the FMB "extended records"
+    /// setting).
+    pub sixteen_byte_io: bool,
 }
 
 fn one() -> f64 {
@@ -139,7 +140,7 @@ impl IoProfile {
     /// How this profile's devices write their frames.
     pub fn decode_options(&self) -> DecodeOptions {
         DecodeOptions {
-            codec8_wide_io: self.options.codec8_wide_io,
+            sixteen_byte_io: self.options.sixteen_byte_io,
         }
     }
 
@@ -163,27 +164,31 @@ fn scaled(raw: f64, entry: &Entry) -> Value {
 }
 
 fn interpret(entry: &Entry, value: &IoValue) -> Option<Value> {
-    match (entry.kind, value) {
-        (IoKind::Text, IoValue::Bytes(b)) => Some(Value::Text(ascii(b))),
-        (IoKind::Dtc, IoValue::Bytes(b)) => Some(Value::Codes(
-            ascii(b)
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        )),
-        (_, IoValue::Bytes(_)) => None,
-        (IoKind::Bool, v) => v.as_u64().map(|n| Value::Bool(n != 0)),
-        (IoKind::Bitmask, v) => v.as_u64().map(Value::Integer),
-        (IoKind::Signed, v) => v.as_i64().map(|n| scaled(n as f64, entry)),
-        (IoKind::Number, v) => v.as_u64().map(|n| {
+    if let Some(b) = value.raw_bytes() {
+        return match entry.kind {
+            IoKind::Text => Some(Value::Text(ascii(b))),
+            IoKind::Dtc => Some(Value::Codes(
+                ascii(b)
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            _ => None,
+        };
+    }
+    match entry.kind {
+        IoKind::Bool => value.as_u64().map(|n| Value::Bool(n != 0)),
+        IoKind::Bitmask => value.as_u64().map(Value::Integer),
+        IoKind::Signed => value.as_i64().map(|n| scaled(n as f64, entry)),
+        IoKind::Number => value.as_u64().map(|n| {
             if entry.scale == 1.0 && entry.offset == 0.0 {
                 Value::Integer(n)
             } else {
                 scaled(n as f64, entry)
             }
         }),
-        (IoKind::Text | IoKind::Dtc, v) => v.as_u64().map(Value::Integer),
+        IoKind::Text | IoKind::Dtc => value.as_u64().map(Value::Integer),
     }
 }
 
@@ -402,11 +407,11 @@ mod offset_tests {
         let wide = HashMap::from([(
             "wide".to_string(),
             ProfileOptions {
-                codec8_wide_io: true,
+                sixteen_byte_io: true,
             },
         )]);
         let set = IoProfiles::new(&tables, &HashMap::new(), &wide, "wide").unwrap();
-        assert!(set.default_profile().decode_options().codec8_wide_io);
+        assert!(set.default_profile().decode_options().sixteen_byte_io);
         let stray = HashMap::from([("nope".to_string(), ProfileOptions::default())]);
         assert!(matches!(
             IoProfiles::new(&tables, &HashMap::new(), &stray, "wide"),

@@ -20,7 +20,7 @@ use super::codec::{
 };
 use super::io_profile::{IoProfile, IoProfiles};
 use crate::commands::{CommandError, Deliver};
-use crate::entity::{EntityKey, IngestReadings};
+use crate::entity::{ClockBounds, EntityKey, IngestReadings};
 use crate::metrics::*;
 use crate::registry::{
     AuthorizeDevice, CloseConnection, CloseReason, ConnectionEnded, ConnectionHandle, ConnectionId,
@@ -41,6 +41,8 @@ pub struct SessionSettings {
     pub max_pending_commands: usize,
     /// How each device model's IO is named and its frames read.
     pub profiles: Arc<IoProfiles>,
+    /// The device times taken; records outside are acknowledged and quarantined.
+    pub clock: ClockBounds,
 }
 
 impl Default for SessionSettings {
@@ -53,6 +55,7 @@ impl Default for SessionSettings {
             max_bad_frames: 3,
             max_pending_commands: 8,
             profiles: Arc::new(IoProfiles::none()),
+            clock: ClockBounds::default(),
         }
     }
 }
@@ -218,16 +221,18 @@ impl TeltonikaSessionActor {
         self.bad_frames = 0;
         let codec = packet.codec;
         let started = Instant::now();
-        let request = entity.send(IngestReadings {
-            readings: super::adapter::readings(packet.records, &profile),
-            received_at: Utc::now(),
-        });
+        let request = entity.send(super::adapter::intake(
+            packet.records,
+            &profile,
+            self.settings.clock,
+            Utc::now(),
+        ));
         let request = tokio::time::timeout(self.settings.ack_timeout, request);
         // The ACK waits for the entity actor; no further frame is read meanwhile, so ACKs
         // leave in frame order and a slow consumer slows the device (backpressure).
         ctx.wait(request.into_actor(self).map(move |res, act, ctx| match res {
             Ok(Ok(Ok(outcome))) => {
-                act.writer.write(Outbound::Ack(outcome.accepted));
+                act.writer.write(Outbound::Ack(outcome.answered()));
                 metrics::counter!(TELTONIKA_FRAMES_TOTAL, "codec" => codec.name(), "transport" => "tcp").increment(1);
                 metrics::counter!(TELTONIKA_RECORDS_TOTAL).increment(u64::from(outcome.accepted));
                 metrics::histogram!(TELTONIKA_ACK_LATENCY_SECONDS).record(started.elapsed().as_secs_f64());

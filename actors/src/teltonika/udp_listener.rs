@@ -2,15 +2,15 @@
 //! acknowledged once the entity has stored it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::Recipient;
 use chrono::Utc;
 use tokio::net::UdpSocket;
 
-use super::codec::{decode_udp, decode_udp_with, encode_udp_ack, CodecId};
-use super::io_profile::IoProfiles;
-use crate::entity::{EntityKey, IngestReadings};
+use super::codec::{decode_udp_with, encode_udp_ack, udp_imei};
+use super::SessionSettings;
+use crate::entity::EntityKey;
 use crate::metrics::*;
 use crate::registry::AuthorizeDevice;
 
@@ -18,8 +18,7 @@ use crate::registry::AuthorizeDevice;
 pub async fn run_udp_listener(
     socket: UdpSocket,
     authorize: Recipient<AuthorizeDevice>,
-    profiles: Arc<IoProfiles>,
-    ack_timeout: Duration,
+    settings: Arc<SessionSettings>,
 ) {
     let socket = Arc::new(socket);
     let mut buf = vec![0u8; 65_536];
@@ -32,8 +31,9 @@ pub async fn run_udp_listener(
             }
         };
         let datagram = buf[..n].to_vec();
-        let packet = match decode_udp(&datagram) {
-            Ok(p) => p,
+        // The header names the device; its records are read once its model is known.
+        let imei = match udp_imei(&datagram) {
+            Ok(imei) => imei,
             Err(e) => {
                 metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => e.reason().as_str())
                     .increment(1);
@@ -43,10 +43,9 @@ pub async fn run_udp_listener(
         };
         let socket = socket.clone();
         let authorize = authorize.clone();
-        let profiles = profiles.clone();
+        let settings = settings.clone();
         actix::spawn(async move {
             let started = Instant::now();
-            let imei = packet.imei;
             let grant = match authorize
                 .send(AuthorizeDevice {
                     key: EntityKey::Tracker(imei),
@@ -62,30 +61,26 @@ pub async fn run_udp_listener(
                 }
                 Err(_mailbox) => return,
             };
-            let profile = profiles.for_model(&grant.model);
-            let opts = profile.decode_options();
-            // A model that writes Codec 8 with wide IO ids: read the datagram its way.
-            let packet = if opts.codec8_wide_io && packet.packet.codec == CodecId::Codec8 {
-                match decode_udp_with(&datagram, opts) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => e.reason().as_str())
-                            .increment(1);
-                        tracing::warn!(%peer, reason = %e.reason(), "UDP datagram rejected, no ACK: {e}");
-                        return;
-                    }
+            let profile = settings.profiles.for_model(&grant.model);
+            let packet = match decode_udp_with(&datagram, profile.decode_options()) {
+                Ok(p) => p,
+                Err(e) => {
+                    metrics::counter!(TELTONIKA_FRAMES_REJECTED_TOTAL, "reason" => e.reason().as_str())
+                        .increment(1);
+                    tracing::warn!(%peer, reason = %e.reason(), "UDP datagram rejected, no ACK: {e}");
+                    return;
                 }
-            } else {
-                packet
             };
             let codec = packet.packet.codec;
-            let ingest = grant.entity.send(IngestReadings {
-                readings: super::adapter::readings(packet.packet.records, &profile),
-                received_at: Utc::now(),
-            });
-            match tokio::time::timeout(ack_timeout, ingest).await {
+            let ingest = grant.entity.send(super::adapter::intake(
+                packet.packet.records,
+                &profile,
+                settings.clock,
+                Utc::now(),
+            ));
+            match tokio::time::timeout(settings.ack_timeout, ingest).await {
                 Ok(Ok(Ok(outcome))) => {
-                    let count = u8::try_from(outcome.accepted).unwrap_or(u8::MAX);
+                    let count = u8::try_from(outcome.answered()).unwrap_or(u8::MAX);
                     let ack = encode_udp_ack(packet.packet_id, packet.avl_packet_id, count);
                     if let Err(e) = socket.send_to(&ack, peer).await {
                         tracing::debug!(%peer, "UDP ACK not sent: {e}");

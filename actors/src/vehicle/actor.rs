@@ -175,15 +175,18 @@ impl Supervised for TrackerActor {
 impl Handler<IngestReadings> for TrackerActor {
     type Result = ResponseFuture<Result<IngestOutcome, EntityError>>;
 
-    fn handle(&mut self, msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, mut msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
         let accepted = msg.readings.len() as u32;
         self.last_received = Some((Instant::now(), msg.received_at));
+        let quarantine = msg.take_quarantined(&EntityKey::Tracker(self.imei));
+        let quarantined = quarantine.len() as u32;
         let (ordered, latest) = order_readings(self.latest_ms, msg.readings);
         self.latest_ms = latest;
         let mut late = 0u32;
         let mut out = Vec::with_capacity(ordered.len());
         let mut batch = Batch {
             telemetry: Vec::with_capacity(ordered.len()),
+            quarantine,
             ..Batch::default()
         };
         let mut events = Vec::new();
@@ -263,7 +266,11 @@ impl Handler<IngestReadings> for TrackerActor {
         let imei = self.imei;
         Box::pin(async move {
             match persist.await {
-                Ok(Ok(())) => Ok(IngestOutcome { accepted, late }),
+                Ok(Ok(())) => Ok(IngestOutcome {
+                    accepted,
+                    late,
+                    quarantined,
+                }),
                 Ok(Err(e)) => {
                     tracing::warn!(%imei, "records not stored: {e}");
                     Err(EntityError::Storage(e))

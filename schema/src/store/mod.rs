@@ -34,12 +34,15 @@ mod network;
 mod operations;
 mod people;
 mod postgres;
+mod quarantine;
 mod reports;
 mod robot;
 mod sqlite;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use crate::redact::redact;
 
 pub use auth::AuditFilter;
 pub use crud::is_conflict;
@@ -48,6 +51,7 @@ pub use network::Network;
 pub use operations::{AckOutcome, AlertFilter, ACTIVE_ACK, ACTIVE_UNACK, CLEARED};
 pub use people::{DetectionCount, PersonFilter, SESSION_PAUSED, SESSION_RUNNING, SESSION_STOPPED};
 pub use postgres::PgStore;
+pub use quarantine::QuarantineFilter;
 pub use reports::{TripTotals, Window, SPEED_BANDS};
 pub use robot::{robot_identifier, ROBOT_KIND};
 pub use sqlite::SqliteStore;
@@ -57,17 +61,18 @@ pub use batch::{Batch, Departure};
 /// A database failure; `kind()` is a bounded label for logs and metrics.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    // Messages quote what the drivers said, which may hold a URL: shown redacted.
     #[error("database URL `{0}` is neither postgres://… nor sqlite://…")]
     BadUrl(String),
-    #[error("cannot connect: {0}")]
+    #[error("cannot connect: {}", redact(.0))]
     Connect(String),
-    #[error("connection pool: {0}")]
+    #[error("connection pool: {}", redact(.0))]
     Pool(String),
-    #[error("migrations: {0}")]
+    #[error("migrations: {}", redact(.0))]
     Migration(String),
     #[error("query: {0}")]
     Query(#[from] diesel::result::Error),
-    #[error("copy: {0}")]
+    #[error("copy: {}", redact(.0))]
     Copy(String),
     #[error("database worker stopped")]
     Closed,
@@ -100,11 +105,11 @@ impl DbUrl {
             Ok(Self::Postgres(url.to_owned()))
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(DbError::BadUrl(url.to_owned()));
+                return Err(DbError::BadUrl(crate::redact::redact(url)));
             }
             Ok(Self::Sqlite(PathBuf::from(path)))
         } else {
-            Err(DbError::BadUrl(url.to_owned()))
+            Err(DbError::BadUrl(crate::redact::redact(url)))
         }
     }
 }

@@ -147,12 +147,17 @@ impl PgStore {
             if self.known(group, day) {
                 continue;
             }
+            // The last day representable has no end: such a time is refused, not wrapped.
+            let Some(end) = day.checked_add(1).and_then(|d| d.checked_mul(DAY_MS)) else {
+                return Err(DbError::Copy(format!(
+                    "time in day {day} is out of range for a partition of {group}"
+                )));
+            };
             for &table in tables {
                 let sql = format!(
-                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} FOR VALUES FROM ({}) TO ({})",
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} FOR VALUES FROM ({}) TO ({end})",
                     partition_name(table, day),
                     day * DAY_MS,
-                    (day + 1) * DAY_MS
                 );
                 if let Err(e) = diesel::sql_query(&sql).execute(conn).await {
                     // Another node may have created it at the same moment: check once more.
@@ -539,6 +544,13 @@ async fn write_edge(tx: &tokio_postgres::Transaction<'_>, d: &Batch) -> Result<(
         tokio_postgres::Transaction::execute(tx,
             "INSERT INTO mqtt_dead_letters (received_ms, topic, reason, detail, payload) VALUES ($1, $2, $3, $4, $5)",
             &[&l.received_ms, &l.topic, &l.reason, &l.detail, &l.payload],
+        )
+        .await?;
+    }
+    for q in &d.quarantine {
+        tokio_postgres::Transaction::execute(tx,
+            "INSERT INTO quarantine (received_ms, source, subject, reason, detail, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&q.received_ms, &q.source, &q.subject, &q.reason, &q.detail, &q.payload],
         )
         .await?;
     }

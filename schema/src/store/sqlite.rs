@@ -225,6 +225,11 @@ fn write_edge(c: &mut SqliteConnection, d: &Batch) -> diesel::QueryResult<()> {
             .values(r)
             .execute(c)?;
     }
+    for q in &d.quarantine {
+        diesel::insert_into(crate::schema::quarantine::table)
+            .values(q)
+            .execute(c)?;
+    }
     Ok(())
 }
 

@@ -55,7 +55,8 @@ pub(crate) fn view(r: &ChannelRow) -> ChannelView {
         id: r.id,
         name: r.name.clone(),
         kind: r.kind.clone(),
-        target: r.target.clone(),
+        // A webhook URL's password and secret parameters are not shown back.
+        target: urbanstream_schema::redact::redact(&r.target),
         signed: r.secret.is_some(),
         enabled: r.enabled,
         created_ms: r.created_ms,

@@ -13,11 +13,16 @@ pub async fn replace(
     id: web::Path<i64>,
     body: web::Json<ChannelInput>,
 ) -> Result<HttpResponse, ApiError> {
-    match state
-        .store
-        .update_channel(*id, to_data(body.into_inner())?)
-        .await?
-    {
+    let mut data = to_data(body.into_inner())?;
+    // A target sent back as it was shown (credentials masked) keeps the stored one.
+    if data.target.contains(urbanstream_schema::redact::MASK) {
+        if let Some(old) = state.store.channel(*id).await? {
+            if urbanstream_schema::redact::redact(&old.target) == data.target {
+                data.target = old.target;
+            }
+        }
+    }
+    match state.store.update_channel(*id, data).await? {
         Some(row) => Ok(HttpResponse::Ok().json(view(&row))),
         None => Err(ApiError::NotFound(format!("no notification channel {id}"))),
     }

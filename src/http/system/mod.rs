@@ -1,10 +1,11 @@
 //! The edge system at a glance: metrics, health of what it depends on, nodes by status,
-//! the system log, consensus rounds and refused MQTT messages.
+//! the system log, consensus rounds, refused MQTT messages and the quarantine.
 
 pub mod consensus;
 pub mod dead_letters;
 pub mod health;
 pub mod logs;
+pub mod quarantine;
 pub mod status;
 pub mod summary;
 

@@ -72,7 +72,8 @@ impl Priority {
     }
 }
 
-/// The GPS element, kept as sent (degrees × 10⁷) so that it round-trips exactly.
+/// The GPS element, kept as sent (degrees × 10⁷) so that it round-trips exactly. A position
+/// off the globe is the adapter's to drop: the record's other values are still good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GpsElement {
     pub longitude: i32,
@@ -120,6 +121,9 @@ pub enum IoValue {
     U16(u16),
     U32(u32),
     U64(u64),
+    /// A 16-byte element, sent only by devices with 16-byte IO elements switched on
+    /// ([`DecodeOptions::sixteen_byte_io`]); kept raw.
+    B16([u8; 16]),
     /// Variable-length (NX) element, Codec 8 Extended only.
     Bytes(Vec<u8>),
 }
@@ -132,7 +136,16 @@ impl IoValue {
             Self::U16(v) => Some(v.into()),
             Self::U32(v) => Some(v.into()),
             Self::U64(v) => Some(v),
-            Self::Bytes(_) => None,
+            Self::B16(_) | Self::Bytes(_) => None,
+        }
+    }
+
+    /// The bytes of a value that is not an integer (16-byte and variable-length elements).
+    pub fn raw_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Self::B16(b) => Some(b),
+            Self::Bytes(b) => Some(b),
+            _ => None,
         }
     }
 
@@ -143,7 +156,7 @@ impl IoValue {
             Self::U16(v) => Some((v as i16).into()),
             Self::U32(v) => Some((v as i32).into()),
             Self::U64(v) => Some(v as i64),
-            Self::Bytes(_) => None,
+            Self::B16(_) | Self::Bytes(_) => None,
         }
     }
 
@@ -153,19 +166,20 @@ impl IoValue {
             Self::U16(_) => 1,
             Self::U32(_) => 2,
             Self::U64(_) => 3,
-            Self::Bytes(_) => 4,
+            Self::B16(_) => 4,
+            Self::Bytes(_) => 5,
         }
     }
 }
 
 impl Serialize for IoValue {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Bytes(b) => {
+        match self.raw_bytes() {
+            Some(b) => {
                 let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
                 serializer.serialize_str(&hex)
             }
-            other => serializer.serialize_u64(other.as_u64().unwrap_or_default()),
+            None => serializer.serialize_u64(self.as_u64().unwrap_or_default()),
         }
     }
 }
@@ -188,7 +202,7 @@ pub struct AvlRecord {
     pub event_io_id: u16,
     /// Codec 16 only.
     pub generation_type: Option<u8>,
-    /// Elements in wire order: 1-, 2-, 4-, 8-byte, then variable-length groups.
+    /// Elements in wire order: 1-, 2-, 4-, 8-, 16-byte, then variable-length groups.
     pub io: Vec<IoElement>,
 }
 
@@ -202,9 +216,11 @@ pub struct AvlPacket {
 /// How a device's frames are read beyond what the codec id says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DecodeOptions {
-    /// Codec 8 frames with 2-byte IO ids, event IO id and counts: some FMB firmware sends
-    /// them so with its "extended IO" setting. A per-model option of the IO profile.
-    pub codec8_wide_io: bool,
+    /// Records carry one more IO group after the 8-byte one: a count, then elements of an id
+    /// and a 16-byte value, ids and count as wide as the codec's others (1 byte each in
+    /// Codec 8). FMB firmware writes it with its "extended" records setting; nothing in the
+    /// frame says so, hence a per-model option of the IO profile.
+    pub sixteen_byte_io: bool,
 }
 
 /// Per-codec widths of the record's header fields and IO ids and counts.
@@ -218,9 +234,8 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(codec: CodecId, opts: DecodeOptions) -> Self {
+    fn of(codec: CodecId) -> Self {
         match codec {
-            CodecId::Codec8 if opts.codec8_wide_io => Wire8Wide::LAYOUT,
             CodecId::Codec8 => Wire8::LAYOUT,
             CodecId::Codec8Ext => Wire8Ext::LAYOUT,
             CodecId::Codec16 => Wire16::LAYOUT,
@@ -253,7 +268,6 @@ trait Wire {
 }
 
 struct Wire8;
-struct Wire8Wide;
 struct Wire8Ext;
 struct Wire16;
 
@@ -262,16 +276,6 @@ impl Wire for Wire8 {
         wide_ids: false,
         wide_counts: false,
         wide_event: false,
-        generation_type: false,
-        nx: false,
-    };
-}
-
-impl Wire for Wire8Wide {
-    const LAYOUT: Layout = Layout {
-        wide_ids: true,
-        wide_counts: true,
-        wide_event: true,
         generation_type: false,
         nx: false,
     };
@@ -300,10 +304,6 @@ impl Wire for Wire16 {
 /// Smallest record on the wire (codec 8, no IO): 8+1+15+1+1+4 counts.
 const MIN_RECORD_LEN: usize = 30;
 
-/// Largest GPS coordinates accepted (degrees × 10⁷).
-const MAX_LAT: i32 = 900_000_000;
-const MAX_LON: i32 = 1_800_000_000;
-
 /// Decodes the AVL data field: codec id, count, records, count. Used by TCP and UDP.
 pub(crate) fn decode_avl_data(
     r: &mut Reader<'_>,
@@ -317,11 +317,13 @@ pub(crate) fn decode_avl_data(
     // Bounded by the bytes present, whatever the count says.
     let mut records = Vec::with_capacity(usize::from(first).min(r.remaining() / MIN_RECORD_LEN));
     for _ in 0..first {
-        records.push(match codec {
-            CodecId::Codec8 if opts.codec8_wide_io => decode_record::<Wire8Wide>(r)?,
-            CodecId::Codec8 => decode_record::<Wire8>(r)?,
-            CodecId::Codec8Ext => decode_record::<Wire8Ext>(r)?,
-            CodecId::Codec16 => decode_record::<Wire16>(r)?,
+        records.push(match (codec, opts.sixteen_byte_io) {
+            (CodecId::Codec8, false) => decode_record::<Wire8, false>(r)?,
+            (CodecId::Codec8, true) => decode_record::<Wire8, true>(r)?,
+            (CodecId::Codec8Ext, false) => decode_record::<Wire8Ext, false>(r)?,
+            (CodecId::Codec8Ext, true) => decode_record::<Wire8Ext, true>(r)?,
+            (CodecId::Codec16, false) => decode_record::<Wire16, false>(r)?,
+            (CodecId::Codec16, true) => decode_record::<Wire16, true>(r)?,
         });
     }
     let second_offset = r.offset();
@@ -335,7 +337,7 @@ pub(crate) fn decode_avl_data(
     Ok(AvlPacket { codec, records })
 }
 
-fn decode_record<W: Wire>(r: &mut Reader<'_>) -> Result<AvlRecord, DecodeError> {
+fn decode_record<W: Wire, const B16: bool>(r: &mut Reader<'_>) -> Result<AvlRecord, DecodeError> {
     let layout = W::LAYOUT;
     let timestamp_ms = r.u64("timestamp")?;
     let priority_offset = r.offset();
@@ -349,7 +351,6 @@ fn decode_record<W: Wire>(r: &mut Reader<'_>) -> Result<AvlRecord, DecodeError> 
             },
         )
     })?;
-    let gps_offset = r.offset();
     let gps = GpsElement {
         longitude: r.i32("longitude")?,
         latitude: r.i32("latitude")?,
@@ -358,17 +359,6 @@ fn decode_record<W: Wire>(r: &mut Reader<'_>) -> Result<AvlRecord, DecodeError> 
         satellites: r.u8("satellites")?,
         speed: r.u16("speed")?,
     };
-    if !(-MAX_LON..=MAX_LON).contains(&gps.longitude)
-        || !(-MAX_LAT..=MAX_LAT).contains(&gps.latitude)
-    {
-        return Err(DecodeError::new(
-            gps_offset,
-            DecodeErrorKind::Invalid {
-                field: "coordinates",
-                detail: format!("lon {} lat {} out of range", gps.longitude, gps.latitude),
-            },
-        ));
-    }
     let event_io_id = if layout.wide_event {
         r.u16("event IO id")?
     } else {
@@ -412,6 +402,24 @@ fn decode_record<W: Wire>(r: &mut Reader<'_>) -> Result<AvlRecord, DecodeError> 
     group!(U16, u16);
     group!(U32, u32);
     group!(U64, u64);
+    if B16 {
+        let n = layout.count(r, "IO group count")?;
+        seen += n;
+        let chunk = r.bytes(n * (id_len + 16), "IO elements")?;
+        for e in chunk.chunks_exact(id_len + 16) {
+            let id = if layout.wide_ids {
+                u16::from_be_bytes([e[0], e[1]])
+            } else {
+                u16::from(e[0])
+            };
+            let mut v = [0u8; 16];
+            v.copy_from_slice(&e[id_len..]);
+            io.push(IoElement {
+                id,
+                value: IoValue::B16(v),
+            });
+        }
+    }
     if layout.nx {
         let n = layout.count(r, "NX count")?;
         seen += n;
@@ -521,11 +529,11 @@ pub(crate) fn encode_avl_data(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let count = u8::try_from(records.len()).map_err(|_overflow| EncodeError::TooMany("records"))?;
-    let layout = Layout::of(codec, opts);
+    let layout = Layout::of(codec);
     out.push(codec.id());
     out.push(count);
     for rec in records {
-        encode_record(codec, layout, rec, out)?;
+        encode_record(codec, layout, opts, rec, out)?;
     }
     out.push(count);
     Ok(())
@@ -562,6 +570,7 @@ fn put_id(layout: Layout, codec: CodecId, id: u16, out: &mut Vec<u8>) -> Result<
 fn encode_record(
     codec: CodecId,
     layout: Layout,
+    opts: DecodeOptions,
     rec: &AvlRecord,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
@@ -585,12 +594,17 @@ fn encode_record(
     if layout.generation_type {
         out.push(rec.generation_type.unwrap_or(0));
     }
-    let groups = if layout.nx { 5 } else { 4 };
     if !layout.nx && rec.io.iter().any(|e| matches!(e.value, IoValue::Bytes(_))) {
         return Err(unrepresentable(codec, "variable-length IO elements".into()));
     }
+    if !opts.sixteen_byte_io && rec.io.iter().any(|e| matches!(e.value, IoValue::B16(_))) {
+        return Err(unrepresentable(codec, "16-byte IO elements".into()));
+    }
     put_count(layout, codec, rec.io.len(), out)?;
-    for group in 0..groups {
+    // Groups by width: 1, 2, 4, 8 bytes, then 16 bytes where the device sends them, then
+    // variable-length ones where the codec has them.
+    let groups = [true, true, true, true, opts.sixteen_byte_io, layout.nx];
+    for group in (0..groups.len()).filter(|&g| groups[g]) {
         let members = || {
             rec.io
                 .iter()
@@ -604,6 +618,7 @@ fn encode_record(
                 IoValue::U16(v) => out.extend_from_slice(&v.to_be_bytes()),
                 IoValue::U32(v) => out.extend_from_slice(&v.to_be_bytes()),
                 IoValue::U64(v) => out.extend_from_slice(&v.to_be_bytes()),
+                IoValue::B16(b) => out.extend_from_slice(b),
                 IoValue::Bytes(b) => {
                     let len = u16::try_from(b.len())
                         .map_err(|_overflow| EncodeError::TooMany("NX bytes"))?;

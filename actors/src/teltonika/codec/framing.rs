@@ -94,12 +94,12 @@ pub struct SharedOptions(Arc<AtomicBool>);
 
 impl SharedOptions {
     pub fn set(&self, opts: DecodeOptions) {
-        self.0.store(opts.codec8_wide_io, Ordering::Relaxed);
+        self.0.store(opts.sixteen_byte_io, Ordering::Relaxed);
     }
 
     pub fn get(&self) -> DecodeOptions {
         DecodeOptions {
-            codec8_wide_io: self.0.load(Ordering::Relaxed),
+            sixteen_byte_io: self.0.load(Ordering::Relaxed),
         }
     }
 }

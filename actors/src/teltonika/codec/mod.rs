@@ -24,7 +24,9 @@ pub use framing::{
     decode_login, encode_login, Inbound, Outbound, Rejection, SharedOptions, TeltonikaCodec,
     DEFAULT_MAX_FRAME,
 };
-pub use udp::{decode_udp, decode_udp_with, encode_udp, encode_udp_ack, UdpPacket};
+pub use udp::{
+    decode_udp, decode_udp_with, encode_udp, encode_udp_ack, encode_udp_with, udp_imei, UdpPacket,
+};
 
 /// Decodes any complete TCP frame: an AVL packet or a Codec 12 message.
 pub fn decode_tcp_frame(frame: &[u8]) -> Result<TcpFrame, DecodeError> {

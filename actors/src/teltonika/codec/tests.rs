@@ -196,44 +196,134 @@ fn codec12_responses_decode() {
     assert_eq!(encode_command_frame(&r).unwrap(), hex(G3_RESP));
 }
 
+// Two FMB130 captures with the "extended" records setting (published with an open-source
+// tracking server's decoder tests): Codec 8, eleven records each, the first with no IO
+// elements at all (a 7-byte IO header: event id, total and five group counts), the second
+// with elements in the 1-, 2- and 4-byte groups and one 16-byte element (id 203).
+const X1: &str = "0000000000000158080b0000015d4b4dc07a00d5dbd13eec04324e020e0000120000000000000000000000015d4b4cd5e800d5dbd13eec04324e020e0000120000000000000000000000015d4b4beb8800d5dbd13eec04324e020e0000130000000000000000000000015d4b4b012800d5dbd13eec04324e020e0000120000000000000000000000015d4b4a16c800d5dbd13eec04324e020f0000110000000000000000000000015d4b492c6800d5dbd13eec04324e020f0000110000000000000000000000015d4b48420800d5dbd13eec04324e020f0000120000000000000000000000015d4b4757a800d5dbd13eec04324e020f00000f0000000000000000000000015d4b466d4800d5dbd13eec04324e020f0000100000000000000000000000015d4b4582e800d5dbd13eec04324e020f0000110000000000000000000000015d4b44988800d5dbd13eec04324e020f0000110000000000000000000b0000ec10";
+const X2: &str = concat!(
+    "00000000000003b5080b0000015ab5642a8800d5db1769ec01d70a020a00e3040004000e0501010200030004006000060900100a00010b0000130000422f1318000302c700000000f7000000000001cb000000000000000000000000000000000000015ab5642e7000d5db178aec01d6d6020a0070040003000e0501010200030004006000060900100a00000b0000130000422f1318000302c700000000f7000000000001cb000000000000000000000000000000000000015ab567050000d5db1805ec01da3c02060101040006000e05010102000300040060000609000f0a00010b0000130000422f0c18000302c700000046f7000000000001cb000000000000000000000000000000000000015ab56708e800d5db1723ec01d9ec020600e5040006000e05010102000300040060000609000f0a00010b0000130000422f1018000502c700000003f7000000000001cb000000000000000000000000000000000000015ab5685cc000d5db20f7ec01d8fa02080033050007000e05010102000300040060000609000f0a00010b0000130000422f0a18000502c700000030f7000000000001cb000000000000000000000000000000000000015ab5693b6800d5db2367ec01d9430211011b040006000e05010102000300040060000609000f0a00010b0000130000422f0c18000302c700000027f7000000000001cb000000000000000000000000000000000000015ab569433800d5db1fb2ec01d9310211008b040006000e0501010200030004006000060900110a00000b0000130000422f1318000402c700000009f7000000000001cb000000000000000000000000000000000000015ab56a0e5800d5db22a2ec01da5502100041050007000e05010102000300040060000609000f0a00000b0000130000422f1118000602c70000000ef7000000000001cb000000000000000000000000000000000000015ab56a700000d5db2afcec01ddb2020a0012050008000e05010102000300040060000609000e0a00000b0000130000422f0918000502c70",
+    "0000026f7000000000001cb000000000000000000000000000000000000015ab56a73e800d5db2ad8ec01de65020a014e050008000e05010102000300040060000609000f0a00010b0000130000422f0818000702c700000002f7000000000001cb000000000000000000000000000000000000015ab56a7bb800d5db2971ec01e00e020a013f040008000e0501010200030004006000060900100a00020b0000130000422f0b18000802c700000004f7000000000001cb000000000000000000000000000000000b00007c5f",
+);
+
+const SIXTEEN: DecodeOptions = DecodeOptions {
+    sixteen_byte_io: true,
+};
+
 #[test]
-fn codec8_with_wide_io_ids_and_counts() {
-    let narrow = hex(A);
-    let p = decode_avl_frame(&narrow).unwrap();
-    let opts = DecodeOptions {
-        codec8_wide_io: true,
-    };
-    let wide = encode_avl_frame_with(CodecId::Codec8, &p.records, opts).unwrap();
-    // One more byte for the event id, each of the 5 ids, the total and the 4 group counts.
-    assert_eq!(wide.len(), narrow.len() + 11);
-    assert_eq!(decode_avl_frame_with(&wide, opts).unwrap(), p);
-    assert!(
-        decode_avl_frame(&wide).is_err(),
-        "narrow reading refuses it"
+fn fmb_extended_records_captures_decode_with_their_16_byte_group() {
+    let empty = decode_avl_frame_with(&hex(X1), SIXTEEN).unwrap();
+    assert_eq!(empty.codec, CodecId::Codec8);
+    assert_eq!(empty.records.len(), 11);
+    assert!(empty
+        .records
+        .iter()
+        .all(|r| r.io.is_empty() && r.event_io_id == 0));
+    let p = decode_avl_frame_with(&hex(X2), SIXTEEN).unwrap();
+    assert_eq!(p.records.len(), 11);
+    let first = &p.records[0];
+    assert_eq!(first.io.len(), 14);
+    assert_eq!(io(first, 1), &IoValue::U8(1), "digital input 1");
+    assert_eq!(io(first, 66), &IoValue::U16(0x2F13), "external voltage");
+    assert_eq!(io(first, 247), &IoValue::U32(0));
+    assert_eq!(io(first, 203), &IoValue::B16([0; 16]));
+    assert!((first.gps.latitude_deg() + 33.5423734).abs() < 1e-9);
+    assert!((first.gps.longitude_deg() + 70.7061911).abs() < 1e-9);
+    assert_eq!(io(&p.records[2], 199), &IoValue::U32(0x46));
+    // Without the option neither capture is read (the 16-byte group is taken for the
+    // second record count or the next record's timestamp).
+    assert!(decode_avl_frame(&hex(X1)).is_err());
+    assert!(decode_avl_frame(&hex(X2)).is_err());
+    // What the codec writes back is byte for byte what the device sent.
+    assert_eq!(
+        encode_avl_frame_with(CodecId::Codec8, &p.records, SIXTEEN).unwrap(),
+        hex(X2)
     );
-    let mut r = p.records[0].clone();
-    r.io.push(IoElement {
-        id: 1000,
-        value: IoValue::U16(7),
-    });
-    assert!(encode_avl_frame(CodecId::Codec8, std::slice::from_ref(&r)).is_err());
-    let wide = encode_avl_frame_with(CodecId::Codec8, std::slice::from_ref(&r), opts).unwrap();
-    let back = decode_avl_frame_with(&wide, opts).unwrap();
-    assert_eq!(io(&back.records[0], 1000), &IoValue::U16(7));
-    let udp = encode_udp(
+}
+
+/// A Codec 8 record written out by hand as FMB firmware with 16-byte IO elements lays it
+/// out: 1-byte event id, total, group counts and ids; the 16-byte group after the 8-byte one.
+fn hand_record(ts: u64, value16: [u8; 16]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&ts.to_be_bytes());
+    b.push(1); // priority
+    b.extend_from_slice(&179_000_000i32.to_be_bytes()); // lon
+    b.extend_from_slice(&446_000_000i32.to_be_bytes()); // lat
+    b.extend_from_slice(&120i16.to_be_bytes());
+    b.extend_from_slice(&90u16.to_be_bytes());
+    b.push(9);
+    b.extend_from_slice(&42u16.to_be_bytes());
+    b.push(239); // event id
+    b.push(6); // total
+    b.extend_from_slice(&[2, 239, 1, 240, 1]); // 1-byte group
+    b.extend_from_slice(&[1, 66, 0x30, 0x39]); // 2-byte group
+    b.extend_from_slice(&[1, 199, 0, 0, 0x01, 0x00]); // 4-byte group
+    b.extend_from_slice(&[1, 78, 1, 2, 3, 4, 5, 6, 7, 8]); // 8-byte group
+    b.extend_from_slice(&[1, 203]); // 16-byte group
+    b.extend_from_slice(&value16);
+    b
+}
+
+fn hand_frame(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut data = vec![0x08, records.len() as u8];
+    for r in records {
+        data.extend_from_slice(r);
+    }
+    data.push(records.len() as u8);
+    let mut out = Vec::new();
+    avl::seal_envelope(&data, &mut out);
+    out
+}
+
+#[test]
+fn codec8_with_16_byte_elements_in_every_group() {
+    let v16: [u8; 16] = core::array::from_fn(|i| 0xA0 + i as u8);
+    let frame = hand_frame(&[
+        hand_record(1_700_000_000_000, v16),
+        hand_record(1_700_000_001_000, [0xFF; 16]),
+        hand_record(1_700_000_002_000, [0; 16]),
+    ]);
+    let p = decode_avl_frame_with(&frame, SIXTEEN).unwrap();
+    assert_eq!(p.records.len(), 3);
+    let r = &p.records[0];
+    assert_eq!(r.event_io_id, 239);
+    assert_eq!(r.io.len(), 6);
+    assert_eq!(io(r, 240), &IoValue::U8(1));
+    assert_eq!(io(r, 66), &IoValue::U16(12345));
+    assert_eq!(io(r, 199), &IoValue::U32(256));
+    assert_eq!(io(r, 78), &IoValue::U64(0x0102_0304_0506_0708));
+    assert_eq!(io(r, 203), &IoValue::B16(v16));
+    assert_eq!(io(&p.records[1], 203), &IoValue::B16([0xFF; 16]));
+    assert_eq!(
+        serde_json::to_value(io(r, 203)).unwrap(),
+        serde_json::json!("A0A1A2A3A4A5A6A7A8A9AAABACADAEAF"),
+        "kept raw, as hex"
+    );
+    assert_eq!(
+        encode_avl_frame_with(CodecId::Codec8, &p.records, SIXTEEN).unwrap(),
+        frame
+    );
+    assert!(
+        decode_avl_frame(&frame).is_err(),
+        "the plain layout refuses it"
+    );
+    // A total that does not match the groups is refused with the option too.
+    let mut bad = hand_record(1_700_000_000_000, v16);
+    bad[25] = 7; // the total: 7, where the groups hold 6
+    assert!(decode_avl_frame_with(&hand_frame(&[bad]), SIXTEEN).is_err());
+    // 16-byte values cannot be written without the option.
+    assert!(encode_avl_frame(CodecId::Codec8, &p.records).is_err());
+    // Over UDP the same records are read the same way.
+    let udp = encode_udp_with(
         1,
         2,
         Imei::from_number(356_307_042_441_013).unwrap(),
         CodecId::Codec8,
         &p.records,
+        SIXTEEN,
     )
     .unwrap();
-    assert_eq!(
-        decode_udp_with(&udp, DecodeOptions::default())
-            .unwrap()
-            .packet,
-        p
-    );
+    assert_eq!(decode_udp_with(&udp, SIXTEEN).unwrap().packet, p);
 }
 
 #[test]
@@ -399,28 +489,33 @@ fn encoder_writes_replies_and_commands() {
 
 // ---- property tests ----
 
-fn arb_value(codec: CodecId) -> impl Strategy<Value = IoValue> {
+fn arb_value(codec: CodecId, opts: DecodeOptions) -> impl Strategy<Value = IoValue> {
     let fixed = prop_oneof![
         any::<u8>().prop_map(IoValue::U8),
         any::<u16>().prop_map(IoValue::U16),
         any::<u32>().prop_map(IoValue::U32),
         any::<u64>().prop_map(IoValue::U64),
     ];
+    let fixed = if opts.sixteen_byte_io {
+        prop_oneof![4 => fixed, 1 => any::<[u8; 16]>().prop_map(IoValue::B16)].boxed()
+    } else {
+        fixed.boxed()
+    };
     if codec == CodecId::Codec8Ext {
         prop_oneof![4 => fixed, 1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(IoValue::Bytes)]
             .boxed()
     } else {
-        fixed.boxed()
+        fixed
     }
 }
 
-fn arb_record(codec: CodecId) -> impl Strategy<Value = AvlRecord> {
+fn arb_record(codec: CodecId, opts: DecodeOptions) -> impl Strategy<Value = AvlRecord> {
     let id_max: u16 = if codec == CodecId::Codec8 {
         255
     } else {
         u16::MAX
     };
-    let io = proptest::collection::vec((0..=id_max, arb_value(codec)), 0..20).prop_map(|v| {
+    let io = proptest::collection::vec((0..=id_max, arb_value(codec, opts)), 0..20).prop_map(|v| {
         let mut io: Vec<IoElement> = v
             .into_iter()
             .map(|(id, value)| IoElement { id, value })
@@ -461,13 +556,20 @@ fn arb_record(codec: CodecId) -> impl Strategy<Value = AvlRecord> {
 }
 
 fn arb_packet() -> impl Strategy<Value = AvlPacket> {
+    arb_packet_with(DecodeOptions::default())
+}
+
+fn arb_codec() -> impl Strategy<Value = CodecId> {
     prop_oneof![
         Just(CodecId::Codec8),
         Just(CodecId::Codec8Ext),
         Just(CodecId::Codec16)
     ]
-    .prop_flat_map(|codec| {
-        proptest::collection::vec(arb_record(codec), 1..8)
+}
+
+fn arb_packet_with(opts: DecodeOptions) -> impl Strategy<Value = AvlPacket> {
+    arb_codec().prop_flat_map(move |codec| {
+        proptest::collection::vec(arb_record(codec, opts), 1..8)
             .prop_map(move |records| AvlPacket { codec, records })
     })
 }
@@ -484,6 +586,15 @@ proptest! {
         let udp = decode_udp(&dgram).unwrap();
         prop_assert_eq!(udp.packet, p);
         prop_assert_eq!(udp.imei, imei);
+    }
+
+    #[test]
+    fn avl_round_trip_with_16_byte_elements(p in arb_packet_with(SIXTEEN)) {
+        let bytes = encode_avl_frame_with(p.codec, &p.records, SIXTEEN).unwrap();
+        prop_assert_eq!(decode_avl_frame_with(&bytes, SIXTEEN).unwrap(), p.clone());
+        let imei = Imei::from_number(356_307_042_441_013).unwrap();
+        let dgram = encode_udp_with(0x1234, 9, imei, p.codec, &p.records, SIXTEEN).unwrap();
+        prop_assert_eq!(decode_udp_with(&dgram, SIXTEEN).unwrap().packet, p);
     }
 
     #[test]

@@ -64,6 +64,27 @@ pub fn decode_udp_with(datagram: &[u8], opts: DecodeOptions) -> Result<UdpPacket
     })
 }
 
+/// The IMEI a datagram's header names, its length checked; the records are not read (how
+/// depends on the device's model).
+pub fn udp_imei(datagram: &[u8]) -> Result<Imei, DecodeError> {
+    let mut r = Reader::new(datagram, 0);
+    let length = usize::from(r.u16("UDP length")?);
+    if length != r.remaining() {
+        return Err(DecodeError::new(
+            0,
+            DecodeErrorKind::Truncated("UDP packet"),
+        ));
+    }
+    r.u16("packet id")?;
+    r.u8("not-usable byte")?;
+    r.u8("AVL packet id")?;
+    let imei_offset = r.offset();
+    let imei_len = usize::from(r.u16("IMEI length")?);
+    let imei_bytes = r.bytes(imei_len, "IMEI")?;
+    Imei::from_ascii(imei_bytes)
+        .map_err(|e| DecodeError::new(imei_offset, DecodeErrorKind::Imei(e.to_string())))
+}
+
 /// Encodes a UDP datagram as a device sends it.
 pub fn encode_udp(
     packet_id: u16,
@@ -72,6 +93,25 @@ pub fn encode_udp(
     codec: CodecId,
     records: &[AvlRecord],
 ) -> Result<Vec<u8>, EncodeError> {
+    encode_udp_with(
+        packet_id,
+        avl_packet_id,
+        imei,
+        codec,
+        records,
+        DecodeOptions::default(),
+    )
+}
+
+/// [`encode_udp`] as a device with `opts` writes it.
+pub fn encode_udp_with(
+    packet_id: u16,
+    avl_packet_id: u8,
+    imei: Imei,
+    codec: CodecId,
+    records: &[AvlRecord],
+    opts: DecodeOptions,
+) -> Result<Vec<u8>, EncodeError> {
     let imei = imei.to_ascii();
     let mut body = Vec::with_capacity(64 * records.len() + 24);
     body.extend_from_slice(&packet_id.to_be_bytes());
@@ -79,7 +119,7 @@ pub fn encode_udp(
     body.push(avl_packet_id);
     body.extend_from_slice(&(imei.len() as u16).to_be_bytes());
     body.extend_from_slice(&imei);
-    encode_avl_data(codec, records, DecodeOptions::default(), &mut body)?;
+    encode_avl_data(codec, records, opts, &mut body)?;
     let len = u16::try_from(body.len())
         .map_err(|_overflow| EncodeError::TooMany("bytes for one datagram"))?;
     let mut out = Vec::with_capacity(body.len() + 2);

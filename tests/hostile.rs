@@ -1,0 +1,387 @@
+//! What an attacker or a careless integrator sends, against the server as shipped: each probe
+//! gets a clear answer, is counted, and holds back nobody else's data. A new kind of device
+//! adds its probes here.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::time::Duration;
+
+use actix::Actor;
+use common::{fresh_pg, imei, now_ms, record, settings, TestApp, WAIT};
+use serde_json::Value;
+use urbanstream_actors::db_batcher::{BatcherSettings, DbBatcherActor, Persist};
+use urbanstream_actors::teltonika::codec::{encode_avl_frame, CodecId};
+use urbanstream_schema::models::NewMqttDeadLetter;
+use urbanstream_schema::store::{Batch, QuarantineFilter, Store};
+
+const LAT: f64 = 44.7722;
+const LON: f64 = 17.191;
+
+/// Year 2200, in milliseconds.
+const YEAR_2200_MS: u64 = 7_258_118_400_000;
+
+async fn clock_probe(app: &TestApp) {
+    let dev_id = imei(356_307_042_441_001);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(dev_id).await, 1);
+    let t = now_ms();
+    // A real record and one from 2200 in one frame: both answered (resending cannot fix the
+    // second), the real one taken.
+    let frame = encode_avl_frame(
+        CodecId::Codec8,
+        &[record(t, LAT, LON), record(YEAR_2200_MS, LAT, LON)],
+    )
+    .unwrap();
+    dev.send(&frame).await;
+    assert_eq!(dev.ack(WAIT).await, Some(2));
+    for absurd in [u64::MAX, 1_000] {
+        let frame = encode_avl_frame(CodecId::Codec8, &[record(absurd, LAT, LON)]).unwrap();
+        dev.send(&frame).await;
+        assert_eq!(dev.ack(WAIT).await, Some(1), "answered: {absurd}");
+    }
+    // The next real record moves the vehicle: nothing absurd became its latest.
+    let frame = encode_avl_frame(CodecId::Codec8, &[record(t + 1_000, LAT + 0.001, LON)]).unwrap();
+    dev.send(&frame).await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    let live = app.vehicle(dev_id).unwrap().live.unwrap();
+    assert_eq!(live.device_time.timestamp_millis(), (t + 1_000) as i64);
+    let (status, body) = app.get(&format!("/api/v1/devices/{dev_id}/latest")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains("+262142") && !body.contains("2200-"),
+        "{body}"
+    );
+
+    // History holds the two real records only.
+    let device = app
+        .server
+        .store
+        .device(&dev_id.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = app
+        .server
+        .store
+        .history(device.id, i64::MIN, i64::MAX, 10)
+        .await
+        .unwrap();
+    let times: Vec<i64> = rows.iter().map(|r| r.device_time_ms).collect();
+    assert_eq!(times.len(), 2, "{times:?}");
+    assert!(times
+        .iter()
+        .all(|&ms| ms == t as i64 || ms == t as i64 + 1_000));
+
+    // The three are in the quarantine as received, with why, for an operator.
+    let (status, body) = app
+        .get(&format!("/api/v1/quarantine?subject={dev_id}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{v}");
+    for item in items {
+        assert_eq!(item["reason"], "time_out_of_range");
+        assert_eq!(item["source"], "tracker");
+        let record: Value = serde_json::from_str(item["payload"].as_str().unwrap()).unwrap();
+        assert!(record["gps"]["lat"].as_f64().is_some(), "{record}");
+    }
+    let stamps: Vec<u64> = items
+        .iter()
+        .map(|i| {
+            let r: Value = serde_json::from_str(i["payload"].as_str().unwrap()).unwrap();
+            r["timestamp_ms"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(
+        stamps.contains(&YEAR_2200_MS) && stamps.contains(&u64::MAX) && stamps.contains(&1_000)
+    );
+    assert!(
+        app.metric("urbanstream_teltonika_records_rejected_total{reason=\"time_out_of_range\"}")
+            .await
+            >= 3.0
+    );
+    // Only admins read it.
+    let viewer = app.user_token("viewer1", "VIEWER").await;
+    let (status, _) = app
+        .request_as(Some(&viewer), "GET", "/api/v1/quarantine", None)
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[actix_rt::test]
+async fn a_tracker_clock_out_of_range_is_answered_quarantined_and_never_live() {
+    let app = TestApp::start(settings(|_| {})).await;
+    clock_probe(&app).await;
+    app.server.stop().await;
+}
+
+/// The partitions of the telemetry tables in the database at `url`.
+async fn partitions(url: &str) -> Vec<String> {
+    use diesel::sql_types::Text;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let mut c = AsyncPgConnection::establish(url).await.unwrap();
+    let rows: Vec<Name> = diesel::sql_query(
+        "SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('telemetry', 'can_data')",
+    )
+    .load(&mut c)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.name).collect()
+}
+
+#[actix_rt::test]
+async fn a_tracker_clock_out_of_range_opens_no_partition_on_postgres() {
+    let (name, url) = fresh_pg().await;
+    let app = TestApp::start(settings(|s| s.database.url = url.clone())).await;
+    clock_probe(&app).await;
+    // Daily partitions, named by their day: none outside this century.
+    let far: Vec<String> = partitions(&url)
+        .await
+        .into_iter()
+        .filter(|p| {
+            let year = p
+                .rsplit('_')
+                .next()
+                .and_then(|d| d.get(..4)?.parse::<u32>().ok());
+            !year.is_some_and(|y| (2020..2100).contains(&y))
+        })
+        .collect();
+    assert!(far.is_empty(), "partitions out of range: {far:?} ({name})");
+    app.server.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_fix_off_the_globe_is_dropped_and_the_record_kept() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let dev_id = imei(356_307_042_441_002);
+    let mut dev = app.device().await;
+    assert_eq!(dev.login(dev_id).await, 1);
+    let t = now_ms();
+    let frame = encode_avl_frame(CodecId::Codec8, &[record(t, LAT, LON)]).unwrap();
+    dev.send(&frame).await;
+    assert_eq!(dev.ack(WAIT).await, Some(1));
+    let mut off = record(t + 1_000, LAT, LON);
+    off.gps.latitude = 950_000_000; // 95°
+    let frame = encode_avl_frame(CodecId::Codec8, &[off]).unwrap();
+    dev.send(&frame).await;
+    assert_eq!(dev.ack(WAIT).await, Some(1), "the record is taken");
+    let live = app.vehicle(dev_id).unwrap().live.unwrap();
+    assert_eq!(live.device_time.timestamp_millis(), (t + 1_000) as i64);
+    assert!(!live.fix, "without its fix");
+    let position = live.position.unwrap();
+    assert!(
+        (position.lat - LAT).abs() < 1e-6,
+        "the last good position stays"
+    );
+    assert_eq!(
+        live.values.bool(&urbanstream_actors::entity::Io::Ignition),
+        Some(true),
+        "the rest of the record stays"
+    );
+    assert!(
+        app.metric("urbanstream_teltonika_fixes_dropped_total{reason=\"position_out_of_range\"}")
+            .await
+            >= 1.0
+    );
+    app.server.stop().await;
+}
+
+fn dead_letter(topic: &str) -> Batch {
+    Batch {
+        dead_letters: vec![NewMqttDeadLetter {
+            received_ms: now_ms() as i64,
+            topic: topic.into(),
+            reason: "probe".into(),
+            detail: String::new(),
+            payload: b"{}".to_vec(),
+        }],
+        ..Batch::default()
+    }
+}
+
+#[actix_rt::test]
+async fn a_row_the_database_refuses_for_good_holds_back_no_one_else() {
+    let (_name, url) = fresh_pg().await;
+    let store = Store::open(&url, 2).await.unwrap();
+    let batcher = DbBatcherActor::new(
+        store.clone(),
+        BatcherSettings {
+            // Long enough for both callers' rows to share one batch.
+            batch_interval: Duration::from_millis(200),
+            min_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            ..BatcherSettings::default()
+        },
+    )
+    .start();
+    // PostgreSQL takes no NUL in a text value, however often it is asked.
+    let bad = batcher.send(Persist(dead_letter("edge-qi/bad\0topic")));
+    let good = batcher.send(Persist(dead_letter("edge-qi/good")));
+    let good = tokio::time::timeout(WAIT, good).await;
+    assert!(
+        matches!(good, Ok(Ok(Ok(())))),
+        "the other caller is answered: {good:?}"
+    );
+    let bad = tokio::time::timeout(WAIT, bad).await;
+    assert!(
+        matches!(bad, Ok(Ok(Ok(())))),
+        "the refused rows are quarantined and their caller answered: {bad:?}"
+    );
+    let stored = store.mqtt_dead_letters(10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].topic, "edge-qi/good");
+    let kept = store
+        .quarantined(QuarantineFilter {
+            reason: Some("database_refused".into()),
+            limit: 10,
+            ..QuarantineFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].source, "database");
+    assert!(
+        kept[0].payload.contains("edge-qi/bad\\0topic"),
+        "{}",
+        kept[0].payload
+    );
+    assert!(!kept[0].detail.is_empty());
+    // The batcher goes on taking rows.
+    let after = batcher.send(Persist(dead_letter("edge-qi/after"))).await;
+    assert!(matches!(after, Ok(Ok(()))));
+}
+
+#[actix_rt::test]
+async fn oversize_bodies_get_413_with_the_limit_named() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start(settings(|_| {})).await;
+    let big = serde_json::json!({"registration": "x".repeat(100_000)});
+    let (s, body) = app.request("POST", "/api/v1/vehicles", Some(&big)).await;
+    assert_eq!(s, 413, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("65536"),
+        "{v}"
+    );
+    // The same without a length announced (chunked): refused once the limit is passed.
+    let mut c = tokio::net::TcpStream::connect(app.server.http_addr)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/vehicles HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        app.token.as_deref().unwrap()
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    let chunk = "x".repeat(8_192);
+    let opening = "{\"registration\":\"";
+    let _ = c
+        .write_all(format!("{:x}\r\n{opening}\r\n", opening.len()).as_bytes())
+        .await;
+    for _ in 0..16 {
+        if c.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = c.write_all(b"0\r\n\r\n").await;
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(WAIT, c.read_to_end(&mut raw)).await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(
+        app.metric("urbanstream_http_responses_total{class=\"4xx\"}")
+            .await
+            >= 2.0
+    );
+    // The server goes on answering.
+    assert_eq!(app.get("/health").await.0, 200);
+    app.server.stop().await;
+}
+
+#[test]
+fn serve_prints_no_database_password() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_urbanstream"))
+        .arg("serve")
+        .env(
+            "URBANSTREAM__DATABASE__URL",
+            "postgres://app:Sup3rSecretPw@127.0.0.1:9/city",
+        )
+        .env("URBANSTREAM__HTTP__LISTEN", "127.0.0.1:0")
+        .env("URBANSTREAM__TELTONIKA__LISTEN", "127.0.0.1:0")
+        .env("URBANSTREAM__MQTT__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the database is unreachable");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("Sup3rSecretPw"), "{text}");
+    assert!(
+        text.contains("postgres://app:***@127.0.0.1:9/city"),
+        "{text}"
+    );
+}
+
+#[actix_rt::test]
+async fn health_and_channels_show_no_credentials() {
+    let app = TestApp::start(settings(|s| {
+        s.mqtt.url = Some("mqtt://node-7:MqttSecretPw@127.0.0.1:9".into());
+        s.redis.url = Some("redis://:RedisSecretPw@127.0.0.1:9/0".into());
+    }))
+    .await;
+    for path in ["/api/v1/system/health", "/ready", "/api/v1/system/status"] {
+        let (_, body) = app.get(path).await;
+        assert!(
+            !body.contains("MqttSecretPw") && !body.contains("RedisSecretPw"),
+            "{path}: {body}"
+        );
+    }
+    let (_, body) = app.get("/api/v1/system/health").await;
+    assert!(body.contains("mqtt://node-7:***@127.0.0.1:9"), "{body}");
+    // A webhook's credentials are stored as given, shown masked, and kept when the masked
+    // form is sent back.
+    let target = "https://ops:HookSecretPw@hooks.example.org/alerts?token=HookToken&room=7";
+    let created = app
+        .created(
+            "/api/v1/notifications/channels",
+            serde_json::json!({"name": "ops", "kind": "webhook", "target": target}),
+        )
+        .await;
+    let shown = created["target"].as_str().unwrap().to_owned();
+    assert_eq!(
+        shown,
+        "https://ops:***@hooks.example.org/alerts?token=***&room=7"
+    );
+    let (_, list) = app.get("/api/v1/notifications/channels").await;
+    assert!(
+        !list.contains("HookSecretPw") && !list.contains("HookToken"),
+        "{list}"
+    );
+    let id = created["id"].as_i64().unwrap();
+    let (s, body) = app
+        .request(
+            "PUT",
+            &format!("/api/v1/notifications/channels/{id}"),
+            Some(&serde_json::json!({"name": "ops 2", "kind": "webhook", "target": shown})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let stored = app.server.store.channel(id).await.unwrap().unwrap();
+    assert_eq!(stored.target, target, "the stored credentials are kept");
+    app.server.stop().await;
+}
