@@ -385,3 +385,167 @@ async fn health_and_channels_show_no_credentials() {
     assert_eq!(stored.target, target, "the stored credentials are kept");
     app.server.stop().await;
 }
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next JSON text frame whose `data` has `key` (other frames skipped).
+async fn frame_with(ws: &mut Ws, key: &str) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["data"].get(key).is_some() || v.get(key).is_some() {
+                return v;
+            }
+        }
+    }
+}
+
+async fn ws_op(ws: &mut Ws, v: Value) {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        v.to_string().into(),
+    ))
+    .await
+    .unwrap();
+}
+
+#[actix_rt::test]
+async fn topics_leave_the_hub_and_one_connection_holds_a_bounded_number() {
+    let app = TestApp::start(settings(|s| s.ws.max_topics = 300)).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    frame_with(&mut ws, "authenticated").await;
+    let gauge = "urbanstream_hub_topics";
+    // A client panning across a city: topics come and go, the hub keeps none it let go.
+    for round in 0..8 {
+        let names: Vec<String> = (0..250).map(|i| format!("node:pan-{round}-{i}")).collect();
+        ws_op(
+            &mut ws,
+            serde_json::json!({"op": "subscribe", "topics": names}),
+        )
+        .await;
+        let ok = frame_with(&mut ws, "subscribed").await;
+        assert_eq!(ok["data"]["subscribed"].as_array().unwrap().len(), 250);
+        let mut held = 0.0;
+        for _ in 0..50 {
+            held = app.metric(gauge).await;
+            if held == 250.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(held, 250.0, "round {round}");
+        ws_op(
+            &mut ws,
+            serde_json::json!({"op": "unsubscribe", "topics": names}),
+        )
+        .await;
+        frame_with(&mut ws, "unsubscribed").await;
+        let mut left = -1.0;
+        for _ in 0..50 {
+            left = app.metric(gauge).await;
+            if left == 0.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            left, 0.0,
+            "round {round}: topics nobody holds stay in the hub"
+        );
+    }
+    // Past `ws.max_topics`: an error frame, and what was held is kept.
+    let first: Vec<String> = (0..200).map(|i| format!("node:cap-{i}")).collect();
+    ws_op(
+        &mut ws,
+        serde_json::json!({"op": "subscribe", "topics": first}),
+    )
+    .await;
+    frame_with(&mut ws, "subscribed").await;
+    let more: Vec<String> = (200..301).map(|i| format!("node:cap-{i}")).collect();
+    ws_op(
+        &mut ws,
+        serde_json::json!({"op": "subscribe", "topics": more}),
+    )
+    .await;
+    let refused = frame_with(&mut ws, "error").await;
+    assert_eq!(refused["error"]["code"], "too_many_topics", "{refused}");
+    // Asking again for topics already held costs nothing.
+    let again: Vec<String> = (0..100).map(|i| format!("node:cap-{i}")).collect();
+    ws_op(
+        &mut ws,
+        serde_json::json!({"op": "subscribe", "topics": again}),
+    )
+    .await;
+    frame_with(&mut ws, "subscribed").await;
+    assert!(
+        app.metric("urbanstream_ws_messages_rejected_total{reason=\"too_many_topics\"}")
+            .await
+            >= 1.0
+    );
+    app.server.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_node_silent_since_a_restart_gets_its_node_offline_not_a_trackers_alert() {
+    use common::mqtt::{MqttNode, NodeOptions};
+    let db = common::fresh_sqlite_url();
+    let edit = |s: &mut urbanstream::config::Settings| {
+        s.database.url = db.clone();
+        s.edge.register_unknown = true;
+        s.edge.authenticate = false;
+        s.rules.reload_every = Duration::from_millis(200);
+    };
+    let app = TestApp::start(settings(edit)).await;
+    for (kind, params) in [
+        ("NODE_OFFLINE", serde_json::json!({"after_s": 1})),
+        ("DEVICE_OFFLINE", serde_json::json!({"after_s": 1})),
+    ] {
+        app.created(
+            "/api/v1/alerts/rules",
+            serde_json::json!({"name": kind, "kind": kind, "severity": "WARNING", "cooldown_s": 0, "params": params}),
+        )
+        .await;
+    }
+    let mut node = MqttNode::connect(
+        app.server.mqtt_addr.unwrap(),
+        "cam-r",
+        NodeOptions::default(),
+    )
+    .await
+    .unwrap();
+    let beat = serde_json::json!({"node_id": "cam-r", "cpu_usage": 5.0, "memory_usage": 10.0,
+        "status": "active", "boot": 1, "seq": 1});
+    node.publish_acked("edge-qi/nodes/cam-r/heartbeat", beat.to_string())
+        .await;
+    node.vanish();
+    app.server.stop().await;
+
+    // The same database, a new process: the node never comes back.
+    let app = TestApp::start(settings(edit)).await;
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, body) = app.get("/api/v1/alerts?open=true").await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let items = v["items"].as_array().unwrap();
+        let kinds: Vec<&str> = items.iter().filter_map(|a| a["kind"].as_str()).collect();
+        assert!(
+            !kinds.contains(&"DEVICE_OFFLINE"),
+            "a tracker's rule on a node: {body}"
+        );
+        if kinds.contains(&"NODE_OFFLINE") {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "no NODE_OFFLINE: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.server.stop().await;
+}

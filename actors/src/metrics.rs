@@ -58,6 +58,7 @@ pub const HUB_PUSHED_TOTAL: &str = "urbanstream_hub_pushed_total";
 pub const HUB_COALESCED_TOTAL: &str = "urbanstream_hub_coalesced_total";
 pub const HUB_DROPPED_TOTAL: &str = "urbanstream_hub_dropped_total";
 pub const HUB_SUBSCRIBERS: &str = "urbanstream_hub_subscribers";
+pub const HUB_TOPICS: &str = "urbanstream_hub_topics";
 pub const WS_SESSIONS_ACTIVE: &str = "urbanstream_ws_sessions_active";
 pub const WS_MESSAGES_REJECTED_TOTAL: &str = "urbanstream_ws_messages_rejected_total";
 pub const ACTOR_RESTARTS_TOTAL: &str = "urbanstream_actor_restarts_total";
@@ -448,6 +449,12 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Gauge,
         Unit::Count,
         "Live subscribers",
+    ),
+    (
+        HUB_TOPICS,
+        Kind::Gauge,
+        Unit::Count,
+        "Distinct topics someone subscribes to on this node's hub",
     ),
     (
         WS_SESSIONS_ACTIVE,

@@ -21,6 +21,20 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
 }
 
+/// `[ws]`: the WebSocket clients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WsSettings {
+    /// Topics one connection may hold at once; a subscription past it gets an error frame.
+    pub max_topics: usize,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self { max_topics: 10_000 }
+    }
+}
+
 /// `[dashboard]`: the dispatch dashboard served at `/`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -22,7 +22,7 @@ use urbanstream_actors::teltonika::io_profile::{IoProfiles, ProfileError};
 pub use self::alerts::{CommandsSection, NotificationsSection, RulesSection, SmtpSection};
 pub use self::cameras::{CameraEntry, CamerasSection, EnvironmentEntry, RecordEntry, VideoEntry};
 pub use self::edge::{EdgeSection, MqttSection, UnknownNodes};
-pub use self::http::{DashboardSettings, HttpSettings, LogSettings};
+pub use self::http::{DashboardSettings, HttpSettings, LogSettings, WsSettings};
 pub use self::robots::{ModbusSection, RobotsSection};
 pub use self::storage::{BatchSettings, DatabaseSettings, RedisSection, RetentionSettings};
 pub use self::teltonika::TeltonikaSettings;
@@ -57,6 +57,8 @@ pub struct Settings {
     pub modbus: ModbusSection,
     pub robots: RobotsSection,
     pub dashboard: DashboardSettings,
+    #[serde(default)]
+    pub ws: WsSettings,
     /// Fixed cameras (people tracked across them); none by default.
     #[serde(default)]
     pub cameras: CamerasSection,

@@ -58,6 +58,8 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct HttpState {
     pub prometheus: PrometheusHandle,
+    /// Topics one WebSocket connection may hold (`ws.max_topics`).
+    pub ws_max_topics: usize,
     pub store: Store,
     pub hub: Addr<HubActor>,
     pub registry: Addr<DeviceRegistryActor>,

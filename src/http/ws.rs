@@ -41,11 +41,14 @@ pub async fn ws(
         state.directory.clone(),
         state.auth.clone(),
         principal,
-        state
-            .sessions
-            .as_ref()
-            .map(|s| s.feeds.clone())
-            .unwrap_or_default(),
+        (
+            state
+                .sessions
+                .as_ref()
+                .map(|s| s.feeds.clone())
+                .unwrap_or_default(),
+            state.ws_max_topics,
+        ),
     );
     Ok(response)
 }

@@ -131,6 +131,8 @@ pub struct WsSessionActor {
     close_reason: Option<CloseReason>,
     /// Set when the client asked for batched telemetry.
     batch: Option<Batcher>,
+    /// Topics held at once, at most (`ws.max_topics`).
+    max_topics: usize,
 }
 
 impl WsSessionActor {
@@ -141,7 +143,7 @@ impl WsSessionActor {
         directory: Directory,
         auth: Arc<AuthService>,
         principal: Option<(Principal, String)>,
-        feeds: CameraFeeds,
+        (feeds, max_topics): (CameraFeeds, usize),
     ) -> Addr<Self> {
         Self::create(move |ctx| {
             ctx.add_stream(stream);
@@ -162,6 +164,7 @@ impl WsSessionActor {
                 expiry: None,
                 close_reason: None,
                 batch: None,
+                max_topics,
             }
         })
     }
@@ -346,6 +349,18 @@ impl WsSessionActor {
                 if topics.is_empty() {
                     return;
                 }
+                let new = topics.iter().filter(|t| !self.topics.contains(t)).count();
+                if self.topics.len() + new > self.max_topics {
+                    return self.error(
+                        "too_many_topics",
+                        format!(
+                            "a connection holds at most {} topics ({} held, {new} more asked); unsubscribe first",
+                            self.max_topics,
+                            self.topics.len()
+                        ),
+                        ctx,
+                    );
+                }
                 self.hub.do_send(Subscribe {
                     id: self.id,
                     topics: topics.clone(),
@@ -439,6 +454,9 @@ impl WsSessionActor {
                         }
                         self.pictures.remove(id);
                     }
+                }
+                if self.topics.capacity() > 64 && self.topics.len() < self.topics.capacity() / 4 {
+                    self.topics.shrink_to(self.topics.len() * 2);
                 }
                 let names: Vec<String> = topics.iter().map(Topic::to_string).collect();
                 self.hub.do_send(Unsubscribe {

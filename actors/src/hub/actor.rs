@@ -186,7 +186,33 @@ impl HubActor {
                 }
             }
         }
+        self.subscribers.shrink_if_sparse();
+        self.by_topic.shrink_if_sparse();
         metrics::gauge!(HUB_SUBSCRIBERS).set(self.subscribers.len() as f64);
+        metrics::gauge!(HUB_TOPICS).set(self.by_topic.len() as f64);
+    }
+}
+
+/// Gives a table's memory back once it holds under a quarter of what it has room for: the
+/// topics of one client come and go (a map panned across a city), and a table that kept its
+/// largest size for good would grow the server with every client that ever subscribed much.
+trait ShrinkIfSparse {
+    fn shrink_if_sparse(&mut self);
+}
+
+impl<T: Eq + std::hash::Hash> ShrinkIfSparse for HashSet<T> {
+    fn shrink_if_sparse(&mut self) {
+        if self.capacity() > 64 && self.len() < self.capacity() / 4 {
+            self.shrink_to(self.len() * 2);
+        }
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V> ShrinkIfSparse for HashMap<K, V> {
+    fn shrink_if_sparse(&mut self) {
+        if self.capacity() > 64 && self.len() < self.capacity() / 4 {
+            self.shrink_to(self.len() * 2);
+        }
     }
 }
 
@@ -237,6 +263,7 @@ impl Handler<Subscribe> for HubActor {
             self.by_topic.entry(t).or_default().insert(msg.id);
         }
         metrics::gauge!(HUB_SUBSCRIBERS).set(self.subscribers.len() as f64);
+        metrics::gauge!(HUB_TOPICS).set(self.by_topic.len() as f64);
     }
 }
 
@@ -250,9 +277,16 @@ impl Handler<Unsubscribe> for HubActor {
                 sub.backlog.retain(|(topic, _), _| topic != t);
                 if let Some(set) = self.by_topic.get_mut(t) {
                     set.remove(&msg.id);
+                    // A topic nobody holds leaves the hub.
+                    if set.is_empty() {
+                        self.by_topic.remove(t);
+                    }
                 }
             }
+            sub.topics.shrink_if_sparse();
         }
+        self.by_topic.shrink_if_sparse();
+        metrics::gauge!(HUB_TOPICS).set(self.by_topic.len() as f64);
     }
 }
 

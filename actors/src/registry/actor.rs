@@ -162,6 +162,10 @@ impl DeviceRegistryActor {
         if self.entities.insert(key, handle.clone()).is_none() {
             self.count(key.kind(), 1);
         }
+        // A device without a connection of its own (an edge node, a robot, a tracker on
+        // UDP) is heard of when its entity starts: recorded, so that after a restart its
+        // silence is measured from here.
+        self.presence(key, true);
         self.directory
             .insert(key, handle.slot.clone(), known.vehicle_id);
         Ok(handle)

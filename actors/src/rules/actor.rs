@@ -11,7 +11,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use urbanstream_schema::models::{AlertRow, AlertView};
 use urbanstream_schema::store::{Store, ACTIVE_UNACK, CLEARED};
-use urbanstream_schema::{AlertId, DeviceId, Imei, VehicleId};
+use urbanstream_schema::{AlertId, DeviceId, VehicleId};
 
 use super::alert_rule::Rule;
 use super::logic::{Evaluator, NewAlert, Sample, Transition};
@@ -139,15 +139,19 @@ impl RuleEngineActor {
             Ok((open, cleared, devices, groups)) => {
                 let groups: HashMap<i64, String> = groups.into_iter().collect();
                 for d in &devices {
-                    if let Ok(imei) = d.imei.parse::<Imei>() {
-                        act.keys.insert(DeviceId(d.id), EntityKey::Tracker(imei));
-                    }
+                    // Each device with its own kind: a robot or a node is watched by its
+                    // kind's rules, never by a tracker's.
+                    let Some(key) = EntityKey::parse(&d.kind, &d.imei) else {
+                        continue;
+                    };
+                    act.keys.insert(DeviceId(d.id), key);
                     let group = d.vehicle_id.and_then(|v| groups.get(&v).cloned());
                     act.eval.known(
                         DeviceId(d.id),
-                        d.vehicle_id.map(VehicleId),
-                        group,
+                        key.kind(),
+                        (d.vehicle_id.map(VehicleId), group),
                         d.last_seen_ms,
+                        Utc::now().timestamp_millis(),
                     );
                 }
                 for a in &cleared {

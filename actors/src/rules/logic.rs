@@ -133,6 +133,11 @@ impl RuleState {
 #[derive(Debug, Clone, Default)]
 struct DeviceState {
     kind: EntityKind,
+    /// Whether anything came from it since this engine started (else it is known only from
+    /// the database: its actor, not running, cannot tell of its silence).
+    heard: bool,
+    /// When this engine learnt of it from the database (server time).
+    known_since_ms: Option<i64>,
     vehicle_id: Option<VehicleId>,
     group: Option<String>,
     last_speed: Option<(i64, f64)>,
@@ -201,16 +206,21 @@ impl Evaluator {
         }
     }
 
-    /// A device known to exist, last heard from at `last_ms` (server time): offline rules
-    /// watch it from now on.
+    /// A device of `kind` known to exist, last heard from at `last_ms` (server time), learnt
+    /// of at `now_ms`: offline rules watch it from now on.
     pub fn known(
         &mut self,
         device_id: DeviceId,
-        vehicle_id: Option<VehicleId>,
-        group: Option<String>,
+        kind: EntityKind,
+        (vehicle_id, group): (Option<VehicleId>, Option<String>),
         last_ms: Option<i64>,
+        now_ms: i64,
     ) {
         let d = self.devices.entry(device_id).or_default();
+        if !d.heard {
+            d.kind = kind;
+            d.known_since_ms = Some(now_ms);
+        }
         d.vehicle_id = vehicle_id;
         d.group = group;
         d.last_received_ms = d.last_received_ms.max(last_ms);
@@ -244,6 +254,7 @@ impl Evaluator {
     pub fn observe(&mut self, rules: &[Rule], s: &Sample, out: &mut Vec<Transition>) {
         let dev = self.devices.entry(s.device_id).or_default();
         dev.kind = s.kind;
+        dev.heard = true;
         dev.vehicle_id = s.vehicle_id;
         dev.group.clone_from(&s.group);
         dev.last_received_ms = dev.last_received_ms.max(Some(s.received_ms));
@@ -285,6 +296,8 @@ impl Evaluator {
         out: &mut Vec<Transition>,
     ) {
         let dev = self.devices.entry(s.device_id).or_default();
+        dev.kind = s.kind;
+        dev.heard = true;
         dev.align(rules);
         for (rule, (_, st)) in rules.iter().zip(dev.rules.iter_mut()) {
             if !rule.enabled
@@ -383,7 +396,16 @@ impl Evaluator {
                     out,
                     delta: None,
                 };
-                rule.condition.check().silence(last, now_ms, &mut cx);
+                let check = rule.condition.check();
+                check.silence(last, now_ms, &mut cx);
+                if !dev.heard {
+                    // Silent since this engine started, however long before it was heard.
+                    check.unheard(
+                        last.max(dev.known_since_ms.unwrap_or(last)),
+                        now_ms,
+                        &mut cx,
+                    );
+                }
             }
         }
     }

@@ -92,6 +92,11 @@ pub trait Check: fmt::Debug + Send + Sync + 'static {
 
     /// The server's clock: the entity has sent nothing since `last_ms`.
     fn silence(&self, _last_ms: i64, _now_ms: i64, _cx: &mut Cx<'_>) {}
+
+    /// The server's clock, for an entity known from before a restart and not heard from
+    /// since (last at `last_ms`): its own actor, not running, cannot tell of its silence, so
+    /// conditions its actor would raise (a node or a robot gone offline) raise it here.
+    fn unheard(&self, _last_ms: i64, _now_ms: i64, _cx: &mut Cx<'_>) {}
 }
 
 /// One rule's view of one entity while a condition runs: its memory, and the lifecycle

@@ -5,9 +5,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Check, Cx};
+use super::{positive, Check, Cx};
 use crate::entity::{EntityEvent, EntityKind, NodeStatus};
 use crate::rules::logic::Sample;
+use crate::rules::RuleError;
 
 fn status(status: NodeStatus, e: &EntityEvent, cx: &mut Cx<'_>) {
     let EntityEvent::StatusChanged { at, from, to } = e else {
@@ -27,18 +28,65 @@ fn status(status: NodeStatus, e: &EntityEvent, cx: &mut Cx<'_>) {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// NODE_OFFLINE. `after_s`: how long a node known from before a restart may stay unheard
+/// before it is called offline on the server's clock (a running node's actor decides that
+/// itself, after `edge.offline_after`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct NodeOffline {}
+pub struct NodeOffline {
+    pub after_s: f64,
+}
+
+impl Default for NodeOffline {
+    fn default() -> Self {
+        Self { after_s: 90.0 }
+    }
+}
 
 impl Check for NodeOffline {
     fn kind(&self) -> EntityKind {
         EntityKind::EdgeNode
     }
 
+    fn validate(&self) -> Result<(), RuleError> {
+        positive("after_s", self.after_s)
+    }
+
     fn event(&self, e: &EntityEvent, cx: &mut Cx<'_>) {
         status(NodeStatus::Offline, e, cx);
     }
+
+    fn sample(&self, s: &Sample, cx: &mut Cx<'_>) {
+        // A heartbeat: whatever was said before a restart, the node is there.
+        if s.health.is_some() {
+            cx.end("", s.received_ms);
+        }
+    }
+
+    fn unheard(&self, last_ms: i64, now_ms: i64, cx: &mut Cx<'_>) {
+        unheard_for(self.after_s, "", "Edge node offline", last_ms, now_ms, cx);
+    }
+}
+
+/// Begins an offline alert (on `subject`) once `after_s` passed since `last_ms`.
+pub(super) fn unheard_for(
+    after_s: f64,
+    subject: &str,
+    what: &str,
+    last_ms: i64,
+    now_ms: i64,
+    cx: &mut Cx<'_>,
+) {
+    let silent_s = (now_ms - last_ms) as f64 / 1000.0;
+    if silent_s <= after_s {
+        return;
+    }
+    cx.begin(subject, now_ms, || {
+        (
+            format!("{what}: not heard from for {:.0} min", silent_s / 60.0),
+            json!({"last_seen_ms": last_ms, "silent_s": silent_s}),
+        )
+    });
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

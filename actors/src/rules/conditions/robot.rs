@@ -71,12 +71,55 @@ safety_condition! {
     Fault => [Fault];
     /// ROBOT_SAFETY_FIELD.
     SafetyField => [ScannerField, DoorOpen];
-    /// ROBOT_OFFLINE.
-    Offline => [LinkLost];
     /// ROBOT_STALE.
     Stale => [Stale];
     /// ROBOT_OVERLOAD.
     Overload => [Overload];
+}
+
+/// ROBOT_OFFLINE: the link does not answer (the robot entity's `link_lost`). `after_s`: how
+/// long a robot known from before a restart may stay unheard before it is called offline on
+/// the server's clock (a polled robot's actor decides that itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Offline {
+    pub after_s: f64,
+}
+
+impl Default for Offline {
+    fn default() -> Self {
+        Self { after_s: 60.0 }
+    }
+}
+
+impl Check for Offline {
+    fn kind(&self) -> EntityKind {
+        EntityKind::Robot
+    }
+
+    fn validate(&self) -> Result<(), RuleError> {
+        super::positive("after_s", self.after_s)
+    }
+
+    fn event(&self, e: &EntityEvent, cx: &mut Cx<'_>) {
+        safety(&[SafetyKind::LinkLost], e, cx);
+    }
+
+    fn sample(&self, s: &Sample, cx: &mut Cx<'_>) {
+        // A report came: the link answers.
+        cx.end(SafetyKind::LinkLost.as_str(), s.received_ms);
+    }
+
+    fn unheard(&self, last_ms: i64, now_ms: i64, cx: &mut Cx<'_>) {
+        super::node_status::unheard_for(
+            self.after_s,
+            SafetyKind::LinkLost.as_str(),
+            "Robot offline",
+            last_ms,
+            now_ms,
+            cx,
+        );
+    }
 }
 
 /// ROBOT_BATTERY_LOW: battery under `below_pct`; clears at `clear_above_pct` (default

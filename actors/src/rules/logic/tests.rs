@@ -315,7 +315,7 @@ fn device_offline_on_the_server_clock() {
     e.observe(&r, &sample(800, 0.0), &mut out);
     assert_eq!(steps(&out), [("raise", 601), ("clear", 800)]);
     // A device known from the database, never heard since start.
-    e.known(DeviceId(2), None, None, Some(T0));
+    e.known(DeviceId(2), EntityKind::Tracker, (None, None), Some(T0), T0);
     let mut out = Vec::new();
     e.tick(&r, T0 + 601_000, &mut out);
     assert!(matches!(&out[..], [Transition::Raise(a)] if a.device_id == DeviceId(2)));
@@ -596,4 +596,76 @@ fn detection_bursts_count_one_type_in_one_zone() {
     ];
     let (_, out) = run(&r, &samples);
     assert_eq!(steps(&out), [("raise", 21), ("repeat", 22)]);
+}
+
+#[test]
+fn nodes_and_robots_known_from_before_a_restart_go_offline_by_their_own_rules() {
+    let r = [
+        rule(1, "DEVICE_OFFLINE", json!({"after_s": 600}), 0),
+        rule(2, "NODE_OFFLINE", json!({"after_s": 90}), 0),
+        rule(3, "ROBOT_OFFLINE", json!({"after_s": 60}), 0),
+    ];
+    let mut e = Evaluator::default();
+    e.known(
+        DeviceId(10),
+        EntityKind::EdgeNode,
+        (None, None),
+        Some(T0),
+        T0,
+    );
+    e.known(DeviceId(11), EntityKind::Robot, (None, None), Some(T0), T0);
+    e.known(
+        DeviceId(12),
+        EntityKind::Tracker,
+        (None, None),
+        Some(T0),
+        T0,
+    );
+    let mut out = Vec::new();
+    e.tick(&r, T0 + 50_000, &mut out);
+    assert!(out.is_empty());
+    e.tick(&r, T0 + 700_000, &mut out);
+    let mut raised: Vec<(i64, &str)> = out
+        .iter()
+        .filter_map(|t| match t {
+            Transition::Raise(a) => Some((a.device_id.0, a.kind)),
+            _ => None,
+        })
+        .collect();
+    raised.sort_unstable();
+    assert_eq!(
+        raised,
+        [
+            (10, "NODE_OFFLINE"),
+            (11, "ROBOT_OFFLINE"),
+            (12, "DEVICE_OFFLINE")
+        ],
+        "each by its kind's rule, none by another kind's"
+    );
+    // The node's heartbeat clears its alert; once heard, its own actor says when it is
+    // offline, and the server's clock raises nothing more for it.
+    let mut out = Vec::new();
+    let beat = Sample {
+        kind: EntityKind::EdgeNode,
+        device_id: DeviceId(10),
+        at_ms: T0 + 710_000,
+        received_ms: T0 + 710_000,
+        health: Some(crate::entity::Health {
+            status: crate::entity::NodeStatus::Active,
+            cpu_usage: 5.0,
+            memory_usage: 10.0,
+            network_status: None,
+            energy_consumption: None,
+        }),
+        ..Sample::default()
+    };
+    e.observe(&r, &beat, &mut out);
+    assert!(matches!(&out[..], [Transition::Clear { .. }]), "{out:?}");
+    let mut out = Vec::new();
+    e.tick(&r, T0 + 2_000_000, &mut out);
+    assert!(
+        out.iter()
+            .all(|t| !matches!(t, Transition::Raise(a) if a.device_id == DeviceId(10))),
+        "{out:?}"
+    );
 }
