@@ -201,6 +201,7 @@ impl ServerBuilder {
             downstream: downstream.clone().into(),
             persist: batcher.clone().recipient(),
             tuning: tuning_rx,
+            retry: (Duration::from_millis(100), Duration::from_secs(5)),
         };
         let trackers = TrackerSettings {
             mailbox: s.vehicle.mailbox,

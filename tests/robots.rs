@@ -790,3 +790,78 @@ async fn a_pulled_link_raises_robot_offline_and_moves_are_pushed_once_it_is_back
         "it drives toward station 6: {positions:?}"
     );
 }
+
+/// Hostile to a careless design rather than sent by an attacker: a bus whose robots keep
+/// their stop on different coils (two register maps). STOP ALL writes each robot's own coil
+/// and broadcasts nothing another robot would take for something else.
+#[actix_rt::test]
+async fn stop_all_on_a_mixed_rtu_bus_writes_each_robots_own_coil() {
+    let dir = tempfile_dir();
+    let (_line, host, robots_end) = pty_pair(&dir);
+    let log = dir.join("coils.log");
+    let _peer = pymodbus(
+        2,
+        &[
+            "--serial",
+            &robots_end,
+            "--stop-coils",
+            "0,5",
+            "--coil-log",
+            &log.display().to_string(),
+        ],
+    );
+    let app = TestApp::start(settings(|s| {
+        let mut other = urbanstream_actors::modbus::RegisterMap::oht50_v1();
+        other.name = "oht50-c5".into();
+        other.estop_coil = 5;
+        s.modbus.maps = vec![urbanstream_actors::modbus::RegisterMap::oht50_v1(), other];
+    }))
+    .await;
+    let bus = app
+        .created(
+            "/api/v1/modbus/buses",
+            json!({"name": "mixed", "kind": "rtu", "path": host, "baud": 115200, "parity": "N", "stop_bits": 1, "poll_hz": 10.0}),
+        )
+        .await;
+    let bus_id = bus["id"].as_i64().unwrap();
+    let one = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "c0", "bus_id": bus_id, "unit_id": 1, "map": "oht50-v1"}),
+        )
+        .await;
+    let two = app
+        .created(
+            "/api/v1/robots",
+            json!({"name": "c5", "bus_id": bus_id, "unit_id": 2, "map": "oht50-c5"}),
+        )
+        .await;
+    let (one, two) = (one["id"].as_i64().unwrap(), two["id"].as_i64().unwrap());
+    for id in [one, two] {
+        until(&app, id, "became idle", |v| v["state"] == "idle").await;
+    }
+    let (s, b) = app.request("POST", "/api/v1/robots/estop", None).await;
+    assert_eq!(s, 200, "{b}");
+    let all: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(all["all_acknowledged"], true, "{all}");
+    for id in [one, two] {
+        until(&app, id, "stopped", |v| v["state"] == "emergency_stopped").await;
+    }
+    let writes = std::fs::read_to_string(&log).unwrap();
+    let writes: Vec<(u8, u16)> = writes
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[0].parse().unwrap(), f[1].parse().unwrap())
+        })
+        .collect();
+    assert!(
+        writes.contains(&(1, 0)) && writes.contains(&(2, 5)),
+        "{writes:?}"
+    );
+    assert!(
+        !writes.contains(&(2, 0)),
+        "robot 2 was written robot 1's stop coil: {writes:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

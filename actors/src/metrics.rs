@@ -59,6 +59,8 @@ pub const HUB_COALESCED_TOTAL: &str = "urbanstream_hub_coalesced_total";
 pub const HUB_DROPPED_TOTAL: &str = "urbanstream_hub_dropped_total";
 pub const HUB_SUBSCRIBERS: &str = "urbanstream_hub_subscribers";
 pub const HUB_TOPICS: &str = "urbanstream_hub_topics";
+pub const ROBOT_READINGS_UNSTORED_TOTAL: &str = "urbanstream_robot_readings_unstored_total";
+pub const ROBOT_EVENTS_STORE_RETRIES_TOTAL: &str = "urbanstream_robot_events_store_retries_total";
 pub const WS_SESSIONS_ACTIVE: &str = "urbanstream_ws_sessions_active";
 pub const WS_MESSAGES_REJECTED_TOTAL: &str = "urbanstream_ws_messages_rejected_total";
 pub const ACTOR_RESTARTS_TOTAL: &str = "urbanstream_actor_restarts_total";
@@ -455,6 +457,18 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Gauge,
         Unit::Count,
         "Distinct topics someone subscribes to on this node's hub",
+    ),
+    (
+        ROBOT_READINGS_UNSTORED_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Robot readings of telemetry alone not stored (the next poll follows), by error kind",
+    ),
+    (
+        ROBOT_EVENTS_STORE_RETRIES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Writes of robot events and safety events tried again (they are kept until stored)",
     ),
     (
         WS_SESSIONS_ACTIVE,

@@ -7,6 +7,10 @@ block (holding 100-103) whose sequence is echoed in input 13 with result 0 (1 wh
 robot is stopped), the emergency stop coil latching status bit 3 and state 4 until a
 reset_fault command, identity registers 200-212 and FC43 device identification.
 
+A unit may keep its stop on another coil (`--stop-coils 0,5`: unit 1 on coil 0, unit 2 on
+coil 5, …, as a second register map would say); `--coil-log FILE` appends every coil write
+a unit takes as `unit address value` lines.
+
     oht_peer.py --units 2 (--tcp 127.0.0.1:5020 | --serial /dev/pts/7)
 """
 import argparse
@@ -20,8 +24,11 @@ from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
 class Robot(ModbusDeviceContext):
     """One unit, addressed from 0 as the map gives it."""
 
-    def __init__(self, unit):
+    def __init__(self, unit, stop_coil=0, coil_log=None):
         super().__init__()
+        self.unit = unit
+        self.stop_coil = stop_coil
+        self.coil_log = coil_log
         self.tables = {
             "i": [0] * 16,
             "h": [0] * 256,
@@ -42,7 +49,7 @@ class Robot(ModbusDeviceContext):
         hr[210], hr[211], hr[212] = 0, 7000 + unit, 0x0203
 
     def stopped(self):
-        return self.tables["c"][0]
+        return self.tables["c"][self.stop_coil]
 
     def getValues(self, func_code, address, count=1):
         table = self.tables.get(self.decode(func_code))
@@ -53,13 +60,17 @@ class Robot(ModbusDeviceContext):
         table = self.tables[kind]
         table[address:address + len(values)] = values
         ir = self.tables["i"]
-        if kind == "c" and address == 0 and values[0]:
+        if kind == "c" and self.coil_log:
+            with open(self.coil_log, "a", encoding="ascii") as log:
+                for i, v in enumerate(values):
+                    log.write(f"{self.unit} {address + i} {int(bool(v))}\n")
+        if kind == "c" and address == self.stop_coil and values[0]:
             ir[0] = (ir[0] | 1 << 3) & ~1  # estop_active, not ready
             ir[1] = 4  # emergency_stopped
         if kind == "h" and address == 100 and len(values) == 4:
             command, _argument, _speed, seq = values
             if command == 6:  # reset_fault
-                self.tables["c"][0] = False
+                self.tables["c"][self.stop_coil] = False
                 ir[0] = (ir[0] & ~(1 << 3)) | 1
                 ir[1] = 0
                 ir[14] = 0
@@ -78,8 +89,13 @@ async def main():
     p.add_argument("--tcp")
     p.add_argument("--serial")
     p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--stop-coils", default="0")
+    p.add_argument("--coil-log")
     a = p.parse_args()
-    robots = {u: Robot(u) for u in range(1, a.units + 1)}
+    coils = [int(c) for c in a.stop_coils.split(",")]
+    robots = {
+        u: Robot(u, coils[(u - 1) % len(coils)], a.coil_log) for u in range(1, a.units + 1)
+    }
     context = ModbusServerContext(devices=robots, single=False)
     identity = ModbusDeviceIdentification(
         info_name={"VendorName": "pymodbus", "ProductCode": "OHT-50", "MajorMinorRevision": "2.3"}

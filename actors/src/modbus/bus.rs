@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::Utc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use urbanstream_schema::{BusId, RobotId};
 
 use super::frame::{Request, Response};
@@ -19,7 +19,7 @@ use crate::commands::{CommandError, Deliver};
 use crate::entity::{EntityKey, IngestReadings, Observation, Reading, RobotCommand};
 use crate::metrics::{
     ACTOR_MAILBOX_FULL_TOTAL, MODBUS_ESTOP_SECONDS, MODBUS_LINKS_UP, MODBUS_REQUESTS_TOTAL,
-    MODBUS_REQUEST_SECONDS,
+    MODBUS_REQUEST_SECONDS, ROBOT_READINGS_UNSTORED_TOTAL,
 };
 use crate::registry::{
     AuthorizeDevice, CloseConnection, ConnectionEnded, ConnectionHandle, ConnectionId,
@@ -89,6 +89,8 @@ pub struct Discover {
     pub first: u8,
     pub last: u8,
     pub per_unit: Duration,
+    /// Where the modules keep their identity registers: the bus's map.
+    pub map: Arc<RegisterMap>,
 }
 
 /// The robots on the bus changed.
@@ -119,6 +121,7 @@ enum Job {
         first: u8,
         last: u8,
         per_unit: Duration,
+        map: Arc<RegisterMap>,
         reply: oneshot::Sender<Result<Vec<Found>, String>>,
     },
     Units(Vec<UnitConfig>),
@@ -301,6 +304,7 @@ impl Handler<Discover> for ModbusBusActor {
                 first: msg.first,
                 last: msg.last,
                 per_unit: msg.per_unit,
+                map: msg.map,
                 reply: tx,
             })
             .is_ok()
@@ -343,7 +347,8 @@ struct Pending {
 
 struct Polled {
     cfg: UnitConfig,
-    entity: Option<Recipient<IngestReadings>>,
+    /// The robot's latest observation, for its forwarder (see [`forward`]).
+    entity: Option<watch::Sender<Option<Observation>>>,
     connection: ConnectionId,
     /// Answering (registered with the ledger as connected).
     up: bool,
@@ -473,7 +478,11 @@ impl Worker {
                 .await
                 .ok()
                 .and_then(Result::ok)
-                .map(|g| g.entity);
+                .map(|g| {
+                    let (tx, rx) = watch::channel(None);
+                    tokio::spawn(forward(cfg.robot, rx, g.entity));
+                    tx
+                });
             // Spread the first polls over one period.
             let offset = self.config.poll_every.mul_f64(i as f64 / 16.0 % 1.0);
             next.push(Polled {
@@ -750,6 +759,7 @@ impl Worker {
                 first,
                 last,
                 per_unit,
+                map,
                 reply,
             } => {
                 let mut found = Vec::new();
@@ -760,7 +770,7 @@ impl Worker {
                             return Some(e);
                         }
                     }
-                    match discover_one(link, unit, per_unit).await {
+                    match discover_one(link, unit, &map, per_unit).await {
                         Ok(Some(f)) => found.push(f),
                         Ok(None) => {}
                         Err(e) => {
@@ -789,34 +799,49 @@ impl Worker {
                 taken,
                 reply,
             } => {
-                let coil = units.first().map_or(0, |u| u.map.estop_coil);
-                // Every robot at once, then each one confirmed by its own answer.
-                let _ = link
-                    .transact(
-                        0,
-                        &Request::WriteSingleCoil {
-                            addr: coil,
-                            on: true,
-                        },
-                        self.config.timeout,
-                    )
-                    .await;
-                let robots: Vec<RobotId> = units.iter().map(|u| u.robot).collect();
-                self.poll_soon(&robots);
+                // Every robot at once when they all keep their stop on one coil (a
+                // broadcast, unit 0, has no answer); each one then written and confirmed by
+                // its own answer, all of them before any poll.
+                if let Some(coil) = shared_estop_coil(&units) {
+                    let _ = link
+                        .transact(
+                            0,
+                            &Request::WriteSingleCoil {
+                                addr: coil,
+                                on: true,
+                            },
+                            self.config.timeout,
+                        )
+                        .await;
+                }
                 let mut acks = Vec::new();
+                let mut broken = None;
                 for u in &units {
-                    let (ack, broken) = write_stop(link, u, taken, self.config.timeout).await;
+                    let (ack, lost) = write_stop(link, u, taken, self.config.timeout).await;
                     acks.push(ack);
-                    if broken.is_some() {
-                        let _ = reply.send(acks);
-                        return broken;
+                    if lost.is_some() {
+                        broken = lost;
+                        break;
                     }
                 }
+                let robots: Vec<RobotId> = units.iter().map(|u| u.robot).collect();
+                self.poll_soon(&robots);
                 let _ = reply.send(acks);
-                None
+                broken
             }
         }
     }
+}
+
+/// The e-stop coil every unit shares, if they all share one: only then may one broadcast
+/// stop them all (a robot whose map keeps its stop elsewhere would take it as another
+/// coil).
+fn shared_estop_coil(units: &[UnitConfig]) -> Option<u16> {
+    let first = units.first()?.map.estop_coil;
+    units
+        .iter()
+        .all(|u| u.map.estop_coil == first)
+        .then_some(first)
 }
 
 async fn write_stop(
@@ -968,6 +993,7 @@ async fn recv_stop(stops: &mut Option<mpsc::UnboundedReceiver<Stop>>) -> Option<
 async fn discover_one(
     link: &mut Link,
     unit: u8,
+    map: &RegisterMap,
     within: Duration,
 ) -> Result<Option<Found>, ModbusError> {
     let mut found = Found {
@@ -997,7 +1023,7 @@ async fn discover_one(
         Err(e) if e.link_broken() => return Err(e),
         _ => {}
     }
-    let identity_at = RegisterMap::oht50_v1().identity_register;
+    let identity_at = map.identity_register;
     match link
         .transact(
             unit,
@@ -1021,23 +1047,44 @@ async fn discover_one(
     Ok(answered.then_some(found))
 }
 
+/// Hands a robot's observation to its forwarder: never waits, so polling and the stop lane
+/// never wait on the database.
 fn send(p: &Polled, observation: Observation) {
-    let Some(entity) = &p.entity else {
-        return;
-    };
-    let now = Utc::now();
-    let reading = Reading {
-        at_ms: now.timestamp_millis(),
-        fix: None,
-        facts: Default::default(),
-        raw: String::new(),
-        sequence: None,
-        observations: vec![observation],
-    };
-    if entity
-        .try_send(IngestReadings::new(vec![reading], now))
-        .is_err()
-    {
-        metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot").increment(1);
+    if let Some(latest) = &p.entity {
+        latest.send_replace(Some(observation));
+    }
+}
+
+/// One per robot: takes its latest observation to its entity and waits for the answer (the
+/// rows committed) before taking the next. While an answer is awaited the bus goes on
+/// polling and newer observations replace the one waiting: a slow database slows what the
+/// robot's entity sees, as a slower poll would, and loses nothing it was given (its safety
+/// events are kept until stored). Ends when the bus lets the robot go.
+async fn forward(
+    robot: RobotId,
+    mut latest: watch::Receiver<Option<Observation>>,
+    entity: Recipient<IngestReadings>,
+) {
+    while latest.changed().await.is_ok() {
+        let Some(observation) = latest.borrow_and_update().clone() else {
+            continue;
+        };
+        let now = Utc::now();
+        let reading = Reading {
+            at_ms: now.timestamp_millis(),
+            fix: None,
+            facts: Default::default(),
+            raw: String::new(),
+            sequence: None,
+            observations: vec![observation],
+        };
+        match entity.send(IngestReadings::new(vec![reading], now)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                metrics::counter!(ROBOT_READINGS_UNSTORED_TOTAL, "reason" => e.kind()).increment(1);
+                tracing::debug!(%robot, "robot reading not stored: {e}");
+            }
+            Err(_gone) => return,
+        }
     }
 }

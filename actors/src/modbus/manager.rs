@@ -34,6 +34,11 @@ pub struct ModbusManagerActor {
     maps: Arc<HashMap<String, Arc<RegisterMap>>>,
     buses: HashMap<BusId, (BusConfig, Addr<ModbusBusActor>)>,
     robot_bus: HashMap<RobotId, BusId>,
+    /// The first configured map: what a scan reads identities with on a bus whose robots
+    /// do not agree on one (or that has none yet).
+    default_map: Option<Arc<RegisterMap>>,
+    /// Per bus, the map every robot on it uses, when they share one.
+    bus_map: HashMap<BusId, Arc<RegisterMap>>,
 }
 
 impl ModbusManagerActor {
@@ -43,10 +48,13 @@ impl ModbusManagerActor {
         settings: ModbusSettings,
         maps: Vec<RegisterMap>,
     ) -> Self {
+        let default_map = maps.first().cloned().map(Arc::new);
         Self {
             store,
             context,
             settings,
+            default_map,
+            bus_map: HashMap::new(),
             maps: Arc::new(
                 maps.into_iter()
                     .map(|m| (m.name.clone(), Arc::new(m)))
@@ -103,6 +111,15 @@ impl ModbusManagerActor {
                 map,
             });
         }
+        self.bus_map = units
+            .iter()
+            .filter_map(|(bus, on)| {
+                let first = on.first()?;
+                on.iter()
+                    .all(|u| u.map.name == first.map.name)
+                    .then(|| (*bus, first.map.clone()))
+            })
+            .collect();
         let mut keep = HashMap::new();
         for b in &buses {
             let Some(cfg) = self.config_of(b) else {
@@ -282,14 +299,23 @@ impl Handler<DiscoverOn> for ModbusManagerActor {
 
     fn handle(&mut self, msg: DiscoverOn, _ctx: &mut Self::Context) -> Self::Result {
         let bus = self.buses.get(&msg.bus).map(|(_, a)| a.clone());
+        let map = self
+            .bus_map
+            .get(&msg.bus)
+            .or(self.default_map.as_ref())
+            .cloned();
         Box::pin(async move {
             let Some(b) = bus else {
                 return Err("bus is not running".into());
+            };
+            let Some(map) = map else {
+                return Err("no register map is configured".into());
             };
             b.send(Discover {
                 first: msg.first,
                 last: msg.last,
                 per_unit: msg.per_unit,
+                map,
             })
             .await
             .unwrap_or_else(|e| Err(e.to_string()))

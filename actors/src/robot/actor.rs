@@ -13,7 +13,7 @@ use crate::entity::{
     Accepted, Control, EntityError, EntityEvent, EntityKey, EntityUpdate, IngestOutcome,
     IngestReadings, Observation, RobotReport,
 };
-use crate::metrics::{ACTOR_MAILBOX_FULL_TOTAL, ACTOR_RESTARTS_TOTAL, ROBOT_EVENTS_TOTAL};
+use crate::metrics::{ACTOR_RESTARTS_TOTAL, ROBOT_EVENTS_STORE_RETRIES_TOTAL, ROBOT_EVENTS_TOTAL};
 
 /// What every robot actor shares.
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct RobotSettings {
     pub persist: Recipient<Persist>,
     /// What may change at run time (`PATCH /api/v1/config`): read at every reading.
     pub tuning: tokio::sync::watch::Receiver<RobotTuning>,
+    /// First and longest wait between writes of events the database did not take.
+    pub retry: (Duration, Duration),
 }
 
 /// A robot's thresholds that may change while it runs.
@@ -155,13 +157,21 @@ impl Supervised for RobotActor {
 }
 
 impl Handler<IngestReadings> for RobotActor {
-    type Result = Result<IngestOutcome, EntityError>;
+    type Result = ResponseFuture<Result<IngestOutcome, EntityError>>;
 
-    fn handle(&mut self, msg: IngestReadings, ctx: &mut Self::Context) -> Self::Result {
+    /// Answered once the rows are committed, like every kind's readings. Telemetry alone
+    /// that the database does not take is answered with the error (the next poll follows);
+    /// events and safety events are kept and written again until stored: back-pressure on
+    /// the robot's forwarder, never loss.
+    fn handle(&mut self, mut msg: IngestReadings, _ctx: &mut Self::Context) -> Self::Result {
         let tuning = *self.settings.tuning.borrow();
         self.logic.stale_after = tuning.stale_after.max(1);
         self.logic.offline_after = tuning.offline_after.max(1);
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            quarantine: msg.take_quarantined(&EntityKey::Robot(self.robot)),
+            ..Batch::default()
+        };
+        let quarantined = batch.quarantine.len() as u32;
         let mut events = Vec::new();
         let mut state = None;
         let accepted = msg.readings.len() as u32;
@@ -199,42 +209,48 @@ impl Handler<IngestReadings> for RobotActor {
                 });
             }
         }
-        if batch.events.is_empty() {
-            // Telemetry alone: a sample dropped under overload is counted, the next follows.
-            if !batch.is_empty() && self.settings.persist.try_send(Persist(batch)).is_err() {
-                metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot_rows").increment(1);
-            }
-        } else {
-            // Events and safety events are kept: wait for room in the batcher's mailbox (the
-            // actor goes on meanwhile), and retry a failed write.
-            ctx.spawn(
-                store_events(self.settings.persist.clone(), batch, self.robot).into_actor(self),
-            );
-        }
         self.emit(out, events, state);
-        Ok(IngestOutcome {
-            accepted,
-            late: 0,
-            quarantined: 0,
+        let keep = !batch.events.is_empty() || !batch.safety_events.is_empty();
+        let (persist, robot) = (self.settings.persist.clone(), self.robot);
+        let retry = self.settings.retry;
+        Box::pin(async move {
+            if !batch.is_empty() {
+                store(persist, batch, robot, keep, retry).await?;
+            }
+            Ok(IngestOutcome {
+                accepted,
+                late: 0,
+                quarantined,
+            })
         })
     }
 }
 
-async fn store_events(persist: Recipient<Persist>, batch: Batch, robot: RobotId) {
-    let mut wait = Duration::from_millis(100);
-    for _ in 0..8 {
-        match persist.send(Persist(batch.clone())).await {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => {
-                tracing::warn!(%robot, "robot events not stored ({e}); retrying in {wait:?}")
-            }
-            Err(e) => tracing::warn!(%robot, "robot events not stored ({e}); retrying in {wait:?}"),
+/// Writes a robot's rows, waiting for room in the batcher's mailbox. With `keep` (events,
+/// safety events) a failed write is tried again until it is stored; without, the error is
+/// the answer.
+async fn store(
+    persist: Recipient<Persist>,
+    batch: Batch,
+    robot: RobotId,
+    keep: bool,
+    (first, longest): (Duration, Duration),
+) -> Result<(), EntityError> {
+    let mut wait = first;
+    loop {
+        let error = match persist.send(Persist(batch.clone())).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => EntityError::Storage(e),
+            Err(_mailbox) => EntityError::Unavailable,
+        };
+        if !keep {
+            return Err(error);
         }
+        metrics::counter!(ROBOT_EVENTS_STORE_RETRIES_TOTAL).increment(1);
+        tracing::warn!(%robot, "robot events not stored ({error}); retrying in {wait:?}");
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
+        wait = (wait * 2).min(longest);
     }
-    tracing::error!(%robot, "robot events dropped after retries");
-    metrics::counter!(ACTOR_MAILBOX_FULL_TOTAL, "actor" => "robot_events").increment(1);
 }
 
 impl Handler<Control> for RobotActor {
@@ -250,5 +266,124 @@ impl Handler<Control> for RobotActor {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::SnapshotSlot;
+    use crate::errors::StorageError;
+
+    /// A batcher that refuses the first `refuse` writes, then takes them.
+    struct Flaky {
+        refuse: usize,
+        tried: usize,
+        stored: Vec<Batch>,
+    }
+
+    impl Actor for Flaky {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Persist> for Flaky {
+        type Result = Result<(), StorageError>;
+
+        fn handle(&mut self, Persist(batch): Persist, _ctx: &mut Self::Context) -> Self::Result {
+            self.tried += 1;
+            if self.refuse > 0 {
+                self.refuse -= 1;
+                return Err(StorageError::Overloaded);
+            }
+            self.stored.push(batch);
+            Ok(())
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "(usize, Vec<Batch>)")]
+    struct Seen;
+
+    impl Handler<Seen> for Flaky {
+        type Result = MessageResult<Seen>;
+
+        fn handle(&mut self, _msg: Seen, _ctx: &mut Self::Context) -> Self::Result {
+            MessageResult((self.tried, std::mem::take(&mut self.stored)))
+        }
+    }
+
+    fn reading(report: RobotReport) -> IngestReadings {
+        let now = Utc::now();
+        IngestReadings::new(
+            vec![crate::entity::Reading {
+                at_ms: now.timestamp_millis(),
+                fix: None,
+                facts: Default::default(),
+                raw: String::new(),
+                sequence: None,
+                observations: vec![Observation::Robot(Box::new(report))],
+            }],
+            now,
+        )
+    }
+
+    fn robot(id: i64, persist: &Addr<Flaky>) -> Addr<RobotActor> {
+        let (_, tuning) = tokio::sync::watch::channel(RobotTuning {
+            telemetry_every: Duration::from_secs(1),
+            stale_after: 3,
+            offline_after: 3,
+        });
+        RobotActor::new(
+            RobotId(id),
+            DeviceId(id),
+            RobotSettings {
+                mailbox: 16,
+                downstream: Arc::from(Vec::new()),
+                persist: persist.clone().recipient(),
+                tuning,
+                retry: (Duration::from_millis(1), Duration::from_millis(5)),
+            },
+            Arc::new(SnapshotSlot::default()),
+        )
+        .start()
+    }
+
+    fn flaky(refuse: usize) -> Addr<Flaky> {
+        Flaky {
+            refuse,
+            tried: 0,
+            stored: Vec::new(),
+        }
+        .start()
+    }
+
+    #[actix_rt::test]
+    async fn readings_are_answered_after_the_commit() {
+        let db = flaky(0);
+        let r = robot(1, &db);
+        let idle = super::super::logic::tests::idle;
+        let answer = r.send(reading(idle(1))).await.unwrap().unwrap();
+        assert_eq!(answer.accepted, 1);
+        let (tried, stored) = db.send(Seen).await.unwrap();
+        assert_eq!(tried, 1);
+        assert!(!stored.is_empty(), "answered once its rows were stored");
+    }
+
+    #[actix_rt::test]
+    async fn a_safety_event_is_written_again_until_stored_never_dropped() {
+        // The database refuses many more writes than any fixed number of tries.
+        let refusals = 20;
+        let db = flaky(refusals);
+        let r = robot(2, &db);
+        let mut pressed = super::super::logic::tests::idle(2);
+        pressed.estop_pressed = true;
+        let answer = r.send(reading(pressed)).await.unwrap();
+        assert!(answer.is_ok(), "{answer:?}");
+        let (tried, stored) = db.send(Seen).await.unwrap();
+        assert_eq!(tried, refusals + 1, "written again until stored");
+        assert!(
+            stored.iter().any(|b| !b.safety_events.is_empty()),
+            "the safety event is stored, then answered: {stored:?}"
+        );
     }
 }

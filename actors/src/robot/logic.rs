@@ -265,7 +265,7 @@ pub fn validate(cmd: &RobotCommand, s: &RobotSnapshot) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::entity::CommandResult;
 
@@ -273,7 +273,7 @@ mod tests {
         DateTime::<Utc>::from_timestamp(1_700_000_000 + s, 0).unwrap()
     }
 
-    fn idle(heartbeat: u16) -> RobotReport {
+    pub(crate) fn idle(heartbeat: u16) -> RobotReport {
         RobotReport {
             ready: true,
             moving: false,
