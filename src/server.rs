@@ -635,6 +635,11 @@ async fn start_mqtt(
         let quarantine = s.edge.unknown_nodes == crate::config::UnknownNodes::Quarantine;
         node_credentials(auth.clone(), store.clone(), quarantine)
     } else {
+        tracing::warn!(
+            %addr,
+            "embedded MQTT broker is open (edge.authenticate = false, the development overlay): \
+             any client may connect, publish and subscribe to anything; never so in production"
+        );
         broker::anyone()
     };
     let settings = broker::BrokerSettings {

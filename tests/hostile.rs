@@ -549,3 +549,250 @@ async fn a_node_silent_since_a_restart_gets_its_node_offline_not_a_trackers_aler
     }
     app.server.stop().await;
 }
+
+/// A registered node's key, through the API.
+async fn node_key(app: &TestApp, node: &str) -> String {
+    let key = app
+        .created(
+            "/api/v1/api-keys",
+            serde_json::json!({"name": node, "role": "OPERATOR"}),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, b) = app
+        .request_as(
+            Some(&key),
+            "POST",
+            "/api/v1/nodes/register",
+            Some(&serde_json::json!({"id": node, "name": node})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    key
+}
+
+/// The SUBACK of one subscription: whether each filter was granted.
+async fn subscribe(node: &mut common::mqtt::MqttNode, filter: &str) -> bool {
+    use common::mqtt::Seen;
+    node.client
+        .subscribe(filter, rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    loop {
+        match node.next(WAIT).await {
+            Some(Seen::Subscribed(granted)) => return granted[0],
+            Some(_) => {}
+            None => panic!("no SUBACK for {filter}"),
+        }
+    }
+}
+
+/// Messages on `node` within `wait`.
+async fn messages(node: &mut common::mqtt::MqttNode, wait: Duration) -> Vec<String> {
+    let mut topics = Vec::new();
+    while let Some(seen) = node.next(wait).await {
+        if let common::mqtt::Seen::Message(topic, _) = seen {
+            topics.push(topic);
+        }
+    }
+    topics
+}
+
+#[actix_rt::test]
+async fn a_node_reads_and_writes_only_what_is_its_own_on_the_embedded_broker() {
+    use common::mqtt::{MqttNode, NodeOptions};
+    let app = TestApp::start(settings(|s| {
+        s.edge.register_unknown = false;
+        s.edge.authenticate = true;
+    }))
+    .await;
+    let addr = app.server.mqtt_addr.unwrap();
+    let (key_a, key_b) = (node_key(&app, "cam-a").await, node_key(&app, "cam-b").await);
+    let creds = |node: &str, key: &str| NodeOptions {
+        credentials: Some((node.into(), key.into())),
+        ..NodeOptions::default()
+    };
+    let mut a = MqttNode::connect(addr, "cam-a", creds("cam-a", &key_a))
+        .await
+        .unwrap();
+    let mut b = MqttNode::connect(addr, "cam-b", creds("cam-b", &key_b))
+        .await
+        .unwrap();
+    // Everything, another node's data, and topics outside the prefix: refused.
+    for filter in [
+        "#",
+        "edge-qi/#",
+        "edge-qi/detection/+",
+        "edge-qi/detection/cam-b",
+        "edge-qi/nodes/cam-b/#",
+        "edge-qi/+/cam-a",
+        "other/#",
+    ] {
+        assert!(!subscribe(&mut a, filter).await, "{filter} granted");
+    }
+    // What is addressed to it: granted.
+    assert!(subscribe(&mut a, "edge-qi/nodes/cam-a/#").await);
+    assert!(subscribe(&mut a, "edge-qi/config/cam-a").await);
+    // B's detections reach no one through A; A cannot speak for B, nor outside the prefix.
+    let detection = serde_json::json!({"node_id": "cam-b", "detections": [{"object_type": "person",
+        "confidence": 0.9, "bbox": {"x": 1, "y": 2, "width": 3, "height": 4}}]});
+    b.publish_acked("edge-qi/detection/cam-b", detection.to_string())
+        .await;
+    // A's own publishes are not waited for here: waiting would take its incoming messages
+    // for other events.
+    for topic in ["edge-qi/nodes/cam-b/heartbeat", "other/topic"] {
+        a.client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, b"{}".to_vec())
+            .await
+            .unwrap();
+    }
+    let got = messages(&mut a, Duration::from_millis(400)).await;
+    assert!(got.is_empty(), "{got:?}");
+    let (_, letters) = app.get("/api/v1/mqtt/dead-letters").await;
+    assert!(
+        letters.contains("other/topic") && letters.contains("edge-qi/nodes/cam-b/heartbeat"),
+        "{letters}"
+    );
+    // A second connection with A's client id: only with A's credentials.
+    assert!(
+        MqttNode::connect(addr, "cam-a", creds("cam-b", &key_b))
+            .await
+            .is_err(),
+        "another node's credentials take no client id"
+    );
+    assert!(
+        app.metric("urbanstream_mqtt_connects_refused_total{reason=\"client_id_taken\"}")
+            .await
+            >= 1.0
+    );
+    let mut again = MqttNode::connect(addr, "cam-a", creds("cam-a", &key_a))
+        .await
+        .unwrap();
+    assert!(subscribe(&mut again, "edge-qi/nodes/cam-a/#").await);
+    assert!(
+        app.metric("urbanstream_mqtt_messages_rejected_total{reason=\"subscribe_not_authorized\"}")
+            .await
+            >= 7.0
+    );
+    app.server.stop().await;
+}
+
+#[actix_rt::test]
+async fn the_shipped_mosquitto_acl_keeps_each_node_to_its_own_topics() {
+    use common::mqtt::{free_port, MqttNode, NodeOptions};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("urbanstream-acl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let passwd = dir.join("passwd");
+    for (i, (user, password)) in [
+        ("urbanstream", "svc-pw"),
+        ("cam-a", "a-pw"),
+        ("cam-b", "b-pw"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut cmd = std::process::Command::new("mosquitto_passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let ok = cmd
+            .arg("-b")
+            .arg(&passwd)
+            .arg(user)
+            .arg(password)
+            .status()
+            .expect("mosquitto_passwd (the mosquitto package)");
+        assert!(ok.success());
+    }
+    std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let acl = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/mosquitto/acl");
+    let port = free_port();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {acl}\n",
+            passwd.display()
+        ),
+    )
+    .unwrap();
+    let bin = if std::path::Path::new("/usr/sbin/mosquitto").exists() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    };
+    let mut broker = std::process::Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < until, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let as_user = |u: &str, p: &str| NodeOptions {
+        credentials: Some((u.into(), p.into())),
+        ..NodeOptions::default()
+    };
+    let mut service = MqttNode::connect(addr, "urbanstream-1", as_user("urbanstream", "svc-pw"))
+        .await
+        .unwrap();
+    let mut a = MqttNode::connect(addr, "cam-a", as_user("cam-a", "a-pw"))
+        .await
+        .unwrap();
+    let mut b = MqttNode::connect(addr, "cam-b", as_user("cam-b", "b-pw"))
+        .await
+        .unwrap();
+    subscribe(&mut service, "edge-qi/#").await;
+    subscribe(&mut a, "#").await;
+    subscribe(&mut a, "edge-qi/detection/+").await;
+    subscribe(&mut a, "edge-qi/nodes/cam-a/#").await;
+    // Published without waiting here for the PUBACKs: a subscriber's own waits would take
+    // its incoming messages for other events.
+    let publish = |node: &common::mqtt::MqttNode, topic: &'static str| {
+        let client = node.client.clone();
+        async move {
+            client
+                .publish(topic, rumqttc::QoS::AtLeastOnce, false, b"{}".to_vec())
+                .await
+                .unwrap();
+        }
+    };
+    b.publish_acked("edge-qi/detection/cam-b", b"{\"b\":1}".to_vec())
+        .await;
+    publish(&a, "edge-qi/detection/cam-b").await;
+    publish(&a, "edge-qi/detection/cam-a").await;
+    publish(&service, "edge-qi/nodes/cam-a/command").await;
+    let seen_by_service = messages(&mut service, Duration::from_millis(500)).await;
+    let seen_by_a = messages(&mut a, Duration::from_millis(300)).await;
+    let _ = broker.kill();
+    let _ = broker.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        seen_by_service.contains(&"edge-qi/detection/cam-b".to_string())
+            && seen_by_service.contains(&"edge-qi/detection/cam-a".to_string()),
+        "the service reads every node: {seen_by_service:?}"
+    );
+    assert_eq!(
+        seen_by_service
+            .iter()
+            .filter(|t| *t == "edge-qi/detection/cam-b")
+            .count(),
+        1,
+        "cam-a cannot publish for cam-b: {seen_by_service:?}"
+    );
+    assert_eq!(
+        seen_by_a,
+        ["edge-qi/nodes/cam-a/command"],
+        "cam-a reads only what is addressed to it"
+    );
+}

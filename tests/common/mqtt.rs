@@ -15,6 +15,8 @@ pub enum Seen {
     Published(u16),
     Acked(u16),
     Message(String, Vec<u8>),
+    /// A SUBACK: whether each filter was granted.
+    Subscribed(Vec<bool>),
     Failed(String),
 }
 
@@ -85,6 +87,14 @@ impl MqttNode {
                     }
                     Ok(Event::Incoming(Packet::PubAck(a))) => {
                         let _ = tx.send(Seen::Acked(a.pkid));
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(a))) => {
+                        let granted = a
+                            .return_codes
+                            .iter()
+                            .map(|c| !matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                            .collect();
+                        let _ = tx.send(Seen::Subscribed(granted));
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         let _ = tx.send(Seen::Message(p.topic.clone(), p.payload.to_vec()));

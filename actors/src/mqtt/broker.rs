@@ -7,6 +7,13 @@
 //! wills, and delivery to subscribers at QoS 0 of what was committed (and of other topics,
 //! as received). It keeps no sessions across restarts (`session_present` is always false):
 //! durability sits with the publisher, which keeps unacknowledged messages.
+//!
+//! In production every node is someone: it publishes only its own topics
+//! (`edge-qi/nodes/{id}/…`, `edge-qi/{detection,metrics,consensus}/{id}`), subscribes only to
+//! what is addressed to it (`edge-qi/nodes/{id}/…`, `edge-qi/{kind}/{id}`), publishes nothing
+//! outside the prefix, and its client id is taken over only by a connection with its own
+//! credentials. Only accepted messages reach subscribers; retained messages are bounded in
+//! number and bytes. The development overlay lets anyone do anything, and says so.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,6 +48,10 @@ pub struct BrokerSettings {
     pub connect_timeout: Duration,
     /// Messages queued for a subscriber; beyond, it misses them (QoS 0).
     pub subscriber_queue: usize,
+    /// Retained messages kept, at most, and their payloads' bytes in all; a new retained
+    /// topic beyond either is delivered but not kept.
+    pub max_retained: usize,
+    pub max_retained_bytes: usize,
 }
 
 impl Default for BrokerSettings {
@@ -50,6 +61,8 @@ impl Default for BrokerSettings {
             inflight: 1024,
             connect_timeout: Duration::from_secs(10),
             subscriber_queue: 4096,
+            max_retained: 10_000,
+            max_retained_bytes: 16 << 20,
         }
     }
 }
@@ -114,43 +127,89 @@ enum Outgoing {
     Replaced,
 }
 
+/// One connected client.
+struct Session {
+    conn_id: u64,
+    tx: mpsc::Sender<Outgoing>,
+    /// The node it was admitted as, if any: only that node's credentials take its client id.
+    node: Option<urbanstream_schema::NodeId>,
+}
+
 #[derive(Default)]
 struct Router {
     next_id: u64,
-    /// client id → (connection id, its queue)
-    sessions: HashMap<String, (u64, mpsc::Sender<Outgoing>)>,
+    /// client id → its session
+    sessions: HashMap<String, Session>,
     /// (client id, filter)
     subscriptions: Vec<(String, String)>,
     retained: HashMap<String, Publish>,
+    retained_bytes: usize,
 }
 
 impl Router {
-    fn route(&mut self, p: &Publish) {
+    fn route(&mut self, p: &Publish, limits: (usize, usize)) {
         if p.retain {
-            if p.payload.is_empty() {
-                self.retained.remove(&p.topic);
-            } else {
-                let mut kept = p.clone();
-                kept.qos = QoS::AtMostOnce;
-                kept.pkid = 0;
-                self.retained.insert(p.topic.clone(), kept);
-            }
+            self.retain(p, limits);
         }
         let mut sent = std::collections::HashSet::new();
         for (client, filter) in &self.subscriptions {
             if sent.contains(client) || !matches(&p.topic, filter) {
                 continue;
             }
-            if let Some((_, tx)) = self.sessions.get(client) {
+            if let Some(session) = self.sessions.get(client) {
                 let mut out =
                     Publish::from_bytes(p.topic.clone(), QoS::AtMostOnce, p.payload.clone());
                 out.retain = false;
-                if tx.try_send(Outgoing::Publish(out)).is_err() {
+                if session.tx.try_send(Outgoing::Publish(out)).is_err() {
                     metrics::counter!(crate::metrics::MQTT_MESSAGES_REJECTED_TOTAL, "reason" => "subscriber_slow").increment(1);
                 }
                 sent.insert(client.clone());
             }
         }
+    }
+}
+
+impl Router {
+    /// Keeps (or, with an empty payload, forgets) a topic's retained message, within
+    /// `(max_retained, max_retained_bytes)`.
+    fn retain(&mut self, p: &Publish, (max_count, max_bytes): (usize, usize)) {
+        if let Some(old) = self.retained.remove(&p.topic) {
+            self.retained_bytes -= old.payload.len();
+        }
+        if p.payload.is_empty() {
+            return;
+        }
+        if self.retained.len() >= max_count || self.retained_bytes + p.payload.len() > max_bytes {
+            metrics::counter!(crate::metrics::MQTT_MESSAGES_REJECTED_TOTAL, "reason" => "retained_full").increment(1);
+            tracing::warn!(topic = %p.topic, "retained message not kept: the broker holds its most");
+            return;
+        }
+        let mut kept = p.clone();
+        kept.qos = QoS::AtMostOnce;
+        kept.pkid = 0;
+        self.retained_bytes += kept.payload.len();
+        self.retained.insert(p.topic.clone(), kept);
+    }
+}
+
+/// Whether `admitted` may subscribe to `filter`: a node, only to topics addressed to it
+/// (`edge-qi/nodes/{id}/…`, `edge-qi/{kind}/{id}`, no wildcard up to its id).
+fn may_subscribe(admitted: &Admitted, filter: &str) -> bool {
+    let node = match admitted {
+        Admitted::Anyone => return true,
+        Admitted::Node(n) | Admitted::Quarantined(n) => n,
+    };
+    let Some(rest) = filter
+        .strip_prefix(PREFIX)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return false;
+    };
+    let wild = |s: &str| s.contains(['+', '#']);
+    match rest.split('/').collect::<Vec<_>>().as_slice() {
+        ["nodes", id, ..] => *id == node.as_str(),
+        [kind, id] => !wild(kind) && *id == node.as_str(),
+        _ => false,
     }
 }
 
@@ -268,18 +327,48 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
         }
     };
     let (tx, mut outgoing) = mpsc::channel(shared.settings.subscriber_queue.max(1));
+    let node = match &admitted {
+        Admitted::Node(n) | Admitted::Quarantined(n) => Some(*n),
+        Admitted::Anyone => None,
+    };
+    // A node's client id is taken over only with that node's credentials.
     let conn_id = {
         let Ok(mut r) = shared.router.lock() else {
             return;
         };
-        r.next_id += 1;
-        let id = r.next_id;
-        if let Some((_, old)) = r.sessions.insert(client_id.clone(), (id, tx)) {
-            let _ = old.try_send(Outgoing::Replaced);
+        let taken = r
+            .sessions
+            .get(&client_id)
+            .and_then(|s| s.node)
+            .is_some_and(|owner| node != Some(owner));
+        if taken {
+            None
+        } else {
+            r.next_id += 1;
+            let id = r.next_id;
+            let session = Session {
+                conn_id: id,
+                tx,
+                node,
+            };
+            if let Some(old) = r.sessions.insert(client_id.clone(), session) {
+                let _ = old.tx.try_send(Outgoing::Replaced);
+            }
+            // A new session starts without subscriptions (no session is kept).
+            r.subscriptions.retain(|(c, _)| c != &client_id);
+            Some(id)
         }
-        // A new session starts without subscriptions (no session is kept).
-        r.subscriptions.retain(|(c, _)| c != &client_id);
-        id
+    };
+    let Some(conn_id) = conn_id else {
+        metrics::counter!(MQTT_CONNECTS_REFUSED_TOTAL, "reason" => "client_id_taken").increment(1);
+        tracing::warn!(%peer, client_id, "MQTT connection refused: the client id is a connected node's");
+        let _ = sink
+            .send(Packet::ConnAck(ConnAck::new(
+                ConnectReturnCode::NotAuthorized,
+                false,
+            )))
+            .await;
+        return;
     };
     if sink
         .send(Packet::ConnAck(ConnAck::new(
@@ -304,6 +393,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     );
     let mut due: InOrder<Due> = InOrder::default();
     let window = shared.settings.inflight.max(1);
+    let retained_limits = (
+        shared.settings.max_retained,
+        shared.settings.max_retained_bytes,
+    );
     let mut clean = false;
     loop {
         tokio::select! {
@@ -342,7 +435,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
                         let mut retained = Vec::new();
                         if let Ok(mut r) = shared.router.lock() {
                             for f in &s.filters {
-                                if valid_filter(&f.path) {
+                                if !may_subscribe(&admitted, &f.path) {
+                                    metrics::counter!(crate::metrics::MQTT_MESSAGES_REJECTED_TOTAL, "reason" => "subscribe_not_authorized").increment(1);
+                                    tracing::info!(%peer, client_id, filter = %f.path, "MQTT subscription refused");
+                                    codes.push(SubscribeReasonCode::Failure);
+                                } else if valid_filter(&f.path) {
                                     r.subscriptions.retain(|(c, p)| !(c == &client_id && p == &f.path));
                                     r.subscriptions.push((client_id.clone(), f.path.clone()));
                                     codes.push(SubscribeReasonCode::Success(QoS::AtMostOnce));
@@ -386,7 +483,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
                     _ => {}
                 }
             }
-            d = due.next() => {
+            (d, disposition) = due.next() => {
                 let (packet, delivered) = match d {
                     Due::Ack(p) => (Some(Packet::PubAck(PubAck::new(p.pkid))), p),
                     Due::Rec(p) => (Some(Packet::PubRec(PubRec::new(p.pkid))), p),
@@ -397,8 +494,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
                         break;
                     }
                 }
-                if let Ok(mut r) = shared.router.lock() {
-                    r.route(&delivered);
+                // What was refused (a dead letter) reaches no one.
+                if disposition == Disposition::Stored {
+                    if let Ok(mut r) = shared.router.lock() {
+                        r.route(&delivered, retained_limits);
+                    }
                 }
             }
             out = outgoing.recv() => {
@@ -426,9 +526,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
             let mut p = p;
             p.retain = will.retain;
             tracing::debug!(%peer, client_id, topic = %p.topic, "publishing last will");
-            admit(&mut ingest, &admitted, &p).await.await;
-            if let Ok(mut r) = shared.router.lock() {
-                r.route(&p);
+            if admit(&mut ingest, &admitted, &p).await.await == Disposition::Stored {
+                if let Ok(mut r) = shared.router.lock() {
+                    r.route(&p, retained_limits);
+                }
             }
         }
     }
@@ -438,7 +539,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
 /// Hands a publish to ingest, or lets it through at once when it is not an edge node topic.
 async fn admit(ingest: &mut Ingest, admitted: &Admitted, p: &Publish) -> AckFuture {
     if !p.topic.starts_with(&format!("{PREFIX}/")) {
-        return async { Disposition::Stored }.boxed();
+        return match admitted {
+            Admitted::Anyone => async { Disposition::Stored }.boxed(),
+            // A node publishes under the prefix only.
+            Admitted::Node(node) | Admitted::Quarantined(node) => {
+                let refused = super::payload::Refused::Forbidden {
+                    node: *node,
+                    topic: p.topic.clone(),
+                };
+                ingest.dead_letter(&p.topic, &p.payload, refused)
+            }
+        };
     }
     if let Admitted::Quarantined(node) = admitted {
         let refused = super::payload::Refused::Quarantined(*node);
@@ -463,10 +574,58 @@ fn forget(shared: &Shared, client_id: &str, conn_id: u64) {
     if let Ok(mut r) = shared.router.lock() {
         if r.sessions
             .get(client_id)
-            .is_some_and(|(id, _)| *id == conn_id)
+            .is_some_and(|s| s.conn_id == conn_id)
         {
             r.sessions.remove(client_id);
             r.subscriptions.retain(|(c, _)| c != client_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retained(topic: &str, payload: &str) -> Publish {
+        let mut p = Publish::new(topic, QoS::AtLeastOnce, payload.as_bytes().to_vec());
+        p.retain = true;
+        p
+    }
+
+    #[test]
+    fn retained_messages_are_bounded_in_number_and_bytes() {
+        let mut r = Router::default();
+        let limits = (2, 10);
+        r.retain(&retained("a", "1234"), limits);
+        r.retain(&retained("b", "1234"), limits);
+        r.retain(&retained("c", "1"), limits);
+        assert_eq!(r.retained.len(), 2, "no third topic");
+        // A topic kept already is replaced, within the bytes.
+        r.retain(&retained("a", "123456"), limits);
+        assert_eq!(r.retained_bytes, 10);
+        r.retain(&retained("b", "12345"), limits);
+        assert!(!r.retained.contains_key("b"), "over the bytes: not kept");
+        // An empty payload forgets the topic and gives its bytes back.
+        r.retain(&retained("a", ""), limits);
+        assert_eq!((r.retained.len(), r.retained_bytes), (0, 0));
+    }
+
+    #[test]
+    fn a_node_subscribes_only_to_what_is_addressed_to_it() {
+        let me = Admitted::Node("cam-a".parse().unwrap());
+        for (filter, ok) in [
+            ("edge-qi/nodes/cam-a/#", true),
+            ("edge-qi/nodes/cam-a/command", true),
+            ("edge-qi/config/cam-a", true),
+            ("edge-qi/nodes/+/command", false),
+            ("edge-qi/+/cam-a", false),
+            ("edge-qi/detection/cam-b", false),
+            ("edge-qi/#", false),
+            ("#", false),
+            ("$SYS/#", false),
+        ] {
+            assert_eq!(may_subscribe(&me, filter), ok, "{filter}");
+        }
+        assert!(may_subscribe(&Admitted::Anyone, "#"));
     }
 }

@@ -166,7 +166,7 @@ async fn acknowledge(
                     due.push(p, ready);
                 }
             }
-            p = due.next() => {
+            (p, _) = due.next() => {
                 if let Err(e) = client.ack(&p).await {
                     tracing::debug!("PUBACK not sent: {e}");
                 }

@@ -187,7 +187,9 @@ impl Ingest {
 /// Acknowledgements in the order messages arrived (MQTT 3.1.1 §4.6), each once its message
 /// may be acknowledged. `T` is what acknowledging takes (a packet id, a publish).
 pub struct InOrder<T> {
-    pending: futures_util::stream::FuturesOrdered<BoxFuture<'static, (T, std::time::Instant)>>,
+    pending: futures_util::stream::FuturesOrdered<
+        BoxFuture<'static, (T, Disposition, std::time::Instant)>,
+    >,
 }
 
 impl<T: Send + 'static> Default for InOrder<T> {
@@ -203,8 +205,8 @@ impl<T: Send + 'static> InOrder<T> {
         let received = std::time::Instant::now();
         self.pending.push_back(
             async move {
-                ready.await;
-                (token, received)
+                let disposition = ready.await;
+                (token, disposition, received)
             }
             .boxed(),
         );
@@ -219,15 +221,16 @@ impl<T: Send + 'static> InOrder<T> {
         self.pending.is_empty()
     }
 
-    /// The next acknowledgement due, in arrival order; pending forever when none waits.
-    pub async fn next(&mut self) -> T {
+    /// The next acknowledgement due, in arrival order, with what became of its message;
+    /// pending forever when none waits.
+    pub async fn next(&mut self) -> (T, Disposition) {
         use futures_util::StreamExt;
         match self.pending.next().await {
-            Some((token, received)) => {
+            Some((token, disposition, received)) => {
                 metrics::gauge!(crate::metrics::MQTT_UNACKED).decrement(1.0);
                 metrics::histogram!(crate::metrics::MQTT_ACK_SECONDS)
                     .record(received.elapsed().as_secs_f64());
-                token
+                (token, disposition)
             }
             None => std::future::pending().await,
         }
