@@ -24,7 +24,9 @@ use urbanstream_actors::registry::{
 use urbanstream_actors::robot::{RobotFactory, RobotSettings, RobotTuning};
 use urbanstream_actors::rules::{AlertSinks, RuleEngineActor, RuleEngineSettings};
 use urbanstream_actors::system::{SystemSettings, SystemStatsActor, SystemView};
-use urbanstream_actors::teltonika::{run_tcp_listener, run_udp_listener, ListenerContext};
+use urbanstream_actors::teltonika::{
+    run_tcp_listener, run_tls_listener, run_udp_listener, ListenerContext,
+};
 use urbanstream_actors::transit::{RouteIndex, SharedRoutes};
 use urbanstream_actors::vehicle::{ProfileOf, TrackerFactory, TrackerSettings};
 use urbanstream_schema::store::{Store, DAY_MS};
@@ -47,6 +49,9 @@ pub struct Server {
     pub udp_addr: Option<SocketAddr>,
     /// The embedded MQTT broker's address, when it runs.
     pub mqtt_addr: Option<SocketAddr>,
+    /// The TLS listeners' addresses, when configured.
+    pub mqtt_tls_addr: Option<SocketAddr>,
+    pub teltonika_tls_addr: Option<SocketAddr>,
     /// The latest system metrics.
     pub system: SystemView,
     pub registry: Addr<DeviceRegistryActor>,
@@ -313,6 +318,19 @@ impl ServerBuilder {
             pool: pool.clone(),
             keepalive: s.teltonika.tcp_keepalive,
         };
+        let teltonika_tls_addr = match (s.teltonika.tls_listen, &s.http.tls) {
+            (Some(addr), Some(files)) => {
+                let acceptor = urbanstream_actors::tls::acceptor(files)?;
+                let tls = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding teltonika.tls_listen {addr}"))?;
+                let local = tls.local_addr()?;
+                tasks.push(actix_rt::spawn(run_tls_listener(tls, cx.clone(), acceptor)));
+                tracing::info!(teltonika_tls_addr = %local, "Teltonika TLS listening");
+                Some(local)
+            }
+            _ => None,
+        };
         tasks.push(actix_rt::spawn(run_tcp_listener(tcp, cx)));
         tracing::info!(%teltonika_addr, "Teltonika TCP listening");
 
@@ -355,7 +373,7 @@ impl ServerBuilder {
                 }
             }
         }));
-        let (mqtt_addr, mqtt) =
+        let (mqtt_addr, mqtt_tls_addr, mqtt) =
             start_mqtt(&s, &registry, &batcher, &auth, &store, &mut tasks).await?;
 
         // Geofences, rules (and vehicles' groups) and the route network changed on other
@@ -452,8 +470,14 @@ impl ServerBuilder {
         })
         .workers(workers)
         .disable_signals()
-        .shutdown_timeout(5)
-        .bind(s.http.listen)
+        .shutdown_timeout(5);
+        let server = match &s.http.tls {
+            Some(files) => {
+                let config = urbanstream_actors::tls::server_config(files, &[b"http/1.1"])?;
+                server.bind_rustls_0_23(s.http.listen, config)
+            }
+            None => server.bind(s.http.listen),
+        }
         .with_context(|| format!("binding http.listen {}", s.http.listen))?;
         let http_addr = server
             .addrs()
@@ -474,6 +498,8 @@ impl ServerBuilder {
             teltonika_addr,
             udp_addr,
             mqtt_addr,
+            mqtt_tls_addr,
+            teltonika_tls_addr,
             system: system_view,
             registry,
             directory,
@@ -579,9 +605,9 @@ async fn start_mqtt(
     auth: &Arc<AuthService>,
     store: &Store,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> anyhow::Result<(Option<SocketAddr>, MqttStatus)> {
+) -> anyhow::Result<(Option<SocketAddr>, Option<SocketAddr>, MqttStatus)> {
     if !s.mqtt.enabled {
-        return Ok((None, MqttStatus::Disabled));
+        return Ok((None, None, MqttStatus::Disabled));
     }
     if let Some(url) = &s.mqtt.url {
         let (host, port) = s.mqtt.broker(url)?;
@@ -599,6 +625,7 @@ async fn start_mqtt(
             limits: s.mqtt.limits(),
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            tls: s.mqtt.tls(url)?,
         };
         tasks.push(actix_rt::spawn(client::run(
             settings,
@@ -609,6 +636,7 @@ async fn start_mqtt(
         let shown = urbanstream_schema::redact::redact(url);
         tracing::info!(broker = %shown, "edge nodes: subscribing at the MQTT broker");
         return Ok((
+            None,
             None,
             MqttStatus::External {
                 broker: shown,
@@ -647,15 +675,30 @@ async fn start_mqtt(
         inflight: s.mqtt.inflight,
         ..broker::BrokerSettings::default()
     };
+    let tls = match (s.mqtt.tls_listen, &s.http.tls) {
+        (Some(tls_addr), Some(files)) => {
+            let acceptor = urbanstream_actors::tls::acceptor(files)?;
+            let listener = broker::bind(tls_addr)
+                .await
+                .with_context(|| format!("binding mqtt.tls_listen {tls_addr}"))?;
+            Some((listener, acceptor))
+        }
+        _ => None,
+    };
+    let tls_addr = match &tls {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     tasks.push(actix_rt::spawn(broker::serve(
         listener,
+        tls,
         settings,
         authenticate,
         registry.clone().recipient(),
         batcher.clone().recipient(),
     )));
-    tracing::info!(mqtt_addr = %addr, authenticate = s.edge.authenticate, "embedded MQTT broker listening");
-    Ok((Some(addr), MqttStatus::Embedded { listen: addr }))
+    tracing::info!(mqtt_addr = %addr, mqtt_tls_addr = ?tls_addr, authenticate = s.edge.authenticate, "embedded MQTT broker listening");
+    Ok((Some(addr), tls_addr, MqttStatus::Embedded { listen: addr }))
 }
 
 /// Embedded broker, production: username = a registered node's id, password = the API key

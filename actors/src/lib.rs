@@ -34,5 +34,6 @@ pub mod rules;
 pub mod shared;
 pub mod system;
 pub mod teltonika;
+pub mod tls;
 pub mod transit;
 pub mod vehicle;

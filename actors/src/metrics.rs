@@ -59,6 +59,8 @@ pub const HUB_COALESCED_TOTAL: &str = "urbanstream_hub_coalesced_total";
 pub const HUB_DROPPED_TOTAL: &str = "urbanstream_hub_dropped_total";
 pub const HUB_SUBSCRIBERS: &str = "urbanstream_hub_subscribers";
 pub const HUB_TOPICS: &str = "urbanstream_hub_topics";
+pub const TLS_RELOADS_TOTAL: &str = "urbanstream_tls_reloads_total";
+pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "urbanstream_tls_handshake_failures_total";
 pub const ROBOT_READINGS_UNSTORED_TOTAL: &str = "urbanstream_robot_readings_unstored_total";
 pub const ROBOT_EVENTS_STORE_RETRIES_TOTAL: &str = "urbanstream_robot_events_store_retries_total";
 pub const WS_SESSIONS_ACTIVE: &str = "urbanstream_ws_sessions_active";
@@ -457,6 +459,18 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Gauge,
         Unit::Count,
         "Distinct topics someone subscribes to on this node's hub",
+    ),
+    (
+        TLS_RELOADS_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "Certificate files read again after they changed, by result (ok, error: the old one stays)",
+    ),
+    (
+        TLS_HANDSHAKE_FAILURES_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "TLS handshakes that failed on the MQTT and Teltonika listeners, by listener",
     ),
     (
         ROBOT_READINGS_UNSTORED_TOTAL,

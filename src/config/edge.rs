@@ -13,11 +13,22 @@ use super::{duration, ConfigError};
 pub struct MqttSection {
     /// Off: no MQTT at all (no broker, no client).
     pub enabled: bool,
-    /// An external broker, `mqtt://host:port`; unset: the embedded broker on `listen`.
+    /// An external broker, `mqtt://host:port` or over TLS `mqtts://host:port` (8883 by
+    /// default); unset: the embedded broker on `listen`.
     #[serde(default)]
     pub url: Option<String>,
+    /// `mqtts://`: the CA certificates (PEM) the broker's certificate must chain to.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `mqtts://` to a broker that asks for a client certificate: ours (PEM files).
+    #[serde(default)]
+    pub client_tls: Option<urbanstream_actors::tls::TlsFiles>,
     /// Where the embedded broker listens.
     pub listen: SocketAddr,
+    /// The embedded broker's TLS listener (MQTT over TLS, usually 8883), with the
+    /// certificate of `http.tls`.
+    #[serde(default)]
+    pub tls_listen: Option<SocketAddr>,
     /// Client id at the external broker: fixed, so the broker keeps the session.
     pub client_id: String,
     #[serde(default)]
@@ -70,15 +81,16 @@ impl MqttSection {
             key: "mqtt.url",
             message,
         };
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(|| {
-                bad(format!(
-                    "`{}` must start with mqtt://",
+        let (rest, default_port) = match url.split_once("://") {
+            Some(("mqtt" | "tcp", rest)) => (rest, 1883),
+            Some(("mqtts" | "ssl", rest)) => (rest, 8883),
+            _ => {
+                return Err(bad(format!(
+                    "`{}` must start with mqtt:// or mqtts://",
                     urbanstream_schema::redact::redact(url)
-                ))
-            })?;
+                )))
+            }
+        };
         let rest = rest.trim_end_matches('/');
         // `user:password@` is the client's credentials (see `credentials`), not the host.
         let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
@@ -88,7 +100,7 @@ impl MqttSection {
                 p.parse::<u16>()
                     .map_err(|e| bad(format!("port `{p}`: {e}")))?,
             ),
-            None => (rest, 1883),
+            None => (rest, default_port),
         };
         if host.is_empty() {
             return Err(bad(format!(
@@ -116,6 +128,27 @@ impl MqttSection {
             self.username.clone().or(user.filter(|u| !u.is_empty())),
             self.password.clone().or(password),
         )
+    }
+
+    /// The TLS of an `mqtts://` URL (its CA from `ca_file`, our certificate from
+    /// `client_tls`); `None` for `mqtt://`.
+    pub fn tls(
+        &self,
+        url: &str,
+    ) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, ConfigError> {
+        if !(url.starts_with("mqtts://") || url.starts_with("ssl://")) {
+            return Ok(None);
+        }
+        let ca = self.ca_file.as_ref().ok_or(ConfigError::Invalid {
+            key: "mqtt.ca_file",
+            message: "an mqtts:// broker needs the CA its certificate chains to".into(),
+        })?;
+        urbanstream_actors::tls::client_config(ca, self.client_tls.as_ref())
+            .map(|c| Some(std::sync::Arc::new(c)))
+            .map_err(|e| ConfigError::Invalid {
+                key: "mqtt.ca_file",
+                message: e.to_string(),
+            })
     }
 
     pub fn limits(&self) -> urbanstream_actors::mqtt::Limits {

@@ -19,6 +19,10 @@ pub struct HttpSettings {
     /// Origins allowed to call the API from a browser (CORS); empty: same origin only.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// HTTPS and WSS on `listen` with this certificate (reloaded when its files change);
+    /// also the certificate of the MQTT and Teltonika TLS listeners.
+    #[serde(default)]
+    pub tls: Option<urbanstream_actors::tls::TlsFiles>,
 }
 
 /// `[ws]`: the WebSocket clients.

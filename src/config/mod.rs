@@ -167,6 +167,17 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        for (key, wanted) in [
+            ("teltonika.tls_listen", self.teltonika.tls_listen.is_some()),
+            ("mqtt.tls_listen", self.mqtt.tls_listen.is_some()),
+        ] {
+            if wanted && self.http.tls.is_none() {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "a TLS listener needs the server's certificate: set http.tls.cert_file and http.tls.key_file".into(),
+                });
+            }
+        }
         self.teltonika.validate()?;
         self.database.validate()?;
         self.db.validate()?;

@@ -20,6 +20,9 @@ pub struct TeltonikaSettings {
     pub listen: SocketAddr,
     #[serde(default)]
     pub udp_listen: Option<SocketAddr>,
+    /// TLS address for trackers whose firmware offers TLS (the certificate of `http.tls`).
+    #[serde(default)]
+    pub tls_listen: Option<SocketAddr>,
     pub register_unknown: bool,
     pub default_model: String,
     pub max_frame_bytes: usize,

@@ -28,7 +28,7 @@ use rumqttc::mqttbytes::v4::{
     SubscribeReasonCode, UnsubAck,
 };
 use rumqttc::mqttbytes::{matches, valid_filter, QoS};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 
@@ -228,9 +228,11 @@ struct Shared {
     router: Arc<Mutex<Router>>,
 }
 
-/// Accepts connections until the process ends.
+/// Accepts connections until the process ends: on `listener`, and over TLS on `tls`'s
+/// listener when given (one broker: the same sessions, subscriptions and retained messages).
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
     settings: BrokerSettings,
     authenticate: Authenticate,
     registry: Recipient<AuthorizeDevice>,
@@ -243,14 +245,36 @@ pub async fn serve(
         persist,
         router: Arc::default(),
     };
+    if let Some((listener, acceptor)) = tls {
+        tokio::spawn(accept(listener, Some(acceptor), shared.clone()));
+    }
+    accept(listener, None, shared).await;
+}
+
+async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, shared: Shared) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     metrics::gauge!(MQTT_CLIENTS_ACTIVE).increment(1.0);
-                    connection(stream, peer, shared).await;
+                    match tls {
+                        None => connection(stream, peer, shared).await,
+                        Some(acceptor) => {
+                            let within = shared.settings.connect_timeout;
+                            match tokio::time::timeout(within, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => connection(stream, peer, shared).await,
+                                failed => {
+                                    metrics::counter!(crate::metrics::TLS_HANDSHAKE_FAILURES_TOTAL, "listener" => "mqtt").increment(1);
+                                    if let Ok(Err(e)) = failed {
+                                        tracing::info!(%peer, "MQTT TLS handshake failed: {e}");
+                                    }
+                                }
+                            }
+                        }
+                    }
                     metrics::gauge!(MQTT_CLIENTS_ACTIVE).decrement(1.0);
                 });
             }
@@ -272,7 +296,10 @@ enum Due {
     Deliver(Publish),
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
+async fn connection<S>(stream: S, peer: SocketAddr, shared: Shared)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     // Payloads over the limit are read whole and refused (dead-lettered); beyond four times
     // the limit the connection is dropped.
     let hard_cap = shared

@@ -35,6 +35,8 @@ pub struct ClientSettings {
     pub limits: Limits,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// `mqtts://`: TLS to the broker with this configuration (its CA, a client certificate).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Whether the client is connected now (for `/ready` and the system health).
@@ -69,6 +71,11 @@ pub async fn run(
         .set_inflight(100);
     if let (Some(u), Some(p)) = (&settings.username, &settings.password) {
         options.set_credentials(u, p);
+    }
+    if let Some(tls) = &settings.tls {
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls.clone()),
+        ));
     }
     // The poll loop waits on `tx` while the acknowledging task may wait on the client's
     // request channel: that channel holds every acknowledgement that can be due meanwhile

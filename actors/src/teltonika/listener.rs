@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use super::session::{SessionSettings, TeltonikaSessionActor};
 use crate::arbiters::ArbiterPool;
-use crate::metrics::TELTONIKA_ACCEPT_ERRORS_TOTAL;
+use crate::metrics::{TELTONIKA_ACCEPT_ERRORS_TOTAL, TLS_HANDSHAKE_FAILURES_TOTAL};
 use crate::registry::{AuthorizeDevice, ConnectionEnded};
 
 /// What the listener hands to every session.
@@ -27,6 +27,20 @@ pub struct ListenerContext {
 /// Accepts connections until the task is dropped. Accept errors (e.g. out of file
 /// descriptors) back off instead of spinning.
 pub async fn run_tcp_listener(listener: TcpListener, cx: ListenerContext) {
+    serve(listener, cx, None).await;
+}
+
+/// The same over TLS (`teltonika.tls_listen`): each connection's handshake runs on the
+/// arbiter of its session, within the session's idle timeout.
+pub async fn run_tls_listener(
+    listener: TcpListener,
+    cx: ListenerContext,
+    tls: tokio_rustls::TlsAcceptor,
+) {
+    serve(listener, cx, Some(tls)).await;
+}
+
+async fn serve(listener: TcpListener, cx: ListenerContext, tls: Option<tokio_rustls::TlsAcceptor>) {
     let mut backoff = Duration::from_millis(10);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -60,19 +74,37 @@ pub async fn run_tcp_listener(listener: TcpListener, cx: ListenerContext) {
             }
         };
         let cx2 = cx.clone();
+        let tls = tls.clone();
         // The stream is registered with the event loop of the arbiter that runs the session.
         let spawned = cx.pool.next().spawn(async move {
-            match tokio::net::TcpStream::from_std(std_stream) {
-                Ok(stream) => {
-                    TeltonikaSessionActor::start(
-                        stream,
+            let stream = match tokio::net::TcpStream::from_std(std_stream) {
+                Ok(stream) => stream,
+                Err(e) => return tracing::warn!(%peer, "could not register connection: {e}"),
+            };
+            let Some(tls) = tls else {
+                TeltonikaSessionActor::start(stream, peer, cx2.authorize, cx2.ended, cx2.settings);
+                return;
+            };
+            let handshake = tokio::time::timeout(cx2.settings.idle_timeout, tls.accept(stream));
+            match handshake.await {
+                Ok(Ok(stream)) => {
+                    let (read, write) = tokio::io::split(stream);
+                    TeltonikaSessionActor::start_on(
+                        (Box::new(read), Box::new(write)),
                         peer,
                         cx2.authorize,
                         cx2.ended,
                         cx2.settings,
                     );
                 }
-                Err(e) => tracing::warn!(%peer, "could not register connection: {e}"),
+                failed => {
+                    metrics::counter!(TLS_HANDSHAKE_FAILURES_TOTAL, "listener" => "teltonika")
+                        .increment(1);
+                    match failed {
+                        Ok(Err(e)) => tracing::info!(%peer, "Teltonika TLS handshake failed: {e}"),
+                        _ => tracing::info!(%peer, "Teltonika TLS handshake timed out"),
+                    }
+                }
             }
         });
         if !spawned {

@@ -11,6 +11,6 @@ mod session;
 mod udp_listener;
 
 pub use adapter::readings;
-pub use listener::{run_tcp_listener, ListenerContext};
+pub use listener::{run_tcp_listener, run_tls_listener, ListenerContext};
 pub use session::{SessionSettings, TeltonikaSessionActor};
 pub use udp_listener::run_udp_listener;

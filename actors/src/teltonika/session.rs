@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
 use chrono::Utc;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
@@ -70,7 +69,11 @@ enum State {
     Closed,
 }
 
-type Writer = FramedWrite<Outbound, OwnedWriteHalf, TeltonikaCodec>;
+/// A connection's halves: plain TCP, or TLS on `teltonika.tls_listen`.
+pub type ReadHalf = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+pub type WriteHalf = Box<dyn tokio::io::AsyncWrite + Unpin + Send>;
+
+type Writer = FramedWrite<Outbound, WriteHalf, TeltonikaCodec>;
 
 pub struct TeltonikaSessionActor {
     id: ConnectionId,
@@ -88,7 +91,7 @@ pub struct TeltonikaSessionActor {
 }
 
 impl TeltonikaSessionActor {
-    /// Starts a session for an accepted connection on the current arbiter.
+    /// Starts a session for an accepted TCP connection on the current arbiter.
     pub fn start(
         stream: TcpStream,
         peer: SocketAddr,
@@ -96,8 +99,25 @@ impl TeltonikaSessionActor {
         ended: Recipient<ConnectionEnded>,
         settings: Arc<SessionSettings>,
     ) -> Addr<Self> {
+        let (read, write) = stream.into_split();
+        Self::start_on(
+            (Box::new(read), Box::new(write)),
+            peer,
+            authorize,
+            ended,
+            settings,
+        )
+    }
+
+    /// Starts a session on a connection's halves (a TLS stream's, say).
+    pub fn start_on(
+        (read, write): (ReadHalf, WriteHalf),
+        peer: SocketAddr,
+        authorize: Recipient<AuthorizeDevice>,
+        ended: Recipient<ConnectionEnded>,
+        settings: Arc<SessionSettings>,
+    ) -> Addr<Self> {
         Self::create(move |ctx| {
-            let (read, write) = stream.into_split();
             let options = SharedOptions::default();
             ctx.add_stream(FramedRead::new(
                 read,
