@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::json;
 use urbanstream_actors::entity::EntityKey;
 use urbanstream_actors::hub::{
-    BBox, HubActor, Leave, Push, PushKind, SetViewport, Subscribe, SubscriberId, Topic, Unsubscribe,
+    BBox, ClientMessage, HubActor, Leave, Push, PushKind, SetViewport, Subscribe, SubscriberId,
+    Topic, Unsubscribe,
 };
 use urbanstream_actors::metrics::{WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE};
 use urbanstream_actors::registry::Directory;
@@ -30,32 +30,6 @@ const AUTH_WAIT: Duration = Duration::from_secs(10);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Updates queued for one client before the hub starts coalescing for it.
 const MAILBOX: usize = 64;
-
-/// What a client may send.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
-enum ClientMessage {
-    /// Authenticates, or replaces the token before it expires.
-    Auth {
-        token: String,
-    },
-    Subscribe {
-        topics: Vec<String>,
-    },
-    Unsubscribe {
-        topics: Vec<String>,
-    },
-    /// Limits `fleet` updates to vehicles inside `[west, south, east, north]` (degrees);
-    /// `null` lifts the limit. A vehicle that leaves the area gets one last update.
-    Viewport {
-        bbox: Option<[f64; 4]>,
-    },
-    /// Telemetry (`fleet`, `device:…`, `vehicle:…`) collected for `every_ms` and sent as
-    /// one `batch` frame, the latest per vehicle; 0 sends each update at once (the default).
-    Batch {
-        every_ms: u64,
-    },
-}
 
 /// The shortest and longest batching interval a client may ask for.
 const BATCH_MS: std::ops::RangeInclusive<u64> = 20..=5000;
@@ -298,9 +272,9 @@ impl WsSessionActor {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        let msg = match serde_json::from_str::<ClientMessage>(text) {
+        let msg = match ClientMessage::parse(text) {
             Ok(m) => m,
-            Err(e) => return self.error("bad_request", format!("not a valid request: {e}"), ctx),
+            Err(e) => return self.error("bad_request", e, ctx),
         };
         let role = match (&msg, &self.principal) {
             (ClientMessage::Auth { .. }, _) => None,

@@ -3,10 +3,12 @@
 //! latest per entity and topic, so a slow client costs bounded memory and stalls nobody.
 
 mod actor;
+mod client_message;
 mod messages;
 mod topic;
 
 pub use actor::{HubActor, HubSettings};
+pub use client_message::ClientMessage;
 pub use messages::{
     AttachEngine, AttachRedis, BBox, Broadcast, Leave, Push, PushKind, SetViewport, Subscribe,
     SubscriberId, Unsubscribe,
