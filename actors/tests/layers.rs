@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 0),
     ("shared", 0),
     ("arbiters", 0),
+    ("tls", 0),
     ("hub", 1),
     ("rules", 1),
     ("db_batcher", 1),

@@ -279,6 +279,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
             if takes_input {
                 common.push(("400", "Malformed path, query or body"));
             }
+            if op.request_body.is_some() {
+                common.push(("413", "Body over the limit (64 KiB)"));
+            }
             if let super::access::Access::Roles(_) = spec.access {
                 common.push(("401", "No, an invalid, an expired or a revoked credential"));
                 common.push(("403", "The caller's role is not admitted"));
