@@ -40,15 +40,21 @@ fn file_error(path: &Path, message: impl ToString) -> TlsError {
     }
 }
 
+/// The certificates of a PEM file, at least one.
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let all: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_error(path, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_error(path, e))?;
+    if all.is_empty() {
+        return Err(file_error(path, "no certificate in it"));
+    }
+    Ok(all)
+}
+
 /// Reads and checks a certificate chain and its key.
 pub fn load(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert_file)
-        .map_err(|e| file_error(&files.cert_file, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_error(&files.cert_file, e))?;
-    if chain.is_empty() {
-        return Err(file_error(&files.cert_file, "no certificate in it"));
-    }
+    let chain = certificates(&files.cert_file)?;
     let key = PrivateKeyDer::from_pem_file(&files.key_file)
         .map_err(|e| file_error(&files.key_file, e))?;
     let signer = any_supported_type(&key).map_err(|e| file_error(&files.key_file, e))?;
@@ -157,23 +163,14 @@ pub fn client_config(
     client: Option<&TlsFiles>,
 ) -> Result<rustls::ClientConfig, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| file_error(ca_file, e))? {
-        roots
-            .add(cert.map_err(|e| file_error(ca_file, e))?)
-            .map_err(|e| file_error(ca_file, e))?;
-    }
-    if roots.is_empty() {
-        return Err(file_error(ca_file, "no CA certificate in it"));
+    for cert in certificates(ca_file)? {
+        roots.add(cert).map_err(|e| file_error(ca_file, e))?;
     }
     let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
     Ok(match client {
         None => builder.with_no_client_auth(),
         Some(files) => {
-            let chain: Vec<CertificateDer<'static>> =
-                CertificateDer::pem_file_iter(&files.cert_file)
-                    .map_err(|e| file_error(&files.cert_file, e))?
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| file_error(&files.cert_file, e))?;
+            let chain = certificates(&files.cert_file)?;
             let key = PrivateKeyDer::from_pem_file(&files.key_file)
                 .map_err(|e| file_error(&files.key_file, e))?;
             builder.with_client_auth_cert(chain, key)?

@@ -67,7 +67,6 @@ pub use observation::{
     Performance, RobotMode, RobotReport, RobotState, SafetyKind, Sequence,
 };
 pub use reading::{
-    device_time, Accepted, ClockBounds, Fix, Quarantined, Reading, EARLIEST_DEVICE_TIME_MS,
-    TIME_OUT_OF_RANGE,
+    device_time, Accepted, ClockBounds, Fix, Quarantined, Reading, TIME_OUT_OF_RANGE,
 };
 pub use snapshot::{typed, Published, Snapshot, SnapshotSlot};

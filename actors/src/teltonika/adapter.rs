@@ -10,11 +10,6 @@ use super::io_profile::IoProfile;
 use crate::entity::{ClockBounds, Fix, IngestReadings, Quarantined, Reading, TIME_OUT_OF_RANGE};
 use crate::metrics::{TELTONIKA_FIXES_DROPPED_TOTAL, TELTONIKA_RECORDS_REJECTED_TOTAL};
 
-/// One reading per record, in the order received.
-pub fn readings(records: Vec<AvlRecord>, profile: &IoProfile) -> Vec<Reading> {
-    records.into_iter().map(|r| reading(&r, profile)).collect()
-}
-
 /// A frame's records as its entity takes them: a record dated outside `clock` (before
 /// 2000, or too far ahead of `now`) is quarantined as received with why, and acknowledged
 /// with the rest; a fix outside the globe is dropped from its record, the rest kept. Both
@@ -154,7 +149,7 @@ mod tests {
                 },
             ],
         };
-        let r = &readings(vec![rec], &profile)[0];
+        let r = &reading(&rec, &profile);
         assert_eq!(r.at_ms, 1_764_000_000_000);
         let f = r.fix.unwrap();
         assert!(f.valid && (f.lat - 44.7722).abs() < 1e-9 && f.speed_kmh == 31);

@@ -10,7 +10,6 @@ mod listener;
 mod session;
 mod udp_listener;
 
-pub use adapter::readings;
 pub use listener::{run_tcp_listener, run_tls_listener, ListenerContext};
 pub use session::{SessionSettings, TeltonikaSessionActor};
 pub use udp_listener::run_udp_listener;

@@ -1,7 +1,6 @@
 //! DEVICE_OFFLINE: no data for `after_s` by the server's clock; clears when data comes.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{positive, Check, Cx};
 use crate::rules::logic::Sample;
@@ -29,15 +28,8 @@ impl Check for DeviceOffline {
     }
 
     fn silence(&self, last_ms: i64, now_ms: i64, cx: &mut Cx<'_>) {
-        let silent_s = (now_ms - last_ms) as f64 / 1000.0;
-        if silent_s <= self.after_s {
-            return;
-        }
-        cx.begin("", now_ms, || {
-            (
-                format!("No data for {:.0} min", silent_s / 60.0),
-                json!({"last_seen_ms": last_ms, "silent_s": silent_s}),
-            )
+        cx.begin_if_silent(self.after_s, "", (last_ms, now_ms), |min| {
+            format!("No data for {min:.0} min")
         });
     }
 }

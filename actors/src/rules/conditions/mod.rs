@@ -116,6 +116,27 @@ impl Cx<'_> {
     pub fn memory(&mut self) -> &mut Memory {
         &mut self.st.memory
     }
+
+    /// Begins an alert on `subject` once more than `after_s` passed since `last_ms`, its
+    /// message from the minutes of silence.
+    pub fn begin_if_silent(
+        &mut self,
+        after_s: f64,
+        subject: &str,
+        (last_ms, now_ms): (i64, i64),
+        message: impl FnOnce(f64) -> String,
+    ) {
+        let silent_s = (now_ms - last_ms) as f64 / 1000.0;
+        if silent_s <= after_s {
+            return;
+        }
+        self.begin(subject, now_ms, || {
+            (
+                message(silent_s / 60.0),
+                serde_json::json!({"last_seen_ms": last_ms, "silent_s": silent_s}),
+            )
+        });
+    }
 }
 
 type Parse = fn(&'static str, &Value) -> Result<Arc<dyn Erased>, RuleError>;

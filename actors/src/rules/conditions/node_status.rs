@@ -64,29 +64,10 @@ impl Check for NodeOffline {
     }
 
     fn unheard(&self, last_ms: i64, now_ms: i64, cx: &mut Cx<'_>) {
-        unheard_for(self.after_s, "", "Edge node offline", last_ms, now_ms, cx);
+        cx.begin_if_silent(self.after_s, "", (last_ms, now_ms), |min| {
+            format!("Edge node offline: not heard from for {min:.0} min")
+        });
     }
-}
-
-/// Begins an offline alert (on `subject`) once `after_s` passed since `last_ms`.
-pub(super) fn unheard_for(
-    after_s: f64,
-    subject: &str,
-    what: &str,
-    last_ms: i64,
-    now_ms: i64,
-    cx: &mut Cx<'_>,
-) {
-    let silent_s = (now_ms - last_ms) as f64 / 1000.0;
-    if silent_s <= after_s {
-        return;
-    }
-    cx.begin(subject, now_ms, || {
-        (
-            format!("{what}: not heard from for {:.0} min", silent_s / 60.0),
-            json!({"last_seen_ms": last_ms, "silent_s": silent_s}),
-        )
-    });
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

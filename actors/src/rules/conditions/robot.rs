@@ -111,13 +111,11 @@ impl Check for Offline {
     }
 
     fn unheard(&self, last_ms: i64, now_ms: i64, cx: &mut Cx<'_>) {
-        super::node_status::unheard_for(
+        cx.begin_if_silent(
             self.after_s,
             SafetyKind::LinkLost.as_str(),
-            "Robot offline",
-            last_ms,
-            now_ms,
-            cx,
+            (last_ms, now_ms),
+            |min| format!("Robot offline: not heard from for {min:.0} min"),
         );
     }
 }
