@@ -117,6 +117,8 @@ impl ServerBuilder {
                 latest_ttl: s.redis.latest_ttl,
                 node_id: format!("{:016x}", rand::random::<u64>()),
                 max_in_flight: 10_000,
+                ca_file: s.redis.ca_file.clone(),
+                client_tls: s.redis.client_tls.clone(),
             };
             tracing::info!(node = %redis.node_id, "live updates shared through Redis");
             let to_hub = hub.clone().recipient();

@@ -21,6 +21,12 @@ pub struct RedisSection {
     pub prefix: String,
     #[serde(with = "duration")]
     pub latest_ttl: Duration,
+    /// `rediss://`: the CA certificates (PEM) the server's certificate must chain to.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `rediss://` to a server that asks for a client certificate: ours (PEM files).
+    #[serde(default)]
+    pub client_tls: Option<urbanstream_actors::tls::TlsFiles>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,6 +23,44 @@ pub struct RedisSettings {
     pub node_id: String,
     /// Publications in flight at most; beyond, updates are dropped and counted.
     pub max_in_flight: usize,
+    /// `rediss://`: the CA certificates (PEM) the server's certificate must chain to;
+    /// without it, the system's trusted roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `rediss://` to a server that asks for a client certificate: ours (PEM files).
+    pub client_tls: Option<crate::tls::TlsFiles>,
+}
+
+impl RedisSettings {
+    /// A client for `url`, with the CA and client certificate of `rediss://` when given.
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        if self.ca_file.is_none() && self.client_tls.is_none() {
+            return redis::Client::open(self.url.as_str());
+        }
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| {
+                redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "reading a TLS file",
+                    format!("{}: {e}", path.display()),
+                ))
+            })
+        };
+        let root_cert = self.ca_file.as_deref().map(read).transpose()?;
+        let client_tls = match &self.client_tls {
+            Some(files) => Some(redis::ClientTlsConfig {
+                client_cert: read(&files.cert_file)?,
+                client_key: read(&files.key_file)?,
+            }),
+            None => None,
+        };
+        redis::Client::build_with_tls(
+            self.url.as_str(),
+            redis::TlsCertificates {
+                client_tls,
+                root_cert,
+            },
+        )
+    }
 }
 
 /// The fields of a published update that routing needs.
@@ -98,10 +136,11 @@ impl RedisBridgeActor {
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>, delay: Duration) {
-        let url = self.settings.url.clone();
+        let settings = self.settings.clone();
         ctx.run_later(delay, move |act, ctx| {
             let fut = async move {
-                let manager = RedisConnectionManager::new(url.as_str())?;
+                let client = settings.client()?;
+                let manager = RedisConnectionManager::new(client.get_connection_info().clone())?;
                 let pool = bb8::Pool::builder()
                     .max_size(4)
                     .connection_timeout(Duration::from_secs(2))
@@ -150,7 +189,7 @@ async fn subscribe_loop(settings: RedisSettings, hub: Recipient<RemoteUpdate>) {
     let alerts = format!("{}alerts:all", settings.prefix);
     loop {
         let attempt = async {
-            let client = redis::Client::open(settings.url.as_str())?;
+            let client = settings.client()?;
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&telemetry).await?;
             pubsub.subscribe(&events).await?;

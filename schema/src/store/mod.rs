@@ -33,6 +33,7 @@ mod geofences;
 mod network;
 mod operations;
 mod people;
+pub mod pg_connect;
 mod postgres;
 mod quarantine;
 mod reports;

@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::bb8::Pool;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use super::pg_connect::PgConnector;
 use super::Batch;
 use super::{DbError, DAY_MS};
 use crate::models::{CanRow, DetectionRow, TelemetryRow};
@@ -27,7 +28,7 @@ const MIGRATION_LOCK: i64 = 0x7572_6261_6e73;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    url: String,
+    connector: Arc<PgConnector>,
     /// Idle connections for COPY (diesel-async has no COPY; tokio-postgres does).
     copy_clients: Arc<tokio::sync::Mutex<Vec<tokio_postgres::Client>>>,
     /// (first table of a group, day) whose partitions are known to exist.
@@ -72,8 +73,16 @@ fn upper_bound(expr: &str) -> Option<i64> {
 
 impl PgStore {
     pub async fn open(url: &str, pool_size: u32) -> Result<Self, DbError> {
-        Self::migrate(url).await?;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let connector = Arc::new(PgConnector::new(url)?);
+        Self::migrate_with(&connector).await?;
+        let mut config = ManagerConfig::default();
+        let pool_connector = connector.clone();
+        config.custom_setup = Box::new(move |_url| {
+            let c = pool_connector.clone();
+            Box::pin(async move { c.diesel().await })
+        });
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(std::time::Duration::from_secs(5))
@@ -82,7 +91,7 @@ impl PgStore {
             .map_err(|e| DbError::Pool(e.to_string()))?;
         Ok(Self {
             pool,
-            url: url.to_owned(),
+            connector,
             copy_clients: Arc::new(tokio::sync::Mutex::new(Vec::new())),
             partitions: Arc::new(Mutex::new(HashSet::new())),
         })
@@ -90,13 +99,16 @@ impl PgStore {
 
     /// Applies pending migrations over one connection, closed when done.
     pub async fn migrate(url: &str) -> Result<(), DbError> {
-        let migrate_url = url.to_owned();
+        Self::migrate_with(&PgConnector::new(url)?).await
+    }
+
+    async fn migrate_with(connector: &PgConnector) -> Result<(), DbError> {
+        let conn = connector
+            .diesel()
+            .await
+            .map_err(|e| DbError::Connect(e.to_string()))?;
         tokio::task::spawn_blocking(move || -> Result<(), DbError> {
-            let mut conn =
-                <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(
-                    &migrate_url,
-                )
-                .map_err(|e| DbError::Connect(e.to_string()))?;
+            let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
             // Nodes starting together take turns: one migrates, the others then find
             // nothing pending.
             diesel::RunQueryDsl::execute(
@@ -125,6 +137,27 @@ impl PgStore {
             .get()
             .await
             .map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Whether the partitions of every time are known to exist.
+    fn all_known(
+        &self,
+        tables: &'static [&'static str],
+        mut times: impl Iterator<Item = i64>,
+    ) -> bool {
+        let group = tables[0];
+        let Ok(p) = self.partitions.lock() else {
+            return false;
+        };
+        let mut last = None;
+        times.all(|t| {
+            let day = t.div_euclid(DAY_MS);
+            if last == Some(day) {
+                return true;
+            }
+            last = Some(day);
+            p.contains(&(group, day))
+        })
     }
 
     fn known(&self, group: &'static str, day: i64) -> bool {
@@ -176,19 +209,21 @@ impl PgStore {
     /// with `INSERT … SELECT … ON CONFLICT DO NOTHING`, all in one transaction: COPY's speed
     /// with an idempotent result.
     pub async fn write(&self, batch: Arc<Batch>) -> Result<usize, DbError> {
-        if !batch.telemetry.is_empty() || !batch.detections.is_empty() {
+        // A pooled connection only when a partition may be missing: the pool also serves
+        // logins and the API, and a batch should not queue behind them for nothing.
+        let telemetry = || batch.telemetry.iter().map(|r| r.device_time_ms);
+        let detections = || batch.detections.iter().map(|r| r.time_ms);
+        let robots = || batch.robot_telemetry.iter().map(|r| r.time_ms);
+        if !self.all_known(TELEMETRY_TABLES, telemetry())
+            || !self.all_known(DETECTION_TABLES, detections())
+            || !self.all_known(ROBOT_TELEMETRY_TABLES, robots())
+        {
             let mut conn = self.conn().await?;
-            let telemetry = batch.telemetry.iter().map(|r| r.device_time_ms);
-            self.ensure_partitions(&mut conn, TELEMETRY_TABLES, telemetry)
+            self.ensure_partitions(&mut conn, TELEMETRY_TABLES, telemetry())
                 .await?;
-            let detections = batch.detections.iter().map(|r| r.time_ms);
-            self.ensure_partitions(&mut conn, DETECTION_TABLES, detections)
+            self.ensure_partitions(&mut conn, DETECTION_TABLES, detections())
                 .await?;
-        }
-        if !batch.robot_telemetry.is_empty() {
-            let mut conn = self.conn().await?;
-            let times = batch.robot_telemetry.iter().map(|r| r.time_ms);
-            self.ensure_partitions(&mut conn, ROBOT_TELEMETRY_TABLES, times)
+            self.ensure_partitions(&mut conn, ROBOT_TELEMETRY_TABLES, robots())
                 .await?;
         }
         let mut client = self.copy_client().await?;
@@ -223,18 +258,7 @@ impl PgStore {
                 return Ok(c);
             }
         }
-        let (client, connection) = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            tokio_postgres::connect(&self.url, tokio_postgres::NoTls),
-        )
-        .await
-        .map_err(|_elapsed| DbError::Connect("timed out".into()))?
-        .map_err(|e| DbError::Connect(e.to_string()))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("COPY connection ended: {e}");
-            }
-        });
+        let client = self.connector.client().await?;
         client
             .batch_execute(
                 "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (LIKE telemetry) ON COMMIT DELETE ROWS; \
