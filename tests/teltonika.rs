@@ -413,3 +413,91 @@ async fn idle_vehicle_actors_stop_and_start_again_at_the_next_login() {
     assert_eq!(s.records_total, 1);
     app.server.stop().await;
 }
+
+/// A storm of first logins: every device is registered and let in, in a few batches rather
+/// than one statement each, and each one's connection is recorded as presence.
+async fn login_storm(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const N: u64 = 300;
+    // The recorder is the process's: this test's share is the difference.
+    let registered = app
+        .metric("urbanstream_registry_devices_registered_total")
+        .await;
+    let batches = app
+        .metric("urbanstream_registry_registration_seconds_count")
+        .await;
+    let mut streams = Vec::new();
+    for _ in 0..N {
+        streams.push(
+            tokio::net::TcpStream::connect(app.server.teltonika_addr)
+                .await
+                .unwrap(),
+        );
+    }
+    for (i, s) in streams.iter_mut().enumerate() {
+        let login = urbanstream_actors::teltonika::codec::encode_login(imei(
+            353_000_000_000_000 + i as u64,
+        ));
+        s.write_all(&login).await.unwrap();
+    }
+    for s in &mut streams {
+        let reply = tokio::time::timeout(Duration::from_secs(30), s.read_u8())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reply, 1, "every new device is let in");
+    }
+    let registered = app
+        .metric("urbanstream_registry_devices_registered_total")
+        .await
+        - registered;
+    assert_eq!(registered, N as f64);
+    let batches = app
+        .metric("urbanstream_registry_registration_seconds_count")
+        .await
+        - batches;
+    assert!(
+        batches >= 1.0 && batches < (N / 3) as f64,
+        "{batches} registrations for {N} devices"
+    );
+    let devices = app.server.store.devices().await.unwrap();
+    let new: Vec<_> = devices
+        .iter()
+        .filter(|d| d.imei.starts_with("353"))
+        .collect();
+    assert_eq!(new.len() as u64, N);
+    // Presence is written in batches too: every one of them is online shortly.
+    let mut online = 0;
+    for _ in 0..50 {
+        let devices = app.server.store.devices().await.unwrap();
+        online = devices
+            .iter()
+            .filter(|d| d.imei.starts_with("353") && d.online)
+            .count();
+        if online as u64 == N {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(online as u64, N, "presence of every device stored");
+    drop(streams);
+    app.server.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_login_storm_of_new_devices_is_registered_in_batches_sqlite() {
+    login_storm(TestApp::start(settings(|s| s.teltonika.register_unknown = true)).await).await;
+}
+
+#[actix_rt::test]
+async fn a_login_storm_of_new_devices_is_registered_in_batches_postgres() {
+    let (_, url) = common::fresh_pg().await;
+    login_storm(
+        TestApp::start(settings(|s| {
+            s.teltonika.register_unknown = true;
+            s.database.url = url;
+        }))
+        .await,
+    )
+    .await;
+}

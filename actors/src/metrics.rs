@@ -47,6 +47,7 @@ pub const MQTT_UNACKED: &str = "urbanstream_mqtt_unacknowledged";
 pub const MQTT_ACK_SECONDS: &str = "urbanstream_mqtt_ack_seconds";
 pub const REGISTRY_ENTITIES_ACTIVE: &str = "urbanstream_registry_entities_active";
 pub const REGISTRY_DEVICES_REGISTERED_TOTAL: &str = "urbanstream_registry_devices_registered_total";
+pub const REGISTRY_REGISTRATION_SECONDS: &str = "urbanstream_registry_registration_seconds";
 pub const DB_ROWS_WRITTEN_TOTAL: &str = "urbanstream_db_rows_written_total";
 pub const DB_ROWS_DUPLICATE_TOTAL: &str = "urbanstream_db_rows_duplicate_total";
 pub const DB_BATCH_ROWS: &str = "urbanstream_db_batch_rows";
@@ -387,6 +388,12 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Unknown devices registered on first contact",
+    ),
+    (
+        REGISTRY_REGISTRATION_SECONDS,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time to register one batch of unknown devices (the logins that arrived together)",
     ),
     (
         DB_ROWS_WRITTEN_TOTAL,

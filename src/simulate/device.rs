@@ -30,6 +30,8 @@ pub struct DeviceReport {
     pub frames: u64,
     /// ACK latency of each acknowledged frame, microseconds.
     pub latencies_us: Vec<u32>,
+    /// Time from each connection attempt to its accepted login, microseconds.
+    pub logins_us: Vec<u32>,
     /// Device time of the first and last acknowledged record.
     pub first_ts: Option<u64>,
     pub last_ts: Option<u64>,
@@ -230,8 +232,11 @@ pub async fn run(
         }
         if !pending.is_empty() {
             if conn.is_none() {
+                let attempt = Instant::now();
                 match connect(opts.target, spec.imei, opts.ack_timeout).await {
                     Ok(c) => {
+                        let us = attempt.elapsed().as_micros().min(u128::from(u32::MAX));
+                        report.logins_us.push(us as u32);
                         progress.connected.fetch_add(1, Ordering::Relaxed);
                         conn = Some(c);
                         backoff = Duration::from_millis(100);

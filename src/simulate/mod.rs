@@ -90,6 +90,10 @@ pub struct Summary {
     pub elapsed_s: f64,
     pub login_rejected: u64,
     pub errors: u64,
+    /// Logins accepted, and the time from connecting to the accepted login.
+    pub logins: u64,
+    pub login_p99_ms: f64,
+    pub login_max_ms: f64,
     /// Pushes received by the WebSocket client (with `ws`), and frame → push latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ws_received: Option<u64>,
@@ -222,6 +226,11 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         .flat_map(|d| d.latencies_us.iter().copied())
         .collect();
     latencies.sort_unstable();
+    let mut logins: Vec<u32> = devices
+        .iter()
+        .flat_map(|d| d.logins_us.iter().copied())
+        .collect();
+    logins.sort_unstable();
     let acked: u64 = devices.iter().map(|d| d.acked).sum();
     let summary = Summary {
         devices: devices.len(),
@@ -236,6 +245,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         elapsed_s: elapsed,
         login_rejected: devices.iter().filter(|d| d.login_rejected).count() as u64,
         errors: devices.iter().map(|d| d.errors).sum(),
+        logins: logins.len() as u64,
+        login_p99_ms: percentile_ms(&logins, 99.0),
+        login_max_ms: logins.last().map_or(0.0, |&v| f64::from(v) / 1000.0),
         ws_received: ws.map(|w| w.0),
         ws_p50_ms: ws.map(|w| w.1),
         ws_p99_ms: ws.map(|w| w.2),

@@ -17,6 +17,7 @@ use crate::commands::{CommandTarget, DeviceConnected, DeviceDisconnected};
 use crate::entity::{Control, DeviceRecord, EntityFactory, EntityHandle, EntityKey, EntityKind};
 use crate::metrics::{
     ACTOR_RESTARTS_TOTAL, REGISTRY_DEVICES_REGISTERED_TOTAL, REGISTRY_ENTITIES_ACTIVE,
+    REGISTRY_REGISTRATION_SECONDS,
 };
 
 /// A tracker allowed to log in, from configuration.
@@ -67,7 +68,23 @@ pub struct DeviceRegistryActor {
     connections: HashMap<EntityKey, ConnectionHandle>,
     /// Told of every connection and its end (queued commands go out then).
     watchers: Option<WatchConnections>,
+    /// Presence changes not yet stored, the latest per device; written together.
+    presence: HashMap<DeviceId, (bool, i64)>,
+    presence_writing: bool,
+    /// Unknown devices to register, with who waits for each: registered together, one
+    /// batch in flight at a time, so that a storm of first logins is a few statements.
+    registering: HashMap<EntityKey, Vec<Waiter>>,
+    registration_in_flight: bool,
 }
+
+/// A login waiting for its device's registration.
+type Waiter = (
+    Option<ConnectionHandle>,
+    tokio::sync::oneshot::Sender<Result<DeviceGrant, LoginRefused>>,
+);
+
+/// How often pending presence changes are written.
+const PRESENCE_FLUSH: Duration = Duration::from_millis(100);
 
 impl DeviceRegistryActor {
     /// Registers the configured devices in the database and loads every registered one.
@@ -117,6 +134,10 @@ impl DeviceRegistryActor {
             directory: Directory::default(),
             connections: HashMap::new(),
             watchers: None,
+            presence: HashMap::new(),
+            presence_writing: false,
+            registering: HashMap::new(),
+            registration_in_flight: false,
         })
     }
 
@@ -218,18 +239,114 @@ impl DeviceRegistryActor {
         }));
     }
 
-    /// Records in the database that a device connected or disconnected (in the background).
-    fn presence(&self, key: EntityKey, online: bool) {
+    /// Notes that a device connected or disconnected; stored with the others at the next
+    /// presence write.
+    fn presence(&mut self, key: EntityKey, online: bool) {
         let Some(device) = self.devices.get(&key) else {
             return;
         };
-        let (store, id) = (self.settings.store.clone(), device.id);
         let now = chrono::Utc::now().timestamp_millis();
-        actix::spawn(async move {
-            if let Err(e) = store.set_presence(id.0, online, now).await {
-                tracing::debug!(%key, "presence not stored: {e}");
+        self.presence.insert(device.id, (online, now));
+    }
+
+    /// Writes the pending presence changes in one transaction, one write at a time.
+    fn write_presence(&mut self, ctx: &mut Context<Self>) {
+        if self.presence_writing || self.presence.is_empty() {
+            return;
+        }
+        let list: Vec<(i64, bool, i64)> = self
+            .presence
+            .drain()
+            .map(|(id, (online, at))| (id.0, online, at))
+            .collect();
+        self.presence_writing = true;
+        let store = self.settings.store.clone();
+        ctx.spawn(
+            async move {
+                let n = list.len();
+                if let Err(e) = store.set_presence_many(list).await {
+                    tracing::debug!(devices = n, "presence not stored: {e}");
+                }
             }
-        });
+            .into_actor(self)
+            .map(|(), act, _ctx| act.presence_writing = false),
+        );
+    }
+
+    /// Registers the devices waiting for it in one batch per kind, then answers their
+    /// logins; those that arrive meanwhile make the next batch.
+    fn register_waiting(&mut self, ctx: &mut Context<Self>) {
+        if self.registration_in_flight || self.registering.is_empty() {
+            return;
+        }
+        let mut by_kind: HashMap<&'static str, Vec<(String, String)>> = HashMap::new();
+        let mut batch = HashMap::new();
+        for (key, waiters) in self.registering.drain() {
+            let factory = self.factories.get(&key.kind());
+            let model = factory
+                .and_then(|f| f.default_model())
+                .unwrap_or_else(|| self.settings.default_model.clone());
+            by_kind
+                .entry(key.kind().as_str())
+                .or_default()
+                .push((key.to_string(), model));
+            batch.insert(key, waiters);
+        }
+        self.registration_in_flight = true;
+        let store = self.settings.store.clone();
+        let started = std::time::Instant::now();
+        let work = async move {
+            let mut rows = Vec::new();
+            for (kind, list) in by_kind {
+                if kind == urbanstream_schema::store::EDGE_NODE_KIND {
+                    // An edge node has a row of its own besides the device's.
+                    for (id, model) in list {
+                        rows.push(store.ensure_device(&id, &model, None, kind).await?);
+                    }
+                } else {
+                    rows.extend(store.ensure_devices(kind, &list).await?);
+                }
+            }
+            Ok::<_, DbError>(rows)
+        };
+        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| {
+            act.registration_in_flight = false;
+            metrics::histogram!(REGISTRY_REGISTRATION_SECONDS)
+                .record(started.elapsed().as_secs_f64());
+            match res {
+                Ok(rows) => {
+                    for row in rows {
+                        let Some(key) = EntityKey::parse(&row.kind, &row.imei) else {
+                            continue;
+                        };
+                        if let std::collections::hash_map::Entry::Vacant(e) = act.devices.entry(key) {
+                            tracing::info!(%key, model = %row.model, "registered unknown device on first contact");
+                            metrics::counter!(REGISTRY_DEVICES_REGISTERED_TOTAL).increment(1);
+                            e.insert(KnownDevice {
+                                id: DeviceId(row.id),
+                                model: row.model,
+                                vehicle_id: row.vehicle_id.map(VehicleId),
+                            });
+                        }
+                    }
+                    for (key, waiters) in batch {
+                        for (connection, tx) in waiters {
+                            let _ = tx.send(act.grant(key, connection));
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(devices = batch.len(), "devices not registered: {e}");
+                    let refused = LoginRefused::Storage(e.to_string());
+                    for (_, waiters) in batch {
+                        for (_, tx) in waiters {
+                            let _ = tx.send(Err(refused.clone()));
+                        }
+                    }
+                }
+            }
+            act.register_waiting(ctx);
+        }));
     }
 
     fn target(&self, key: EntityKey) -> Option<CommandTarget> {
@@ -288,11 +405,24 @@ impl Actor for DeviceRegistryActor {
         let every = (self.settings.idle_stop_after / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(300));
         ctx.run_interval(every, |act, ctx| act.retire_idle(ctx));
+        ctx.run_interval(PRESENCE_FLUSH, |act, ctx| act.write_presence(ctx));
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
         for c in self.connections.values() {
             let _ = c.close.try_send(CloseConnection(CloseReason::Shutdown));
+        }
+        // What presence is still pending is written on its way out.
+        let list: Vec<(i64, bool, i64)> = self
+            .presence
+            .drain()
+            .map(|(id, (online, at))| (id.0, online, at))
+            .collect();
+        if !list.is_empty() {
+            let store = self.settings.store.clone();
+            actix::spawn(async move {
+                let _ = store.set_presence_many(list).await;
+            });
         }
         Running::Stop
     }
@@ -301,7 +431,7 @@ impl Actor for DeviceRegistryActor {
 impl Handler<AuthorizeDevice> for DeviceRegistryActor {
     type Result = ResponseActFuture<Self, Result<DeviceGrant, LoginRefused>>;
 
-    fn handle(&mut self, msg: AuthorizeDevice, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: AuthorizeDevice, ctx: &mut Self::Context) -> Self::Result {
         let key = msg.key;
         if self.devices.contains_key(&key) {
             let granted = self.grant(key, msg.connection);
@@ -314,37 +444,18 @@ impl Handler<AuthorizeDevice> for DeviceRegistryActor {
         if !register {
             return Box::pin(actix::fut::ready(Err(LoginRefused::Unknown(key))));
         }
-        let store = self.settings.store.clone();
-        let model = factory
-            .and_then(|f| f.default_model())
-            .unwrap_or_else(|| self.settings.default_model.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.registering
+            .entry(key)
+            .or_default()
+            .push((msg.connection, tx));
+        self.register_waiting(ctx);
         Box::pin(
             async move {
-                // The device's own identifier (a tracker's IMEI) names its row.
-                store
-                    .ensure_device(&key.to_string(), &model, None, key.kind().as_str())
-                    .await
-                    .map(|row| (row, model))
+                rx.await
+                    .unwrap_or_else(|_closed| Err(LoginRefused::Storage("registry stopped".into())))
             }
-            .into_actor(self)
-            .map(move |res, act, _ctx| match res {
-                Ok((row, model)) => {
-                    if let std::collections::hash_map::Entry::Vacant(e) = act.devices.entry(key) {
-                        tracing::info!(%key, %model, "registered unknown device on first contact");
-                        metrics::counter!(REGISTRY_DEVICES_REGISTERED_TOTAL).increment(1);
-                        e.insert(KnownDevice {
-                            id: DeviceId(row.id),
-                            model: row.model,
-                            vehicle_id: row.vehicle_id.map(VehicleId),
-                        });
-                    }
-                    act.grant(key, msg.connection)
-                }
-                Err(e) => {
-                    tracing::warn!(%key, "device not registered: {e}");
-                    Err(LoginRefused::Storage(e.to_string()))
-                }
-            }),
+            .into_actor(self),
         )
     }
 }

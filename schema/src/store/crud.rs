@@ -313,6 +313,86 @@ impl Store {
 
 impl Store {
     /// Marks a device connected or not, with the time it was last heard of.
+    /// Devices of one kind that are not edge nodes, each `(identifier, model)`, inserted
+    /// where absent in a few statements; the rows of all of them, new or not. A storm of
+    /// first logins costs a handful of round trips instead of one per device.
+    pub async fn ensure_devices(
+        &self,
+        kind: &str,
+        list: &[(String, String)],
+    ) -> Result<Vec<DeviceRow>, DbError> {
+        let mut rows = Vec::with_capacity(list.len());
+        // Three values a row: well under both backends' bound on parameters.
+        for chunk in list.chunks(1_000) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|(imei, model)| {
+                    (
+                        devices::imei.eq(imei.clone()),
+                        devices::model.eq(model.clone()),
+                        devices::kind.eq(kind.to_owned()),
+                    )
+                })
+                .collect();
+            on_db!(self, |c| diesel::insert_into(devices::table)
+                .values(values)
+                .on_conflict_do_nothing()
+                .execute(c))?;
+            let imeis: Vec<String> = chunk.iter().map(|(imei, _)| imei.clone()).collect();
+            let found: Vec<DeviceRow> = on_db!(self, |c| devices::table
+                .filter(devices::imei.eq_any(imeis))
+                .select(DeviceRow::as_select())
+                .load(c))?;
+            rows.extend(found);
+        }
+        Ok(rows)
+    }
+
+    /// Presence of many devices, `(device id, online, last seen ms)`, in one transaction.
+    pub async fn set_presence_many(&self, list: Vec<(i64, bool, i64)>) -> Result<(), DbError> {
+        if list.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Store::Postgres(s) => {
+                use diesel::sql_types::{Array, BigInt, Bool};
+                use diesel_async::RunQueryDsl;
+                let mut conn = s.conn().await?;
+                let ids: Vec<i64> = list.iter().map(|p| p.0).collect();
+                let online: Vec<bool> = list.iter().map(|p| p.1).collect();
+                let seen: Vec<i64> = list.iter().map(|p| p.2).collect();
+                diesel::sql_query(
+                    "UPDATE devices AS d SET online = v.online, last_seen_ms = v.seen \
+                     FROM unnest($1, $2, $3) AS v(id, online, seen) WHERE d.id = v.id",
+                )
+                .bind::<Array<BigInt>, _>(ids)
+                .bind::<Array<Bool>, _>(online)
+                .bind::<Array<BigInt>, _>(seen)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+            Store::Sqlite(s) => {
+                s.run(move |c| {
+                    use diesel::RunQueryDsl;
+                    c.immediate_transaction(|c| {
+                        for (id, online, seen) in list {
+                            diesel::update(devices::table.find(id))
+                                .set((
+                                    devices::online.eq(online),
+                                    devices::last_seen_ms.eq(Some(seen)),
+                                ))
+                                .execute(c)?;
+                        }
+                        Ok::<_, diesel::result::Error>(())
+                    })
+                    .map_err(DbError::from)
+                })
+                .await
+            }
+        }
+    }
+
     pub async fn set_presence(
         &self,
         device_id: i64,
