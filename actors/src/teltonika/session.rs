@@ -26,6 +26,11 @@ use crate::registry::{
     LoginRefused,
 };
 
+/// The read buffer a session starts with. A tracker's usual frame (one to a few records) is
+/// a few hundred bytes; the decoder reserves what a longer frame announces. tokio-util's
+/// default of 8 KiB a connection is most of a connected tracker's memory in a city's fleet.
+const READ_BUFFER: usize = 512;
+
 /// Settings every session shares.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
@@ -119,9 +124,10 @@ impl TeltonikaSessionActor {
     ) -> Addr<Self> {
         Self::create(move |ctx| {
             let options = SharedOptions::default();
-            ctx.add_stream(FramedRead::new(
+            ctx.add_stream(FramedRead::with_capacity(
                 read,
                 TeltonikaCodec::new(settings.max_frame).with_options(options.clone()),
+                READ_BUFFER,
             ));
             let writer = FramedWrite::new(write, TeltonikaCodec::new(settings.max_frame), ctx);
             Self {
