@@ -249,16 +249,20 @@ impl DeviceRegistryActor {
         self.presence.insert(device.id, (online, now));
     }
 
+    /// The pending presence changes as the store takes them, `(device id, online, at ms)`.
+    fn take_presence(&mut self) -> Vec<(i64, bool, i64)> {
+        self.presence
+            .drain()
+            .map(|(id, (online, at))| (id.0, online, at))
+            .collect()
+    }
+
     /// Writes the pending presence changes in one transaction, one write at a time.
     fn write_presence(&mut self, ctx: &mut Context<Self>) {
         if self.presence_writing || self.presence.is_empty() {
             return;
         }
-        let list: Vec<(i64, bool, i64)> = self
-            .presence
-            .drain()
-            .map(|(id, (online, at))| (id.0, online, at))
-            .collect();
+        let list = self.take_presence();
         self.presence_writing = true;
         let store = self.settings.store.clone();
         ctx.spawn(
@@ -298,14 +302,7 @@ impl DeviceRegistryActor {
         let work = async move {
             let mut rows = Vec::new();
             for (kind, list) in by_kind {
-                if kind == urbanstream_schema::store::EDGE_NODE_KIND {
-                    // An edge node has a row of its own besides the device's.
-                    for (id, model) in list {
-                        rows.push(store.ensure_device(&id, &model, None, kind).await?);
-                    }
-                } else {
-                    rows.extend(store.ensure_devices(kind, &list).await?);
-                }
+                rows.extend(store.ensure_devices(kind, &list).await?);
             }
             Ok::<_, DbError>(rows)
         };
@@ -413,11 +410,7 @@ impl Actor for DeviceRegistryActor {
             let _ = c.close.try_send(CloseConnection(CloseReason::Shutdown));
         }
         // What presence is still pending is written on its way out.
-        let list: Vec<(i64, bool, i64)> = self
-            .presence
-            .drain()
-            .map(|(id, (online, at))| (id.0, online, at))
-            .collect();
+        let list = self.take_presence();
         if !list.is_empty() {
             let store = self.settings.store.clone();
             actix::spawn(async move {

@@ -313,15 +313,22 @@ impl Store {
 
 impl Store {
     /// Marks a device connected or not, with the time it was last heard of.
-    /// Devices of one kind that are not edge nodes, each `(identifier, model)`, inserted
-    /// where absent in a few statements; the rows of all of them, new or not. A storm of
-    /// first logins costs a handful of round trips instead of one per device.
+    /// Devices of one kind, each `(identifier, model)`, inserted where absent in a few
+    /// statements; the rows of all of them, new or not. A storm of first logins costs a
+    /// handful of round trips instead of one per device. Edge nodes, which have a row of
+    /// their own besides the device's, go one by one through `ensure_device`.
     pub async fn ensure_devices(
         &self,
         kind: &str,
         list: &[(String, String)],
     ) -> Result<Vec<DeviceRow>, DbError> {
         let mut rows = Vec::with_capacity(list.len());
+        if kind == super::edge::EDGE_NODE_KIND {
+            for (id, model) in list {
+                rows.push(self.ensure_device(id, model, None, kind).await?);
+            }
+            return Ok(rows);
+        }
         // Three values a row: well under both backends' bound on parameters.
         for chunk in list.chunks(1_000) {
             let values: Vec<_> = chunk
@@ -391,21 +398,6 @@ impl Store {
                 .await
             }
         }
-    }
-
-    pub async fn set_presence(
-        &self,
-        device_id: i64,
-        online: bool,
-        last_seen_ms: i64,
-    ) -> Result<(), DbError> {
-        on_db!(self, |c| diesel::update(devices::table.find(device_id))
-            .set((
-                devices::online.eq(online),
-                devices::last_seen_ms.eq(Some(last_seen_ms))
-            ))
-            .execute(c))?;
-        Ok(())
     }
 }
 
