@@ -113,6 +113,40 @@ enum SimulateSource {
     /// Overhead hoist robots: a Modbus server (TCP, or RTU on a serial device) with one unit
     /// per robot on the `oht50-v1` register map.
     Robots(SimRobots),
+    /// Dispatchers' dashboards on WebSocket: each subscribes to `fleet` (in a viewport) and
+    /// `alerts` and times every push from the server's receipt of the record.
+    Ws(SimWs),
+}
+
+#[derive(Args)]
+struct SimWs {
+    /// Number of WebSocket clients.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// The server's WebSocket endpoint.
+    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+    url: String,
+    /// An access token (`POST /api/v1/auth/login`); every client signs in with it.
+    #[arg(long, env = "URBANSTREAM_TOKEN")]
+    token: Option<String>,
+    /// How long the clients read, e.g. 60s.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Side of each client's square viewport in metres, placed along the simulated bus
+    /// lines; 0: no viewport (every vehicle).
+    #[arg(long, default_value_t = 300.0)]
+    viewport_m: f64,
+    /// Batched telemetry every this many milliseconds, as the dashboard asks (200); 0: each
+    /// update at once.
+    #[arg(long, default_value_t = 0)]
+    batch_ms: u64,
+    /// Of the clients, this many subscribe and then stop reading (the server should cut
+    /// them off).
+    #[arg(long, default_value_t = 0)]
+    stalled: usize,
+    /// Print the summary as one JSON object on the last line of stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -195,7 +229,7 @@ struct SimTeltonika {
     /// Number of devices, each on its own TCP connection.
     #[arg(long, default_value_t = 10)]
     devices: usize,
-    /// Records per second per device.
+    /// Records per second per device; 0: log in and stay connected, idle.
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
     /// How long to generate records, e.g. 30s, 5m.
@@ -222,6 +256,10 @@ struct SimTeltonika {
     /// ws://127.0.0.1:8080/ws.
     #[arg(long)]
     ws: Option<String>,
+    /// Connect from this many loopback addresses (127.0.0.1, .2, …), each with its own
+    /// ephemeral ports; 0: as many as the devices need (20,000 each) on a loopback target.
+    #[arg(long, default_value_t = 0)]
+    sources: usize,
     /// Print the summary as one JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -246,6 +284,9 @@ fn main() -> std::process::ExitCode {
         Command::Simulate {
             source: SimulateSource::Robots(args),
         } => simulate_robots(args),
+        Command::Simulate {
+            source: SimulateSource::Ws(args),
+        } => simulate_ws(args),
         Command::Demo(args) => demo(args, cli.config),
         Command::Track(args) => offline_cli::track(args),
         Command::Mtmc(args) => offline_cli::mtmc(args),
@@ -530,6 +571,48 @@ fn simulate_robots(a: SimRobots) -> anyhow::Result<()> {
     })
 }
 
+fn simulate_ws(a: SimWs) -> anyhow::Result<()> {
+    let url = match &a.token {
+        Some(token) => {
+            let sep = if a.url.contains('?') { '&' } else { '?' };
+            format!("{}{sep}token={token}", a.url)
+        }
+        None => a.url.clone(),
+    };
+    let opts = simulate::dashboards::DashboardOptions {
+        url,
+        clients: a.clients,
+        duration: a.duration,
+        viewport_m: a.viewport_m,
+        batch_ms: a.batch_ms,
+        stalled: a.stalled,
+        connect_concurrency: 64,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let s = runtime.block_on(simulate::dashboards::run(opts))?;
+    eprintln!(
+        "clients {} | connected {} | failed {} | dropped {} | stalled {} (cut off {}) | pushes {} ({:.0}/s, {:.1} MB/s) | push p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        s.clients,
+        s.connected,
+        s.failed,
+        s.dropped,
+        s.stalled,
+        s.stalled_cut_off,
+        s.pushes,
+        s.pushes_per_s,
+        s.bytes_per_s / 1e6,
+        s.push_p50_ms,
+        s.push_p99_ms,
+        s.push_max_ms
+    );
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    }
+    Ok(())
+}
+
 fn simulate_edge(a: SimEdge) -> anyhow::Result<()> {
     use std::net::ToSocketAddrs;
     let broker = a
@@ -605,6 +688,7 @@ fn simulate_teltonika(a: SimTeltonika) -> anyhow::Result<()> {
         ack_timeout: a.ack_timeout,
         progress: !a.quiet,
         ws: a.ws.clone(),
+        sources: a.sources,
         ..simulate::Options::new(target)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -411,7 +411,7 @@ impl ServerBuilder {
         let hub_addr = hub.clone();
         let state = web::Data::new(HttpState {
             prometheus,
-            ws_max_topics: s.ws.max_topics,
+            ws: s.ws.clone(),
             store: store.clone(),
             hub,
             registry: registry.clone(),

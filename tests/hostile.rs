@@ -796,3 +796,172 @@ async fn the_shipped_mosquitto_acl_keeps_each_node_to_its_own_topics() {
         "cam-a reads only what is addressed to it"
     );
 }
+
+/// Waits until `series` reads `want` (or returns what it read last).
+async fn metric_settles(app: &TestApp, series: &str, want: f64) -> f64 {
+    let mut seen = f64::NAN;
+    for _ in 0..250 {
+        seen = app.metric(series).await;
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    seen
+}
+
+#[actix_rt::test]
+async fn a_dashboard_that_stops_reading_is_cut_off_and_one_that_reads_keeps_everything() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let app = TestApp::start(settings(|s| {
+        s.teltonika.register_unknown = true;
+        s.ws.write_timeout = Duration::from_millis(500);
+    }))
+    .await;
+    // The stalled client takes little into its socket, so what it does not read backs up
+    // to the server quickly; it subscribes and then never reads again.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(app.server.http_addr).await.unwrap();
+    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    let (mut stalled, _) = tokio_tungstenite::client_async(app.ws_url(), tcp)
+        .await
+        .unwrap();
+    frame_with(&mut stalled, "authenticated").await;
+    ws_op(
+        &mut stalled,
+        serde_json::json!({"op": "subscribe", "topics": ["fleet"]}),
+    )
+    .await;
+    let (mut reader, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    frame_with(&mut reader, "authenticated").await;
+    ws_op(
+        &mut reader,
+        serde_json::json!({"op": "subscribe", "topics": ["fleet"]}),
+    )
+    .await;
+    frame_with(&mut reader, "subscribed").await;
+    assert_eq!(
+        metric_settles(&app, "urbanstream_hub_subscribers", 2.0).await,
+        2.0
+    );
+
+    // The reader counts, per tracker, the newest record time pushed to it.
+    let newest = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        i64,
+    >::new()));
+    let seen = newest.clone();
+    let reading = tokio::spawn(async move {
+        while let Some(Ok(msg)) = reader.next().await {
+            let Message::Text(t) = msg else { continue };
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] != "telemetry" {
+                continue;
+            }
+            let at =
+                chrono::DateTime::parse_from_rfc3339(v["data"]["device_time"].as_str().unwrap())
+                    .unwrap()
+                    .timestamp_millis();
+            let imei = v["data"]["imei"].as_str().unwrap().to_owned();
+            let mut m = seen.lock().unwrap();
+            let e = m.entry(imei).or_insert(0);
+            *e = (*e).max(at);
+        }
+    });
+
+    // Trackers send until the stalled client's socket and the buffers before it are full
+    // and one frame has waited past the limit (the kernel grows a socket's buffers to
+    // megabytes on loopback, so how much that takes is not known in advance).
+    let t0 = now_ms() - 3_600_000;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for d in 0..20u64 {
+        let app_addr = app.server.teltonika_addr;
+        let stop = stop.clone();
+        senders.push(tokio::spawn(async move {
+            let mut dev = common::RawDevice::connect(app_addr).await;
+            assert_eq!(dev.login(imei(356_307_042_450_000 + d)).await, 1);
+            let mut f = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && f < 600 {
+                let recs: Vec<_> = (0..5)
+                    .map(|r| record(t0 + (f * 5 + r) * 1_000, LAT + d as f64 * 1e-3, LON))
+                    .collect();
+                dev.send(&encode_avl_frame(CodecId::Codec8, &recs).unwrap())
+                    .await;
+                assert_eq!(dev.ack(WAIT).await, Some(5));
+                f += 1;
+            }
+            (
+                imei(356_307_042_450_000 + d).to_string(),
+                t0 + (f * 5 - 1) * 1_000,
+            )
+        }));
+    }
+    let cut_off = "urbanstream_ws_clients_cut_off_total{reason=\"slow\"}";
+    let mut cut = 0.0;
+    for _ in 0..600 {
+        cut = app.metric(cut_off).await;
+        if cut >= 1.0 || senders.iter().all(|s| s.is_finished()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut last = std::collections::HashMap::new();
+    for s in senders {
+        let (imei, ts) = s.await.unwrap();
+        last.insert(imei, ts as i64);
+    }
+    if cut < 1.0 {
+        cut = metric_settles(&app, cut_off, 1.0).await;
+    }
+    // The stalled one was cut off and left the hub, while it still does not read.
+    assert_eq!(cut, 1.0, "the client that stopped reading is cut off");
+    assert_eq!(
+        metric_settles(&app, "urbanstream_hub_subscribers", 1.0).await,
+        1.0
+    );
+    assert_eq!(
+        metric_settles(&app, "urbanstream_ws_sessions_active", 1.0).await,
+        1.0
+    );
+    // The reader got every tracker's newest record.
+    let mut complete = false;
+    for _ in 0..100 {
+        {
+            let m = newest.lock().unwrap();
+            complete = *m == last;
+        }
+        if complete {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        complete,
+        "the reader kept up: {:?} against {last:?}",
+        newest.lock().unwrap()
+    );
+    // Once it reads again, the stalled one finds its connection ended: what was in flight,
+    // then a close (1013, try again later) or the end of the stream, and nothing new.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stalled.next().await {
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await
+    .expect("the cut-off connection ends");
+    if let Some(code) = ended {
+        assert_eq!(code, 1013);
+    }
+    reading.abort();
+    app.server.stop().await;
+}

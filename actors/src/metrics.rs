@@ -66,6 +66,7 @@ pub const ROBOT_READINGS_UNSTORED_TOTAL: &str = "urbanstream_robot_readings_unst
 pub const ROBOT_EVENTS_STORE_RETRIES_TOTAL: &str = "urbanstream_robot_events_store_retries_total";
 pub const WS_SESSIONS_ACTIVE: &str = "urbanstream_ws_sessions_active";
 pub const WS_MESSAGES_REJECTED_TOTAL: &str = "urbanstream_ws_messages_rejected_total";
+pub const WS_CLIENTS_CUT_OFF_TOTAL: &str = "urbanstream_ws_clients_cut_off_total";
 pub const ACTOR_RESTARTS_TOTAL: &str = "urbanstream_actor_restarts_total";
 pub const ACTOR_MAILBOX_FULL_TOTAL: &str = "urbanstream_actor_mailbox_full_total";
 pub const REDIS_UP: &str = "urbanstream_redis_up";
@@ -502,6 +503,12 @@ const CATALOGUE: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Client messages answered with an error frame, by reason",
+    ),
+    (
+        WS_CLIENTS_CUT_OFF_TOTAL,
+        Kind::Counter,
+        Unit::Count,
+        "WebSocket clients closed by the server, by reason (slow: a frame outlasted ws.write_timeout)",
     ),
     (
         ACTOR_RESTARTS_TOTAL,

@@ -31,11 +31,19 @@ pub struct HttpSettings {
 pub struct WsSettings {
     /// Topics one connection may hold at once; a subscription past it gets an error frame.
     pub max_topics: usize,
+    /// A client that takes longer than this to take one frame (it stopped reading, or its
+    /// link cannot carry what it subscribed to even coalesced) is cut off with close code
+    /// 1013 (try again later) rather than held with its backlog.
+    #[serde(with = "super::duration")]
+    pub write_timeout: std::time::Duration,
 }
 
 impl Default for WsSettings {
     fn default() -> Self {
-        Self { max_topics: 10_000 }
+        Self {
+            max_topics: 10_000,
+            write_timeout: std::time::Duration::from_secs(10),
+        }
     }
 }
 

@@ -58,8 +58,8 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct HttpState {
     pub prometheus: PrometheusHandle,
-    /// Topics one WebSocket connection may hold (`ws.max_topics`).
-    pub ws_max_topics: usize,
+    /// The WebSocket clients' limits (`[ws]`).
+    pub ws: crate::config::WsSettings,
     pub store: Store,
     pub hub: Addr<HubActor>,
     pub registry: Addr<DeviceRegistryActor>,

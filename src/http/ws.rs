@@ -47,7 +47,7 @@ pub async fn ws(
                 .as_ref()
                 .map(|s| s.feeds.clone())
                 .unwrap_or_default(),
-            state.ws_max_topics,
+            state.ws.clone(),
         ),
     );
     Ok(response)

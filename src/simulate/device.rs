@@ -45,6 +45,8 @@ pub struct DeviceSpec {
     /// Seconds into the line's timetable at start, so buses spread along it.
     pub offset_s: f64,
     pub fuel_start_l: f64,
+    /// The local address to connect from (None: the system's choice).
+    pub source: Option<std::net::IpAddr>,
 }
 
 struct Conn {
@@ -56,9 +58,29 @@ enum ConnectError {
     Io(std::io::Error),
 }
 
-async fn connect(target: SocketAddr, imei: Imei, timeout: Duration) -> Result<Conn, ConnectError> {
+async fn connect(
+    target: SocketAddr,
+    source: Option<std::net::IpAddr>,
+    imei: Imei,
+    timeout: Duration,
+) -> Result<Conn, ConnectError> {
     let fut = async {
-        let mut stream = TcpStream::connect(target).await.map_err(ConnectError::Io)?;
+        let mut stream = match source {
+            None => TcpStream::connect(target).await,
+            Some(ip) => {
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(ConnectError::Io)?;
+                socket
+                    .bind(SocketAddr::new(ip, 0))
+                    .map_err(ConnectError::Io)?;
+                socket.connect(target).await
+            }
+        }
+        .map_err(ConnectError::Io)?;
         stream.set_nodelay(true).map_err(ConnectError::Io)?;
         stream
             .write_all(&encode_login(imei))
@@ -202,6 +224,9 @@ pub async fn run(
     let stagger =
         Duration::from_secs_f64(rand::rng().random_range(0.0..interval.as_secs_f64().max(0.001)));
     tokio::time::sleep(stagger).await;
+    if opts.rate == 0.0 {
+        return hold_idle(spec, &opts, &progress, deadline, report).await;
+    }
 
     let start = Instant::now();
     let start_ms = now_ms();
@@ -233,7 +258,7 @@ pub async fn run(
         if !pending.is_empty() {
             if conn.is_none() {
                 let attempt = Instant::now();
-                match connect(opts.target, spec.imei, opts.ack_timeout).await {
+                match connect(opts.target, spec.source, spec.imei, opts.ack_timeout).await {
                     Ok(c) => {
                         let us = attempt.elapsed().as_micros().min(u128::from(u32::MAX));
                         report.logins_us.push(us as u32);
@@ -324,6 +349,50 @@ pub async fn run(
     }
     if conn.take().is_some() {
         progress.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+    report
+}
+
+/// An idle tracker: logs in and stays connected, sending nothing, until `deadline`.
+async fn hold_idle(
+    spec: DeviceSpec,
+    opts: &Options,
+    progress: &Progress,
+    deadline: Instant,
+    mut report: DeviceReport,
+) -> DeviceReport {
+    let mut backoff = Duration::from_millis(100);
+    while Instant::now() < deadline {
+        let attempt = Instant::now();
+        match connect(opts.target, spec.source, spec.imei, opts.ack_timeout).await {
+            Ok(mut c) => {
+                let us = attempt.elapsed().as_micros().min(u128::from(u32::MAX));
+                report.logins_us.push(us as u32);
+                progress.connected.fetch_add(1, Ordering::Relaxed);
+                // The server says nothing to an idle tracker; a read that ends is a close.
+                let mut byte = [0u8; 1];
+                let closed =
+                    tokio::time::timeout_at(deadline.into(), c.stream.read(&mut byte)).await;
+                progress.connected.fetch_sub(1, Ordering::Relaxed);
+                if closed.is_err() {
+                    break;
+                }
+                report.errors += 1;
+                progress.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(ConnectError::Rejected) => {
+                report.login_rejected = true;
+                progress.rejected.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            Err(ConnectError::Io(e)) => {
+                report.errors += 1;
+                progress.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(imei = %spec.imei, "connect failed: {e}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
     }
     report
 }

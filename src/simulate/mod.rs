@@ -1,6 +1,7 @@
 //! `urbanstream simulate teltonika`: real TCP trackers on bus lines around Banja Luka, with
 //! realistic IO, ACK handling and resends, live progress and a closing summary.
 
+pub mod dashboards;
 mod device;
 pub mod edge;
 pub mod robots;
@@ -23,7 +24,7 @@ use route::{Bus, LINES};
 #[derive(Debug, Clone)]
 pub struct Options {
     pub devices: usize,
-    /// Records per second per device.
+    /// Records per second per device; 0: each device logs in and stays connected, idle.
     pub rate: f64,
     pub duration: Duration,
     pub target: SocketAddr,
@@ -42,6 +43,10 @@ pub struct Options {
     /// A WebSocket URL (`ws://host:port/ws`): a client subscribed to `fleet` there measures
     /// the time from each frame's write to its live push.
     pub ws: Option<String>,
+    /// Connect from this many local addresses (127.0.0.1, 127.0.0.2, …; the target must be
+    /// on loopback): one address has about 28,000 ephemeral ports towards one server port.
+    /// 0: as many as the devices need, when the target is on loopback.
+    pub sources: usize,
 }
 
 impl Options {
@@ -60,6 +65,7 @@ impl Options {
             drain: Duration::from_secs(10),
             progress: false,
             ws: None,
+            sources: 0,
         }
     }
 }
@@ -117,17 +123,54 @@ pub(crate) fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
     f64::from(sorted_us[rank.clamp(1, sorted_us.len()) - 1]) / 1000.0
 }
 
+/// Devices on one local address, at most, when the simulator picks how many to use.
+const DEVICES_PER_SOURCE: usize = 20_000;
+
+/// The local addresses the devices connect from: none (the system's choice) unless the
+/// target is on IPv4 loopback and the devices need more ports than one address has, or
+/// `sources` asks.
+fn source_addresses(opts: &Options) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    let std::net::IpAddr::V4(target) = opts.target.ip() else {
+        anyhow::ensure!(opts.sources <= 1, "--sources needs an IPv4 loopback target");
+        return Ok(Vec::new());
+    };
+    let n = match opts.sources {
+        0 if target.is_loopback() => opts.devices.div_ceil(DEVICES_PER_SOURCE),
+        0 => 1,
+        n => n,
+    };
+    if n <= 1 {
+        return Ok(Vec::new());
+    }
+    anyhow::ensure!(
+        target.is_loopback(),
+        "--sources spreads over 127.0.0.0/8: the target must be on loopback"
+    );
+    anyhow::ensure!(n <= 65_000, "--sources must be at most 65000");
+    Ok((0..n)
+        .map(|k| {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+                127,
+                0,
+                (k / 250) as u8,
+                (k % 250 + 1) as u8,
+            ))
+        })
+        .collect())
+}
+
 /// Runs the simulation on the current tokio runtime.
 pub async fn run(opts: Options) -> anyhow::Result<Report> {
     anyhow::ensure!(opts.devices > 0, "--devices must be at least 1");
     anyhow::ensure!(
-        opts.rate > 0.0 && opts.rate.is_finite(),
-        "--rate must be a positive number"
+        opts.rate >= 0.0 && opts.rate.is_finite(),
+        "--rate must be a number ≥ 0 (0: log in and stay idle)"
     );
     anyhow::ensure!(
         (1..=255).contains(&opts.max_records_per_frame),
         "records per frame must be 1..=255"
     );
+    let sources = source_addresses(&opts)?;
     let opts = Arc::new(opts);
     let progress = Arc::new(Progress::default());
     let buses: Vec<Arc<Bus>> = LINES
@@ -155,6 +198,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             bus: buses[i % buses.len()].clone(),
             offset_s: (i / buses.len()) as f64 * 97.0,
             fuel_start_l: 150.0 + (i % 50) as f64,
+            source: (!sources.is_empty()).then(|| sources[i % sources.len()]),
         };
         let sent_at = opts.ws.is_some().then(|| sent_at.clone());
         handles.push(tokio::spawn(device::run(
@@ -258,6 +302,25 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_devices_past_one_address_ports_spread_over_127_slash_8() {
+        let mut o = Options::new("127.0.0.1:5000".parse().unwrap());
+        o.devices = 10_000;
+        assert!(source_addresses(&o).unwrap().is_empty());
+        o.devices = 50_000;
+        let s = source_addresses(&o).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[2], std::net::IpAddr::from([127, 0, 0, 3]));
+        o.sources = 300;
+        let s = source_addresses(&o).unwrap();
+        assert_eq!(s[250], std::net::IpAddr::from([127, 0, 1, 1]));
+        let mut remote = Options::new("192.0.2.1:5000".parse().unwrap());
+        remote.devices = 50_000;
+        assert!(source_addresses(&remote).unwrap().is_empty());
+        remote.sources = 2;
+        assert!(source_addresses(&remote).is_err());
+    }
 
     #[test]
     fn percentiles() {

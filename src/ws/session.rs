@@ -15,13 +15,16 @@ use urbanstream_actors::hub::{
     BBox, ClientMessage, HubActor, Leave, Push, PushKind, SetViewport, Subscribe, SubscriberId,
     Topic, Unsubscribe,
 };
-use urbanstream_actors::metrics::{WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE};
+use urbanstream_actors::metrics::{
+    WS_CLIENTS_CUT_OFF_TOTAL, WS_MESSAGES_REJECTED_TOTAL, WS_SESSIONS_ACTIVE,
+};
 use urbanstream_actors::registry::Directory;
 use urbanstream_actors::vehicle::VehicleSnapshot;
 use urbanstream_schema::VehicleId;
 
 use crate::auth::topic_roles;
 use crate::auth::{AuthService, Principal, PrincipalKind};
+use crate::config::WsSettings;
 use crate::tracking::CameraFeeds;
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -105,8 +108,11 @@ pub struct WsSessionActor {
     close_reason: Option<CloseReason>,
     /// Set when the client asked for batched telemetry.
     batch: Option<Batcher>,
-    /// Topics held at once, at most (`ws.max_topics`).
-    max_topics: usize,
+    /// Topics held at once, and how long one frame may take to leave (`[ws]`).
+    limits: WsSettings,
+    /// The area the client asked for, kept for the hub: an area asked before the first
+    /// subscription holds from that subscription on.
+    viewport: Option<BBox>,
 }
 
 impl WsSessionActor {
@@ -117,7 +123,7 @@ impl WsSessionActor {
         directory: Directory,
         auth: Arc<AuthService>,
         principal: Option<(Principal, String)>,
-        (feeds, max_topics): (CameraFeeds, usize),
+        (feeds, limits): (CameraFeeds, WsSettings),
     ) -> Addr<Self> {
         Self::create(move |ctx| {
             ctx.add_stream(stream);
@@ -138,7 +144,8 @@ impl WsSessionActor {
                 expiry: None,
                 close_reason: None,
                 batch: None,
-                max_topics,
+                limits,
+                viewport: None,
             }
         })
     }
@@ -164,20 +171,34 @@ impl WsSessionActor {
         };
         self.sending = true;
         let mut session = self.session.clone();
+        let limit = self.limits.write_timeout;
         ctx.wait(
             async move {
-                match out {
-                    Out::Text(text) => session.text(text).await,
-                    Out::Picture(jpeg) => session.binary(jpeg).await,
-                }
+                let write = async {
+                    match out {
+                        Out::Text(text) => session.text(text).await,
+                        Out::Picture(jpeg) => session.binary(jpeg).await,
+                    }
+                };
+                tokio::time::timeout(limit, write).await
             }
             .into_actor(self)
-            .map(|res, act, ctx| {
-                if res.is_err() {
+            .map(move |res, act, ctx| match res {
+                Ok(Ok(())) => act.pump(ctx),
+                Ok(Err(_closed)) => ctx.stop(),
+                Err(_elapsed) => {
+                    // It stopped reading (or cannot keep up even coalesced): holding it would
+                    // keep its backlog at the hub and this actor blocked for good.
+                    metrics::counter!(WS_CLIENTS_CUT_OFF_TOTAL, "reason" => "slow").increment(1);
+                    act.close_reason = Some(CloseReason {
+                        code: CloseCode::Again,
+                        description: Some(format!(
+                            "too slow: one frame took longer than {} ms to leave",
+                            limit.as_millis()
+                        )),
+                    });
                     ctx.stop();
-                    return;
                 }
-                act.pump(ctx);
             }),
         );
     }
@@ -324,12 +345,12 @@ impl WsSessionActor {
                     return;
                 }
                 let new = topics.iter().filter(|t| !self.topics.contains(t)).count();
-                if self.topics.len() + new > self.max_topics {
+                if self.topics.len() + new > self.limits.max_topics {
                     return self.error(
                         "too_many_topics",
                         format!(
                             "a connection holds at most {} topics ({} held, {new} more asked); unsubscribe first",
-                            self.max_topics,
+                            self.limits.max_topics,
                             self.topics.len()
                         ),
                         ctx,
@@ -340,6 +361,12 @@ impl WsSessionActor {
                     topics: topics.clone(),
                     recipient: ctx.address().recipient(),
                 });
+                if self.viewport.is_some() {
+                    self.hub.do_send(SetViewport {
+                        id: self.id,
+                        area: self.viewport,
+                    });
+                }
                 let names: Vec<String> = topics.iter().map(Topic::to_string).collect();
                 self.topics.extend(topics.iter().copied());
                 self.send(
@@ -411,6 +438,7 @@ impl WsSessionActor {
                     Ok(a) => a,
                     Err(e) => return self.error("bad_request", e, ctx),
                 };
+                self.viewport = area;
                 self.hub.do_send(SetViewport { id: self.id, area });
                 self.send(
                     json!({ "type": "status", "topic": null, "data": { "viewport": bbox } })
@@ -498,8 +526,11 @@ impl Actor for WsSessionActor {
         self.hub.do_send(Leave { id: self.id });
         let session = self.session.clone();
         let reason = self.close_reason.take();
+        let limit = self.limits.write_timeout;
         actix::spawn(async move {
-            let _ = session.close(reason).await;
+            // A client that does not read cannot take the close frame either: give up on it
+            // rather than hold the connection's sender (and the connection) for good.
+            let _ = tokio::time::timeout(limit, session.close(reason)).await;
         });
     }
 }

@@ -51,7 +51,8 @@ pub struct TrackerActor {
     profile: Arc<str>,
     settings: TrackerSettings,
     latest_ms: Option<i64>,
-    live: Option<LiveState>,
+    /// Shared with the published snapshot: one copy while nothing changes.
+    live: Option<Arc<LiveState>>,
     motion: MotionTracker,
     last_received: Option<(Instant, chrono::DateTime<Utc>)>,
     records_total: u64,
@@ -139,7 +140,7 @@ impl TrackerActor {
         }
         tracing::info!(imei = %self.imei, "vehicle offline: no data for {:?}", self.settings.offline_after);
         if let Some(live) = &mut self.live {
-            live.motion = self.motion.motion;
+            Arc::make_mut(live).motion = self.motion.motion;
         }
         self.publish();
         let mut batch = Batch::default();
@@ -203,7 +204,14 @@ impl Handler<IngestReadings> for TrackerActor {
                 late += 1;
                 0.0
             } else {
-                let distance = apply_live(&mut self.live, &reading, msg.received_at);
+                // The snapshot holds the old state: it is copied once here, not again
+                // when the new one is published.
+                let mut state = self
+                    .live
+                    .take()
+                    .map(|l| Arc::try_unwrap(l).unwrap_or_else(|shared| (*shared).clone()));
+                let distance = apply_live(&mut state, &reading, msg.received_at);
+                self.live = state.map(Arc::new);
                 let position = reading.fix.and_then(|f| f.position());
                 events.extend(self.motion.observe(
                     Observation {
@@ -250,6 +258,7 @@ impl Handler<IngestReadings> for TrackerActor {
             });
         }
         if let Some(live) = &mut self.live {
+            let live = Arc::make_mut(live);
             live.motion = self.motion.motion;
             live.engine_hours_h = self.motion.engine_seconds / 3600.0;
         }

@@ -112,6 +112,8 @@ pub fn apply_live(
         state.position = Some(next);
     }
     state.values.merge(&reading.facts);
+    // A fleet's trackers each keep this for good: no room past what is held.
+    state.values.0.shrink_to_fit();
     distance
 }
 

@@ -10,7 +10,7 @@ pub struct VehicleSnapshot {
     pub imei: Imei,
     pub profile: String,
     pub motion: Motion,
-    pub live: Option<LiveState>,
+    pub live: Option<std::sync::Arc<LiveState>>,
     pub records_total: u64,
     pub late_total: u64,
     /// Progress along the vehicle's route, when it runs one and has reached a stop.
