@@ -139,6 +139,7 @@ def rss_mb():
         if line.startswith("VmRSS"):
             return int(line.split()[1]) / 1024
 fmt = lambda v, unit="": "-" if v is None else f"{v:.1f}{unit}"
+stored = 'urbanstream_db_rows_written_total{table="telemetry"}'
 print("minute  RSS MB  CPU %  records/s  MQTT msgs/s  pushes/s  ACK p99 ≤ ms  PUBACK p99 ms  e-stop p99 ms")
 prev, prev_cpu, prev_t = scrape(), cpu_s(), time.time()
 rss = []
@@ -149,7 +150,7 @@ for minute in range(1, minutes + 1):
     rate = lambda name, **kw: (total(now, name) - total(prev, name)) / dt
     rss.append(rss_mb())
     print(f"{minute:>6}  {rss[-1]:>6.0f}  {100 * (c - prev_cpu) / dt:>5.0f}  "
-          f"{(now.get('urbanstream_db_rows_written_total{table=\"telemetry\"}', 0) - prev.get('urbanstream_db_rows_written_total{table=\"telemetry\"}', 0)) / dt:>9.0f}  "
+          f"{(now.get(stored, 0) - prev.get(stored, 0)) / dt:>9.0f}  "
           f"{rate('urbanstream_mqtt_messages_total'):>11.0f}  {rate('urbanstream_hub_pushed_total'):>8.0f}  "
           f"{fmt(p99_between(prev, now, 'urbanstream_teltonika_ack_latency_seconds')):>12}  "
           f"{fmt(quantile(now, 'urbanstream_mqtt_ack_seconds', '0.99')):>13}  "
