@@ -34,6 +34,7 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 sessions() {
   curl -fs "http://$http/metrics" | awk '/^urbanstream_teltonika_sessions_active / {print int($2)}'
 }
+start=$(rss_kb)
 # First contact outside the measure (registration), one record each.
 "$bin" simulate teltonika --devices "$devices" --rate 1 --duration 2s --target $tcp --quiet --json \
   >"$dir/register.json"
@@ -51,8 +52,9 @@ done
 sleep 5
 connected=$(sessions || echo 0)
 idle=$(rss_kb)
-echo "idle: $connected connected trackers, server RSS ${base} → ${idle} KiB," \
-  "$(( (idle - base) * 1024 / (connected > 0 ? connected : 1) )) bytes per idle connected tracker"
+n=$(( connected > 0 ? connected : 1 ))
+echo "idle: $connected connected trackers, server RSS ${start} KiB at start, ${base} KiB registered, ${idle} KiB connected:" \
+  "$(( (idle - start) * 1024 / n )) bytes per idle connected tracker in all, $(( (idle - base) * 1024 / n )) for its connection"
 kill $sim 2>/dev/null || true
 wait $sim 2>/dev/null || true
 sleep 2

@@ -235,6 +235,46 @@ async fn a_viewport_subscription_brings_only_the_vehicles_in_its_area() {
     assert_eq!(v["data"]["imei"], "356307042441002");
 }
 
+#[actix_rt::test]
+async fn a_viewport_asked_before_the_subscription_holds_from_it_on() {
+    let app = TestApp::start(settings(|_| {})).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(
+        json!({"op": "viewport", "bbox": [LON - 0.05, LAT - 0.001, LON + 0.05, LAT + 0.018]}),
+    ))
+    .await
+    .unwrap();
+    ws.send(send(json!({"op": "subscribe", "topics": ["fleet"]})))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let v = next_of(&mut ws, "status", WAIT).await.unwrap();
+        if v["data"].get("subscribed").is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    let mut outside = app.device().await;
+    assert_eq!(outside.login(imei(356_307_042_441_002)).await, 1);
+    let mut inside = app.device().await;
+    assert_eq!(inside.login(imei(356_307_042_441_001)).await, 1);
+    drive(&mut outside, 5000.0, 30).await;
+    drive(&mut inside, 500.0, 30).await;
+    let got = next_of(&mut ws, "telemetry", WAIT).await.unwrap();
+    assert_eq!(got["data"]["imei"], "356307042441001", "{got}");
+    drive(&mut outside, 5100.0, 30).await;
+    assert!(
+        next_of(&mut ws, "telemetry", Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the area asked first keeps the vehicles outside it away"
+    );
+}
+
 /// Creates a user with `role` and returns its password.
 async fn user(app: &TestApp, name: &str, role: &str) -> String {
     let password = format!("{name}-password");
