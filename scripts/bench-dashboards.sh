@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Dashboards under a city's load: CLIENTS WebSocket clients (`simulate ws`: each signed in,
 # subscribed to `fleet` in a viewport and to `alerts`) while DEVICES trackers send one record a
-# second, against a release `serve` on embedded SQLite.
-#   [VIEWPORT_M=300] [BATCH_MS=0] [STALLED=0] scripts/bench-dashboards.sh [CLIENTS] [DEVICES] [DURATION]
+# second, against a release `serve` on embedded SQLite (or DATABASE_URL).
+#   [DATABASE_URL=postgres://...] [VIEWPORT_M=300] [BATCH_MS=0] [STALLED=0] scripts/bench-dashboards.sh [CLIENTS] [DEVICES] [DURATION]
 # (default 1000 10000 60s). Prints the clients' summary (pushes/s, receipt → push p50/p99, clients
 # dropped, stalled clients cut off), the trackers' summary and the server's CPU and RSS.
 set -euo pipefail
@@ -18,6 +18,9 @@ http=127.0.0.1:18086
 tcp=127.0.0.1:15006
 password=bench-admin-password
 trap 'kill ${sim:-} ${server:-} 2>/dev/null || true; rm -rf "$dir"' EXIT
+if [[ -n "${DATABASE_URL:-}" ]]; then
+  export URBANSTREAM__DATABASE__URL="$DATABASE_URL"
+fi
 serve_sqlite "$dir" $http $tcp $password
 token=$(login "http://$http" admin $password)
 # First contact outside the measure.

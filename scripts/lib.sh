@@ -41,12 +41,13 @@ release_bin() {
   bin="${URBANSTREAM_BIN:-$CARGO_TARGET_DIR/release/urbanstream}"
 }
 
-# serve_sqlite DIR HTTP TCP PASSWORD: starts `serve` on a SQLite file in DIR with unknown
+# serve_sqlite DIR HTTP TCP PASSWORD: starts `serve` on a SQLite file in DIR (unless
+# URBANSTREAM__DATABASE__URL names another database) with unknown
 # trackers registered, rate limits lifted and an admin with PASSWORD; sets `server` and
 # waits until it answers. The caller's trap stops it.
 serve_sqlite() {
   export_unlimited
-  URBANSTREAM__DATABASE__URL="sqlite://$1/bench.db" URBANSTREAM__HTTP__LISTEN=$2 \
+  URBANSTREAM__DATABASE__URL="${URBANSTREAM__DATABASE__URL:-sqlite://$1/bench.db}" URBANSTREAM__HTTP__LISTEN=$2 \
     URBANSTREAM__TELTONIKA__LISTEN=$3 URBANSTREAM__TELTONIKA__REGISTER_UNKNOWN=true URBANSTREAM__MQTT__LISTEN=127.0.0.1:0 \
     URBANSTREAM__LOG__FILTER=warn URBANSTREAM__AUTH__BOOTSTRAP_ADMIN_PASSWORD=$4 \
     "$bin" serve >"$1/serve.log" 2>&1 &
