@@ -116,6 +116,68 @@ pub struct HubActor {
     by_topic: HashMap<Topic, HashSet<SubscriberId>>,
     /// Each vehicle's last published position, for viewports it leaves.
     positions: HashMap<EntityKey, (f64, f64)>,
+    /// Which `fleet` subscribers' areas cover each cell of the map; rebuilt after a change.
+    areas: Option<AreaIndex>,
+}
+
+/// Side of a cell of the area index, in degrees (about 1.1 km of latitude).
+const CELL_DEG: f64 = 0.01;
+/// An area over more cells than this is checked with every update instead of indexed.
+const MAX_CELLS: i64 = 4096;
+
+fn cell((lat, lon): (f64, f64)) -> (i32, i32) {
+    (
+        (lat / CELL_DEG).floor() as i32,
+        (lon / CELL_DEG).floor() as i32,
+    )
+}
+
+/// The `fleet` subscribers by the cells their areas cover, so that an update with a position
+/// is offered to those that can want it, not to every subscriber of the city: with a
+/// thousand dashboards each zoomed on a district, that scan was the hub's whole time.
+#[derive(Default)]
+struct AreaIndex {
+    /// Subscribers without an area, or with one too large (or across the antimeridian) to index.
+    open: Vec<SubscriberId>,
+    cells: HashMap<(i32, i32), Vec<SubscriberId>>,
+}
+
+impl AreaIndex {
+    fn build<'a>(fleet: impl Iterator<Item = (SubscriberId, Option<BBox>)> + 'a) -> Self {
+        let mut index = Self::default();
+        for (id, area) in fleet {
+            let Some(a) = area.filter(|a| a.west <= a.east) else {
+                index.open.push(id);
+                continue;
+            };
+            let (s, w) = cell((a.south, a.west));
+            let (n, e) = cell((a.north, a.east));
+            if (i64::from(n - s) + 1) * (i64::from(e - w) + 1) > MAX_CELLS {
+                index.open.push(id);
+                continue;
+            }
+            for la in s..=n {
+                for lo in w..=e {
+                    index.cells.entry((la, lo)).or_default().push(id);
+                }
+            }
+        }
+        index
+    }
+
+    /// Those that may want an update at `at` that came `from` there.
+    fn candidates(&self, at: (f64, f64), from: Option<(f64, f64)>) -> Vec<SubscriberId> {
+        let mut out = self.open.clone();
+        let here = cell(at);
+        out.extend(self.cells.get(&here).into_iter().flatten().copied());
+        if let Some(before) = from.map(cell).filter(|c| *c != here) {
+            let extra = self.cells.get(&before).into_iter().flatten().copied();
+            out.extend(extra);
+            out.sort_unstable_by_key(|id| id.0);
+            out.dedup();
+        }
+        out
+    }
 }
 
 impl HubActor {
@@ -127,6 +189,7 @@ impl HubActor {
             subscribers: HashMap::new(),
             by_topic: HashMap::new(),
             positions: HashMap::new(),
+            areas: None,
         }
     }
 
@@ -135,28 +198,23 @@ impl HubActor {
             return;
         };
         let mut gone = Vec::new();
-        for id in ids {
-            let Some(sub) = self.subscribers.get_mut(id) else {
-                continue;
-            };
-            if !sub.wants(&push) {
-                continue;
+        match (push.topic, push.position) {
+            (Topic::Fleet, Some(at)) => {
+                let subscribers = &self.subscribers;
+                let areas = self.areas.get_or_insert_with(|| {
+                    AreaIndex::build(
+                        ids.iter()
+                            .filter_map(|id| subscribers.get(id).map(|s| (*id, s.viewport))),
+                    )
+                });
+                for id in areas.candidates(at, push.from) {
+                    offer(&mut self.subscribers, id, &push, &mut gone);
+                }
             }
-            // A subscriber behind gets what waits for it first, as far as its mailbox has
-            // room now: its pace, not the retry timer's, sets how fast it catches up.
-            if sub.drain().is_err() {
-                gone.push(*id);
-                continue;
-            }
-            if sub.is_behind() {
-                // Keep order per entity: once coalescing, everything for it goes through the backlog.
-                coalesce(sub, push.clone());
-                continue;
-            }
-            match sub.recipient.try_send(push.clone()) {
-                Ok(()) => metrics::counter!(HUB_PUSHED_TOTAL).increment(1),
-                Err(SendError::Full(p)) => coalesce(sub, p),
-                Err(SendError::Closed(_)) => gone.push(*id),
+            _ => {
+                for id in ids {
+                    offer(&mut self.subscribers, *id, &push, &mut gone);
+                }
             }
         }
         for id in gone {
@@ -177,6 +235,9 @@ impl HubActor {
 
     fn remove(&mut self, id: SubscriberId) {
         if let Some(sub) = self.subscribers.remove(&id) {
+            if sub.topics.contains(&Topic::Fleet) {
+                self.areas = None;
+            }
             for t in sub.topics {
                 if let Some(set) = self.by_topic.get_mut(&t) {
                     set.remove(&id);
@@ -213,6 +274,37 @@ impl<K: Eq + std::hash::Hash, V> ShrinkIfSparse for HashMap<K, V> {
         if self.capacity() > 64 && self.len() < self.capacity() / 4 {
             self.shrink_to(self.len() * 2);
         }
+    }
+}
+
+/// Offers `push` to one subscriber, if it wants it; notes it in `gone` if it left.
+fn offer(
+    subscribers: &mut HashMap<SubscriberId, Subscriber>,
+    id: SubscriberId,
+    push: &Push,
+    gone: &mut Vec<SubscriberId>,
+) {
+    let Some(sub) = subscribers.get_mut(&id) else {
+        return;
+    };
+    if !sub.wants(push) {
+        return;
+    }
+    // A subscriber behind gets what waits for it first, as far as its mailbox has room now:
+    // its pace, not the retry timer's, sets how fast it catches up.
+    if sub.drain().is_err() {
+        gone.push(id);
+        return;
+    }
+    if sub.is_behind() {
+        // Keep order per entity: once coalescing, everything for it goes through the backlog.
+        coalesce(sub, push.clone());
+        return;
+    }
+    match sub.recipient.try_send(push.clone()) {
+        Ok(()) => metrics::counter!(HUB_PUSHED_TOTAL).increment(1),
+        Err(SendError::Full(p)) => coalesce(sub, p),
+        Err(SendError::Closed(_)) => gone.push(id),
     }
 }
 
@@ -259,6 +351,9 @@ impl Handler<Subscribe> for HubActor {
             .entry(msg.id)
             .or_insert_with(|| Subscriber::new(msg.recipient));
         for t in msg.topics {
+            if t == Topic::Fleet {
+                self.areas = None;
+            }
             sub.topics.insert(t);
             self.by_topic.entry(t).or_default().insert(msg.id);
         }
@@ -273,6 +368,9 @@ impl Handler<Unsubscribe> for HubActor {
     fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Self::Context) {
         if let Some(sub) = self.subscribers.get_mut(&msg.id) {
             for t in &msg.topics {
+                if *t == Topic::Fleet {
+                    self.areas = None;
+                }
                 sub.topics.remove(t);
                 sub.backlog.retain(|(topic, _), _| topic != t);
                 if let Some(set) = self.by_topic.get_mut(t) {
@@ -296,6 +394,7 @@ impl Handler<SetViewport> for HubActor {
     fn handle(&mut self, msg: SetViewport, _ctx: &mut Self::Context) {
         if let Some(sub) = self.subscribers.get_mut(&msg.id) {
             sub.viewport = msg.area;
+            self.areas = None;
             // What waits for it from before may lie outside the new area: the next update
             // of each vehicle decides.
             sub.backlog.retain(|(topic, _), _| *topic != Topic::Fleet);
@@ -652,6 +751,39 @@ impl Handler<RemoteUpdate> for HubActor {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_area_index_offers_an_update_to_the_areas_around_it_and_the_open_ones() {
+        let area = |w, s, e, n| Some(BBox::new(w, s, e, n).unwrap());
+        let id = SubscriberId;
+        let index = AreaIndex::build(
+            [
+                (id(1), None),
+                // Around the centre, across a cell's edge (17.19 and 17.20 are two cells).
+                (id(2), area(17.185, 44.770, 17.205, 44.775)),
+                (id(3), area(170.0, -10.0, -170.0, 10.0)),
+                (id(4), area(-180.0, -90.0, 180.0, 90.0)),
+                (id(5), area(18.0, 45.0, 18.01, 45.01)),
+            ]
+            .into_iter(),
+        );
+        let mut got = index.candidates((44.772, 17.191), None);
+        got.sort_unstable_by_key(|i| i.0);
+        assert_eq!(got, vec![id(1), id(2), id(3), id(4)]);
+        let mut other_cell = index.candidates((44.772, 17.203), None);
+        other_cell.sort_unstable_by_key(|i| i.0);
+        assert_eq!(other_cell, vec![id(1), id(2), id(3), id(4)]);
+        // Far away: the open ones; having come from inside an area: that one too, once.
+        let mut far = index.candidates((44.9, 17.5), None);
+        far.sort_unstable_by_key(|i| i.0);
+        assert_eq!(far, vec![id(1), id(3), id(4)]);
+        let left = index.candidates((44.9, 17.5), Some((44.772, 17.191)));
+        assert_eq!(left, vec![id(1), id(2), id(3), id(4)]);
+        assert_eq!(
+            index.candidates((45.005, 18.005), Some((45.005, 18.005))),
+            vec![id(1), id(3), id(4), id(5)]
+        );
+    }
+
     use std::time::Duration;
 
     use chrono::Utc;
