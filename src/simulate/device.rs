@@ -257,28 +257,10 @@ pub async fn run(
         }
         if !pending.is_empty() {
             if conn.is_none() {
-                let attempt = Instant::now();
-                match connect(opts.target, spec.source, spec.imei, opts.ack_timeout).await {
-                    Ok(c) => {
-                        let us = attempt.elapsed().as_micros().min(u128::from(u32::MAX));
-                        report.logins_us.push(us as u32);
-                        progress.connected.fetch_add(1, Ordering::Relaxed);
-                        conn = Some(c);
-                        backoff = Duration::from_millis(100);
-                    }
-                    Err(ConnectError::Rejected) => {
-                        report.login_rejected = true;
-                        progress.rejected.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    Err(ConnectError::Io(e)) => {
-                        report.errors += 1;
-                        progress.errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(imei = %spec.imei, "connect failed: {e}");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                        continue;
-                    }
+                match log_in(&spec, &opts, &progress, &mut report, &mut backoff).await {
+                    Attempt::Up(c) => conn = Some(c),
+                    Attempt::Rejected => break,
+                    Attempt::Retry => continue,
                 }
             }
             let n = pending.len().min(opts.max_records_per_frame);
@@ -363,12 +345,8 @@ async fn hold_idle(
 ) -> DeviceReport {
     let mut backoff = Duration::from_millis(100);
     while Instant::now() < deadline {
-        let attempt = Instant::now();
-        match connect(opts.target, spec.source, spec.imei, opts.ack_timeout).await {
-            Ok(mut c) => {
-                let us = attempt.elapsed().as_micros().min(u128::from(u32::MAX));
-                report.logins_us.push(us as u32);
-                progress.connected.fetch_add(1, Ordering::Relaxed);
+        match log_in(&spec, opts, progress, &mut report, &mut backoff).await {
+            Attempt::Up(mut c) => {
                 // The server says nothing to an idle tracker; a read that ends is a close.
                 let mut byte = [0u8; 1];
                 let closed =
@@ -380,21 +358,53 @@ async fn hold_idle(
                 report.errors += 1;
                 progress.errors.fetch_add(1, Ordering::Relaxed);
             }
-            Err(ConnectError::Rejected) => {
-                report.login_rejected = true;
-                progress.rejected.fetch_add(1, Ordering::Relaxed);
-                break;
-            }
-            Err(ConnectError::Io(e)) => {
-                report.errors += 1;
-                progress.errors.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(imei = %spec.imei, "connect failed: {e}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+            Attempt::Rejected => break,
+            Attempt::Retry => {}
         }
     }
     report
+}
+
+/// How one login attempt went.
+enum Attempt {
+    Up(Conn),
+    /// The server refused the IMEI: the device gives up.
+    Rejected,
+    /// It failed and was waited out (`backoff`, doubled for the next one): try again.
+    Retry,
+}
+
+/// One login attempt, counted in the report and the live progress.
+async fn log_in(
+    spec: &DeviceSpec,
+    opts: &Options,
+    progress: &Progress,
+    report: &mut DeviceReport,
+    backoff: &mut Duration,
+) -> Attempt {
+    let attempt = Instant::now();
+    match connect(opts.target, spec.source, spec.imei, opts.ack_timeout).await {
+        Ok(c) => {
+            let us = attempt.elapsed().as_micros().min(u128::from(u32::MAX));
+            report.logins_us.push(us as u32);
+            progress.connected.fetch_add(1, Ordering::Relaxed);
+            *backoff = Duration::from_millis(100);
+            Attempt::Up(c)
+        }
+        Err(ConnectError::Rejected) => {
+            report.login_rejected = true;
+            progress.rejected.fetch_add(1, Ordering::Relaxed);
+            Attempt::Rejected
+        }
+        Err(ConnectError::Io(e)) => {
+            report.errors += 1;
+            progress.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(imei = %spec.imei, "connect failed: {e}");
+            tokio::time::sleep(*backoff).await;
+            *backoff = (*backoff * 2).min(Duration::from_secs(5));
+            Attempt::Retry
+        }
+    }
 }
 
 async fn exchange(stream: &mut TcpStream, frame: &[u8], timeout: Duration) -> std::io::Result<u32> {
