@@ -197,14 +197,22 @@ impl Store {
             return Ok(false);
         };
         let id = d.id;
-        on_db!(self, |c| diesel::delete(
-            telemetry::table.filter(telemetry::device_id.eq(id))
-        )
-        .execute(c))?;
-        on_db!(self, |c| diesel::delete(
-            can_data::table.filter(can_data::device_id.eq(id))
-        )
-        .execute(c))?;
+        match self {
+            Store::Postgres(_) => {
+                on_db!(self, |c| diesel::delete(
+                    telemetry::table.filter(telemetry::device_id.eq(id))
+                )
+                .execute(c))?;
+                on_db!(self, |c| diesel::delete(
+                    can_data::table.filter(can_data::device_id.eq(id))
+                )
+                .execute(c))?;
+            }
+            // Views over the kept and staged rows there.
+            Store::Sqlite(s) => {
+                s.delete_history(id).await?;
+            }
+        }
         on_db!(self, |c| diesel::delete(
             events::table.filter(events::device_id.eq(id))
         )

@@ -39,6 +39,7 @@ mod quarantine;
 mod reports;
 mod robot;
 mod sqlite;
+mod sqlite_history;
 
 use std::path::PathBuf;
 use std::sync::Arc;

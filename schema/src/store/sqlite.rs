@@ -12,11 +12,21 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Batch;
 use super::DbError;
-use crate::schema::{can_data, events, stop_arrivals, telemetry, trips, vehicle_stops};
+use super::sqlite_history::{History, Limits};
+use crate::schema::{events, stop_arrivals, trips, vehicle_stops};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
-type Job = Box<dyn FnOnce(&mut SqliteConnection) + Send>;
+/// The worker thread's own: its connection and the history's staging state.
+struct Worker {
+    conn: SqliteConnection,
+    history: History,
+}
+
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// Jobs run between two steps of a history move while jobs are waiting.
+const JOBS_PER_MOVE_STEP: usize = 4;
 
 /// Handle to the SQLite worker thread. Cheap to clone.
 #[derive(Clone)]
@@ -28,22 +38,22 @@ impl SqliteStore {
     /// Opens (creating it and its directory if needed) and migrates the database file.
     pub async fn open(path: PathBuf) -> Result<Self, DbError> {
         let (ready_tx, ready_rx) = oneshot::channel();
-        let (jobs, mut rx) = mpsc::channel::<Job>(1024);
+        let (jobs, rx) = mpsc::channel::<Job>(1024);
         std::thread::Builder::new()
             .name("sqlite-store".into())
             .spawn(move || {
-                let mut conn = match connect(&path) {
-                    Ok(c) => {
+                let opened = connect(&path).and_then(|mut conn| {
+                    let history = History::open(&mut conn, Limits::default())?;
+                    Ok(Worker { conn, history })
+                });
+                match opened {
+                    Ok(w) => {
                         let _ = ready_tx.send(Ok(()));
-                        c
+                        work(w, rx);
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
-                        return;
                     }
-                };
-                while let Some(job) = rx.blocking_recv() {
-                    job(&mut conn);
                 }
             })
             .map_err(|e| DbError::Connect(format!("starting the SQLite thread: {e}")))?;
@@ -55,9 +65,16 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, DbError> {
+        self.run_worker(move |w| f(&mut w.conn)).await
+    }
+
+    async fn run_worker<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
+        let job: Job = Box::new(move |w| {
+            let _ = tx.send(f(w));
         });
         self.jobs
             .send(job)
@@ -67,23 +84,13 @@ impl SqliteStore {
     }
 
     pub async fn write(&self, batch: Arc<Batch>) -> Result<usize, DbError> {
-        self.run(move |conn| {
+        self.run_worker(move |w| {
             let d = &*batch;
-            conn.immediate_transaction(|c| {
-                // One prepared statement, executed per row inside one transaction: SQLite
-                // has no multi-row INSERT with a conflict clause in diesel, and per-row
+            let Worker { conn, history } = w;
+            let (written, staged) = conn.immediate_transaction(|c| {
+                // Prepared statements, executed per row inside one transaction: per-row
                 // execution in a transaction costs microseconds.
-                let mut written = 0;
-                for row in &d.telemetry {
-                    written += diesel::insert_or_ignore_into(telemetry::table)
-                        .values(row)
-                        .execute(c)?;
-                }
-                for r in &d.can {
-                    diesel::insert_or_ignore_into(can_data::table)
-                        .values(r)
-                        .execute(c)?;
-                }
+                let (written, staged) = history.write(c, &d.telemetry, &d.can)?;
                 for e in &d.events {
                     diesel::insert_or_ignore_into(events::table)
                         .values(e)
@@ -118,25 +125,24 @@ impl SqliteStore {
                     .execute(c)?;
                 }
                 write_edge(c, d)?;
-                Ok(written)
-            })
+                diesel::QueryResult::Ok((written, staged))
+            })?;
+            history.committed(staged);
+            Ok(written)
         })
         .await
     }
 
+    /// Deletes telemetry and CAN rows older than `cutoff_ms`; returns the telemetry rows.
     pub async fn delete_before(&self, cutoff_ms: i64) -> Result<u64, DbError> {
-        self.run(move |conn| {
-            conn.immediate_transaction(|c| {
-                diesel::delete(can_data::table.filter(can_data::device_time_ms.lt(cutoff_ms)))
-                    .execute(c)?;
-                let n = diesel::delete(
-                    telemetry::table.filter(telemetry::device_time_ms.lt(cutoff_ms)),
-                )
-                .execute(c)?;
-                Ok(n as u64)
-            })
-        })
-        .await
+        self.run_worker(move |w| Ok(w.history.delete_before(&mut w.conn, cutoff_ms)?))
+            .await
+    }
+
+    /// Deletes a device's telemetry and CAN rows.
+    pub async fn delete_history(&self, device_id: i64) -> Result<u64, DbError> {
+        self.run_worker(move |w| Ok(w.history.delete_device(&mut w.conn, device_id)?))
+            .await
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {
@@ -295,7 +301,40 @@ fn write_people(
     Ok(())
 }
 
-fn connect(path: &std::path::Path) -> Result<SqliteConnection, DbError> {
+/// The worker's loop: jobs in order; a due history move runs one step at a time, when no
+/// job waits or after every few jobs, so that it neither stalls writes nor falls behind.
+fn work(mut w: Worker, mut rx: mpsc::Receiver<Job>) {
+    use tokio::sync::mpsc::error::TryRecvError;
+    let mut since_step = 0;
+    loop {
+        let job = if w.history.has_work() {
+            match rx.try_recv() {
+                Ok(job) => Some(job),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match rx.blocking_recv() {
+                Some(job) => Some(job),
+                None => return,
+            }
+        };
+        let idle = job.is_none();
+        if let Some(job) = job {
+            job(&mut w);
+            since_step += 1;
+        }
+        if (idle || since_step >= JOBS_PER_MOVE_STEP) && w.history.has_work() {
+            since_step = 0;
+            if let Err(e) = w.history.move_step(&mut w.conn) {
+                tracing::warn!(error = %e, "moving staged history into the kept tables failed; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+pub(super) fn connect(path: &std::path::Path) -> Result<SqliteConnection, DbError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| DbError::Connect(format!("creating {}: {e}", dir.display())))?;
@@ -304,9 +343,10 @@ fn connect(path: &std::path::Path) -> Result<SqliteConnection, DbError> {
     let mut conn =
         SqliteConnection::establish(&url).map_err(|e| DbError::Connect(format!("{url}: {e}")))?;
     // WAL for concurrent readers; FULL so that a committed batch survives power loss, since
-    // its records are acknowledged to devices right after.
+    // its records are acknowledged to devices right after. A 64 MiB page cache holds the
+    // history's staging slot being moved and the pages a move step dirties.
     conn.batch_execute(
-        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
     )?;
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .map_err(|e| DbError::Migration(e.to_string()))?;
