@@ -343,10 +343,10 @@ pub(super) fn connect(path: &std::path::Path) -> Result<SqliteConnection, DbErro
     let mut conn =
         SqliteConnection::establish(&url).map_err(|e| DbError::Connect(format!("{url}: {e}")))?;
     // WAL for concurrent readers; FULL so that a committed batch survives power loss, since
-    // its records are acknowledged to devices right after. A 64 MiB page cache holds the
+    // its records are acknowledged to devices right after. A 32 MiB page cache holds the
     // history's staging slot being moved and the pages a move step dirties.
     conn.batch_execute(
-        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
+        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;",
     )?;
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .map_err(|e| DbError::Migration(e.to_string()))?;

@@ -46,7 +46,7 @@ impl Default for Limits {
         Self {
             move_rows: 100_000,
             move_age: Duration::from_secs(30),
-            chunk_rows: 10_000,
+            chunk_rows: 4_000,
         }
     }
 }
