@@ -10,9 +10,9 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tokio::sync::{mpsc, oneshot};
 
+use super::sqlite_history::{History, Limits};
 use super::Batch;
 use super::DbError;
-use super::sqlite_history::{History, Limits};
 use crate::schema::{events, stop_arrivals, trips, vehicle_stops};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");

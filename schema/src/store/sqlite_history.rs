@@ -69,8 +69,11 @@ type Key = (i64, i64);
 struct Table {
     name: &'static str,
     columns: &'static str,
-    /// `INSERT INTO {name}_{slot} …` per slot, then `INSERT OR IGNORE INTO {name}_kept …`.
+    /// `INSERT INTO {name}_{slot} (…) VALUES` per slot, then `INSERT OR IGNORE INTO
+    /// {name}_kept (…) VALUES`: rows follow, several per statement.
     insert: [String; 3],
+    /// `(?, …)` for one row.
+    marks: String,
     /// Keys held by each slot and not moved yet.
     staged: [BTreeSet<Key>; 2],
     /// The newest kept device time per device, where read.
@@ -82,14 +85,16 @@ impl Table {
         let n = columns.split(',').count();
         let marks = vec!["?"; n].join(", ");
         let insert = [
-            format!("INSERT INTO {name}_a ({columns}) VALUES ({marks})"),
-            format!("INSERT INTO {name}_b ({columns}) VALUES ({marks})"),
-            format!("INSERT OR IGNORE INTO {name}_kept ({columns}) VALUES ({marks})"),
+            format!("INSERT INTO {name}_a ({columns}) VALUES "),
+            format!("INSERT INTO {name}_b ({columns}) VALUES "),
+            format!("INSERT OR IGNORE INTO {name}_kept ({columns}) VALUES "),
         ];
+        let marks = format!("({marks})");
         Self {
             name,
             columns,
             insert,
+            marks,
             staged: Default::default(),
             newest_kept: HashMap::new(),
         }
@@ -249,31 +254,42 @@ impl History {
             can: Vec::new(),
         };
         let slot = self.writing;
-        let places = place(c, &mut self.telemetry, telemetry.iter().map(|r| (r.device_id, r.device_time_ms)))?;
-        let mut written = 0;
+        let places = place(
+            c,
+            &mut self.telemetry,
+            telemetry.iter().map(|r| (r.device_id, r.device_time_ms)),
+        )?;
+        let (mut to_slot, mut to_kept) = (Vec::new(), Vec::new());
         for (row, p) in telemetry.iter().zip(places) {
-            let sql = match p {
-                Place::Skip => continue,
+            match p {
+                Place::Skip => {}
                 Place::Slot => {
                     staged.telemetry.push((row.device_id, row.device_time_ms));
-                    &self.telemetry.insert[slot]
+                    to_slot.push(row);
                 }
-                Place::Kept => &self.telemetry.insert[2],
-            };
-            written += bind_telemetry(sql, row).execute(c)?;
+                Place::Kept => to_kept.push(row),
+            }
         }
-        let places = place(c, &mut self.can, can.iter().map(|r| (r.device_id, r.device_time_ms)))?;
+        let mut written = insert_rows(c, &self.telemetry, slot, &to_slot, bind_telemetry)?;
+        written += insert_rows(c, &self.telemetry, 2, &to_kept, bind_telemetry)?;
+        let places = place(
+            c,
+            &mut self.can,
+            can.iter().map(|r| (r.device_id, r.device_time_ms)),
+        )?;
+        let (mut to_slot, mut to_kept) = (Vec::new(), Vec::new());
         for (row, p) in can.iter().zip(places) {
-            let sql = match p {
-                Place::Skip => continue,
+            match p {
+                Place::Skip => {}
                 Place::Slot => {
                     staged.can.push((row.device_id, row.device_time_ms));
-                    &self.can.insert[slot]
+                    to_slot.push(row);
                 }
-                Place::Kept => &self.can.insert[2],
-            };
-            bind_can(sql, row).execute(c)?;
+                Place::Kept => to_kept.push(row),
+            }
         }
+        insert_rows(c, &self.can, slot, &to_slot, bind_can)?;
+        insert_rows(c, &self.can, 2, &to_kept, bind_can)?;
         Ok((written, staged))
     }
 
@@ -296,7 +312,10 @@ impl History {
         }
         let rows = self.telemetry.staged[self.writing].len() + self.can.staged[self.writing].len();
         let due = rows >= self.limits.move_rows
-            || (rows > 0 && self.since.is_some_and(|t| t.elapsed() >= self.limits.move_age));
+            || (rows > 0
+                && self
+                    .since
+                    .is_some_and(|t| t.elapsed() >= self.limits.move_age));
         // Writes turn to the other slot, which its last move emptied (or which still holds
         // rows found when the store opened: they are moved next time).
         if due {
@@ -402,7 +421,11 @@ impl History {
     }
 
     /// Deletes a device's history; returns the telemetry rows deleted.
-    pub(super) fn delete_device(&mut self, c: &mut SqliteConnection, device: i64) -> QueryResult<u64> {
+    pub(super) fn delete_device(
+        &mut self,
+        c: &mut SqliteConnection,
+        device: i64,
+    ) -> QueryResult<u64> {
         let n = self.delete_where(c, &format!("device_id = {device}"))?;
         for t in [&mut self.telemetry, &mut self.can] {
             for s in &mut t.staged {
@@ -471,10 +494,41 @@ fn place(
     Ok(out)
 }
 
-fn bind_telemetry<'a>(sql: &str, r: &'a TelemetryRow) -> BoxedSqlQuery<'a, Sqlite, SqlQuery> {
-    diesel::sql_query(sql.to_owned())
-        .into_boxed()
-        .bind::<BigInt, _>(r.device_id)
+/// Rows per INSERT statement: diesel prepares a raw statement anew each time, so rows go
+/// several to a statement (within SQLite's 32,766 parameters).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Inserts rows into a table's slot (0, 1) or its kept table (2); returns the rows inserted.
+fn insert_rows<'a, R>(
+    c: &mut SqliteConnection,
+    table: &Table,
+    target: usize,
+    rows: &[&'a R],
+    bind: fn(BoxedSqlQuery<'a, Sqlite, SqlQuery>, &'a R) -> BoxedSqlQuery<'a, Sqlite, SqlQuery>,
+) -> QueryResult<usize> {
+    let mut n = 0;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = table.insert[target].clone();
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&table.marks);
+        }
+        let mut q = diesel::sql_query(sql).into_boxed();
+        for r in chunk {
+            q = bind(q, r);
+        }
+        n += q.execute(c)?;
+    }
+    Ok(n)
+}
+
+fn bind_telemetry<'a>(
+    q: BoxedSqlQuery<'a, Sqlite, SqlQuery>,
+    r: &'a TelemetryRow,
+) -> BoxedSqlQuery<'a, Sqlite, SqlQuery> {
+    q.bind::<BigInt, _>(r.device_id)
         .bind::<BigInt, _>(r.device_time_ms)
         .bind::<BigInt, _>(r.server_time_ms)
         .bind::<Double, _>(r.lat)
@@ -495,10 +549,11 @@ fn bind_telemetry<'a>(sql: &str, r: &'a TelemetryRow) -> BoxedSqlQuery<'a, Sqlit
         .bind::<Text, _>(&r.io)
 }
 
-fn bind_can<'a>(sql: &str, r: &'a CanRow) -> BoxedSqlQuery<'a, Sqlite, SqlQuery> {
-    diesel::sql_query(sql.to_owned())
-        .into_boxed()
-        .bind::<BigInt, _>(r.device_id)
+fn bind_can<'a>(
+    q: BoxedSqlQuery<'a, Sqlite, SqlQuery>,
+    r: &'a CanRow,
+) -> BoxedSqlQuery<'a, Sqlite, SqlQuery> {
+    q.bind::<BigInt, _>(r.device_id)
         .bind::<BigInt, _>(r.device_time_ms)
         .bind::<Nullable<Integer>, _>(r.engine_rpm)
         .bind::<Nullable<Double>, _>(r.engine_hours_h)
@@ -615,7 +670,11 @@ mod tests {
                 steps += 1;
             }
             assert_eq!(visible(&mut c, "telemetry"), (rows, rows), "round {round}");
-            assert_eq!(visible(&mut c, "can_data"), (can_rows, can_rows), "round {round}");
+            assert_eq!(
+                visible(&mut c, "can_data"),
+                (can_rows, can_rows),
+                "round {round}"
+            );
         }
         assert!(steps > 2, "moves ran in steps: {steps}");
         while h.has_work() {
@@ -626,8 +685,13 @@ mod tests {
         assert!(kept >= 100, "most rows were moved: {kept} of {rows}");
         // The buffered device went straight to the kept table, the others through a slot.
         assert_eq!(
-            count(&mut c, "SELECT COUNT(*) AS n FROM telemetry_a WHERE device_id = 99")
-                + count(&mut c, "SELECT COUNT(*) AS n FROM telemetry_b WHERE device_id = 99"),
+            count(
+                &mut c,
+                "SELECT COUNT(*) AS n FROM telemetry_a WHERE device_id = 99"
+            ) + count(
+                &mut c,
+                "SELECT COUNT(*) AS n FROM telemetry_b WHERE device_id = 99"
+            ),
             0
         );
 
@@ -660,11 +724,20 @@ mod tests {
 
         let mut h = History::open(&mut c, small()).unwrap();
         assert!(!h.has_work());
-        assert_eq!(count(&mut c, "SELECT a_moved + b_moved AS n FROM history_staging"), -2);
-        assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM telemetry_kept"), 48);
+        assert_eq!(
+            count(&mut c, "SELECT a_moved + b_moved AS n FROM history_staging"),
+            -2
+        );
+        assert_eq!(
+            count(&mut c, "SELECT COUNT(*) AS n FROM telemetry_kept"),
+            48
+        );
         assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM can_data_kept"), 4);
         assert_eq!(visible(&mut c, "telemetry"), (48, 48));
-        assert_eq!(write(&mut h, &mut c, &[telemetry(1, 0), telemetry(1, 9)], &[]), 1);
+        assert_eq!(
+            write(&mut h, &mut c, &[telemetry(1, 0), telemetry(1, 9)], &[]),
+            1
+        );
     }
 
     #[test]
@@ -689,6 +762,9 @@ mod tests {
         }
         assert_eq!(visible(&mut c, "telemetry"), (36, 36));
         // A deleted record sent again is stored again.
-        assert_eq!(write(&mut h, &mut c, &[telemetry(3, 0), telemetry(4, 0)], &[]), 2);
+        assert_eq!(
+            write(&mut h, &mut c, &[telemetry(3, 0), telemetry(4, 0)], &[]),
+            2
+        );
     }
 }
