@@ -344,10 +344,11 @@ impl History {
                 rows = 0;
             }
         }
-        if rows > 0 {
-            if let Some(&last) = devices.last() {
-                bounds.push(last);
-            }
+        // The last step takes every device left, so that no row of the slot can stay behind
+        // when it is emptied, whatever the keys held here say.
+        match bounds.last_mut() {
+            Some(last) if rows == 0 => *last = i64::MAX,
+            _ => bounds.push(i64::MAX),
         }
         self.moving = Some(Move {
             slot,
@@ -409,15 +410,13 @@ impl History {
         c: &mut SqliteConnection,
         cutoff_ms: i64,
     ) -> QueryResult<u64> {
-        self.delete_where(c, &format!("device_time_ms < {cutoff_ms}"))
-            .map(|n| {
-                for t in [&mut self.telemetry, &mut self.can] {
-                    for s in &mut t.staged {
-                        s.retain(|&(_, time)| time >= cutoff_ms);
-                    }
-                }
-                n
-            })
+        let n = self.delete_where(c, &format!("device_time_ms < {cutoff_ms}"))?;
+        for t in [&mut self.telemetry, &mut self.can] {
+            for s in &mut t.staged {
+                s.retain(|&(_, time)| time >= cutoff_ms);
+            }
+        }
+        Ok(n)
     }
 
     /// Deletes a device's history; returns the telemetry rows deleted.
