@@ -173,6 +173,8 @@ pub(super) struct History {
 /// A slot being moved into the kept tables: the upper device id of each chunk left.
 struct Move {
     slot: usize,
+    /// Whether the slot's index by device is made (the move's first step).
+    indexed: bool,
     bounds: Vec<i64>,
     next: usize,
     moved: i64,
@@ -218,6 +220,8 @@ impl History {
         }
         let rows = |s: usize| h.telemetry.staged[s].len() + h.can.staged[s].len();
         h.writing = if rows(0) <= rows(1) { 0 } else { 1 };
+        // A move may have stopped after its first step, before it recorded any progress.
+        c.batch_execute(&drop_indexes(SLOTS[h.writing]))?;
         if rows(h.writing) > 0 {
             h.since = Some(Instant::now());
         }
@@ -248,48 +252,28 @@ impl History {
         telemetry: &[TelemetryRow],
         can: &[CanRow],
     ) -> QueryResult<(usize, Staged)> {
-        let mut staged = Staged {
-            slot: self.writing,
-            telemetry: Vec::new(),
-            can: Vec::new(),
-        };
         let slot = self.writing;
-        let places = place(
+        let (written, telemetry) = write_rows(
             c,
             &mut self.telemetry,
-            telemetry.iter().map(|r| (r.device_id, r.device_time_ms)),
+            slot,
+            telemetry,
+            |r| (r.device_id, r.device_time_ms),
+            bind_telemetry,
         )?;
-        let (mut to_slot, mut to_kept) = (Vec::new(), Vec::new());
-        for (row, p) in telemetry.iter().zip(places) {
-            match p {
-                Place::Skip => {}
-                Place::Slot => {
-                    staged.telemetry.push((row.device_id, row.device_time_ms));
-                    to_slot.push(row);
-                }
-                Place::Kept => to_kept.push(row),
-            }
-        }
-        let mut written = insert_rows(c, &self.telemetry, slot, &to_slot, bind_telemetry)?;
-        written += insert_rows(c, &self.telemetry, 2, &to_kept, bind_telemetry)?;
-        let places = place(
+        let (_, can) = write_rows(
             c,
             &mut self.can,
-            can.iter().map(|r| (r.device_id, r.device_time_ms)),
+            slot,
+            can,
+            |r| (r.device_id, r.device_time_ms),
+            bind_can,
         )?;
-        let (mut to_slot, mut to_kept) = (Vec::new(), Vec::new());
-        for (row, p) in can.iter().zip(places) {
-            match p {
-                Place::Skip => {}
-                Place::Slot => {
-                    staged.can.push((row.device_id, row.device_time_ms));
-                    to_slot.push(row);
-                }
-                Place::Kept => to_kept.push(row),
-            }
-        }
-        insert_rows(c, &self.can, slot, &to_slot, bind_can)?;
-        insert_rows(c, &self.can, 2, &to_kept, bind_can)?;
+        let staged = Staged {
+            slot,
+            telemetry,
+            can,
+        };
         Ok((written, staged))
     }
 
@@ -352,6 +336,7 @@ impl History {
         }
         self.moving = Some(Move {
             slot,
+            indexed: false,
             bounds,
             next: 0,
             moved,
@@ -365,11 +350,23 @@ impl History {
             return Ok(());
         };
         let s = SLOTS[m.slot];
+        if !m.indexed {
+            // Each step reads its devices' rows through this index: the slot is read in
+            // device order once, not scanned whole by every step. Writes go to the other slot
+            // now, so the index costs them nothing.
+            c.batch_execute(&format!(
+                "CREATE INDEX IF NOT EXISTS telemetry_{s}_device ON telemetry_{s} (device_id, device_time_ms); \
+                 CREATE INDEX IF NOT EXISTS can_data_{s}_device ON can_data_{s} (device_id, device_time_ms);"
+            ))?;
+            m.indexed = true;
+            return Ok(());
+        }
         let Some(&hi) = m.bounds.get(m.next) else {
             c.immediate_transaction(|c| {
                 c.batch_execute(&format!(
-                    "DELETE FROM telemetry_{s}; DELETE FROM can_data_{s}; \
-                     UPDATE history_staging SET {s}_moved = -1;"
+                    "{} DELETE FROM telemetry_{s}; DELETE FROM can_data_{s}; \
+                     UPDATE history_staging SET {s}_moved = -1;",
+                    drop_indexes(s)
                 ))
             })?;
             let slot = m.slot;
@@ -456,6 +453,11 @@ impl History {
     }
 }
 
+/// Drops a slot's indexes by device, made for its move.
+fn drop_indexes(s: &str) -> String {
+    format!("DROP INDEX IF EXISTS telemetry_{s}_device; DROP INDEX IF EXISTS can_data_{s}_device;")
+}
+
 /// What a write staged, noted once its transaction commits.
 pub(super) struct Staged {
     slot: usize,
@@ -493,6 +495,37 @@ fn place(
     Ok(out)
 }
 
+/// Writes one table's rows of a batch (see `place`); returns the rows inserted and the keys
+/// staged in the slot.
+fn write_rows<'a, R>(
+    c: &mut SqliteConnection,
+    table: &mut Table,
+    slot: usize,
+    rows: &'a [R],
+    key: fn(&R) -> Key,
+    bind: Bind<'a, R>,
+) -> QueryResult<(usize, Vec<Key>)> {
+    let places = place(c, table, rows.iter().map(key))?;
+    let (mut staged, mut to_slot, mut to_kept) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, p) in rows.iter().zip(places) {
+        match p {
+            Place::Skip => {}
+            Place::Slot => {
+                staged.push(key(row));
+                to_slot.push(row);
+            }
+            Place::Kept => to_kept.push(row),
+        }
+    }
+    let written =
+        insert_rows(c, table, slot, &to_slot, bind)? + insert_rows(c, table, 2, &to_kept, bind)?;
+    Ok((written, staged))
+}
+
+/// Binds one row's values to an INSERT.
+type Bind<'a, R> =
+    fn(BoxedSqlQuery<'a, Sqlite, SqlQuery>, &'a R) -> BoxedSqlQuery<'a, Sqlite, SqlQuery>;
+
 /// Rows per INSERT statement: diesel prepares a raw statement anew each time, so rows go
 /// several to a statement (within SQLite's 32,766 parameters).
 const ROWS_PER_INSERT: usize = 500;
@@ -503,7 +536,7 @@ fn insert_rows<'a, R>(
     table: &Table,
     target: usize,
     rows: &[&'a R],
-    bind: fn(BoxedSqlQuery<'a, Sqlite, SqlQuery>, &'a R) -> BoxedSqlQuery<'a, Sqlite, SqlQuery>,
+    bind: Bind<'a, R>,
 ) -> QueryResult<usize> {
     let mut n = 0;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -713,6 +746,9 @@ mod tests {
             write(&mut h, &mut c, &batch, &[can(7, round)]);
         }
         assert!(h.has_work());
+        h.move_step(&mut c).unwrap(); // The slot's index by device.
+        let indexes = "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name LIKE '%\\_a\\_device' ESCAPE '\\'";
+        assert_eq!(count(&mut c, indexes), 2);
         h.move_step(&mut c).unwrap();
         assert!(
             count(&mut c, "SELECT a_moved AS n FROM history_staging") > 0,
@@ -723,6 +759,7 @@ mod tests {
 
         let mut h = History::open(&mut c, small()).unwrap();
         assert!(!h.has_work());
+        assert_eq!(count(&mut c, indexes), 0, "gone with the move");
         assert_eq!(
             count(&mut c, "SELECT a_moved + b_moved AS n FROM history_staging"),
             -2
