@@ -94,50 +94,13 @@ PY
 pids+=($!)
 
 # One line a minute, from the server's own metrics and /proc.
-python3 - "$http" "$server" "$minutes" "$trackers" <<'PY' | tee "$dir/minutes.txt"
-import os, re, sys, time, urllib.request
+PYTHONPATH=scripts python3 - "$http" "$server" "$minutes" "$trackers" <<'PY' | tee "$dir/minutes.txt"
+import sys, time
+from server_metrics import cpu_s as cpu_of, p99_between, quantile, rss_mb as rss_of, scrape as scrape_host, total
 host, pid, minutes, trackers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-tick = os.sysconf("SC_CLK_TCK")
-def scrape():
-    text = urllib.request.urlopen(f"http://{host}/metrics", timeout=10).read().decode()
-    m = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, _, v = line.rpartition(" ")
-            try:
-                m[k] = float(v)
-            except ValueError:
-                pass
-    return m
-def total(m, name):
-    return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
-def buckets(m, name):
-    out = []
-    for k, v in m.items():
-        g = re.match(name + r'_bucket\{.*le="([^"]+)"', k)
-        if g:
-            out.append((float("inf") if g.group(1) == "+Inf" else float(g.group(1)), v))
-    return sorted(out)
-def p99_between(a, b, name):
-    ba, bb = dict(buckets(a, name)), buckets(b, name)
-    diff = [(le, v - ba.get(le, 0.0)) for le, v in bb]
-    n = diff[-1][1] if diff else 0
-    if n <= 0:
-        return None
-    for le, c in diff:
-        if c >= 0.99 * n:
-            return le * 1000
-    return None
-def quantile(m, name, q):
-    vals = [v for k, v in m.items() if k.startswith(name + "{") and f'quantile="{q}"' in k]
-    return max(vals) * 1000 if vals else None
-def cpu_s():
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / tick
-def rss_mb():
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
+scrape = lambda: scrape_host(host)
+cpu_s = lambda: cpu_of(pid)
+rss_mb = lambda: rss_of(pid)
 fmt = lambda v, unit="": "-" if v is None else f"{v:.1f}{unit}"
 stored = 'urbanstream_db_rows_written_total{table="telemetry"}'
 print("minute  RSS MB  CPU %  records/s  MQTT msgs/s  pushes/s  ACK p99 ≤ ms  PUBACK p99 ms  e-stop p99 ms")

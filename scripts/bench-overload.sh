@@ -45,41 +45,12 @@ pids+=($normal)
 overload=$!
 pids+=($overload)
 
-python3 - "$http" "$server" "$secs" "$after" <<'PY' | tee "$dir/windows.txt"
-import re, sys, time, urllib.request
+PYTHONPATH=scripts python3 - "$http" "$server" "$secs" "$after" <<'PY' | tee "$dir/windows.txt"
+import sys, time
+from server_metrics import p99_between, rss_mb as rss_of, scrape as scrape_host
 host, pid, secs, after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-def scrape():
-    text = urllib.request.urlopen(f"http://{host}/metrics", timeout=10).read().decode()
-    m = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, _, v = line.rpartition(" ")
-            try:
-                m[k] = float(v)
-            except ValueError:
-                pass
-    return m
-def buckets(m, name):
-    out = []
-    for k, v in m.items():
-        g = re.match(name + r'_bucket\{.*le="([^"]+)"', k)
-        if g:
-            out.append((float("inf") if g.group(1) == "+Inf" else float(g.group(1)), v))
-    return sorted(out)
-def p99_between(a, b, name):
-    ba, bb = dict(buckets(a, name)), buckets(b, name)
-    diff = [(le, v - ba.get(le, 0.0)) for le, v in bb]
-    n = diff[-1][1] if diff else 0
-    if n <= 0:
-        return None
-    for le, c in diff:
-        if c >= 0.99 * n:
-            return le * 1000
-    return None
-def rss_mb():
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
+scrape = lambda: scrape_host(host)
+rss_mb = lambda: rss_of(pid)
 stored = 'urbanstream_db_rows_written_total{table="telemetry"}'
 print("second  phase      RSS MB  records stored/s  ACK p99 ≤ ms", flush=True)
 start = time.time()

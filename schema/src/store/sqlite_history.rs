@@ -407,13 +407,9 @@ impl History {
         c: &mut SqliteConnection,
         cutoff_ms: i64,
     ) -> QueryResult<u64> {
-        let n = self.delete_where(c, &format!("device_time_ms < {cutoff_ms}"))?;
-        for t in [&mut self.telemetry, &mut self.can] {
-            for s in &mut t.staged {
-                s.retain(|&(_, time)| time >= cutoff_ms);
-            }
-        }
-        Ok(n)
+        self.delete_where(c, &format!("device_time_ms < {cutoff_ms}"), |(_, t)| {
+            t >= cutoff_ms
+        })
     }
 
     /// Deletes a device's history; returns the telemetry rows deleted.
@@ -422,34 +418,42 @@ impl History {
         c: &mut SqliteConnection,
         device: i64,
     ) -> QueryResult<u64> {
-        let n = self.delete_where(c, &format!("device_id = {device}"))?;
-        for t in [&mut self.telemetry, &mut self.can] {
-            for s in &mut t.staged {
-                s.retain(|&(d, _)| d != device);
-            }
-            t.newest_kept.remove(&device);
-        }
+        let n = self.delete_where(c, &format!("device_id = {device}"), |(d, _)| d != device)?;
+        self.telemetry.newest_kept.remove(&device);
+        self.can.newest_kept.remove(&device);
         Ok(n)
     }
 
     /// Deletes the rows matching `filter` from the kept tables and from what the slots hold
-    /// above their moves (the rest is in the kept tables and goes when the slot is emptied).
-    fn delete_where(&mut self, c: &mut SqliteConnection, filter: &str) -> QueryResult<u64> {
-        c.immediate_transaction(|c| {
-            let mut telemetry_rows = 0;
-            for name in ["can_data", "telemetry"] {
-                let mut n = diesel::sql_query(format!("DELETE FROM {name}_kept WHERE {filter}"))
-                    .execute(c)?;
-                for s in SLOTS {
-                    n += diesel::sql_query(format!(
-                        "DELETE FROM {name}_{s} WHERE {filter} AND device_id > (SELECT {s}_moved FROM history_staging)"
-                    ))
-                    .execute(c)?;
-                }
-                telemetry_rows = n as u64;
+    /// above their moves (the rest is in the kept tables and goes when the slot is emptied),
+    /// and forgets the staged keys that `keep` refuses.
+    fn delete_where(
+        &mut self,
+        c: &mut SqliteConnection,
+        filter: &str,
+        keep: impl Fn(Key) -> bool,
+    ) -> QueryResult<u64> {
+        let delete = |c: &mut SqliteConnection, name: &str| -> QueryResult<u64> {
+            let mut n =
+                diesel::sql_query(format!("DELETE FROM {name}_kept WHERE {filter}")).execute(c)?;
+            for s in SLOTS {
+                n += diesel::sql_query(format!(
+                    "DELETE FROM {name}_{s} WHERE {filter} AND device_id > (SELECT {s}_moved FROM history_staging)"
+                ))
+                .execute(c)?;
             }
-            Ok(telemetry_rows)
-        })
+            Ok(n as u64)
+        };
+        let n = c.immediate_transaction(|c| {
+            delete(c, "can_data")?;
+            delete(c, "telemetry")
+        })?;
+        for t in [&mut self.telemetry, &mut self.can] {
+            for s in &mut t.staged {
+                s.retain(|&k| keep(k));
+            }
+        }
+        Ok(n)
     }
 }
 
